@@ -1,0 +1,105 @@
+"""Documents, their pages, and the chunks cut from them."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+__all__ = ["Page", "Document", "Chunk", "Partial", "PAGE_SEPARATOR", "page_marker", "PAGE_MARKER_RE"]
+
+PAGE_SEPARATOR = "\n\n"
+"""Joins the pages' texts into :attr:`Document.text`."""
+
+PAGE_MARKER_RE = re.compile(r"^\[Page (\d+)\]$", re.MULTILINE)
+"""Matches the line :func:`page_marker` writes where a page begins inside a prompt's text."""
+
+
+def page_marker(number: int) -> str:
+    """The line that marks the start of page ``number`` in text sent to a model."""
+    return f"[Page {number}]"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a document: its 1-based number and its normalized text."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded document: where it came from and its pages, in order."""
+
+    source: str
+    pages: tuple[Page, ...]
+
+    @cached_property
+    def text(self) -> str:
+        """All pages' texts joined by :data:`PAGE_SEPARATOR`."""
+        return PAGE_SEPARATOR.join(page.text for page in self.pages)
+
+    @cached_property
+    def page_starts(self) -> tuple[int, ...]:
+        """Offset in :attr:`text` where each page begins."""
+        starts: list[int] = []
+        offset = 0
+        for page in self.pages:
+            starts.append(offset)
+            offset += len(page.text) + len(PAGE_SEPARATOR)
+        return tuple(starts)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.pages)
+
+    def page_at(self, offset: int) -> int:
+        """The number of the page that holds character ``offset`` of :attr:`text`."""
+        position = bisect.bisect_right(self.page_starts, offset) - 1
+        return self.pages[max(position, 0)].number
+
+    def marked_text(self, start: int, end: int) -> str:
+        """``text[start:end]`` with a :func:`page_marker` line where each page begins.
+
+        The first line always names the page the span starts on, so a model (or the extractive
+        backend) can cite pages for every sentence.
+        """
+        first = bisect.bisect_right(self.page_starts, start) - 1
+        parts: list[str] = []
+        for position in range(max(first, 0), len(self.pages)):
+            page_start = self.page_starts[position]
+            if page_start >= end:
+                break
+            page_end = page_start + len(self.pages[position].text)
+            piece = self.text[max(start, page_start) : min(end, page_end)].strip()
+            if piece:
+                parts.append(f"{page_marker(self.pages[position].number)}\n{piece}")
+        return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document's text, with its place in the document.
+
+    ``index`` is 0-based; ``start``/``end`` are offsets into :attr:`Document.text`;
+    ``first_page``/``last_page`` are the page numbers the chunk spans, computed from the offsets.
+    """
+
+    index: int
+    total: int
+    start: int
+    end: int
+    first_page: int
+    last_page: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Partial:
+    """An intermediate result (a chunk's extraction or a reduce step's merge) and its page span."""
+
+    text: str
+    first_page: int
+    last_page: int

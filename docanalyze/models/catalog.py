@@ -1,0 +1,54 @@
+"""What docanalyze knows about Claude models: context window, output limit and price.
+
+Checked against the published model pages on 2026-11-25. Prices are USD per million tokens.
+A model that is not listed works too: pass ``--context-window`` for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ModelInfo", "KNOWN_MODELS", "DEFAULT_MODEL", "PRICES_CHECKED", "model_info"]
+
+PRICES_CHECKED = "2026-11-25"
+DEFAULT_MODEL = "claude-sonnet-5-5"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Limits and prices of one model (prices in USD per million tokens)."""
+
+    name: str
+    context_window: int
+    max_output_tokens: int
+    input_price: float
+    output_price: float
+
+
+_M = 1_000_000
+_K = 1_000
+
+KNOWN_MODELS: dict[str, ModelInfo] = {
+    info.name: info
+    for info in (
+        ModelInfo("claude-fable-5-2", _M, 128 * _K, 8.0, 40.0),
+        ModelInfo("claude-fable-5-1", _M, 128 * _K, 10.0, 50.0),
+        ModelInfo("claude-opus-5-5", _M, 128 * _K, 4.0, 20.0),
+        ModelInfo("claude-opus-5", _M, 128 * _K, 5.0, 25.0),
+        ModelInfo("claude-sonnet-5-5", _M, 128 * _K, 2.0, 10.0),
+        ModelInfo("claude-sonnet-5", _M, 128 * _K, 2.0, 10.0),
+        ModelInfo("claude-opus-4-6", _M, 128 * _K, 5.0, 25.0),
+        ModelInfo("claude-sonnet-4-6", _M, 128 * _K, 3.0, 15.0),
+        ModelInfo("claude-opus-4-5", 200 * _K, 64 * _K, 5.0, 25.0),
+        ModelInfo("claude-opus-4-5-20251101", 200 * _K, 64 * _K, 5.0, 25.0),
+        ModelInfo("claude-sonnet-4-5", 200 * _K, 64 * _K, 3.0, 15.0),
+        ModelInfo("claude-sonnet-4-5-20250929", 200 * _K, 64 * _K, 3.0, 15.0),
+        ModelInfo("claude-haiku-4-5", 200 * _K, 64 * _K, 1.0, 5.0),
+        ModelInfo("claude-haiku-4-5-20251001", 200 * _K, 64 * _K, 1.0, 5.0),
+    )
+}
+
+
+def model_info(name: str) -> ModelInfo | None:
+    """The catalog entry for ``name``, or None when the model is not known."""
+    return KNOWN_MODELS.get(name)

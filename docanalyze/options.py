@@ -1,0 +1,74 @@
+"""The options of an analysis, in one validated object shared by the API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from docanalyze.errors import ConfigError
+from docanalyze.models.catalog import DEFAULT_MODEL
+
+__all__ = ["Options", "Backend"]
+
+Backend = Literal["auto", "anthropic", "extractive"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every setting of a run. Defaults are what ``docanalyze report`` uses.
+
+    ``backend="auto"`` uses Claude when ``ANTHROPIC_API_KEY`` is set and the offline extractive
+    analyzer otherwise. ``max_tokens`` is the final report's budget; ``map_max_tokens`` and
+    ``reduce_max_tokens`` are the per-step budgets of the map and reduce stages.
+    """
+
+    backend: Backend = "auto"
+    model: str = DEFAULT_MODEL
+    prompts_dir: Path | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    chunk_size: int = 10_000
+    chunk_overlap: int = 500
+    max_tokens: int = 4096
+    map_max_tokens: int = 2048
+    reduce_max_tokens: int = 4096
+    context_window: int | None = None
+    concurrency: int = 8
+    password: str | None = None
+    timeout: float = 600.0
+    max_attempts: int = 8
+    max_retry_time: float = 900.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the option when a value cannot work."""
+        positive = {
+            "chunk_size": self.chunk_size,
+            "max_tokens": self.max_tokens,
+            "map_max_tokens": self.map_max_tokens,
+            "reduce_max_tokens": self.reduce_max_tokens,
+            "concurrency": self.concurrency,
+            "max_attempts": self.max_attempts,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
+        if self.chunk_size < 200:
+            raise ConfigError(f"--chunk-size must be at least 200 characters (got {self.chunk_size})")
+        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+            raise ConfigError(
+                f"--chunk-overlap must be between 0 and half of --chunk-size "
+                f"({self.chunk_size // 2}); got {self.chunk_overlap}"
+            )
+        if self.context_window is not None and self.context_window < 1000:
+            raise ConfigError(
+                f"--context-window must be at least 1000 tokens (got {self.context_window})"
+            )
+        if self.backend not in ("auto", "anthropic", "extractive"):
+            raise ConfigError(
+                f"--backend must be anthropic, extractive or auto (got {self.backend!r})"
+            )
+        if self.timeout <= 0 or self.max_retry_time <= 0:
+            raise ConfigError("timeouts must be positive")
