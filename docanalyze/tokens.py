@@ -1,8 +1,9 @@
 """A fast, CJK-aware estimate of how many tokens a text costs.
 
 Claude's tokenizer is not public, so budgets use an estimate that errs high: a CJK character is
-about one token, other text about four characters per token. The estimate counts three characters
-per token for non-CJK text so that budgets keep a margin.
+about one token, Latin text about four characters per token. The estimate counts every non-ASCII
+character (CJK, Cyrillic, Thai, curly quotes...) as a whole token and three ASCII characters per
+token, so that budgets keep a margin.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ CHARS_PER_TOKEN = 3.0
 
 
 def estimate_tokens(text: str) -> int:
-    """Estimated token count of ``text``: CJK characters count one each, the rest 1 per 3 chars."""
+    """Estimated token count of ``text``: one per non-ASCII character, one per 3 ASCII ones."""
     if not text:
         return 0
-    cjk = len(_CJK.findall(text))
-    other = len(text) - cjk
-    return cjk + int(other / CHARS_PER_TOKEN + 0.999)
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    return len(text) - ascii_chars + int(ascii_chars / CHARS_PER_TOKEN + 0.999)
 
 
 def is_cjk_heavy(text: str, threshold: float = 0.3) -> bool:
