@@ -1,0 +1,429 @@
+"""The Claude backend: the official ``anthropic`` SDK, our one retry loop, bounded concurrency.
+
+The SDK's own retries are off (``max_retries=0``); :func:`docanalyze.models.retry.call_with_retries`
+is the only retry in the program. At most ``concurrency`` requests are in flight at once; a
+request keeps its slot while it waits to be retried, which eases the pressure on a rate-limited
+or overloaded API. A request that fails for good becomes a one-line
+:class:`~docanalyze.errors.ModelError` that says what to do; the API key never appears in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import anthropic
+import httpx2
+from anthropic.types import Message, MessageParam, TextBlock
+
+from docanalyze.errors import ConfigError, ModelError
+from docanalyze.models.base import ModelReply, ModelRequest, Stage, Usage
+from docanalyze.models.catalog import model_info
+from docanalyze.models.retry import (
+    RetryEvent,
+    RetryPolicy,
+    call_with_retries,
+    error_status,
+    is_retryable,
+)
+from docanalyze.tokens import estimate_tokens
+
+try:  # the SDK's table of models with a lower non-streaming output limit
+    from anthropic._constants import MODEL_NONSTREAMING_TOKENS
+except ImportError:  # pragma: no cover - depends on the SDK version
+    MODEL_NONSTREAMING_TOKENS = {}
+
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MAX_OUTPUT_TOKENS",
+    "NO_KEY_MESSAGE",
+    "AnthropicModel",
+    "requires_streaming",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT_WINDOW = 200_000
+DEFAULT_MAX_OUTPUT_TOKENS = 64_000
+NO_KEY_MESSAGE = (
+    "ANTHROPIC_API_KEY is not set: set it to analyze with Claude, or use --backend extractive"
+)
+REDACTED = "[redacted]"
+DEFAULT_RETRY_POLICY = RetryPolicy()
+CONNECT_TIMEOUT = 10.0
+_API_MESSAGE_LIMIT = 300
+
+# The SDK refuses a non-streaming request whose expected time (an hour per 128k output tokens)
+# exceeds ten minutes, or whose max_tokens exceeds the model's non-streaming limit.
+_SDK_MAX_EXPECTED_SECONDS = 60 * 60
+_SDK_NON_STREAMING_SECONDS = 60 * 10
+_SDK_TOKENS_PER_MAX_EXPECTED = 128_000
+
+# What a request can fail with that is not a bug: API errors, dropped or timed-out connections.
+_FAILURES = (anthropic.AnthropicError, httpx2.TransportError, TimeoutError, asyncio.TimeoutError)
+
+TextCallback = Callable[[str], None]
+RestartCallback = Callable[[], None]
+
+
+def requires_streaming(max_tokens: int, model: str) -> bool:
+    """Whether the SDK would refuse ``max_tokens`` without streaming (the same rule it applies)."""
+    expected = _SDK_MAX_EXPECTED_SECONDS * max_tokens / _SDK_TOKENS_PER_MAX_EXPECTED
+    model_limit = MODEL_NONSTREAMING_TOKENS.get(model)
+    return expected > _SDK_NON_STREAMING_SECONDS or bool(model_limit and max_tokens > model_limit)
+
+
+class AnthropicModel:
+    """Claude through the Messages API; implements :class:`docanalyze.models.base.Model`.
+
+    ``api_key`` and ``base_url`` default to ``ANTHROPIC_API_KEY`` (or ``ANTHROPIC_AUTH_TOKEN``)
+    and ``ANTHROPIC_BASE_URL``. ``attempts`` and ``retries`` count HTTP attempts and retries
+    made so far, for progress and usage reports. The SDK client and the concurrency semaphore
+    are created inside the running event loop, again whenever the loop changes.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        context_window: int | None = None,
+        concurrency: int = 8,
+        timeout: float = 600.0,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"--concurrency must be at least 1 (got {concurrency})")
+        if timeout <= 0:
+            raise ConfigError(f"the request timeout must be positive (got {timeout})")
+        self._model = model
+        self._api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
+        self._auth_token = None if self._api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        if not self._api_key and not self._auth_token:
+            raise ConfigError(NO_KEY_MESSAGE)
+        self._base_url_from_env = not base_url and bool(os.environ.get("ANTHROPIC_BASE_URL"))
+        self._base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        info = model_info(model)
+        self.context_window_known = context_window is not None or info is not None
+        self._context_window = context_window or (
+            info.context_window if info else DEFAULT_CONTEXT_WINDOW
+        )
+        catalog_output = info.max_output_tokens if info else DEFAULT_MAX_OUTPUT_TOKENS
+        self._max_output_tokens = min(catalog_output, self._context_window // 2)
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.retry = retry
+        self.on_retry = on_retry
+        self.attempts = 0
+        self.retries = 0
+        self._client: anthropic.AsyncAnthropic | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def name(self) -> str:
+        """The model identifier sent with each request (unless a request overrides it)."""
+        return self._model
+
+    @property
+    def context_window(self) -> int:
+        """Tokens a request may use in all: explicit, else the catalog's, else 200,000."""
+        return self._context_window
+
+    @property
+    def max_output_tokens(self) -> int:
+        """The largest ``max_tokens`` to ask for: the catalog's limit, at most half the window."""
+        return self._max_output_tokens
+
+    def estimate_tokens(self, text: str) -> int:
+        """A conservative estimate of the input tokens ``text`` costs."""
+        return estimate_tokens(text)
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        on_text: TextCallback | None = None,
+        on_restart: RestartCallback | None = None,
+    ) -> ModelReply:
+        """Answer ``request``, retrying transient failures; raise ModelError when it fails for good.
+
+        With ``on_text`` the reply is streamed and ``on_text`` receives each text delta as it
+        arrives. If a streamed attempt fails after delivering text and is retried, ``on_restart``
+        is called before the new attempt's first delta: discard the text received so far. The
+        returned reply always holds only the successful attempt's text.
+        """
+        client, semaphore = self._bind_to_running_loop()
+        model = request.model or self._model
+        call = _MessageCall.of(request, model)
+        stream = on_text is not None or requires_streaming(request.max_tokens, model)
+        attempt = self._attempt_factory(client, call, stream, on_text, on_restart)
+        attempts = 0
+
+        async def counted_attempt() -> Message:
+            nonlocal attempts
+            attempts += 1
+            self.attempts += 1
+            return await attempt()
+
+        async with semaphore:
+            started = time.monotonic()
+            try:
+                message = await call_with_retries(
+                    counted_attempt, self.retry, on_retry=self._note_retry
+                )
+            except _FAILURES as error:
+                elapsed = time.monotonic() - started
+                raise self._model_error(error, request.stage, model, attempts, elapsed) from None
+            duration = time.monotonic() - started
+        return _reply_from_message(message, duration)
+
+    async def aclose(self) -> None:
+        """Close the SDK client's connections (a later request opens a new client)."""
+        client, loop = self._client, self._loop
+        self._client = self._semaphore = self._loop = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.close()
+
+    def _bind_to_running_loop(self) -> tuple[anthropic.AsyncAnthropic, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._semaphore is None or self._loop is not loop:
+            # A client from an earlier event loop cannot be used (or closed) from this one.
+            self._client = self._new_client()
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        return self._client, self._semaphore
+
+    def _new_client(self) -> anthropic.AsyncAnthropic:
+        timeout = httpx2.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
+        if self._api_key:
+            return anthropic.AsyncAnthropic(
+                api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=timeout
+            )
+        return anthropic.AsyncAnthropic(
+            auth_token=self._auth_token, base_url=self._base_url, max_retries=0, timeout=timeout
+        )
+
+    def _attempt_factory(
+        self,
+        client: anthropic.AsyncAnthropic,
+        call: _MessageCall,
+        stream: bool,
+        on_text: TextCallback | None,
+        on_restart: RestartCallback | None,
+    ) -> Callable[[], Awaitable[Message]]:
+        """A function that makes one SDK call each time it is awaited."""
+        delivered = False
+
+        def deliver(text: str) -> None:
+            nonlocal delivered
+            delivered = True
+            if on_text is not None:
+                on_text(text)
+
+        async def attempt() -> Message:
+            nonlocal delivered
+            if delivered:
+                delivered = False
+                if on_restart is not None:
+                    on_restart()
+            if not stream:
+                return await client.messages.create(
+                    model=call.model,
+                    max_tokens=call.max_tokens,
+                    messages=call.messages,
+                    system=call.system,
+                    extra_body=call.extra_body,
+                )
+            async with client.messages.stream(
+                model=call.model,
+                max_tokens=call.max_tokens,
+                messages=call.messages,
+                system=call.system,
+                extra_body=call.extra_body,
+            ) as events:
+                if on_text is not None:
+                    async for text in events.text_stream:
+                        deliver(text)
+                final = await events.get_final_message()
+                if final.stop_reason is None:  # the body ended before message_delta/message_stop
+                    raise anthropic.APIConnectionError(
+                        message="the stream ended early", request=events.response.request
+                    )
+                return final
+
+        return attempt
+
+    def _note_retry(self, event: RetryEvent) -> None:
+        self.retries += 1
+        log.debug(
+            "retrying after attempt %d failed (%s) in %.2f s",
+            event.attempt,
+            event.reason,
+            event.delay,
+        )
+        if self.on_retry is not None:
+            self.on_retry(event)
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(secret for secret in (self._api_key, self._auth_token) if secret)
+
+    def _model_error(
+        self, error: BaseException, stage: Stage, model: str, attempts: int, elapsed: float
+    ) -> ModelError:
+        """The one-line, key-free ModelError for a request that failed for good."""
+        if is_retryable(error):
+            plural = "attempt" if attempts == 1 else "attempts"
+            message = (
+                f"gave up on a {stage} request after {attempts} {plural} over {elapsed:.1f} s: "
+                f"{self._summary(error)}; try again later or lower --concurrency"
+            )
+        else:
+            message = _refusal_message(error, stage, model, self._secrets())
+        return ModelError(_one_line(_scrub(message, self._secrets())))
+
+    def _summary(self, error: BaseException) -> str:
+        """A short description of a transient failure: its status and API message, or its kind."""
+        if isinstance(error, anthropic.APIStatusError):
+            return _status_summary(error, self._secrets())
+        if _is_timeout(error):
+            return f"the request timed out (timeout {self.timeout:g} s)"
+        where = _safe_url(self._base_url or "https://api.anthropic.com")
+        source = " (ANTHROPIC_BASE_URL)" if self._base_url_from_env else ""
+        if _caused_by(error, httpx2.ConnectError):
+            return f"could not connect to {where}{source}"
+        cause = error.__cause__
+        detail = type(cause).__name__ if cause is not None else _api_message(error, ())
+        return f"the connection to {where}{source} failed ({detail})"
+
+
+@dataclass(frozen=True)
+class _MessageCall:
+    """The Messages API arguments of one request.
+
+    ``system`` is omitted unless the request has one. The SDK has no sampling parameters, so a
+    temperature travels in ``extra_body``, and only when the request sets one: newer Claude
+    models reject non-default sampling parameters.
+    """
+
+    model: str
+    max_tokens: int
+    messages: list[MessageParam]
+    system: str | anthropic.Omit
+    extra_body: dict[str, object] | None
+
+    @classmethod
+    def of(cls, request: ModelRequest, model: str) -> _MessageCall:
+        return cls(
+            model=model,
+            max_tokens=request.max_tokens,
+            messages=[{"role": "user", "content": request.prompt}],
+            system=request.system if request.system else anthropic.omit,
+            extra_body=(
+                None if request.temperature is None else {"temperature": request.temperature}
+            ),
+        )
+
+
+def _reply_from_message(message: Message, duration: float) -> ModelReply:
+    """Our reply: the text blocks joined (thinking and other blocks ignored) and the usage."""
+    text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
+    usage = message.usage
+    return ModelReply(
+        text=text,
+        stop_reason=str(message.stop_reason or "unknown"),
+        model=message.model,
+        usage=Usage(
+            requests=1,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        ),
+        duration=duration,
+    )
+
+
+def _refusal_message(
+    error: BaseException, stage: Stage, model: str, secrets: tuple[str, ...]
+) -> str:
+    """The message for an error that is not retried: a 4xx refusal, or a server's "do not retry"."""
+    status = error_status(error)
+    api_message = _api_message(error, secrets)
+    if status == 401:
+        return "the Anthropic API rejected the API key (401): check ANTHROPIC_API_KEY"
+    if status == 403:
+        return (
+            f"the API key has no access to model '{model}' (403): check --model, "
+            f"or the key's workspace permissions"
+        )
+    if status == 404:
+        return f"model '{model}' was not found (404): check --model"
+    if status == 413:
+        return f"a {stage} request was too large for the Anthropic API (413): lower --chunk-size"
+    if status == 400:
+        advice = (
+            "lower --chunk-size or pass --context-window"
+            if "too long" in api_message.lower()
+            else "check --model and the token options"
+        )
+        return f"the Anthropic API rejected a {stage} request (400): {api_message}; {advice}"
+    if status is not None:
+        return f"the Anthropic API refused a {stage} request ({status}): {api_message}"
+    return f"a {stage} request failed: {type(error).__name__}: {api_message}"
+
+
+def _status_summary(error: anthropic.APIStatusError, secrets: tuple[str, ...]) -> str:
+    kind = f" {error.type}" if error.type else ""
+    return f"{error_status(error)}{kind}: {_api_message(error, secrets)}"
+
+
+def _api_message(error: BaseException, secrets: tuple[str, ...]) -> str:
+    """The API's own explanation (or the exception text), scrubbed, on one line, shortened."""
+    text = getattr(error, "api_message", None) or str(error) or type(error).__name__
+    text = _one_line(_scrub(str(text), secrets))
+    if len(text) > _API_MESSAGE_LIMIT:
+        text = text[: _API_MESSAGE_LIMIT - 1] + "…"
+    return text
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without credentials, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}".rstrip("/")
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    current: BaseException | None = error
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_timeout(error: BaseException) -> bool:
+    return isinstance(error, (anthropic.APITimeoutError, TimeoutError)) or _caused_by(
+        error, httpx2.TimeoutException
+    )
