@@ -1,5 +1,40 @@
-"""docanalyze: analyze documents far longer than a model's context window, with Claude."""
+"""docanalyze: analyze documents far longer than a model's context window, with Claude.
 
-from docanalyze.errors import DocanalyzeError
+>>> import docanalyze
+>>> report = docanalyze.analyze("contract.pdf")          # doctest: +SKIP
+>>> print(report.text)                                   # doctest: +SKIP
 
-__all__ = ["DocanalyzeError"]
+Everything a pipeline author needs is exported here; the rest is internal.
+"""
+
+from docanalyze.errors import (
+    BudgetError,
+    ConfigError,
+    DocanalyzeError,
+    InputError,
+    ModelError,
+    TemplateError,
+)
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
+from docanalyze.options import Options
+from docanalyze.pipeline import Pipeline, analyze, analyze_async
+from docanalyze.report import ChunkResult, Report
+
+__all__ = [
+    "analyze",
+    "analyze_async",
+    "Pipeline",
+    "Options",
+    "Report",
+    "ChunkResult",
+    "Usage",
+    "Model",
+    "ModelRequest",
+    "ModelReply",
+    "DocanalyzeError",
+    "InputError",
+    "TemplateError",
+    "ConfigError",
+    "ModelError",
+    "BudgetError",
+]

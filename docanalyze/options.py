@@ -40,6 +40,9 @@ class Options:
     max_retry_time: float = 900.0
 
     def __post_init__(self) -> None:
+        if self.prompts_dir is not None and not isinstance(self.prompts_dir, Path):
+            object.__setattr__(self, "prompts_dir", Path(self.prompts_dir))
+        object.__setattr__(self, "variables", dict(self.variables))
         self.validate()
 
     def validate(self) -> None:

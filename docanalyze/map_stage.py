@@ -1,0 +1,86 @@
+"""The map stage: one extraction per chunk, split or given more room until nothing is cut."""
+
+from __future__ import annotations
+
+import asyncio
+
+from docanalyze.document import Chunk, Partial
+from docanalyze.errors import BudgetError
+from docanalyze.events import StageStarted
+from docanalyze.report import ChunkResult
+from docanalyze.run_context import RunContext
+from docanalyze.spans import split_point
+
+__all__ = ["map_chunks"]
+
+
+async def map_chunks(ctx: RunContext, chunks: list[Chunk]) -> tuple[list[ChunkResult], list[Partial]]:
+    """Extract every chunk concurrently (the model bounds concurrency); keep document order."""
+    ctx.emit(StageStarted("map", len(chunks)))
+    results = await asyncio.gather(*(_map_chunk(ctx, chunk) for chunk in chunks))
+    chunk_results = [result for result, _ in results]
+    partials = [partial for _, parts in results for partial in parts]
+    return chunk_results, partials
+
+
+async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[Partial]]:
+    parts = await _extract_span(ctx, chunk, chunk.start, chunk.end, ctx.budgets.map_max_tokens)
+    result = ChunkResult(
+        index=chunk.index,
+        first_page=chunk.first_page,
+        last_page=chunk.last_page,
+        text="\n".join(part.text.strip() for part, _ in parts),
+        model=", ".join(sorted({model for _, model in parts})),
+        requests=len(parts),
+    )
+    return result, [part for part, _ in parts]
+
+
+async def _extract_span(
+    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int
+) -> list[tuple[Partial, str]]:
+    """Extract ``document.text[start:end]``; returns the partials with the model that wrote each.
+
+    A span whose prompt does not fit the window is split in two. A reply cut at ``max_tokens``
+    is asked again once with twice the budget when that fits, and otherwise in two halves, so
+    no extraction is ever lost to truncation.
+    """
+    document = ctx.document
+    text = document.marked_text(start, end)
+    first_page, last_page = document.page_at(start), document.page_at(max(start, end - 1))
+    prompt, prompt_tokens = ctx.render(
+        "map",
+        text=text,
+        index=chunk.index + 1,
+        total=chunk.total,
+        first_page=first_page,
+        last_page=last_page,
+    )
+    if not ctx.budgets.fits(prompt_tokens, max_tokens):
+        return await _extract_halves(ctx, chunk, start, end, max_tokens, "does not fit the window")
+    reply = await ctx.complete(ctx.stage_request("map", prompt, max_tokens, (text,)))
+    if not reply.truncated:
+        return [(Partial(reply.text, first_page, last_page), reply.model)]
+    larger = max_tokens * 2
+    if max_tokens == ctx.budgets.map_max_tokens and ctx.budgets.fits(prompt_tokens, larger) and (
+        larger <= ctx.model.max_output_tokens
+    ):
+        return await _extract_span(ctx, chunk, start, end, larger)
+    return await _extract_halves(ctx, chunk, start, end, max_tokens, "was cut at max_tokens")
+
+
+async def _extract_halves(
+    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int, reason: str
+) -> list[tuple[Partial, str]]:
+    middle = split_point(ctx.document.text, start, end)
+    if middle is None:
+        raise BudgetError(
+            f"the extraction of chunk {chunk.index + 1} (pages {chunk.first_page}-"
+            f"{chunk.last_page}) {reason} even for {end - start} characters with "
+            f"{max_tokens} output tokens; raise --context-window or use a larger model"
+        )
+    halves = await asyncio.gather(
+        _extract_span(ctx, chunk, start, middle, max_tokens),
+        _extract_span(ctx, chunk, middle, end, max_tokens),
+    )
+    return [*halves[0], *halves[1]]
