@@ -9,7 +9,7 @@ from docanalyze.models.base import Model
 from docanalyze.models.catalog import model_info
 from docanalyze.options import Options
 
-__all__ = ["create_model", "NO_KEY_NOTICE"]
+__all__ = ["NO_KEY_NOTICE", "create_model"]
 
 NO_KEY_NOTICE = (
     "ANTHROPIC_API_KEY is not set: using the offline extractive analyzer; "

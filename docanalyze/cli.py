@@ -5,7 +5,6 @@ stdout carries the report; stderr carries progress, notices and the usage line.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,11 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 
 
 _debug_option = click.option(
-    "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_debug,
     help="Show tracebacks for errors.",
 )
 
@@ -66,7 +69,9 @@ def cli() -> None:
     """
 
 
-def _parse_vars(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+def _parse_vars(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
     variables: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
@@ -93,15 +98,24 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @click.argument("path", type=str)
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model.")
 @click.option(
-    "--backend", type=click.Choice(["auto", "anthropic", "extractive"]), default="auto",
-    show_default=True, help="auto: Claude when ANTHROPIC_API_KEY is set, else extractive.",
+    "--backend",
+    type=click.Choice(["auto", "anthropic", "extractive"]),
+    default="auto",
+    show_default=True,
+    help="auto: Claude when ANTHROPIC_API_KEY is set, else extractive.",
 )
 @click.option(
-    "--prompts", "prompts_dir", type=click.Path(path_type=Path),
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(path_type=Path),
     help="Folder with map.j2, reduce.j2 and/or final.j2 overriding the defaults.",
 )
 @click.option(
-    "--var", "variables", multiple=True, callback=_parse_vars, metavar="KEY=VALUE",
+    "--var",
+    "variables",
+    multiple=True,
+    callback=_parse_vars,
+    metavar="KEY=VALUE",
     help="A variable for the templates (repeatable).",
 )
 @click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk.")
@@ -111,8 +125,12 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @click.option("--concurrency", default=8, show_default=True, help="Requests in flight at most.")
 @click.option("--password", help="Password of an encrypted PDF.")
 @click.option(
-    "--format", "output_format", type=click.Choice(["md", "json"]), default="md",
-    show_default=True, help="Markdown report, or JSON with chunks, usage and timings.",
+    "--format",
+    "output_format",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown report, or JSON with chunks, usage and timings.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
@@ -165,9 +183,13 @@ class _ProgressDisplay:
         self.progress: Progress | None = None
         if console.is_terminal and not console.quiet:
             self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[tokens]} tokens"), TimeElapsedColumn(),
-                console=console, transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[tokens]} tokens"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
             )
         self.task: Any = None
         self.tokens = 0
@@ -202,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

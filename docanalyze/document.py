@@ -7,7 +7,15 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-__all__ = ["Page", "Document", "Chunk", "Partial", "PAGE_SEPARATOR", "page_marker", "PAGE_MARKER_RE"]
+__all__ = [
+    "PAGE_MARKER_RE",
+    "PAGE_SEPARATOR",
+    "Chunk",
+    "Document",
+    "Page",
+    "Partial",
+    "page_marker",
+]
 
 PAGE_SEPARATOR = "\n\n"
 """Joins the pages' texts into :attr:`Document.text`."""

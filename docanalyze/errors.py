@@ -9,12 +9,12 @@ and shows a traceback. Messages never contain the API key.
 from __future__ import annotations
 
 __all__ = [
+    "BudgetError",
+    "ConfigError",
     "DocanalyzeError",
     "InputError",
-    "TemplateError",
-    "ConfigError",
     "ModelError",
-    "BudgetError",
+    "TemplateError",
 ]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from docanalyze.models.base import Stage, Usage
 
-__all__ = ["Notice", "StageStarted", "StepFinished", "Event", "EventHandler"]
+__all__ = ["Event", "EventHandler", "Notice", "StageStarted", "StepFinished"]
 
 
 @dataclass(frozen=True)

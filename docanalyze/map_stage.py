@@ -14,7 +14,9 @@ from docanalyze.spans import split_point
 __all__ = ["map_chunks"]
 
 
-async def map_chunks(ctx: RunContext, chunks: list[Chunk]) -> tuple[list[ChunkResult], list[Partial]]:
+async def map_chunks(
+    ctx: RunContext, chunks: list[Chunk]
+) -> tuple[list[ChunkResult], list[Partial]]:
     """Extract every chunk concurrently (the model bounds concurrency); keep document order."""
     ctx.emit(StageStarted("map", len(chunks)))
     results = await asyncio.gather(*(_map_chunk(ctx, chunk) for chunk in chunks))
@@ -62,8 +64,10 @@ async def _extract_span(
     if not reply.truncated:
         return [(Partial(reply.text, first_page, last_page), reply.model)]
     larger = max_tokens * 2
-    if max_tokens == ctx.budgets.map_max_tokens and ctx.budgets.fits(prompt_tokens, larger) and (
-        larger <= ctx.model.max_output_tokens
+    if (
+        max_tokens == ctx.budgets.map_max_tokens
+        and ctx.budgets.fits(prompt_tokens, larger)
+        and (larger <= ctx.model.max_output_tokens)
     ):
         return await _extract_span(ctx, chunk, start, end, larger)
     return await _extract_halves(ctx, chunk, start, end, max_tokens, "was cut at max_tokens")

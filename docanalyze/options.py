@@ -9,7 +9,7 @@ from typing import Literal
 from docanalyze.errors import ConfigError
 from docanalyze.models.catalog import DEFAULT_MODEL
 
-__all__ = ["Options", "Backend"]
+__all__ = ["Backend", "Options"]
 
 Backend = Literal["auto", "anthropic", "extractive"]
 
@@ -59,7 +59,9 @@ class Options:
             if value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
         if self.chunk_size < 200:
-            raise ConfigError(f"--chunk-size must be at least 200 characters (got {self.chunk_size})")
+            raise ConfigError(
+                f"--chunk-size must be at least 200 characters (got {self.chunk_size})"
+            )
         if not 0 <= self.chunk_overlap < self.chunk_size // 2:
             raise ConfigError(
                 f"--chunk-overlap must be between 0 and half of --chunk-size "

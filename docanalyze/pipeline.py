@@ -83,7 +83,10 @@ class Pipeline:
     ) -> Report:
         options = self.options
         chunks = await asyncio.to_thread(
-            split_document, document, chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap
+            split_document,
+            document,
+            chunk_size=options.chunk_size,
+            chunk_overlap=options.chunk_overlap,
         )
         if not chunks:
             raise InputError(f"{document.source}: there is no text to analyze")
@@ -108,10 +111,12 @@ class Pipeline:
         timings["final"] = time.monotonic() - mark
         timings["total"] = time.monotonic() - started
         if reply.truncated:
-            emit(Notice(
-                f"the final report was cut at --max-tokens {ctx.budgets.final_max_tokens}; "
-                f"raise --max-tokens for the whole report"
-            ))
+            emit(
+                Notice(
+                    f"the final report was cut at --max-tokens {ctx.budgets.final_max_tokens}; "
+                    f"raise --max-tokens for the whole report"
+                )
+            )
         return Report(
             source=document.source,
             text=_report_text(document, reply.text, model.name, reply.truncated),

@@ -16,7 +16,7 @@ from docanalyze.events import StageStarted
 from docanalyze.run_context import RunContext
 from docanalyze.spans import split_text
 
-__all__ = ["reduce_until_final_fits", "final_prompt"]
+__all__ = ["final_prompt", "reduce_until_final_fits"]
 
 
 def final_prompt(ctx: RunContext, partials: list[Partial], chunk_count: int) -> tuple[str, int]:
@@ -56,7 +56,10 @@ async def _reduce_level(ctx: RunContext, partials: list[Partial], level: int) ->
     groups = _pack(ctx, partials, level)
     ctx.emit(StageStarted("reduce", sum(1 for group in groups if len(group) > 1), level))
     merged = await asyncio.gather(
-        *(_reduce_group(ctx, group, level, number, len(groups)) for number, group in enumerate(groups, 1))
+        *(
+            _reduce_group(ctx, group, level, number, len(groups))
+            for number, group in enumerate(groups, 1)
+        )
     )
     return [partial for group_result in merged for partial in group_result]
 
@@ -118,7 +121,9 @@ async def _reduce_group(
     budget = ctx.budgets.reduce_max_tokens
     if ctx.budgets.fits(prompt_tokens, budget):
         material = tuple(partial.text for partial in group)
-        reply = await ctx.complete(ctx.stage_request("reduce", prompt, budget, material), level=level)
+        reply = await ctx.complete(
+            ctx.stage_request("reduce", prompt, budget, material), level=level
+        )
         if not reply.truncated:
             first_page = min(partial.first_page for partial in group)
             last_page = max(partial.last_page for partial in group)

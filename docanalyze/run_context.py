@@ -28,7 +28,8 @@ class RunContext:
     def render(self, name: TemplateName, **context: object) -> tuple[str, int]:
         """Render template ``name`` for this document; return the prompt and its token estimate."""
         prompt = self.prompts.render(
-            name, {"source": self.document.source, "page_count": self.document.page_count, **context}
+            name,
+            {"source": self.document.source, "page_count": self.document.page_count, **context},
         )
         return prompt, self.model.estimate_tokens(prompt)
 

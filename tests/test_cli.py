@@ -26,7 +26,9 @@ def test_report_without_a_key_is_offline_and_says_so(fixtures_dir: Path) -> None
 
 
 def test_json_has_chunks_pages_usage_model_and_timings(fixtures_dir: Path) -> None:
-    code, out, _ = invoke("report", str(fixtures_dir / "sample-en.pdf"), "--format", "json", "--chunk-size", "1500")
+    code, out, _ = invoke(
+        "report", str(fixtures_dir / "sample-en.pdf"), "--format", "json", "--chunk-size", "1500"
+    )
     assert code == 0
     result = json.loads(out)
     assert result["model"] == "extractive" and result["offline"] is True
@@ -45,7 +47,9 @@ def test_output_file_leaves_stdout_empty(fixtures_dir: Path, tmp_path: Path) -> 
 
 
 def test_stdin_is_read_with_a_dash() -> None:
-    code, out, _ = invoke("report", "-", "-q", input="The pump failed twice in March. Repairs cost 4,000 euros.")
+    code, out, _ = invoke(
+        "report", "-", "-q", input="The pump failed twice in March. Repairs cost 4,000 euros."
+    )
     assert code == 0
     assert "<stdin>" in out and "pump" in out
 
@@ -61,8 +65,14 @@ def test_quiet_silences_stderr(fixtures_dir: Path) -> None:
         (lambda d: d / "missing.pdf", "does not exist"),
         (lambda d: d, "is a directory"),
         (lambda d: _write(d / "empty.txt", b""), "is empty"),
-        (lambda d: _write(d / "image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8), "not a document"),
-        (lambda d: _write(d / "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog"), "not a readable PDF"),
+        (
+            lambda d: _write(d / "image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8),
+            "not a document",
+        ),
+        (
+            lambda d: _write(d / "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog"),
+            "not a readable PDF",
+        ),
     ],
 )
 def test_bad_inputs_give_one_line_and_exit_1(tmp_path: Path, make, expected: str) -> None:
@@ -91,10 +101,18 @@ def test_invalid_option_values_are_one_line_errors(fixtures_dir: Path) -> None:
     assert code == 1 and "--chunk-overlap" in err
 
 
-def test_custom_prompts_and_variables_reach_the_template(tmp_path: Path, fixtures_dir: Path) -> None:
+def test_custom_prompts_and_variables_reach_the_template(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
     (tmp_path / "map.j2").write_text("Audience: {{ audience }}\n{{ text }}", encoding="utf-8")
     code, _, err = invoke(
-        "report", str(fixtures_dir / "sample.txt"), "--prompts", str(tmp_path), "--var", "audience=lawyers", "-q"
+        "report",
+        str(fixtures_dir / "sample.txt"),
+        "--prompts",
+        str(tmp_path),
+        "--var",
+        "audience=lawyers",
+        "-q",
     )
     assert code == 0, err
     (tmp_path / "map.j2").write_text("{{ chunk_text }}", encoding="utf-8")

@@ -12,26 +12,59 @@ from tests.conftest import PROJECT_ROOT
 
 
 def test_public_names_are_exactly_these() -> None:
-    assert sorted(docanalyze.__all__) == sorted([
-        "analyze", "analyze_async", "Pipeline", "Options", "Report", "ChunkResult", "Usage",
-        "Model", "ModelRequest", "ModelReply", "DocanalyzeError", "InputError", "TemplateError",
-        "ConfigError", "ModelError", "BudgetError",
-    ])
+    assert sorted(docanalyze.__all__) == sorted(
+        [
+            "analyze",
+            "analyze_async",
+            "Pipeline",
+            "Options",
+            "Report",
+            "ChunkResult",
+            "Usage",
+            "Model",
+            "ModelRequest",
+            "ModelReply",
+            "DocanalyzeError",
+            "InputError",
+            "TemplateError",
+            "ConfigError",
+            "ModelError",
+            "BudgetError",
+        ]
+    )
     for name in docanalyze.__all__:
         assert getattr(docanalyze, name).__doc__, f"{name} has no docstring"
 
 
 def test_importing_the_library_loads_neither_click_nor_rich() -> None:
     code = "import sys, docanalyze; print(sorted(m for m in ('click', 'rich') if m in sys.modules))"
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert output.stdout.strip() == "[]"
 
 
 def test_the_wheel_ships_the_default_templates(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(PROJECT_ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(PROJECT_ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     wheel = next(tmp_path.glob("docanalyze-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"docanalyze/prompts/map.j2", "docanalyze/prompts/reduce.j2", "docanalyze/prompts/final.j2"} <= names
+    assert {
+        "docanalyze/prompts/map.j2",
+        "docanalyze/prompts/reduce.j2",
+        "docanalyze/prompts/final.j2",
+    } <= names

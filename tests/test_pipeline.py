@@ -20,7 +20,10 @@ def long_document(pages: int = 40) -> Document:
     filler = "The committee reviewed the quarterly figures and noted steady progress. " * 20
     return Document(
         "long.txt",
-        tuple(Page(n, f"{filler}\nFACT-{n:04d} was recorded on page {n}.\n{filler}") for n in range(1, pages + 1)),
+        tuple(
+            Page(n, f"{filler}\nFACT-{n:04d} was recorded on page {n}.\n{filler}")
+            for n in range(1, pages + 1)
+        ),
     )
 
 
@@ -73,7 +76,9 @@ def test_chunks_know_their_pages_and_each_prompt_marks_them() -> None:
     assert pages_seen == set(range(1, 41))
     map_requests = [r for r in model.requests if r.stage == "map"]
     for request in map_requests:
-        markers = [int(n) for n in re.findall(r"^\[Page (\d+)\]$", request.material[0], re.M)]
+        markers = [
+            int(n) for n in re.findall(r"^\[Page (\d+)\]$", request.material[0], re.MULTILINE)
+        ]
         assert markers, "every map prompt names its pages"
         for fact in re.findall(r"FACT-(\d+)", request.material[0]):
             assert int(fact) in markers
@@ -82,7 +87,12 @@ def test_chunks_know_their_pages_and_each_prompt_marks_them() -> None:
 def test_reduce_steps_of_a_level_run_concurrently() -> None:
     model = RecordingModel(context_window=3000, responder=halving_responder, delay=0.01)
     levels: list[int] = []
-    pipeline = small_window_pipeline(model, on_event=lambda e: levels.append(e.steps) if isinstance(e, StageStarted) and e.stage == "reduce" else None)
+    pipeline = small_window_pipeline(
+        model,
+        on_event=lambda e: (
+            levels.append(e.steps) if isinstance(e, StageStarted) and e.stage == "reduce" else None
+        ),
+    )
     pipeline.analyze(long_document())
     assert levels and max(levels) > 1
     assert model.max_in_flight["reduce"] > 1
@@ -110,7 +120,9 @@ def test_a_truncated_final_report_is_flagged() -> None:
     notices: list[str] = []
     model = RecordingModel(responder=long_final)
     report = docanalyze.Pipeline(
-        client=model, max_tokens=300, on_event=lambda e: notices.append(e.message) if isinstance(e, Notice) else None
+        client=model,
+        max_tokens=300,
+        on_event=lambda e: notices.append(e.message) if isinstance(e, Notice) else None,
     ).analyze(long_document(3))
     assert report.truncated
     assert "incomplete" in report.text
@@ -131,7 +143,9 @@ def test_a_reduce_that_does_not_shrink_stops_with_the_budget_named() -> None:
 
 def test_document_text_is_a_value_never_a_template() -> None:
     model = RecordingModel()
-    document = Document("t.txt", (Page(1, "Revenue {{ 7*7 }} and {% for x in y %}loop{% endfor %} stay."),))
+    document = Document(
+        "t.txt", (Page(1, "Revenue {{ 7*7 }} and {% for x in y %}loop{% endfor %} stay."),)
+    )
     docanalyze.Pipeline(client=model).analyze(document)
     map_prompt = model.requests[0].prompt
     assert "{{ 7*7 }}" in map_prompt and "{% for x in y %}" in map_prompt
@@ -146,7 +160,10 @@ def test_window_too_small_for_the_report_budget_names_it() -> None:
 
 def test_offline_report_without_a_key_says_so() -> None:
     notices: list[str] = []
-    report = docanalyze.analyze(long_document(4), on_event=lambda e: notices.append(e.message) if isinstance(e, Notice) else None)
+    report = docanalyze.analyze(
+        long_document(4),
+        on_event=lambda e: notices.append(e.message) if isinstance(e, Notice) else None,
+    )
     assert report.backend == "extractive" and report.offline
     assert "offline" in report.text.lower()
     assert any("ANTHROPIC_API_KEY is not set" in notice for notice in notices)

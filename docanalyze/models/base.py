@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["Stage", "ModelRequest", "ModelReply", "Usage", "Model"]
+__all__ = ["Model", "ModelReply", "ModelRequest", "Stage", "Usage"]
 
 Stage = Literal["map", "reduce", "final"]
 

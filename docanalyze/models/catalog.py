@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ModelInfo", "KNOWN_MODELS", "DEFAULT_MODEL", "PRICES_CHECKED", "model_info"]
+__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "PRICES_CHECKED", "ModelInfo", "model_info"]
 
 PRICES_CHECKED = "2026-11-25"
 DEFAULT_MODEL = "claude-sonnet-5-5"
