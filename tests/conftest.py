@@ -13,7 +13,9 @@ CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """No test sees a real API key, base URL or the user's data directory."""
     monkeypatch.setenv("DOCANALYZE_HOME", str(tmp_path_factory.mktemp("docanalyze-home")))
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
@@ -32,3 +34,40 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent")
     return CORPUS
+
+
+# --- fake Messages API server (docanalyze.fakeserver) -------------------------------------------
+# Imported lazily inside the fixtures, so that a broken import elsewhere in docanalyze does not
+# take down every test.
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from docanalyze.fakeserver import FakeMessagesAPI
+
+
+@pytest.fixture
+def make_fake_api() -> Iterator[Callable[..., FakeMessagesAPI]]:
+    """A factory: ``make_fake_api(latency=0.2, context_window=1000)`` returns a started server.
+
+    Takes the keyword arguments of ``FakeMessagesAPI``. Every server it made stops at teardown.
+    """
+    from docanalyze.fakeserver import FakeMessagesAPI
+
+    started: list[FakeMessagesAPI] = []
+
+    def start_fake_api(**settings: Any) -> FakeMessagesAPI:
+        api = FakeMessagesAPI(**settings).start()
+        started.append(api)
+        return api
+
+    yield start_fake_api
+    for api in started:
+        api.stop()
+
+
+@pytest.fixture
+def fake_api(make_fake_api: Callable[..., FakeMessagesAPI]) -> FakeMessagesAPI:
+    """A started fake Messages API with default settings; point a client at ``fake_api.base_url``."""
+    return make_fake_api()

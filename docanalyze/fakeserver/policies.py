@@ -1,0 +1,59 @@
+"""Policies: the steps a valid request passes through before its reply is built.
+
+A policy sees an :class:`Exchange` (the validated request and the response headers so far). It
+may wait, add response headers, or refuse the request by raising
+:class:`~docanalyze.fakeserver.errors.ApiError` (with e.g. a ``retry-after`` header). This is the
+seam for rate limits (token buckets answering 429 and setting ``anthropic-ratelimit-*``
+headers) and for seeded fault injection (529/500 answers, hangs, slow streams).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["Exchange", "LatencyPolicy", "RequestPolicy"]
+
+
+@dataclass
+class Exchange:
+    """A validated request on its way to a reply.
+
+    ``headers`` have lower-cased names (credentials included: policies may key on them).
+    ``response_headers`` are added to whatever the server answers, success or error.
+    ``seconds_between_events`` paces a streamed reply (0 sends events as fast as possible).
+    """
+
+    path: str
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+    input_tokens: int
+    max_tokens: int
+    stream: bool
+    request_id: str
+    response_headers: dict[str, str] = field(default_factory=dict)
+    seconds_between_events: float = 0.0
+
+
+class RequestPolicy(Protocol):
+    """One step of the request pipeline: may wait, decorate the reply, or raise ApiError."""
+
+    def admit(self, exchange: Exchange) -> None:
+        """Let ``exchange`` through, possibly after changing it; raise ApiError to refuse it."""
+        ...
+
+
+class LatencyPolicy:
+    """Waits a fixed number of seconds before the reply (before the first event of a stream)."""
+
+    def __init__(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {seconds}")
+        self.seconds = seconds
+
+    def admit(self, exchange: Exchange) -> None:
+        """Sleep for the configured latency."""
+        if self.seconds:
+            time.sleep(self.seconds)

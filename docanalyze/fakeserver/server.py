@@ -1,0 +1,164 @@
+"""FakeMessagesAPI: a fake Anthropic Messages API on 127.0.0.1, for tests, benchmarks, offline use.
+
+Example::
+
+    with FakeMessagesAPI(context_window=50_000) as api:
+        client = anthropic.Anthropic(base_url=api.base_url, api_key="test-key")
+        api.enqueue("a scripted reply")
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=[...])
+        assert api.requests[0].prompt == ...
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from docanalyze.fakeserver.endpoints import MessagesEndpoints, ServerSettings
+from docanalyze.fakeserver.policies import LatencyPolicy, RequestPolicy
+from docanalyze.fakeserver.recording import RecordedRequest, RequestLog
+from docanalyze.fakeserver.replies import ReplySource, Responder, ScriptedReply, echo_responder
+from docanalyze.fakeserver.tokenizer import count_tokens
+from docanalyze.fakeserver.transport import LoopbackHTTPServer
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
+
+__all__ = ["FakeMessagesAPI"]
+
+_STOP_TIMEOUT_SECONDS = 5.0
+
+
+class FakeMessagesAPI:
+    """A fake Messages API server speaking the real JSON and SSE formats over real HTTP.
+
+    It only ever binds 127.0.0.1. ``port=0`` (the default) picks a free port; read
+    :attr:`base_url` after :meth:`start`.
+
+    Replies come from the queue filled by :meth:`enqueue`, then from ``responder`` (default: echo
+    the last user message). A reply longer than the request's ``max_tokens`` (counted with
+    :func:`~docanalyze.fakeserver.tokenizer.count_tokens`) is cut, with stop_reason "max_tokens".
+    A prompt that does not fit ``context_window`` is refused with the real 400 error. ``latency``
+    seconds pass before each message reply. With ``api_key`` set, any other key gets a 401.
+    ``policies`` run, in order, after validation and before the latency (so that a rate limiter
+    refuses at once); see :mod:`docanalyze.fakeserver.policies`.
+    """
+
+    def __init__(
+        self,
+        *,
+        context_window: int = 200_000,
+        max_output_tokens: int = 128_000,
+        latency: float = 0.0,
+        responder: Responder | None = None,
+        api_key: str | None = None,
+        stream_chunk_tokens: int = 20,
+        port: int = 0,
+        policies: Sequence[RequestPolicy] = (),
+    ) -> None:
+        if stream_chunk_tokens < 1:
+            raise ValueError(f"stream_chunk_tokens must be at least 1, got {stream_chunk_tokens}")
+        self.settings = ServerSettings(
+            context_window=context_window,
+            max_output_tokens=max_output_tokens,
+            api_key=api_key,
+            stream_chunk_tokens=stream_chunk_tokens,
+        )
+        self.port = port
+        self._log = RequestLog()
+        self._replies = ReplySource(responder or echo_responder)
+        self._endpoints = MessagesEndpoints(
+            self.settings, self._replies, self._log, [*policies, LatencyPolicy(latency)]
+        )
+        self._http: LoopbackHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        """Bind 127.0.0.1 and serve in a daemon thread; returns self.
+
+        Raises OSError if the port is taken.
+        """
+        if self._http is not None:
+            raise RuntimeError(f"the fake Messages API is already running at {self.base_url}")
+        self._http = LoopbackHTTPServer(self.port, self._endpoints)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-messages-api-{self.address[1]}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection. Safe to call twice."""
+        http, thread = self._http, self._thread
+        if http is None:
+            return
+        self._http, self._thread = None, None
+        http.shutdown()
+        http.server_close()
+        http.close_connections()
+        if thread is not None:
+            thread.join(_STOP_TIMEOUT_SECONDS)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving."""
+        return self._http is not None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the server is bound to; the host is always 127.0.0.1."""
+        if self._http is None:
+            raise RuntimeError("the fake Messages API is not running: call start() first")
+        host, port = self._http.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give the SDK as ``base_url``, e.g. ``http://127.0.0.1:54321``."""
+        host, port = self.address
+        return f"http://{host}:{port}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of every request answered so far (including refused ones), oldest first."""
+        return self._log.snapshot()
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        self._log.clear()
+
+    def enqueue(self, text: str, *, stop_reason: str | None = None) -> None:
+        """Queue a scripted reply; scripted replies answer message requests first, in order.
+
+        ``stop_reason``, when given, is reported instead of the computed one.
+        """
+        self._replies.enqueue(ScriptedReply(text, stop_reason))
+
+    @property
+    def pending_replies(self) -> int:
+        """How many scripted replies have not been used yet."""
+        return self._replies.pending()
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by the server's tokenizer."""
+        return count_tokens(text)
+
+    def __repr__(self) -> str:
+        where = self.base_url if self.running else "stopped"
+        return f"<FakeMessagesAPI {where}>"

@@ -1,0 +1,176 @@
+"""HTTP plumbing: a threading HTTP/1.1 server on 127.0.0.1 that hands requests to the endpoints.
+
+Each connection is served by a daemon thread and kept alive between requests. JSON responses carry
+a Content-Length; event streams use chunked transfer encoding, so the connection survives them.
+The server tracks open connections so that :meth:`LoopbackHTTPServer.close_connections` can end
+idle keep-alive connections when the server stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from docanalyze.fakeserver.endpoints import (
+    EventStreamResponse,
+    IncomingRequest,
+    JsonResponse,
+    MessagesEndpoints,
+    Response,
+)
+from docanalyze.fakeserver.errors import error_body
+from docanalyze.fakeserver.wire import encode_sse, new_request_id
+
+__all__ = ["LOOPBACK_HOST", "LoopbackHTTPServer"]
+
+LOOPBACK_HOST = "127.0.0.1"
+logger = logging.getLogger("docanalyze.fakeserver")
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer bound to 127.0.0.1 only, serving :class:`MessagesEndpoints`."""
+
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections are closed by close_connections instead
+    request_queue_size = 128  # many clients connect at once; the default backlog of 5 drops SYNs
+    allow_reuse_address = True
+
+    def __init__(self, port: int, endpoints: MessagesEndpoints) -> None:
+        self.endpoints = endpoints
+        self._connections_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        super().__init__((LOOPBACK_HOST, port), _MessagesRequestHandler)
+
+    def track(self, connection: socket.socket) -> None:
+        """Remember an open client connection."""
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        """Forget a client connection that has ended."""
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Shut down every open client connection (their handler threads then finish)."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _MessagesRequestHandler(BaseHTTPRequestHandler):
+    """Reads one request, asks the endpoints for a response, writes it."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "docanalyze-fakeserver"
+    disable_nagle_algorithm = True  # small SSE writes must not wait for delayed ACKs
+    server: LoopbackHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.info("%s %s", self.address_string(), format % args)
+
+    def _serve(self) -> None:
+        try:
+            raw_body = self._read_body()
+        except ValueError as error:
+            body = error_body("invalid_request_error", str(error))
+            self._write_json(JsonResponse(400, body, {"request-id": new_request_id()}))
+            self.close_connection = True
+            return
+        request = IncomingRequest(
+            method=self.command,
+            path=self.path,
+            headers={name.lower(): value for name, value in self.headers.items()},
+            raw_body=raw_body,
+        )
+        response: Response = self.server.endpoints.handle(request)
+        try:
+            if isinstance(response, JsonResponse):
+                self._write_json(response)
+            else:
+                self._write_event_stream(response)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away; nothing left to tell it
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return self._read_chunked_body()
+        length_header = self.headers.get("content-length")
+        if length_header is None:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise ValueError(f"invalid Content-Length: {length_header!r}") from None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked_body(self) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size_line = self.rfile.readline()
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise ValueError(f"invalid chunk size line: {size_line!r}") from None
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # skip trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after each chunk
+
+    def _write_json(self, response: JsonResponse) -> None:
+        payload = json.dumps(response.body, ensure_ascii=False).encode()
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _write_event_stream(self, response: EventStreamResponse) -> None:
+        self.send_response(200)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for index, event in enumerate(response.events):
+            if index and response.seconds_between_events:
+                time.sleep(response.seconds_between_events)
+            chunk = encode_sse(event)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")

@@ -1,0 +1,126 @@
+"""The Messages API's wire format: Message JSON, the streaming event sequence, SSE framing, ids."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Iterator
+from typing import Any
+
+from docanalyze.fakeserver.replies import Reply
+from docanalyze.fakeserver.tokenizer import split_into_chunks
+
+__all__ = [
+    "StreamEvent",
+    "encode_sse",
+    "message_body",
+    "new_message_id",
+    "new_request_id",
+    "stream_events",
+    "usage_body",
+]
+
+StreamEvent = tuple[str, dict[str, Any]]
+"""An SSE event: its name and its JSON data."""
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def _random_id(prefix: str) -> str:
+    return prefix + "01" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+
+
+def new_message_id() -> str:
+    """A fresh message id shaped like the real ones (``msg_01...``)."""
+    return _random_id("msg_")
+
+
+def new_request_id() -> str:
+    """A fresh request id shaped like the real ones (``req_01...``), for the request-id header."""
+    return _random_id("req_")
+
+
+def usage_body(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """The ``usage`` object of a Message (no prompt caching: cache counts are 0)."""
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+
+
+def message_body(*, message_id: str, model: str, reply: Reply, input_tokens: int) -> dict[str, Any]:
+    """The complete Message JSON of a non-streamed reply."""
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": reply.text}],
+        "stop_reason": reply.stop_reason,
+        "stop_sequence": reply.stop_sequence,
+        "usage": usage_body(input_tokens, reply.output_tokens),
+    }
+
+
+def stream_events(
+    *, message_id: str, model: str, reply: Reply, input_tokens: int, tokens_per_delta: int
+) -> Iterator[StreamEvent]:
+    """The events of a streamed reply, in the real order.
+
+    message_start, content_block_start, ping, one content_block_delta per ``tokens_per_delta``
+    tokens of text, content_block_stop, message_delta (stop reason and output tokens), message_stop.
+    """
+    yield (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": usage_body(input_tokens, 1),
+            },
+        },
+    )
+    yield (
+        "content_block_start",
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        },
+    )
+    yield "ping", {"type": "ping"}
+    for chunk in split_into_chunks(reply.text, tokens_per_delta):
+        yield (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": chunk},
+            },
+        )
+    yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence},
+            "usage": {"output_tokens": reply.output_tokens},
+        },
+    )
+    yield "message_stop", {"type": "message_stop"}
+
+
+def encode_sse(event: StreamEvent) -> bytes:
+    """One event framed as Server-Sent Events: ``event: NAME\\ndata: JSON\\n\\n``."""
+    name, data = event
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {name}\ndata: {payload}\n\n".encode()
