@@ -39,5 +39,28 @@ class StepFinished:
     level: int = 0
 
 
-Event = Notice | StageStarted | StepFinished
+@dataclass(frozen=True)
+class RequestRetried:
+    """A request failed in a way worth retrying and will be sent again after ``delay`` seconds.
+
+    ``reason`` is short and safe to show ("429", "529", "timeout", "connection").
+    """
+
+    reason: str
+    delay: float
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportText:
+    """A piece of the final report as it streams in (only with ``Options.stream``).
+
+    ``restart`` means the stream broke and is retried: discard the text received so far.
+    """
+
+    text: str
+    restart: bool = False
+
+
+Event = Notice | StageStarted | StepFinished | RequestRetried | ReportText
 EventHandler = Callable[[Event], None]

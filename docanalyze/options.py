@@ -21,6 +21,9 @@ class Options:
     ``backend="auto"`` uses Claude when ``ANTHROPIC_API_KEY`` is set and the offline extractive
     analyzer otherwise. ``max_tokens`` is the final report's budget; ``map_max_tokens`` and
     ``reduce_max_tokens`` are the per-step budgets of the map and reduce stages.
+    ``concurrency`` is the ceiling of requests in flight (the client adapts below it); ``rpm``,
+    ``input_tpm`` and ``output_tpm`` cap the rates on top of the limits the API reports.
+    ``stream`` streams the final report as :class:`docanalyze.events.ReportText` events.
     """
 
     backend: Backend = "auto"
@@ -33,11 +36,17 @@ class Options:
     map_max_tokens: int = 2048
     reduce_max_tokens: int = 4096
     context_window: int | None = None
-    concurrency: int = 8
+    concurrency: int = 64
     password: str | None = None
     timeout: float = 600.0
     max_attempts: int = 8
     max_retry_time: float = 900.0
+    rpm: int | None = None
+    input_tpm: int | None = None
+    output_tpm: int | None = None
+    fallback_model: str | None = None
+    max_cost: float | None = None
+    stream: bool = False
 
     def __post_init__(self) -> None:
         if self.prompts_dir is not None and not isinstance(self.prompts_dir, Path):
@@ -75,5 +84,11 @@ class Options:
             raise ConfigError(
                 f"--backend must be anthropic, extractive or auto (got {self.backend!r})"
             )
+        caps = {"rpm": self.rpm, "input_tpm": self.input_tpm, "output_tpm": self.output_tpm}
+        for name, cap in caps.items():
+            if cap is not None and cap < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1 (got {cap})")
+        if self.max_cost is not None and self.max_cost <= 0:
+            raise ConfigError(f"--max-cost must be more than 0 USD (got {self.max_cost})")
         if self.timeout <= 0 or self.max_retry_time <= 0:
             raise ConfigError("timeouts must be positive")
