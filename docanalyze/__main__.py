@@ -1,0 +1,5 @@
+"""``python -m docanalyze`` runs the command line."""
+
+from docanalyze.cli import main
+
+main()
