@@ -8,9 +8,15 @@ and shows a traceback. Messages never contain the API key.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docanalyze.report import Report
+
 __all__ = [
     "BudgetError",
     "ConfigError",
+    "CostLimitReached",
     "DocanalyzeError",
     "InputError",
     "ModelError",
@@ -40,3 +46,20 @@ class ModelError(DocanalyzeError):
 
 class BudgetError(DocanalyzeError):
     """The work cannot fit the token budgets (context window, max_tokens); names the budget."""
+
+
+class StoreError(DocanalyzeError):
+    """The run store cannot be used: unreadable, locked too long, or not writable."""
+
+
+class CostLimitReached(DocanalyzeError):
+    """The run stopped because its next request could have taken it over ``--max-cost``.
+
+    No request was sent past the limit; the requests already in flight finished and are counted.
+    ``report`` holds the partial work, marked incomplete (``report.complete`` is False): the chunk
+    extractions obtained so far, which chunks are missing, and the usage and cost spent.
+    """
+
+    def __init__(self, message: str, report: Report) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,86 @@
+"""A model wrapper that answers from the run store and stores every new reply at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
+from docanalyze.store import RunStore
+
+__all__ = ["CacheMode", "StoredModel", "call_key"]
+
+CacheMode = Literal["use", "refresh", "off"]
+KEY_VERSION = 1
+
+
+def call_key(model: str, request: ModelRequest) -> str:
+    """The hash of everything that decides a reply: the model, the parameters and the prompt."""
+    identity = {
+        "version": KEY_VERSION,
+        "model": request.model or model,
+        "max_tokens": request.max_tokens,
+        "system": request.system,
+        "temperature": request.temperature,
+        "prompt": request.prompt,
+    }
+    canonical = json.dumps(identity, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class StoredModel:
+    """Wraps a backend: stored replies are returned without a request, new ones stored at once.
+
+    ``mode="use"`` reads and writes the store; ``"refresh"`` asks again and overwrites;
+    ``"off"`` neither reads nor writes. A reply from the store costs nothing in this run, so it
+    comes back with zero usage; :attr:`hits` counts them.
+    """
+
+    inner: Model
+    store: RunStore
+    run_id: str | None = None
+    mode: CacheMode = "use"
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    @property
+    def max_output_tokens(self) -> int:
+        return self.inner.max_output_tokens
+
+    def estimate_tokens(self, text: str) -> int:
+        return self.inner.estimate_tokens(text)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+    async def complete(self, request: ModelRequest, **streaming: Any) -> ModelReply:
+        """The stored reply for this request, or a new one from the backend, stored at once."""
+        if self.mode == "off":
+            return await self.inner.complete(request, **streaming)
+        key = call_key(self.inner.name, request)
+        if self.mode == "use":
+            stored = self.store.get_call(key)
+            if stored is not None:
+                self.hits += 1
+                on_text = streaming.get("on_text")
+                if on_text is not None:
+                    on_text(stored.text)
+                return replace(stored.as_reply(), usage=Usage())
+        self.misses += 1
+        reply = await self.inner.complete(request, **streaming)
+        self.store.put_call(key, request.stage, reply, self.run_id)
+        return reply
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,332 @@
+"""The run store: every paid model reply and every run, in one SQLite file.
+
+The store lives in ``DOCANALYZE_HOME`` (default: the platform's user data folder), in WAL mode so
+that several processes can use it at once. Each reply is committed the moment it arrives, so a
+crash, SIGKILL or Ctrl-C never loses a paid answer: running the same command again asks only for
+the calls that have no stored reply. The API key is never stored; the files are the owner's only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docanalyze.errors import StoreError
+from docanalyze.models.base import ModelReply, Usage
+
+__all__ = ["CacheStats", "RunRecord", "RunStore", "StoredCall", "default_store_path"]
+
+STORE_FILE = "docanalyze.sqlite3"
+BUSY_TIMEOUT = 15.0
+"""Seconds a write waits for another process's write to finish before giving up."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    text TEXT NOT NULL,
+    stop_reason TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_creation_input_tokens INTEGER NOT NULL,
+    cache_read_input_tokens INTEGER NOT NULL,
+    duration REAL NOT NULL,
+    created_at REAL NOT NULL,
+    run_id TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    status TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    inputs TEXT NOT NULL,
+    options TEXT NOT NULL,
+    model TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    cached INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL,
+    error TEXT,
+    result TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+"""
+
+
+def default_store_path() -> Path:
+    """``$DOCANALYZE_HOME/docanalyze.sqlite3``, else in the platform's user data folder."""
+    home = os.environ.get("DOCANALYZE_HOME")
+    if home:
+        return Path(home).expanduser() / STORE_FILE
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("docanalyze")) / STORE_FILE
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """A stored reply, as a :class:`ModelReply` would carry it."""
+
+    text: str
+    stop_reason: str
+    model: str
+    usage: Usage
+    duration: float
+
+    def as_reply(self) -> ModelReply:
+        return ModelReply(self.text, self.stop_reason, self.model, self.usage, self.duration)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as the store keeps it. ``status``: running, complete, failed, interrupted, killed."""
+
+    id: str
+    started_at: float
+    finished_at: float | None
+    status: str
+    inputs: list[dict[str, str]]
+    options: dict[str, Any]
+    model: str
+    requests: int
+    cached: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache holds: replies, their tokens, and the money they cost when first asked."""
+
+    path: Path
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    size_bytes: int
+    runs: int
+
+
+class RunStore:
+    """Stored replies and run history in one SQLite file. Use from one thread at a time."""
+
+    def __init__(self, path: Path | None = None, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self.path = path or default_store_path()
+        self.busy_timeout = busy_timeout
+        self._connection = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise self._error(error) from None
+        except OSError as error:
+            raise StoreError(
+                f"the run store {self.path} cannot be opened ({error.strerror}); set "
+                f"DOCANALYZE_HOME to a writable folder"
+            ) from None
+        return connection
+
+    def _error(self, error: sqlite3.Error) -> StoreError:
+        message = str(error)
+        if "locked" in message or "busy" in message:
+            return StoreError(
+                f"the run store {self.path} stayed locked by another process for "
+                f"{self.busy_timeout:g} s; try again when it has finished"
+            )
+        return StoreError(
+            f"the run store {self.path} is unreadable ({message}); move it away or delete it "
+            f"and docanalyze will start a new one (stored replies in it are lost)"
+        )
+
+    @contextmanager
+    def _guard(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self._connection
+        except sqlite3.Error as error:
+            raise self._error(error) from None
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get_call(self, key: str) -> StoredCall | None:
+        """The stored reply for ``key``, if any."""
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT text, stop_reason, model, input_tokens, output_tokens, "
+                "cache_creation_input_tokens, cache_read_input_tokens, duration "
+                "FROM calls WHERE key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            return None
+        usage = Usage(1, row[3], row[4], row[5], row[6])
+        return StoredCall(row[0], row[1], row[2], usage, row[7])
+
+    def put_call(self, key: str, stage: str, reply: ModelReply, run_id: str | None) -> None:
+        """Store (or replace) the reply for ``key``, committed before this returns."""
+        usage = reply.usage
+        with self._guard() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    reply.model,
+                    stage,
+                    reply.text,
+                    reply.stop_reason,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cache_creation_input_tokens,
+                    usage.cache_read_input_tokens,
+                    reply.duration,
+                    time.time(),
+                    run_id,
+                ),
+            )
+
+    def start_run(self, inputs: list[dict[str, str]], options: dict[str, Any], model: str) -> str:
+        """Record a new run as running; returns its id (sortable by time)."""
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        with self._guard() as db:
+            db.execute(
+                "INSERT INTO runs (id, started_at, status, pid, inputs, options, model) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?)",
+                (run_id, time.time(), os.getpid(), json.dumps(inputs), json.dumps(options), model),
+            )
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        requests: int,
+        cached: int,
+        usage: Usage,
+        cost: float | None,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """Record how a run ended, its spend, and its result (the report as JSON data)."""
+        with self._guard() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, requests = ?, cached = ?, "
+                "input_tokens = ?, output_tokens = ?, cost = ?, error = ?, result = ? WHERE id = ?",
+                (
+                    time.time(),
+                    status,
+                    requests,
+                    cached,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    cost,
+                    error,
+                    None if result is None else json.dumps(result, ensure_ascii=False),
+                    run_id,
+                ),
+            )
+
+    def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        """The newest runs first."""
+        with self._guard() as db:
+            rows = db.execute(
+                "SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._record(row) for row in rows]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with id ``run_id`` (or the only one starting with it)."""
+        with self._guard() as db:
+            rows = db.execute(
+                "SELECT * FROM runs WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2",
+                (run_id.replace("%", "") + "%",),
+            ).fetchall()
+        if len(rows) != 1:
+            problem = "no run" if not rows else "more than one run"
+            raise StoreError(f"{problem} matches {run_id!r}: see `docanalyze runs` for the ids")
+        return self._record(rows[0])
+
+    def _record(self, row: tuple[Any, ...]) -> RunRecord:
+        status = row[3]
+        if status == "running" and not _process_alive(row[4]):
+            status = "killed"
+        return RunRecord(
+            id=row[0],
+            started_at=row[1],
+            finished_at=row[2],
+            status=status,
+            inputs=json.loads(row[5]),
+            options=json.loads(row[6]),
+            model=row[7],
+            requests=row[8],
+            cached=row[9],
+            input_tokens=row[10],
+            output_tokens=row[11],
+            cost=row[12],
+            error=row[13],
+            result=None if row[14] is None else json.loads(row[14]),
+        )
+
+    def cache_stats(self) -> CacheStats:
+        """How many replies are stored, and their size."""
+        with self._guard() as db:
+            calls, input_tokens, output_tokens = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0) "
+                "FROM calls"
+            ).fetchone()
+            runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        size = sum(
+            candidate.stat().st_size
+            for candidate in (self.path, *_sidecars(self.path))
+            if candidate.exists()
+        )
+        return CacheStats(self.path, calls, input_tokens, output_tokens, size, runs)
+
+    def clear_cache(self) -> int:
+        """Delete every stored reply (run history stays); returns how many were deleted."""
+        with self._guard() as db:
+            deleted = db.execute("DELETE FROM calls").rowcount
+            db.execute("VACUUM")
+        return int(deleted)
+
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
