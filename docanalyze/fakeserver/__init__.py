@@ -1,24 +1,32 @@
 """A fake Anthropic Messages API server on 127.0.0.1, speaking the real JSON and SSE formats.
 
 Use it in tests (see the ``fake_api`` and ``make_fake_api`` fixtures), in benchmarks, or to try
-templates offline: ``python -m docanalyze.fakeserver --port 8765``.
+templates offline: ``python -m docanalyze.fakeserver --port 8765``. Give it the real service's
+:class:`RateLimits` and seeded :class:`Faults` to test a client's pacing and retries.
 """
 
-from docanalyze.fakeserver.errors import ApiError
+from docanalyze.fakeserver.errors import ApiError, ConnectionFault
+from docanalyze.fakeserver.faults import Faults
 from docanalyze.fakeserver.policies import Exchange, LatencyPolicy, RequestPolicy
+from docanalyze.fakeserver.ratelimits import RateLimits
 from docanalyze.fakeserver.recording import RecordedRequest
 from docanalyze.fakeserver.replies import Responder, echo_responder
 from docanalyze.fakeserver.server import FakeMessagesAPI
+from docanalyze.fakeserver.stats import ServerStats
 from docanalyze.fakeserver.tokenizer import count_tokens
 
 __all__ = [
     "ApiError",
+    "ConnectionFault",
     "Exchange",
     "FakeMessagesAPI",
+    "Faults",
     "LatencyPolicy",
+    "RateLimits",
     "RecordedRequest",
     "RequestPolicy",
     "Responder",
+    "ServerStats",
     "count_tokens",
     "echo_responder",
 ]

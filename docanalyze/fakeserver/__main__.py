@@ -15,6 +15,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from docanalyze.fakeserver.faults import Faults
+from docanalyze.fakeserver.ratelimits import RateLimits
 from docanalyze.fakeserver.server import FakeMessagesAPI
 
 __all__ = ["main"]
@@ -40,12 +42,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream-chunk-tokens", type=int, default=20, help="tokens per streamed text delta"
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    limits = parser.add_argument_group("rate limits (per minute; default: unlimited)")
+    limits.add_argument("--rpm", type=int, default=None, help="requests per minute")
+    limits.add_argument("--input-tpm", type=int, default=None, help="input tokens per minute")
+    limits.add_argument("--output-tpm", type=int, default=None, help="output tokens per minute")
+    faults = parser.add_argument_group("faults (probabilities per message request; default: 0)")
+    faults.add_argument("--fault-529", type=float, default=0.0, metavar="P", help="529 overloaded")
+    faults.add_argument("--fault-500", type=float, default=0.0, metavar="P", help="500 api_error")
+    faults.add_argument(
+        "--fault-drop", type=float, default=0.0, metavar="P", help="close without a reply"
+    )
+    faults.add_argument(
+        "--fault-hang", type=float, default=0.0, metavar="P", help="hang, then close"
+    )
+    faults.add_argument(
+        "--fault-slow-stream", type=float, default=0.0, metavar="P", help="slow streamed events"
+    )
+    faults.add_argument("--hang-seconds", type=float, default=30.0, help="how long a hang lasts")
+    faults.add_argument(
+        "--slow-event-seconds", type=float, default=0.5, help="gap between slow stream events"
+    )
+    faults.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
     return parser
+
+
+def rate_limits_from(options: argparse.Namespace) -> RateLimits | None:
+    """The rate limits the options ask for, or None when there are none."""
+    if options.rpm is None and options.input_tpm is None and options.output_tpm is None:
+        return None
+    return RateLimits(
+        requests_per_minute=options.rpm,
+        input_tokens_per_minute=options.input_tpm,
+        output_tokens_per_minute=options.output_tpm,
+    )
+
+
+def faults_from(options: argparse.Namespace) -> Faults | None:
+    """The faults the options ask for, or None when every probability is 0."""
+    faults = Faults(
+        seed=options.seed,
+        overloaded=options.fault_529,
+        server_error=options.fault_500,
+        dropped=options.fault_drop,
+        hang=options.fault_hang,
+        slow_stream=options.fault_slow_stream,
+        hang_seconds=options.hang_seconds,
+        slow_event_seconds=options.slow_event_seconds,
+    )
+    return faults if faults.any_enabled else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted; returns the exit status."""
-    options = build_parser().parse_args(argv)
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    try:
+        rate_limits, faults = rate_limits_from(options), faults_from(options)
+    except ValueError as error:
+        parser.error(str(error))
     if options.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     api = FakeMessagesAPI(
@@ -55,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=options.api_key,
         stream_chunk_tokens=options.stream_chunk_tokens,
         port=options.port,
+        rate_limits=rate_limits,
+        faults=faults,
     )
     try:
         api.start()

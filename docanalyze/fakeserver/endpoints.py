@@ -1,19 +1,24 @@
 """The API's behaviour, free of HTTP plumbing: an incoming request in, a response description out.
 
 Order of work for ``POST /v1/messages``: authenticate, parse and validate the body, count input
-tokens and check the context window, run the policies (custom ones such as rate limits and
-faults, then the latency), take the next reply text, cut it to ``max_tokens``, record the
-request, answer.
+tokens and check the context window, run the rate limiter (429 at once, or take the budget),
+then the policies (custom ones, fault injection, then the latency), take the next reply text,
+cut it to ``max_tokens``, record the request, answer. Every response carries the current
+``anthropic-ratelimit-*`` headers when rate limits are set.
+
+The transport must call a response's ``on_finished`` once it has been sent (or abandoned): that is
+when a message request stops being in flight and its unused output-token estimate is given back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from docanalyze.fakeserver.errors import ApiError
+from docanalyze.fakeserver.errors import ApiError, ConnectionFault
 from docanalyze.fakeserver.policies import Exchange, RequestPolicy
+from docanalyze.fakeserver.ratelimits import RateLimiter
 from docanalyze.fakeserver.recording import (
     RecordedRequest,
     RequestLog,
@@ -21,6 +26,7 @@ from docanalyze.fakeserver.recording import (
     redact_headers,
 )
 from docanalyze.fakeserver.replies import ReplySource, finish_reply
+from docanalyze.fakeserver.stats import StatsRecorder
 from docanalyze.fakeserver.validation import (
     check_context_window,
     parse_json_body,
@@ -37,6 +43,7 @@ from docanalyze.fakeserver.wire import (
 )
 
 __all__ = [
+    "ClosedWithoutReply",
     "EventStreamResponse",
     "IncomingRequest",
     "JsonResponse",
@@ -47,6 +54,12 @@ __all__ = [
 
 MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
+NO_REPLY_STATUS = 0
+"""The status recorded for a request whose connection was closed without a reply."""
+
+
+def _nothing_to_do() -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,7 @@ class JsonResponse:
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+    on_finished: Callable[[], None] = _nothing_to_do
 
 
 @dataclass(frozen=True)
@@ -85,9 +99,18 @@ class EventStreamResponse:
     events: Iterable[StreamEvent]
     headers: Mapping[str, str] = field(default_factory=dict)
     seconds_between_events: float = 0.0
+    on_finished: Callable[[], None] = _nothing_to_do
 
 
-Response = JsonResponse | EventStreamResponse
+@dataclass(frozen=True)
+class ClosedWithoutReply:
+    """No response at all: write nothing for ``hang_seconds`` (None: not at all), then close."""
+
+    hang_seconds: float | None = None
+    on_finished: Callable[[], None] = _nothing_to_do
+
+
+Response = JsonResponse | EventStreamResponse | ClosedWithoutReply
 
 
 @dataclass
@@ -98,10 +121,17 @@ class _Progress:
     input_tokens: int = 0
     stream: bool = False
     response_headers: dict[str, str] = field(default_factory=dict)
+    exchange: Exchange | None = None  # set once the request reaches the limiter and policies
+    output_tokens: int = 0  # set once the reply is built
 
 
 class MessagesEndpoints:
-    """Answers ``/v1/messages`` and ``/v1/messages/count_tokens``; anything else is a 404."""
+    """Answers ``/v1/messages`` and ``/v1/messages/count_tokens``; anything else is a 404.
+
+    ``limiter`` (optional) admits message requests first and dates every response's rate-limit
+    headers; ``policies`` run after it, in order. ``stats`` counts what happens to message
+    requests.
+    """
 
     def __init__(
         self,
@@ -109,37 +139,82 @@ class MessagesEndpoints:
         replies: ReplySource,
         log: RequestLog,
         policies: Sequence[RequestPolicy],
+        *,
+        limiter: RateLimiter | None = None,
+        stats: StatsRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.replies = replies
         self.log = log
         self.policies = list(policies)
+        self.limiter = limiter
+        self.stats = stats or StatsRecorder()
 
     def handle(self, request: IncomingRequest) -> Response:
-        """The response to ``request``; the request is recorded before the response is sent."""
+        """The response to ``request``; the request is recorded before the response is sent.
+
+        Call the response's ``on_finished`` once it has been sent.
+        """
+        path = request.path.split("?", 1)[0].rstrip("/")
+        if request.method == "POST" and path == MESSAGES_PATH:
+            return self._serve_message(request)
         request_id = new_request_id()
         progress = _Progress()
-        route = self._route(request)
         try:
-            if route is None:
-                raise ApiError(404, f"Not found: {request.method} {request.path}")
-            return route(request, request_id, progress)
+            if request.method == "POST" and path == COUNT_TOKENS_PATH:
+                return self._count_tokens(request, request_id, progress)
+            raise ApiError(404, f"Not found: {request.method} {request.path}")
         except ApiError as error:
-            self._record(request, request_id, progress, error.status)
-            headers = {**progress.response_headers, **error.headers, "request-id": request_id}
-            return JsonResponse(error.status, error.body(), headers)
+            return self._refuse(request, request_id, progress, error)
 
-    def _route(
-        self, request: IncomingRequest
-    ) -> Callable[[IncomingRequest, str, _Progress], Response] | None:
-        path = request.path.split("?", 1)[0].rstrip("/")
-        if request.method != "POST":
-            return None
-        if path == MESSAGES_PATH:
-            return self._create_message
-        if path == COUNT_TOKENS_PATH:
-            return self._count_tokens
-        return None
+    def _serve_message(self, request: IncomingRequest) -> Response:
+        self.stats.request_started()
+        request_id = new_request_id()
+        progress = _Progress()
+        response: Response
+        try:
+            response = self._create_message(request, request_id, progress)
+        except ApiError as error:
+            response = self._refuse(request, request_id, progress, error)
+        except ConnectionFault as fault:
+            self._record(request, request_id, progress, NO_REPLY_STATUS)
+            response = ClosedWithoutReply(fault.hang_seconds)
+        except BaseException:  # a broken policy: give back what it held, then let it be seen
+            self._finish(progress.exchange, 0)
+            raise
+        self._count(response)
+        exchange, output_tokens = progress.exchange, progress.output_tokens
+        return replace(response, on_finished=lambda: self._finish(exchange, output_tokens))
+
+    def _finish(self, exchange: Exchange | None, output_tokens: int) -> None:
+        if exchange is not None:
+            exchange.finish(output_tokens)
+        self.stats.request_finished()
+
+    def _count(self, response: Response) -> None:
+        if isinstance(response, JsonResponse):
+            self.stats.answered(response.status)
+        elif isinstance(response, EventStreamResponse):
+            self.stats.answered(200)
+            if response.seconds_between_events > 0:
+                self.stats.add("slow_streams")
+        else:
+            self.stats.add("dropped" if response.hang_seconds is None else "hung")
+
+    def _refuse(
+        self, request: IncomingRequest, request_id: str, progress: _Progress, error: ApiError
+    ) -> JsonResponse:
+        self._record(request, request_id, progress, error.status)
+        headers = {
+            **self._rate_limit_headers(),
+            **progress.response_headers,
+            **error.headers,
+            "request-id": request_id,
+        }
+        return JsonResponse(error.status, error.body(), headers)
+
+    def _rate_limit_headers(self) -> dict[str, str]:
+        return self.limiter.headers() if self.limiter is not None else {}
 
     def _count_tokens(
         self, request: IncomingRequest, request_id: str, progress: _Progress
@@ -149,9 +224,8 @@ class MessagesEndpoints:
         validate_count_tokens_body(progress.body)
         progress.input_tokens = count_request_tokens(progress.body)
         self._record(request, request_id, progress, 200)
-        return JsonResponse(
-            200, {"input_tokens": progress.input_tokens}, {"request-id": request_id}
-        )
+        headers = {**self._rate_limit_headers(), "request-id": request_id}
+        return JsonResponse(200, {"input_tokens": progress.input_tokens}, headers)
 
     def _create_message(
         self, request: IncomingRequest, request_id: str, progress: _Progress
@@ -164,7 +238,7 @@ class MessagesEndpoints:
         progress.input_tokens = count_request_tokens(body)
         check_context_window(progress.input_tokens, max_tokens, self.settings.context_window)
 
-        exchange = Exchange(
+        exchange = progress.exchange = Exchange(
             path=request.path,
             headers=request.headers,
             body=body,
@@ -174,6 +248,8 @@ class MessagesEndpoints:
             request_id=request_id,
             response_headers=progress.response_headers,
         )
+        if self.limiter is not None:
+            self.limiter.admit(exchange)
         for policy in self.policies:
             policy.admit(exchange)
 
@@ -184,6 +260,7 @@ class MessagesEndpoints:
             stop_sequences=body.get("stop_sequences") or (),
         )
         self.log.append(recorded)
+        progress.output_tokens = reply.output_tokens
 
         headers = {**exchange.response_headers, "request-id": request_id}
         message_id, model = new_message_id(), body["model"]

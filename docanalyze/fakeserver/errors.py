@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ERROR_TYPE_BY_STATUS", "ApiError", "error_body"]
+__all__ = ["ERROR_TYPE_BY_STATUS", "ApiError", "ConnectionFault", "error_body"]
 
 ERROR_TYPE_BY_STATUS: Mapping[int, str] = {
     400: "invalid_request_error",
@@ -47,3 +47,16 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         """The JSON body to answer with."""
         return error_body(self.error_type, self.message)
+
+
+class ConnectionFault(Exception):
+    """A request the server never answers: raised while handling, the connection is closed.
+
+    With ``hang_seconds`` None the connection is dropped at once. Otherwise the server writes
+    nothing for ``hang_seconds`` (the wait ends early when the server stops), then closes it.
+    """
+
+    def __init__(self, hang_seconds: float | None = None) -> None:
+        kind = "dropped" if hang_seconds is None else f"hung for {hang_seconds} s"
+        super().__init__(f"connection {kind} without a reply")
+        self.hang_seconds = hang_seconds

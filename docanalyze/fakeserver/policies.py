@@ -3,14 +3,17 @@
 A policy sees an :class:`Exchange` (the validated request and the response headers so far). It
 may wait, add response headers, or refuse the request by raising
 :class:`~docanalyze.fakeserver.errors.ApiError` (with e.g. a ``retry-after`` header). This is the
-seam for rate limits (token buckets answering 429 and setting ``anthropic-ratelimit-*``
-headers) and for seeded fault injection (529/500 answers, hangs, slow streams).
+seam for rate limits (:mod:`~docanalyze.fakeserver.ratelimits`: token buckets answering 429 and
+setting ``anthropic-ratelimit-*`` headers) and for seeded fault injection
+(:mod:`~docanalyze.fakeserver.faults`: 529/500 answers, dropped and hung connections, slow
+streams). To close the connection with no reply at all, raise
+:class:`~docanalyze.fakeserver.errors.ConnectionFault`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +27,9 @@ class Exchange:
     ``headers`` have lower-cased names (credentials included: policies may key on them).
     ``response_headers`` are added to whatever the server answers, success or error.
     ``seconds_between_events`` paces a streamed reply (0 sends events as fast as possible).
+    ``on_finished`` callbacks run once when the reply has been sent (or the request failed after
+    the policies let it through), with the output tokens the reply used (0 for no reply); a rate
+    limiter gives back the unused part of its ``max_tokens`` estimate there.
     """
 
     path: str
@@ -35,6 +41,13 @@ class Exchange:
     request_id: str
     response_headers: dict[str, str] = field(default_factory=dict)
     seconds_between_events: float = 0.0
+    on_finished: list[Callable[[int], None]] = field(default_factory=list, repr=False)
+
+    def finish(self, output_tokens: int) -> None:
+        """Run the ``on_finished`` callbacks with the output tokens used; later calls do nothing."""
+        callbacks, self.on_finished = self.on_finished, []
+        for callback in callbacks:
+            callback(output_tokens)
 
 
 class RequestPolicy(Protocol):

@@ -99,7 +99,8 @@ class RecordedRequest:
 
     ``headers`` has lower-cased names and credentials redacted. ``body`` is the parsed JSON body
     (``{}`` when it was not a JSON object). ``input_tokens`` is the server's count (0 when the
-    request was rejected before counting). ``status`` is the HTTP status the server answered.
+    request was rejected before counting). ``status`` is the HTTP status the server answered, or 0
+    when it closed the connection without a reply (a dropped or hung connection fault).
     """
 
     path: str

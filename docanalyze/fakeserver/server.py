@@ -17,9 +17,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from docanalyze.fakeserver.endpoints import MessagesEndpoints, ServerSettings
+from docanalyze.fakeserver.faults import FaultInjector, Faults
 from docanalyze.fakeserver.policies import LatencyPolicy, RequestPolicy
+from docanalyze.fakeserver.ratelimits import RateLimiter, RateLimits
 from docanalyze.fakeserver.recording import RecordedRequest, RequestLog
 from docanalyze.fakeserver.replies import ReplySource, Responder, ScriptedReply, echo_responder
+from docanalyze.fakeserver.stats import ServerStats, StatsRecorder
 from docanalyze.fakeserver.tokenizer import count_tokens
 from docanalyze.fakeserver.transport import LoopbackHTTPServer
 
@@ -42,8 +45,13 @@ class FakeMessagesAPI:
     :func:`~docanalyze.fakeserver.tokenizer.count_tokens`) is cut, with stop_reason "max_tokens".
     A prompt that does not fit ``context_window`` is refused with the real 400 error. ``latency``
     seconds pass before each message reply. With ``api_key`` set, any other key gets a 401.
-    ``policies`` run, in order, after validation and before the latency (so that a rate limiter
-    refuses at once); see :mod:`docanalyze.fakeserver.policies`.
+    ``rate_limits`` (see :mod:`~docanalyze.fakeserver.ratelimits`) refuse a message request at
+    once with a 429, before anything else can delay it, and add ``anthropic-ratelimit-*`` headers
+    to every response. ``faults`` (see :mod:`~docanalyze.fakeserver.faults`) are drawn for each
+    request the limiter lets through: a faulted request has used its request and input-token
+    budget, like on the real API. ``policies`` run, in order, after the rate limiter and before
+    the faults and the latency; see :mod:`docanalyze.fakeserver.policies`. :meth:`stats` counts
+    what happened.
     """
 
     def __init__(
@@ -57,6 +65,8 @@ class FakeMessagesAPI:
         stream_chunk_tokens: int = 20,
         port: int = 0,
         policies: Sequence[RequestPolicy] = (),
+        rate_limits: RateLimits | None = None,
+        faults: Faults | None = None,
     ) -> None:
         if stream_chunk_tokens < 1:
             raise ValueError(f"stream_chunk_tokens must be at least 1, got {stream_chunk_tokens}")
@@ -69,8 +79,17 @@ class FakeMessagesAPI:
         self.port = port
         self._log = RequestLog()
         self._replies = ReplySource(responder or echo_responder)
+        self.rate_limits = rate_limits
+        self.faults = faults
+        self._stats = StatsRecorder()
+        fault_policies = [FaultInjector(faults)] if faults is not None else []
         self._endpoints = MessagesEndpoints(
-            self.settings, self._replies, self._log, [*policies, LatencyPolicy(latency)]
+            self.settings,
+            self._replies,
+            self._log,
+            [*policies, *fault_policies, LatencyPolicy(latency)],
+            limiter=RateLimiter(rate_limits) if rate_limits is not None else None,
+            stats=self._stats,
         )
         self._http: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -138,6 +157,14 @@ class FakeMessagesAPI:
     def requests(self) -> list[RecordedRequest]:
         """A copy of every request answered so far (including refused ones), oldest first."""
         return self._log.snapshot()
+
+    def stats(self) -> ServerStats:
+        """What happened to the ``/v1/messages`` requests so far: a snapshot of the counters."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the counters (requests still in flight stay counted as in flight)."""
+        self._stats.reset()
 
     def clear_requests(self) -> None:
         """Forget the recorded requests."""

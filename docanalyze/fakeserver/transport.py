@@ -3,7 +3,8 @@
 Each connection is served by a daemon thread and kept alive between requests. JSON responses carry
 a Content-Length; event streams use chunked transfer encoding, so the connection survives them.
 The server tracks open connections so that :meth:`LoopbackHTTPServer.close_connections` can end
-idle keep-alive connections when the server stops.
+idle keep-alive connections when the server stops; waits (a hung reply, the pause between the
+events of a slow stream) end early then too.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 import logging
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from docanalyze.fakeserver.endpoints import (
+    ClosedWithoutReply,
     EventStreamResponse,
     IncomingRequest,
     JsonResponse,
@@ -29,6 +30,7 @@ __all__ = ["LOOPBACK_HOST", "LoopbackHTTPServer"]
 
 LOOPBACK_HOST = "127.0.0.1"
 logger = logging.getLogger("docanalyze.fakeserver")
+_REASONS = {529: "Overloaded"}  # statuses http.server has no reason phrase for
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -43,6 +45,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self.endpoints = endpoints
         self._connections_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
+        self.stopping = threading.Event()
         super().__init__((LOOPBACK_HOST, port), _MessagesRequestHandler)
 
     def track(self, connection: socket.socket) -> None:
@@ -56,7 +59,11 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
             self._connections.discard(connection)
 
     def close_connections(self) -> None:
-        """Shut down every open client connection (their handler threads then finish)."""
+        """Shut down every open client connection (their handler threads then finish).
+
+        Also sets :attr:`stopping`, which ends the handlers' waits.
+        """
+        self.stopping.set()
         with self._connections_lock:
             connections = list(self._connections)
             self._connections.clear()
@@ -118,10 +125,14 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
         try:
             if isinstance(response, JsonResponse):
                 self._write_json(response)
-            else:
+            elif isinstance(response, EventStreamResponse):
                 self._write_event_stream(response)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client went away; nothing left to tell it
+            else:
+                self._close_without_reply(response)
+        except OSError:  # the client went away, or the server is stopping
+            self.close_connection = True
+        finally:
+            response.on_finished()
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
@@ -150,9 +161,14 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
             parts.append(self.rfile.read(size))
             self.rfile.readline()  # the CRLF after each chunk
 
+    def _close_without_reply(self, response: ClosedWithoutReply) -> None:
+        if response.hang_seconds is not None:
+            self.server.stopping.wait(response.hang_seconds)
+        self.close_connection = True  # the connection closes with nothing written
+
     def _write_json(self, response: JsonResponse) -> None:
         payload = json.dumps(response.body, ensure_ascii=False).encode()
-        self.send_response(response.status)
+        self.send_response(response.status, _REASONS.get(response.status))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("content-type", "application/json")
@@ -170,7 +186,7 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         for index, event in enumerate(response.events):
             if index and response.seconds_between_events:
-                time.sleep(response.seconds_between_events)
+                self.server.stopping.wait(response.seconds_between_events)
             chunk = encode_sse(event)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")
