@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
+from docanalyze.events import EventHandler, Notice, RequestRetried
 from docanalyze.models.base import Model
 from docanalyze.models.catalog import model_info
 from docanalyze.options import Options
 
-__all__ = ["NO_KEY_NOTICE", "create_model"]
+if TYPE_CHECKING:
+    from docanalyze.models.retry import RetryEvent
+
+__all__ = ["NO_KEY_NOTICE", "create_model", "fallback_notice"]
 
 NO_KEY_NOTICE = (
     "ANTHROPIC_API_KEY is not set: using the offline extractive analyzer; "
@@ -17,11 +22,17 @@ NO_KEY_NOTICE = (
 )
 
 
-def create_model(options: Options, env: Mapping[str, str] | None = None) -> tuple[Model, list[str]]:
+def create_model(
+    options: Options,
+    env: Mapping[str, str] | None = None,
+    on_event: EventHandler | None = None,
+) -> tuple[Model, list[str]]:
     """Build the backend the options ask for, with the notices the user should see.
 
     ``backend="auto"`` picks Claude when ``ANTHROPIC_API_KEY`` is set, else the offline
     extractive analyzer, which then works under the same budgets as the chosen model.
+    ``on_event`` hears, while the run goes on, of every retry (:class:`RequestRetried`) and of a
+    switch to the fallback model (a :class:`Notice`).
     """
     env = os.environ if env is None else env
     backend = options.backend
@@ -40,10 +51,17 @@ def create_model(options: Options, env: Mapping[str, str] | None = None) -> tupl
 
     model = AnthropicModel(
         options.model,
+        api_key=env.get("ANTHROPIC_API_KEY") or None,
         context_window=options.context_window,
         concurrency=options.concurrency,
         timeout=options.timeout,
         retry=RetryPolicy(max_attempts=options.max_attempts, max_elapsed=options.max_retry_time),
+        rpm=options.rpm,
+        input_tpm=options.input_tpm,
+        output_tpm=options.output_tpm,
+        fallback_model=options.fallback_model,
+        on_retry=None if on_event is None else _retry_reporter(on_event),
+        on_fallback=None if on_event is None else _fallback_reporter(on_event),
     )
     if not model.context_window_known:
         notices.append(
@@ -51,6 +69,28 @@ def create_model(options: Options, env: Mapping[str, str] | None = None) -> tupl
             f"{model.context_window:,}-token context window; pass --context-window to set it"
         )
     return model, notices
+
+
+def fallback_notice(primary: str, fallback: str) -> str:
+    """What the user is told when requests move to the fallback model."""
+    return (
+        f"{primary} keeps answering overloaded or server errors: sending the remaining "
+        f"requests to the fallback model {fallback}"
+    )
+
+
+def _retry_reporter(on_event: EventHandler) -> Callable[[RetryEvent], None]:
+    def report(event: RetryEvent) -> None:
+        on_event(RequestRetried(reason=event.reason, delay=event.delay, status=event.status))
+
+    return report
+
+
+def _fallback_reporter(on_event: EventHandler) -> Callable[[str, str], None]:
+    def report(primary: str, fallback: str) -> None:
+        on_event(Notice(fallback_notice(primary, fallback)))
+
+    return report
 
 
 def _context_window(options: Options) -> int:

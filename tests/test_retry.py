@@ -18,6 +18,7 @@ from docanalyze.models.retry import (
     RetryEvent,
     RetryPolicy,
     call_with_retries,
+    describe_error,
     is_retryable,
     retry_delay,
 )
@@ -298,3 +299,36 @@ def test_real_sleep_with_tiny_delays() -> None:
     policy = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
     assert asyncio.run(call_with_retries(call, policy)) == "ok"
     assert len(calls) == 3
+
+
+def test_a_wait_held_elsewhere_is_reported_but_not_slept() -> None:
+    call, calls = failing_then([status_error(429, {"retry-after": "9"}), status_error(529)])
+    clock = FakeClock()
+    events: list[RetryEvent] = []
+
+    def shared(error: BaseException) -> float | None:
+        return 2.5 if getattr(error, "status_code", None) == 429 else None
+
+    result = asyncio.run(
+        call_with_retries(
+            call,
+            POLICY,
+            on_retry=events.append,
+            sleep=clock.sleep,
+            rng=random.Random(0),
+            clock=clock,
+            waited_elsewhere=shared,
+        )
+    )
+    assert result == "ok" and len(calls) == 3
+    assert events[0].delay == 2.5 and events[0].reason == "429"
+    assert clock.sleeps == [events[1].delay]  # only the 529's own backoff was slept
+
+
+def test_reasons_name_timeouts_and_connections() -> None:
+    assert describe_error(anthropic.APITimeoutError(request=REQUEST)) == "timeout"
+    assert describe_error(TimeoutError()) == "timeout"
+    assert describe_error(httpx2.ReadTimeout("stalled", request=REQUEST)) == "timeout"
+    assert describe_error(anthropic.APIConnectionError(request=REQUEST)) == "connection"
+    assert describe_error(httpx2.RemoteProtocolError("closed", request=REQUEST)) == "connection"
+    assert describe_error(status_error(529)) == "529"

@@ -1,9 +1,12 @@
-"""The Claude backend: the official ``anthropic`` SDK, our one retry loop, bounded concurrency.
+"""The Claude backend: the official ``anthropic`` SDK, our one retry loop, paced to the limits.
 
 The SDK's own retries are off (``max_retries=0``); :func:`docanalyze.models.retry.call_with_retries`
-is the only retry in the program. At most ``concurrency`` requests are in flight at once; a
-request keeps its slot while it waits to be retried, which eases the pressure on a rate-limited
-or overloaded API. A request that fails for good becomes a one-line
+is the only retry in the program. Every attempt takes a slot from an adaptive concurrency limiter
+(:mod:`docanalyze.models.concurrency`), then waits for the run's shared rate limiter
+(:mod:`docanalyze.models.ratelimit`), which learns the limits from the response headers and
+pauses every request after a 429. A request gives its slot back while it waits to be retried.
+Repeated overloads of the primary model switch to a fallback model
+(:mod:`docanalyze.models.fallback`). A request that fails for good becomes a one-line
 :class:`~docanalyze.errors.ModelError` that says what to do; the API key never appears in it.
 """
 
@@ -13,7 +16,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -24,12 +27,18 @@ from anthropic.types import Message, MessageParam, TextBlock
 from docanalyze.errors import ConfigError, ModelError
 from docanalyze.models.base import ModelReply, ModelRequest, Stage, Usage
 from docanalyze.models.catalog import model_info
+from docanalyze.models.concurrency import AdaptiveConcurrency, Slot
+from docanalyze.models.fallback import FallbackSwitch
+from docanalyze.models.ratelimit import RateLimiter, Ticket
 from docanalyze.models.retry import (
     RetryEvent,
     RetryPolicy,
     call_with_retries,
+    error_headers,
     error_status,
     is_retryable,
+    is_timeout,
+    server_requested_delay,
 )
 from docanalyze.tokens import estimate_tokens
 
@@ -43,6 +52,7 @@ __all__ = [
     "DEFAULT_MAX_OUTPUT_TOKENS",
     "NO_KEY_MESSAGE",
     "AnthropicModel",
+    "ClientStats",
     "requires_streaming",
 ]
 
@@ -56,6 +66,8 @@ NO_KEY_MESSAGE = (
 REDACTED = "[redacted]"
 DEFAULT_RETRY_POLICY = RetryPolicy()
 CONNECT_TIMEOUT = 10.0
+DEFAULT_STALL_TIMEOUT = 60.0
+"""Seconds a stream may send nothing (the API sends pings while it works) before it is cut."""
 _API_MESSAGE_LIMIT = 300
 
 # The SDK refuses a non-streaming request whose expected time (an hour per 128k output tokens)
@@ -78,13 +90,53 @@ def requires_streaming(max_tokens: int, model: str) -> bool:
     return expected > _SDK_NON_STREAMING_SECONDS or bool(model_limit and max_tokens > model_limit)
 
 
+@dataclass(frozen=True)
+class ClientStats:
+    """A snapshot of what the client did so far, for progress reports and benchmarks.
+
+    ``attempts`` counts HTTP attempts and ``retries`` the attempts that were retried;
+    ``rate_limited`` (429), ``overloaded`` (529), ``server_errors`` (other 5xx), ``timeouts``
+    and ``dropped`` (connections that failed without a response) count failed attempts.
+    """
+
+    attempts: int
+    retries: int
+    rate_limited: int
+    overloaded: int
+    server_errors: int
+    timeouts: int
+    dropped: int
+    cooldowns: int
+    rate_waits: int
+    rate_wait_seconds: float
+    concurrency_limit: int
+    concurrency_max: int
+    fallback_used: bool
+    fallback_replies: int
+
+
+@dataclass
+class _FailureCounts:
+    overloaded: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    dropped: int = 0
+    fallback_replies: int = 0
+
+
 class AnthropicModel:
     """Claude through the Messages API; implements :class:`docanalyze.models.base.Model`.
 
     ``api_key`` and ``base_url`` default to ``ANTHROPIC_API_KEY`` (or ``ANTHROPIC_AUTH_TOKEN``)
-    and ``ANTHROPIC_BASE_URL``. ``attempts`` and ``retries`` count HTTP attempts and retries
-    made so far, for progress and usage reports. The SDK client and the concurrency semaphore
-    are created inside the running event loop, again whenever the loop changes.
+    and ``ANTHROPIC_BASE_URL``. Every attempt first takes a slot from the adaptive concurrency
+    limiter (``concurrency`` is its ceiling, ``initial_concurrency`` its start), then waits for
+    the shared :class:`~docanalyze.models.ratelimit.RateLimiter` (``rpm``, ``input_tpm``,
+    ``output_tpm`` cap it on top of the server's limits). ``timeout`` bounds each attempt, a
+    streamed one included; a stream that sends nothing for ``stall_timeout`` seconds is cut. After
+    ``fallback_after`` consecutive 529/5xx failures of the primary model, attempts go to
+    ``fallback_model`` and ``on_fallback(primary, fallback)`` is called once. ``attempts`` and
+    ``retries`` count HTTP attempts and retries; :meth:`stats` has the rest. The SDK client is
+    created inside the running event loop, again whenever the loop changes.
     """
 
     def __init__(
@@ -94,15 +146,26 @@ class AnthropicModel:
         api_key: str | None = None,
         base_url: str | None = None,
         context_window: int | None = None,
-        concurrency: int = 8,
+        concurrency: int = 64,
+        initial_concurrency: int = 8,
         timeout: float = 600.0,
+        stall_timeout: float | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        rpm: int | None = None,
+        input_tpm: int | None = None,
+        output_tpm: int | None = None,
+        fallback_model: str | None = None,
+        fallback_after: int = 3,
+        on_fallback: Callable[[str, str], None] | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1 (got {concurrency})")
         if timeout <= 0:
             raise ConfigError(f"the request timeout must be positive (got {timeout})")
+        if stall_timeout is not None and stall_timeout <= 0:
+            raise ConfigError(f"the stall timeout must be positive (got {stall_timeout})")
         self._model = model
         self._api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
         self._auth_token = None if self._api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
@@ -119,12 +182,20 @@ class AnthropicModel:
         self._max_output_tokens = min(catalog_output, self._context_window // 2)
         self.concurrency = concurrency
         self.timeout = timeout
+        self.stall_timeout = min(timeout, stall_timeout or DEFAULT_STALL_TIMEOUT)
         self.retry = retry
         self.on_retry = on_retry
         self.attempts = 0
         self.retries = 0
+        self.limiter = rate_limiter or RateLimiter(
+            rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm
+        )
+        self.limits = AdaptiveConcurrency(concurrency, initial=initial_concurrency)
+        self.fallback = FallbackSwitch(
+            model, fallback_model, threshold=fallback_after, on_switch=on_fallback
+        )
+        self._failures = _FailureCounts()
         self._client: anthropic.AsyncAnthropic | None = None
-        self._semaphore: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -142,9 +213,34 @@ class AnthropicModel:
         """The largest ``max_tokens`` to ask for: the catalog's limit, at most half the window."""
         return self._max_output_tokens
 
+    @property
+    def switched_to_fallback(self) -> bool:
+        """Whether attempts for the primary model now go to the fallback model."""
+        return self.fallback.switched
+
     def estimate_tokens(self, text: str) -> int:
         """A conservative estimate of the input tokens ``text`` costs."""
         return estimate_tokens(text)
+
+    def stats(self) -> ClientStats:
+        """What the client did so far: attempts, failures by kind, waits, concurrency, fallback."""
+        limiter, limits, failures = self.limiter.stats(), self.limits.stats(), self._failures
+        return ClientStats(
+            attempts=self.attempts,
+            retries=self.retries,
+            rate_limited=limiter.rate_limited,
+            overloaded=failures.overloaded,
+            server_errors=failures.server_errors,
+            timeouts=failures.timeouts,
+            dropped=failures.dropped,
+            cooldowns=limiter.cooldowns,
+            rate_waits=limiter.waits,
+            rate_wait_seconds=limiter.waited_seconds,
+            concurrency_limit=limits.limit,
+            concurrency_max=limits.max_limit,
+            fallback_used=self.fallback.switched,
+            fallback_replies=failures.fallback_replies,
+        )
 
     async def complete(
         self,
@@ -159,46 +255,55 @@ class AnthropicModel:
         is called before the new attempt's first delta: discard the text received so far. The
         returned reply always holds only the successful attempt's text.
         """
-        client, semaphore = self._bind_to_running_loop()
-        model = request.model or self._model
-        call = _MessageCall.of(request, model)
-        stream = on_text is not None or requires_streaming(request.max_tokens, model)
-        attempt = self._attempt_factory(client, call, stream, on_text, on_restart)
+        client = self._bind_to_running_loop()
+        requested = request.model or self._model
+        sender = _Sender(client, request, on_text, on_restart, self.timeout, self.stall_timeout)
+        estimate = _input_estimate(request)
         attempts = 0
+        model = requested
 
-        async def counted_attempt() -> Message:
-            nonlocal attempts
-            attempts += 1
-            self.attempts += 1
-            return await attempt()
-
-        async with semaphore:
-            started = time.monotonic()
+        async def attempt() -> Message:
+            nonlocal attempts, model
+            model = self.fallback.choose(requested)
+            slot = await self.limits.acquire()
             try:
-                message = await call_with_retries(
-                    counted_attempt, self.retry, on_retry=self._note_retry
-                )
-            except _FAILURES as error:
-                elapsed = time.monotonic() - started
-                raise self._model_error(error, request.stage, model, attempts, elapsed) from None
-            duration = time.monotonic() - started
-        return _reply_from_message(message, duration)
+                ticket = await self.limiter.acquire(estimate, request.max_tokens)
+                attempts += 1
+                self.attempts += 1
+                try:
+                    message, headers = await sender.send(model)
+                except _FAILURES as error:
+                    self._note_failure(error, model, slot, ticket)
+                    raise
+                self._note_success(message, headers, model, slot, ticket, requested)
+                return message
+            finally:
+                self.limits.release(slot)
+
+        started = time.monotonic()
+        try:
+            message = await call_with_retries(
+                attempt, self.retry, on_retry=self._note_retry, waited_elsewhere=self._cooldown_left
+            )
+        except _FAILURES as error:
+            elapsed = time.monotonic() - started
+            raise self._model_error(error, request.stage, model, attempts, elapsed) from None
+        return _reply_from_message(message, time.monotonic() - started)
 
     async def aclose(self) -> None:
         """Close the SDK client's connections (a later request opens a new client)."""
         client, loop = self._client, self._loop
-        self._client = self._semaphore = self._loop = None
+        self._client = self._loop = None
         if client is not None and loop is asyncio.get_running_loop():
             await client.close()
 
-    def _bind_to_running_loop(self) -> tuple[anthropic.AsyncAnthropic, asyncio.Semaphore]:
+    def _bind_to_running_loop(self) -> anthropic.AsyncAnthropic:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._semaphore is None or self._loop is not loop:
+        if self._client is None or self._loop is not loop:
             # A client from an earlier event loop cannot be used (or closed) from this one.
             self._client = self._new_client()
-            self._semaphore = asyncio.Semaphore(self.concurrency)
             self._loop = loop
-        return self._client, self._semaphore
+        return self._client
 
     def _new_client(self) -> anthropic.AsyncAnthropic:
         timeout = httpx2.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
@@ -210,55 +315,55 @@ class AnthropicModel:
             auth_token=self._auth_token, base_url=self._base_url, max_retries=0, timeout=timeout
         )
 
-    def _attempt_factory(
+    def _note_success(
         self,
-        client: anthropic.AsyncAnthropic,
-        call: _MessageCall,
-        stream: bool,
-        on_text: TextCallback | None,
-        on_restart: RestartCallback | None,
-    ) -> Callable[[], Awaitable[Message]]:
-        """A function that makes one SDK call each time it is awaited."""
-        delivered = False
+        message: Message,
+        headers: Mapping[str, str],
+        model: str,
+        slot: Slot,
+        ticket: Ticket,
+        requested: str,
+    ) -> None:
+        usage = message.usage
+        input_tokens = (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
+        observed = self.limiter.observe(headers, ticket)
+        self.limiter.settle(ticket, input_tokens, usage.output_tokens, observed)
+        self.limits.record_success(slot, headroom=self.limiter.has_headroom(self.limits.limit))
+        self.fallback.record_success(model)
+        if model != requested:
+            self._failures.fallback_replies += 1
 
-        def deliver(text: str) -> None:
-            nonlocal delivered
-            delivered = True
-            if on_text is not None:
-                on_text(text)
+    def _note_failure(self, error: BaseException, model: str, slot: Slot, ticket: Ticket) -> None:
+        """Feed a failed attempt to the rate limiter, the concurrency limiter and the fallback."""
+        status = error_status(error)
+        headers = error_headers(error) or {}
+        observed = self.limiter.observe(headers, ticket) if headers else set()
+        if status == 429:
+            self.limiter.cooldown(server_requested_delay(headers))
+            self.limits.record_overload(slot)
+        elif status == 529:
+            self._failures.overloaded += 1
+            self.limits.record_overload(slot)
+        elif status is not None and status >= 500:
+            self._failures.server_errors += 1
+        elif status is None and is_timeout(error):
+            self._failures.timeouts += 1
+            self.limits.record_overload(slot)
+        elif status is None:
+            self._failures.dropped += 1
+        rejected = status is not None and (status < 500 or status == 529)
+        self.limiter.release_unused(ticket, rejected=rejected, observed=observed)
+        self.fallback.record_failure(model, status)
 
-        async def attempt() -> Message:
-            nonlocal delivered
-            if delivered:
-                delivered = False
-                if on_restart is not None:
-                    on_restart()
-            if not stream:
-                return await client.messages.create(
-                    model=call.model,
-                    max_tokens=call.max_tokens,
-                    messages=call.messages,
-                    system=call.system,
-                    extra_body=call.extra_body,
-                )
-            async with client.messages.stream(
-                model=call.model,
-                max_tokens=call.max_tokens,
-                messages=call.messages,
-                system=call.system,
-                extra_body=call.extra_body,
-            ) as events:
-                if on_text is not None:
-                    async for text in events.text_stream:
-                        deliver(text)
-                final = await events.get_final_message()
-                if final.stop_reason is None:  # the body ended before message_delta/message_stop
-                    raise anthropic.APIConnectionError(
-                        message="the stream ended early", request=events.response.request
-                    )
-                return final
-
-        return attempt
+    def _cooldown_left(self, error: BaseException) -> float | None:
+        """For a 429, the shared cooldown the next attempt will wait for (not slept twice)."""
+        if error_status(error) != 429:
+            return None
+        return self.limiter.cooldown_remaining()
 
     def _note_retry(self, event: RetryEvent) -> None:
         self.retries += 1
@@ -301,6 +406,82 @@ class AnthropicModel:
         cause = error.__cause__
         detail = type(cause).__name__ if cause is not None else _api_message(error, ())
         return f"the connection to {where}{source} failed ({detail})"
+
+
+class _Sender:
+    """Sends the attempts of one request, streamed or not, each bounded by the timeouts.
+
+    A whole attempt must finish within ``timeout``; a streamed one is also cut when no bytes
+    arrive for ``stall_timeout``. Remembers whether a streamed attempt delivered text, so that the
+    next attempt first tells ``on_restart``.
+    """
+
+    def __init__(
+        self,
+        client: anthropic.AsyncAnthropic,
+        request: ModelRequest,
+        on_text: TextCallback | None,
+        on_restart: RestartCallback | None,
+        timeout: float,
+        stall_timeout: float,
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._on_text = on_text
+        self._on_restart = on_restart
+        self._timeout = timeout
+        self._stall_timeout = stall_timeout
+        self._delivered = False
+
+    async def send(self, model: str) -> tuple[Message, Mapping[str, str]]:
+        """One attempt with ``model``: the message and the response headers."""
+        if self._delivered:
+            self._delivered = False
+            if self._on_restart is not None:
+                self._on_restart()
+        call = _MessageCall.of(self._request, model)
+        stream = self._on_text is not None or requires_streaming(call.max_tokens, model)
+        attempt = self._stream(call) if stream else self._create(call)
+        return await asyncio.wait_for(attempt, self._timeout)
+
+    async def _create(self, call: _MessageCall) -> tuple[Message, Mapping[str, str]]:
+        timeout = httpx2.Timeout(self._timeout, connect=min(self._timeout, CONNECT_TIMEOUT))
+        raw = await self._client.messages.with_raw_response.create(
+            model=call.model,
+            max_tokens=call.max_tokens,
+            messages=call.messages,
+            system=call.system,
+            extra_body=call.extra_body,
+            timeout=timeout,
+        )
+        return await raw.parse(), raw.headers
+
+    async def _stream(self, call: _MessageCall) -> tuple[Message, Mapping[str, str]]:
+        connect = min(self._timeout, CONNECT_TIMEOUT)
+        timeout = httpx2.Timeout(self._timeout, read=self._stall_timeout, connect=connect)
+        async with self._client.messages.stream(
+            model=call.model,
+            max_tokens=call.max_tokens,
+            messages=call.messages,
+            system=call.system,
+            extra_body=call.extra_body,
+            timeout=timeout,
+        ) as events:
+            if self._on_text is not None:
+                async for text in events.text_stream:
+                    self._delivered = True
+                    self._on_text(text)
+            final = await events.get_final_message()
+            if final.stop_reason is None:  # the body ended before message_delta/message_stop
+                raise anthropic.APIConnectionError(
+                    message="the stream ended early", request=events.response.request
+                )
+            return final, events.response.headers
+
+
+def _input_estimate(request: ModelRequest) -> int:
+    """The raw input estimate of ``request``: prompt and system, plus a little framing."""
+    return estimate_tokens(request.prompt) + estimate_tokens(request.system or "") + 8
 
 
 @dataclass(frozen=True)

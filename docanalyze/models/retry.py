@@ -30,6 +30,7 @@ __all__ = [
     "error_headers",
     "error_status",
     "is_retryable",
+    "is_timeout",
     "retry_delay",
     "server_requested_delay",
 ]
@@ -206,10 +207,40 @@ def is_retryable(error: BaseException) -> bool:
     return False
 
 
+def is_timeout(error: BaseException) -> bool:
+    """Whether ``error`` (or an error in its cause chain) is a timeout."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            (
+                anthropic.APITimeoutError,
+                httpx2.TimeoutException,
+                TimeoutError,
+                asyncio.TimeoutError,
+            ),
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def describe_error(error: BaseException) -> str:
-    """A short, key-free reason for a retry event: the status, else the exception's class name."""
+    """A short, key-free reason for a retry event.
+
+    The HTTP status (``"529"``), else ``"timeout"`` or ``"connection"`` for failures without a
+    response, else the exception's class name.
+    """
     status = error_status(error)
-    return str(status) if status is not None else type(error).__name__
+    if status is not None:
+        return str(status)
+    if is_timeout(error):
+        return "timeout"
+    if isinstance(error, (anthropic.APIConnectionError, httpx2.TransportError)):
+        return "connection"
+    return type(error).__name__
 
 
 async def call_with_retries(
@@ -220,6 +251,7 @@ async def call_with_retries(
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
+    waited_elsewhere: Callable[[BaseException], float | None] | None = None,
 ) -> T:
     """Await ``call()`` until it succeeds, retrying what :func:`is_retryable` allows.
 
@@ -227,6 +259,10 @@ async def call_with_retries(
     ``policy.max_elapsed`` seconds from the start, and then raises the last error unchanged.
     Errors that are not retryable (and cancellation) propagate at once. ``on_retry`` hears of
     every retry before its wait.
+
+    ``waited_elsewhere(error)`` may return the seconds a shared wait will hold the next attempt
+    (the rate limiter's cooldown after a 429): that delay is reported and counted against
+    ``max_elapsed``, but not slept here, since the next attempt waits for it anyway.
     """
     rng = rng if rng is not None else random.Random()
     started = clock()
@@ -238,7 +274,11 @@ async def call_with_retries(
         except Exception as error:
             if not is_retryable(error) or attempt >= policy.max_attempts:
                 raise
-            delay = retry_delay(attempt - 1, error_headers(error), policy, rng)
+            shared = None if waited_elsewhere is None else waited_elsewhere(error)
+            if shared is None:
+                delay = retry_delay(attempt - 1, error_headers(error), policy, rng)
+            else:
+                delay = shared
             elapsed = clock() - started
             if elapsed + delay > policy.max_elapsed:
                 raise
@@ -246,4 +286,5 @@ async def call_with_retries(
                 on_retry(
                     RetryEvent(attempt, delay, describe_error(error), error_status(error), elapsed)
                 )
-            await sleep(delay)
+            if shared is None:
+                await sleep(delay)
