@@ -62,7 +62,9 @@ async def _extract_span(
         return await _extract_halves(ctx, chunk, start, end, max_tokens, "does not fit the window")
     reply = await ctx.complete(ctx.stage_request("map", prompt, max_tokens, (text,)))
     if not reply.truncated:
-        return [(Partial(reply.text, first_page, last_page), reply.model)]
+        partial = Partial(reply.text, first_page, last_page)
+        ctx.record_extraction(chunk.index, start, end, partial, reply.model)
+        return [(partial, reply.model)]
     larger = max_tokens * 2
     if (
         max_tokens == ctx.budgets.map_max_tokens

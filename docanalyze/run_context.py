@@ -1,16 +1,101 @@
-"""What every stage of one run shares: the model, templates, budgets and the usage so far."""
+"""What every stage of one run shares: the model, templates, budgets, and the usage and cost so far.
+
+Every request goes through :meth:`RunContext.complete`, which holds the request's worst-case cost
+against ``--max-cost`` before sending it, counts the reply's usage by model and by stage, notes
+which model wrote each stage, and streams the reply when asked.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 from docanalyze.budget import Budgets
-from docanalyze.document import Document
-from docanalyze.events import EventHandler, StepFinished
+from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, format_usd
+from docanalyze.document import Document, Partial
+from docanalyze.errors import ConfigError
+from docanalyze.events import Event, EventHandler, Notice, RequestRetried, StepFinished
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
 from docanalyze.prompts import PromptSet, TemplateName
 
-__all__ = ["RunContext"]
+__all__ = [
+    "CostStop",
+    "EventLog",
+    "Extraction",
+    "RunContext",
+    "StreamingModel",
+    "supports_streaming",
+    "unknown_price_message",
+]
+
+TextCallback = Callable[[str], None]
+RestartCallback = Callable[[], None]
+
+
+class CostStop(Exception):
+    """Raised instead of sending a request that could break ``--max-cost`` (caught by the pipeline)."""
+
+
+class StreamingModel(Protocol):
+    """A model whose ``complete`` can stream: ``on_text`` gets each delta of the reply."""
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        on_text: TextCallback | None = None,
+        on_restart: RestartCallback | None = None,
+    ) -> ModelReply: ...
+
+
+def supports_streaming(model: object) -> bool:
+    """Whether ``model.complete`` accepts ``on_text``/``on_restart``.
+
+    A ``supports_streaming`` attribute decides when present; otherwise the signature does, and
+    a wrapper that passes ``**kwargs`` on to an ``inner`` model streams if the inner one does.
+    """
+    declared = getattr(model, "supports_streaming", None)
+    if isinstance(declared, bool):
+        return declared
+    parameters = inspect.signature(model.complete).parameters  # type: ignore[attr-defined]
+    if "on_text" in parameters:
+        return True
+    passes_keywords = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    inner = getattr(model, "inner", None)
+    return passes_keywords and inner is not None and supports_streaming(inner)
+
+
+@dataclass
+class EventLog:
+    """Forwards a run's events to the caller's handler, keeping notices and counting retries."""
+
+    handler: EventHandler | None = None
+    notices: list[str] = field(default_factory=list)
+    retries: int = 0
+    rate_limited: int = 0
+
+    def emit(self, event: Event) -> None:
+        """Record ``event`` and pass it on."""
+        if isinstance(event, Notice):
+            self.notices.append(event.message)
+        elif isinstance(event, RequestRetried):
+            self.retries += 1
+            self.rate_limited += event.status == 429
+        if self.handler is not None:
+            self.handler(event)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A map reply that was kept: the span ``[start, end)`` of the document it covers."""
+
+    chunk_index: int
+    start: int
+    end: int
+    partial: Partial
+    model: str
 
 
 @dataclass
@@ -22,8 +107,26 @@ class RunContext:
     prompts: PromptSet
     budgets: Budgets
     emit: EventHandler
-    usage: Usage = field(default_factory=Usage)
-    models_used: set[str] = field(default_factory=set)
+    prices: PriceTable = field(default_factory=PriceTable.from_catalog)
+    cost_budget: CostBudget | None = None
+    fallback_model: str | None = None
+    ledger: UsageLedger = field(default_factory=UsageLedger)
+    stage_models: dict[str, set[str]] = field(default_factory=dict)
+    extractions: list[Extraction] = field(default_factory=list)
+    _unpriced: set[str] = field(default_factory=set)
+    _settled: asyncio.Event = field(default_factory=asyncio.Event)
+    _in_flight: int = 0
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def usage(self) -> Usage:
+        """All usage so far."""
+        return self.ledger.total
+
+    @property
+    def models_used(self) -> set[str]:
+        """Every model that replied so far."""
+        return set(self.ledger.by_model)
 
     def render(self, name: TemplateName, **context: object) -> tuple[str, int]:
         """Render template ``name`` for this document; return the prompt and its token estimate."""
@@ -33,15 +136,133 @@ class RunContext:
         )
         return prompt, self.model.estimate_tokens(prompt)
 
-    async def complete(self, request: ModelRequest, *, level: int = 0) -> ModelReply:
-        """Send one request, account for its usage and report the step."""
-        reply = await self.model.complete(request)
-        self.usage = self.usage + reply.usage
-        self.models_used.add(reply.model)
+    async def complete(
+        self,
+        request: ModelRequest,
+        *,
+        level: int = 0,
+        on_text: TextCallback | None = None,
+        on_restart: RestartCallback | None = None,
+    ) -> ModelReply:
+        """Send one request, account for its usage and cost, and report the step.
+
+        Raises :class:`CostStop`, without sending, when the request could break ``--max-cost``.
+        With ``on_text`` the reply is streamed if the model can, else delivered whole at the end.
+        """
+        hold = await self._reserve(request)
+        self._in_flight += 1
+        cost: float | None = 0.0  # a request that fails is not charged
+        try:
+            reply = await self._send(request, on_text, on_restart)
+            cost = self._account(request, reply, level)
+        finally:
+            self._settle(hold, cost)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
         self.emit(StepFinished(request.stage, reply.usage, level))
         return reply
+
+    def _settle(self, hold: float, cost: float | None) -> None:
+        """Count a request's cost against the budget and wake the requests waiting for room."""
+        if self.cost_budget is None:
+            return
+        self.cost_budget.settle(hold, cost)
+        self._settled.set()
+        self._settled = asyncio.Event()
+
+    async def wait_for_requests_in_flight(self) -> None:
+        """Return once no request is in flight (every reply sent for has been counted)."""
+        while self._in_flight:
+            self._idle.clear()
+            await self._idle.wait()
+
+    def record_extraction(
+        self, chunk_index: int, start: int, end: int, partial: Partial, model: str
+    ) -> None:
+        """Keep a map reply, so that a run stopped early can still report it."""
+        self.extractions.append(Extraction(chunk_index, start, end, partial, model))
 
     def stage_request(
         self, stage: Stage, prompt: str, max_tokens: int, material: tuple[str, ...]
     ) -> ModelRequest:
+        """A request of ``stage`` with this run's settings."""
         return ModelRequest(prompt=prompt, max_tokens=max_tokens, stage=stage, material=material)
+
+    def worst_case_cost(self, request: ModelRequest) -> float:
+        """The most ``request`` can cost, with whichever of the model or its fallback answers."""
+        input_tokens = self.model.estimate_tokens(request.prompt)
+        if request.system:
+            input_tokens += self.model.estimate_tokens(request.system)
+        candidates = [request.model or self.model.name]
+        if self.fallback_model:
+            candidates.append(self.fallback_model)
+        costs = []
+        for name in candidates:
+            prices = self.prices.get(name)
+            if prices is None:
+                raise ConfigError(unknown_price_message(name))
+            costs.append(prices.worst_case(input_tokens, request.max_tokens))
+        return max(costs)
+
+    async def _reserve(self, request: ModelRequest) -> float:
+        """Hold the request's worst-case cost, waiting while requests in flight may free enough.
+
+        Raises :class:`CostStop` once nothing is in flight and the request still does not fit.
+        """
+        budget = self.cost_budget
+        if budget is None:
+            return 0.0
+        hold = self.worst_case_cost(request)
+        while not budget.try_reserve(hold):
+            if budget.stopped:
+                raise CostStop
+            if budget.holds == 0:
+                budget.stop(hold)
+                self.emit(Notice(_stop_notice(budget, hold)))
+                self._settled.set()
+                raise CostStop
+            settled = self._settled
+            await settled.wait()
+        return hold
+
+    async def _send(
+        self,
+        request: ModelRequest,
+        on_text: TextCallback | None,
+        on_restart: RestartCallback | None,
+    ) -> ModelReply:
+        if on_text is None:
+            return await self.model.complete(request)
+        if supports_streaming(self.model):
+            streaming = cast(StreamingModel, self.model)
+            return await streaming.complete(request, on_text=on_text, on_restart=on_restart)
+        reply = await self.model.complete(request)
+        on_text(reply.text)
+        return reply
+
+    def _account(self, request: ModelRequest, reply: ModelReply, level: int) -> float | None:
+        """Count the reply's usage and model; return its cost (None when the price is unknown)."""
+        self.ledger.add(request.stage, reply.model, reply.usage)
+        part = f"reduce-{level}" if request.stage == "reduce" else request.stage
+        self.stage_models.setdefault(part, set()).add(reply.model)
+        cost = self.prices.cost(reply.model, reply.usage)
+        if cost is None and reply.model not in self._unpriced:
+            self._unpriced.add(reply.model)
+            self.emit(Notice(f"{unknown_price_message(reply.model)}; its cost is not counted"))
+        return cost
+
+
+def unknown_price_message(model: str) -> str:
+    """The one-line explanation of a model without a price, with the fix."""
+    return (
+        f"price of model {model} unknown: add it to a JSON prices file named by {PRICES_ENV} "
+        f'(e.g. {{"{model}": {{"input": 3.0, "output": 15.0}}}}, USD per million tokens)'
+    )
+
+
+def _stop_notice(budget: CostBudget, refused: float) -> str:
+    return (
+        f"stopping before exceeding --max-cost {format_usd(budget.limit)}: spent "
+        f"{format_usd(budget.spent)}, and the next request could cost up to {format_usd(refused)}"
+    )

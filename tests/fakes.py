@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from docanalyze.events import EventHandler, RequestRetried
 from docanalyze.models.base import ModelReply, ModelRequest, Usage
 from docanalyze.tokens import estimate_tokens
 
@@ -32,8 +33,16 @@ class RecordingModel:
     name: str = "fake-model"
     delay: float = 0.0
     requests: list[ModelRequest] = field(default_factory=list)
+    replies: list[ModelReply] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: dict[str, int] = field(default_factory=dict)
+    reply_model: Callable[[ModelRequest], str] | None = None
+    """The model named in each reply (e.g. a fallback model for some stages); default ``name``."""
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    retries_before_first_reply: tuple[int | None, ...] = ()
+    """Statuses of RequestRetried events sent to ``on_event`` before the first reply."""
+    on_event: EventHandler | None = None
 
     def estimate_tokens(self, text: str) -> int:
         return estimate_tokens(text)
@@ -53,13 +62,64 @@ class RecordingModel:
             await asyncio.sleep(self.delay)
         finally:
             self.in_flight[stage] -= 1
+        self._report_retries()
         text = self.responder(request)
         stop_reason = "end_turn"
         while estimate_tokens(text) > request.max_tokens:
             text = text[: int(len(text) * 0.9)]
             stop_reason = "max_tokens"
-        usage = Usage(requests=1, input_tokens=prompt_tokens, output_tokens=estimate_tokens(text))
-        return ModelReply(text, stop_reason, self.name, usage)
+        usage = Usage(
+            requests=1,
+            input_tokens=prompt_tokens,
+            output_tokens=estimate_tokens(text),
+            cache_creation_input_tokens=self.cache_write_tokens,
+            cache_read_input_tokens=self.cache_read_tokens,
+        )
+        model = self.reply_model(request) if self.reply_model else self.name
+        reply = ModelReply(text, stop_reason, model, usage)
+        self.replies.append(reply)
+        return reply
+
+    def _report_retries(self) -> None:
+        statuses, self.retries_before_first_reply = self.retries_before_first_reply, ()
+        for status in statuses:
+            if self.on_event is not None:
+                self.on_event(RequestRetried(str(status or "connection"), 0.0, status))
 
     async def aclose(self) -> None:
         pass
+
+
+@dataclass
+class StreamingModel(RecordingModel):
+    """A RecordingModel that streams its reply in small deltas, like ``AnthropicModel``.
+
+    With ``restart_after`` deltas delivered, the stream "breaks" once: ``on_restart`` is called
+    and the whole reply is delivered again, as after a retried stream.
+    """
+
+    delta_size: int = 7
+    restart_after: int | None = None
+    streamed: list[ModelRequest] = field(default_factory=list)
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        on_text: Callable[[str], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
+    ) -> ModelReply:
+        reply = await super().complete(request)
+        if on_text is None:
+            return reply
+        self.streamed.append(request)
+        deltas = [
+            reply.text[i : i + self.delta_size] for i in range(0, len(reply.text), self.delta_size)
+        ]
+        if self.restart_after is not None and on_restart is not None:
+            for delta in deltas[: self.restart_after]:
+                on_text(delta)
+            on_restart()
+        for delta in deltas:
+            on_text(delta)
+            await asyncio.sleep(0)
+        return reply

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
 import docanalyze
+import docanalyze.pipeline
+from docanalyze.cost import PriceTable
 from docanalyze.document import Document, Page
-from docanalyze.errors import BudgetError
-from docanalyze.events import Notice, StageStarted
-from docanalyze.models.base import ModelRequest
-from tests.fakes import RecordingModel
+from docanalyze.errors import BudgetError, ConfigError, CostLimitReached
+from docanalyze.events import Notice, ReportText, StageStarted
+from docanalyze.models.base import ModelRequest, Usage
+from docanalyze.models.catalog import PRICES_CHECKED
+from tests.fakes import RecordingModel, StreamingModel
 
 FACT_WITH_DETAIL = re.compile(r"(FACT-\d+)((?: detail)*)")
 
@@ -28,7 +32,7 @@ def long_document(pages: int = 40) -> Document:
 
 
 def halving_responder(request: ModelRequest) -> str:
-    """Every fact of the material, with detail that halves at each merge: content shrinks, facts stay."""
+    """Every fact of the material, with detail halving at each merge: content shrinks, facts stay."""
     material = "\n".join(request.material)
     if request.stage == "final":
         return " ".join(dict.fromkeys(re.findall(r"FACT-\d+", material)))
@@ -168,3 +172,219 @@ def test_offline_report_without_a_key_says_so() -> None:
     assert "offline" in report.text.lower()
     assert any("ANTHROPIC_API_KEY is not set" in notice for notice in notices)
     assert report.chunks and all(chunk.text for chunk in report.chunks)
+
+
+# --- usage, cost, --max-cost, models of each part, streaming -------------------------------------
+
+EXPENSIVE = PriceTable.from_catalog().with_prices({"fake-model": {"input": 1000, "output": 1000}})
+"""USD 1 per thousand tokens: a few requests cost dollars, so budgets are easy to reason about."""
+
+
+def test_usage_by_stage_and_by_model_adds_up_to_the_total() -> None:
+    model = RecordingModel(context_window=3000, responder=halving_responder, cache_read_tokens=7)
+    report = small_window_pipeline(model, prices=EXPENSIVE).analyze(long_document())
+
+    assert set(report.usage_by_stage) == {"map", "reduce", "final"}
+    assert sum(report.usage_by_stage.values(), Usage()) == report.usage
+    assert sum(report.usage_by_model.values(), Usage()) == report.usage
+    assert report.usage == sum((reply.usage for reply in model.replies), Usage())
+    assert report.usage.cache_read_input_tokens == 7 * len(model.requests)
+    assert report.cost == pytest.approx(EXPENSIVE.cost("fake-model", report.usage))
+    assert report.cost_by_model == {"fake-model": report.cost}
+    data = report.to_dict()
+    assert data["complete"] is True and data["missing_chunks"] == []
+    assert data["cost"]["total"] == pytest.approx(report.cost)
+    assert data["cost"]["prices_checked"] == PRICES_CHECKED
+    assert data["usage_by_stage"]["map"]["requests"] == report.usage_by_stage["map"].requests
+
+
+def test_an_unknown_price_is_said_once_and_the_cost_is_none() -> None:
+    notices: list[str] = []
+    report = docanalyze.Pipeline(
+        client=RecordingModel(),
+        on_event=lambda e: notices.append(e.message) if isinstance(e, Notice) else None,
+    ).analyze(long_document(3))
+    assert report.cost is None and report.cost_by_model == {"fake-model": None}
+    unknown = [notice for notice in notices if "price of model fake-model unknown" in notice]
+    assert len(unknown) == 1 and "DOCANALYZE_PRICES" in unknown[0]
+
+
+def test_each_part_names_the_model_that_wrote_it() -> None:
+    def fallback_for_reduce(request: ModelRequest) -> str:
+        return "claude-haiku-4-5" if request.stage == "reduce" else "claude-sonnet-5-5"
+
+    model = RecordingModel(
+        context_window=3000, responder=halving_responder, reply_model=fallback_for_reduce
+    )
+    report = small_window_pipeline(model).analyze(long_document())
+
+    assert report.reduce_levels >= 2
+    assert report.stage_models["map"] == ["claude-sonnet-5-5"]
+    assert report.stage_models["final"] == ["claude-sonnet-5-5"]
+    reduce_parts = [part for part in report.stage_models if part.startswith("reduce-")]
+    assert reduce_parts == [f"reduce-{n}" for n in range(1, report.reduce_levels + 1)]
+    assert all(report.stage_models[part] == ["claude-haiku-4-5"] for part in reduce_parts)
+    assert all(chunk.model == "claude-sonnet-5-5" for chunk in report.chunks)
+    assert report.model == "claude-haiku-4-5, claude-sonnet-5-5"
+    assert report.usage_by_model["claude-haiku-4-5"] == report.usage_by_stage["reduce"]
+    haiku, sonnet = (
+        report.cost_by_model["claude-haiku-4-5"],
+        report.cost_by_model["claude-sonnet-5-5"],
+    )
+    assert haiku is not None and sonnet is not None and report.cost == pytest.approx(haiku + sonnet)
+    assert report.to_dict()["stage_models"]["final"] == ["claude-sonnet-5-5"]
+
+
+def test_max_cost_stops_before_exceeding_it_and_keeps_what_was_paid_for() -> None:
+    events: list[object] = []
+    sent_at_stop: list[int] = []
+    model = RecordingModel(context_window=3000, responder=halving_responder, delay=0.02)
+
+    def on_event(event: object) -> None:
+        events.append(event)
+        if isinstance(event, Notice) and "stopping before exceeding" in event.message:
+            sent_at_stop.append(len(model.requests))
+
+    pipeline = small_window_pipeline(model, prices=EXPENSIVE, max_cost=10.0, on_event=on_event)
+    with pytest.raises(CostLimitReached) as stopped:
+        pipeline.analyze(long_document())
+
+    spent = sum(EXPENSIVE.cost("fake-model", reply.usage) or 0.0 for reply in model.replies)
+    assert 0 < spent <= 10.0
+    assert sent_at_stop == [len(model.requests)], "no request was sent after the stop"
+    assert len(model.replies) == len(model.requests), "requests in flight finished and count"
+    partial = stopped.value.report
+    assert partial.complete is False and partial.usage.requests == len(model.requests)
+    assert partial.cost == pytest.approx(spent)
+    assert "INCOMPLETE" in partial.text.splitlines()[0]
+    assert len(partial.chunks) == len(model.replies) >= 2
+    for chunk in partial.chunks:
+        assert f"## Chunk {chunk.index + 1} (page {chunk.first_page})" in partial.text
+        assert chunk.text and chunk.text in partial.text
+    assert partial.missing_chunks and "## Missing chunks" in partial.text
+    assert all(index not in partial.missing_chunks for index in (c.index for c in partial.chunks))
+    message = str(stopped.value)
+    assert "\n" not in message and "raise --max-cost" in message and "$10.00" in message
+    assert partial.to_dict()["complete"] is False
+
+
+def test_a_stop_at_the_final_step_keeps_every_extraction() -> None:
+    model = RecordingModel()
+    pipeline = docanalyze.Pipeline(client=model, prices=EXPENSIVE, map_max_tokens=256, max_cost=5.3)
+    with pytest.raises(CostLimitReached, match="2 of 2 chunks extracted") as stopped:
+        pipeline.analyze(long_document(4))
+    assert [request.stage for request in model.requests] == ["map", "map"]
+    partial = stopped.value.report
+    assert "All 2 chunks were extracted" in partial.text and not partial.missing_chunks
+    assert set(re.findall(r"FACT-\d+", partial.text)) == {f"FACT-{n:04d}" for n in range(1, 5)}
+
+
+def test_a_run_within_budget_is_unaffected() -> None:
+    free = RecordingModel(context_window=3000, responder=halving_responder)
+    capped = RecordingModel(context_window=3000, responder=halving_responder)
+    plain = small_window_pipeline(free, prices=EXPENSIVE).analyze(long_document())
+    within = small_window_pipeline(capped, prices=EXPENSIVE, max_cost=10_000.0).analyze(
+        long_document()
+    )
+    assert within.text == plain.text and within.complete
+    assert len(capped.requests) == len(free.requests)
+
+
+def test_max_cost_with_an_unknown_price_is_an_error_up_front() -> None:
+    model = RecordingModel()
+    with pytest.raises(ConfigError, match="price of model fake-model unknown"):
+        docanalyze.Pipeline(client=model, max_cost=1.0).analyze(long_document(2))
+    assert model.requests == []
+    with pytest.raises(ConfigError, match="price of model mystery-fallback unknown"):
+        docanalyze.Pipeline(
+            client=model, prices=EXPENSIVE, max_cost=1.0, fallback_model="mystery-fallback"
+        ).analyze(long_document(2))
+
+
+def test_retries_and_rate_limits_are_counted_from_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = RecordingModel(retries_before_first_reply=(429, 529, 429))
+
+    def create_model(options: object, **kwargs: Any) -> tuple[RecordingModel, list[str]]:
+        model.on_event = kwargs["on_event"]
+        return model, []
+
+    monkeypatch.setattr(docanalyze.pipeline, "create_model", create_model)
+    report = docanalyze.Pipeline().analyze(long_document(2))
+    assert (report.retries, report.rate_limited) == (3, 2)
+    assert report.to_dict()["retries"] == 3 and report.to_dict()["rate_limited"] == 2
+
+
+def streamed_text(events: list[object]) -> str:
+    text = ""
+    for event in events:
+        if isinstance(event, ReportText):
+            text = "" if event.restart else text + event.text
+    return text
+
+
+@pytest.mark.parametrize("restart_after", [None, 3])
+def test_the_streamed_report_adds_up_to_the_report_text(restart_after: int | None) -> None:
+    def spaced_final(request: ModelRequest) -> str:
+        facts = " ".join(re.findall(r"FACT-\d+", "\n".join(request.material)))
+        return f"\n\n  {facts}  \n\n" if request.stage == "final" else facts
+
+    events: list[object] = []
+    model = StreamingModel(responder=spaced_final, restart_after=restart_after)
+    report = docanalyze.Pipeline(
+        client=model, stream=True, max_tokens=300, on_event=events.append
+    ).analyze(long_document(3))
+
+    deltas = [e for e in events if isinstance(e, ReportText)]
+    assert len(deltas) > 3, "the final reply arrived in pieces"
+    assert [request.stage for request in model.streamed] == ["final"]
+    assert streamed_text(events) == report.text
+    assert any(e.restart for e in deltas) == (restart_after is not None)
+
+
+def test_a_truncated_streamed_report_gets_its_note_as_the_last_piece() -> None:
+    def long_final(request: ModelRequest) -> str:
+        return "word " * 5000 if request.stage == "final" else "point"
+
+    events: list[object] = []
+    report = docanalyze.Pipeline(
+        client=StreamingModel(responder=long_final),
+        stream=True,
+        max_tokens=300,
+        on_event=events.append,
+    ).analyze(long_document(3))
+    assert report.truncated
+    assert streamed_text(events) == report.text
+    last = [e for e in events if isinstance(e, ReportText)][-1]
+    assert isinstance(last, ReportText) and "incomplete" in last.text
+
+
+@pytest.mark.parametrize("client", [RecordingModel(), None], ids=["no-streaming", "extractive"])
+def test_models_that_cannot_stream_send_the_report_at_once(client: RecordingModel | None) -> None:
+    events: list[object] = []
+    report = docanalyze.Pipeline(client=client, stream=True, on_event=events.append).analyze(
+        long_document(3)
+    )
+    assert streamed_text(events) == report.text
+    assert len([e for e in events if isinstance(e, ReportText)]) <= 2
+
+
+def test_a_tight_budget_waits_for_requests_in_flight_instead_of_stopping() -> None:
+    """Holding every concurrent request's worst case would break this budget; waiting does not."""
+    free = RecordingModel(context_window=3000)
+    plain = small_window_pipeline(free, prices=EXPENSIVE).analyze(long_document())
+    prices = EXPENSIVE.get("fake-model")
+    assert plain.cost is not None and prices is not None
+    worst = [
+        prices.worst_case(free.estimate_tokens(request.prompt), request.max_tokens)
+        for request in free.requests
+    ]
+    limit = plain.cost + max(worst)
+    map_worst = sum(w for w, r in zip(worst, free.requests, strict=True) if r.stage == "map")
+    assert map_worst > limit, "all map requests at once would not fit"
+
+    capped = RecordingModel(context_window=3000, delay=0.005)
+    report = small_window_pipeline(capped, prices=EXPENSIVE, max_cost=limit).analyze(
+        long_document()
+    )
+    assert report.complete and report.text == plain.text
+    assert report.cost == pytest.approx(plain.cost)

@@ -1,17 +1,37 @@
 """What docanalyze knows about Claude models: context window, output limit and price.
 
 Checked against the published model pages on 2026-11-25. Prices are USD per million tokens.
-A model that is not listed works too: pass ``--context-window`` for it.
+A model that is not listed works too: pass ``--context-window`` for it, and give its prices with
+:class:`docanalyze.cost.PriceTable` (or a ``DOCANALYZE_PRICES`` file) if you want its cost.
+
+Prompt caching and batches are priced relative to the base input price: writing the 5-minute
+cache costs ``CACHE_WRITE_FACTOR`` times the input price, reading it ``CACHE_READ_FACTOR`` times;
+the Message Batches API charges ``BATCH_DISCOUNT`` times the price of every token.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "PRICES_CHECKED", "ModelInfo", "model_info"]
+__all__ = [
+    "BATCH_DISCOUNT",
+    "CACHE_READ_FACTOR",
+    "CACHE_WRITE_FACTOR",
+    "DEFAULT_MODEL",
+    "KNOWN_MODELS",
+    "PRICES_CHECKED",
+    "ModelInfo",
+    "model_info",
+]
 
 PRICES_CHECKED = "2026-11-25"
 DEFAULT_MODEL = "claude-sonnet-5-5"
+CACHE_WRITE_FACTOR = 1.25
+"""A 5-minute cache write costs this many times the input price."""
+CACHE_READ_FACTOR = 0.1
+"""A cache read costs this many times the input price."""
+BATCH_DISCOUNT = 0.5
+"""Requests sent through the Message Batches API cost this share of the usual price."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +43,16 @@ class ModelInfo:
     max_output_tokens: int
     input_price: float
     output_price: float
+
+    @property
+    def cache_write_price(self) -> float:
+        """USD per million tokens written to the 5-minute prompt cache."""
+        return self.input_price * CACHE_WRITE_FACTOR
+
+    @property
+    def cache_read_price(self) -> float:
+        """USD per million tokens read from the prompt cache."""
+        return self.input_price * CACHE_READ_FACTOR
 
 
 _M = 1_000_000
