@@ -30,7 +30,7 @@ def succeed(limits: AdaptiveConcurrency, clock: Clock, n: int, latency: float = 
 
 def test_starts_at_8_and_doubles_per_window_up_to_the_ceiling() -> None:
     clock = Clock()
-    limits = AdaptiveConcurrency(64, clock=clock)
+    limits = AdaptiveConcurrency(64, clock=clock, ramp_per_second=0)
     assert limits.limit == 8 and limits.slow_start
     succeed(limits, clock, 8)
     assert limits.limit == 16
@@ -147,5 +147,79 @@ def test_a_cancelled_waiter_gives_its_place_back() -> None:
         assert limits.in_flight == 0 and limits.stats().waiting == 0
         slot = await asyncio.wait_for(limits.acquire(), 1.0)
         limits.release(slot)
+
+    asyncio.run(go())
+
+
+def test_slow_start_also_ramps_with_time_while_there_is_headroom() -> None:
+    clock = Clock()
+    room = {"ok": True}
+    limits = AdaptiveConcurrency(64, clock=clock, ramp_per_second=100, headroom=lambda n: room["ok"])
+
+    async def go() -> None:
+        await limits.acquire()  # starts the ramp
+        clock.now += 0.1
+        await limits.acquire()
+        assert limits.limit == 18
+        room["ok"] = False
+        clock.now += 0.2
+        await limits.acquire()
+        assert limits.limit == 18, "no growth while the headers show no room"
+        room["ok"] = True
+        clock.now += 1.0
+        await limits.acquire()
+        assert limits.limit == 64
+
+    asyncio.run(go())
+
+
+def test_the_time_ramp_stops_at_the_first_overload() -> None:
+    clock = Clock()
+    limits = AdaptiveConcurrency(64, clock=clock, ramp_per_second=100)
+
+    async def go() -> None:
+        slot = await limits.acquire()
+        clock.now += 0.1
+        limits.record_overload(slot)
+        clock.now += 1.0
+        await limits.acquire()
+
+    asyncio.run(go())
+    assert limits.limit == 4 and not limits.slow_start
+
+
+def test_waiting_tasks_are_let_in_as_the_ramp_grows() -> None:
+    limits = AdaptiveConcurrency(64, initial=2, ramp_per_second=1000)
+    held: list[object] = []
+
+    async def hold() -> None:
+        held.append(await limits.acquire())
+
+    async def go() -> None:
+        await asyncio.wait_for(asyncio.gather(*(hold() for _ in range(40))), timeout=5)
+
+    asyncio.run(go())
+    assert len(held) == 40 and limits.max_limit >= 40
+
+
+def test_sporadic_overloads_do_not_cut_the_limit_but_a_real_overload_does() -> None:
+    clock = Clock()
+    limits = AdaptiveConcurrency(64, initial=32, clock=clock, ramp_per_second=0)
+
+    async def go() -> None:
+        for number in range(60):
+            slot = await limits.acquire()
+            if number % 20 == 0:
+                assert not limits.record_overload(slot, sporadic_ok=True)
+            else:
+                limits.record_success(slot)
+            limits.release(slot)
+        before = limits.limit
+        decreased = []
+        for _ in range(12):
+            slot = await limits.acquire()
+            decreased.append(limits.record_overload(slot, sporadic_ok=True))
+            limits.release(slot)
+        assert any(decreased) and limits.limit < before
 
     asyncio.run(go())

@@ -190,7 +190,9 @@ class AnthropicModel:
         self.limiter = rate_limiter or RateLimiter(
             rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm
         )
-        self.limits = AdaptiveConcurrency(concurrency, initial=initial_concurrency)
+        self.limits = AdaptiveConcurrency(
+            concurrency, initial=initial_concurrency, headroom=self.limiter.has_headroom
+        )
         self.fallback = FallbackSwitch(
             model, fallback_model, threshold=fallback_after, on_switch=on_fallback
         )
@@ -347,12 +349,12 @@ class AnthropicModel:
             self.limits.record_overload(slot)
         elif status == 529:
             self._failures.overloaded += 1
-            self.limits.record_overload(slot)
+            self.limits.record_overload(slot, sporadic_ok=True)
         elif status is not None and status >= 500:
             self._failures.server_errors += 1
         elif status is None and is_timeout(error):
             self._failures.timeouts += 1
-            self.limits.record_overload(slot)
+            self.limits.record_overload(slot, sporadic_ok=True)
         elif status is None:
             self._failures.dropped += 1
         rejected = status is not None and (status < 500 or status == 529)
