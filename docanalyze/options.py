@@ -12,6 +12,7 @@ from docanalyze.models.catalog import DEFAULT_MODEL
 __all__ = ["Backend", "Options"]
 
 Backend = Literal["auto", "anthropic", "extractive"]
+CacheMode = Literal["use", "refresh", "off"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class Options:
     ``concurrency`` is the ceiling of requests in flight (the client adapts below it); ``rpm``,
     ``input_tpm`` and ``output_tpm`` cap the rates on top of the limits the API reports.
     ``stream`` streams the final report as :class:`docanalyze.events.ReportText` events.
+    ``cache``: ``"use"`` answers a call already paid for from the run store, ``"refresh"`` asks
+    again and stores the new reply, ``"off"`` neither reads nor writes replies. ``store_path``
+    defaults to ``$DOCANALYZE_HOME/docanalyze.sqlite3``.
     """
 
     backend: Backend = "auto"
@@ -47,10 +51,14 @@ class Options:
     fallback_model: str | None = None
     max_cost: float | None = None
     stream: bool = False
+    cache: CacheMode = "use"
+    store_path: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.prompts_dir is not None and not isinstance(self.prompts_dir, Path):
-            object.__setattr__(self, "prompts_dir", Path(self.prompts_dir))
+        for name in ("prompts_dir", "store_path"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "variables", dict(self.variables))
         self.validate()
 
@@ -90,5 +98,7 @@ class Options:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1 (got {cap})")
         if self.max_cost is not None and self.max_cost <= 0:
             raise ConfigError(f"--max-cost must be more than 0 USD (got {self.max_cost})")
+        if self.cache not in ("use", "refresh", "off"):
+            raise ConfigError(f"cache must be use, refresh or off (got {self.cache!r})")
         if self.timeout <= 0 or self.max_retry_time <= 0:
             raise ConfigError("timeouts must be positive")

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from docanalyze.backends import create_model
 from docanalyze.budget import plan_budgets
 from docanalyze.chunking import split_document
-from docanalyze.document import Document
-from docanalyze.errors import InputError
+from docanalyze.cost import CostBudget, PriceTable
+from docanalyze.document import Chunk, Document, Partial
+from docanalyze.errors import ConfigError, CostLimitReached, DocanalyzeError, InputError
 from docanalyze.events import EventHandler, Notice, StageStarted
+from docanalyze.incomplete import collect_partial_work, incomplete_report_text, stop_message
 from docanalyze.map_stage import map_chunks
-from docanalyze.models.base import Model
+from docanalyze.models.base import Model, ModelReply
 from docanalyze.options import Options
 from docanalyze.prompts import PromptSet
 from docanalyze.reduce_stage import final_prompt, reduce_until_final_fits
-from docanalyze.report import Report
-from docanalyze.run_context import RunContext
+from docanalyze.report import ChunkResult, Report
+from docanalyze.report_stream import ReportStream
+from docanalyze.run_context import CostStop, EventLog, RunContext, unknown_price_message
+from docanalyze.run_record import RunRecorder
 from docanalyze.sources import Source, resolve_document
 
 __all__ = ["Pipeline", "analyze", "analyze_async"]
+
+TRUNCATED_NOTE = (
+    "\n\n> **This report is incomplete:** it was cut at the output limit (--max-tokens)."
+)
 
 
 class Pipeline:
@@ -32,7 +41,11 @@ class Pipeline:
     document, maps every chunk, reduces hierarchically and returns a :class:`Report`. Options are
     the fields of :class:`Options`, given as an object, as keywords, or both (keywords win).
     ``client`` replaces the backend with any object that implements the model protocol;
-    ``on_event`` receives notices and progress.
+    ``on_event`` receives notices and progress; ``prices`` replaces the price table (default:
+    :meth:`docanalyze.cost.PriceTable.default`, which reads ``DOCANALYZE_PRICES``).
+
+    With ``max_cost``, a run that would exceed it stops early and raises
+    :class:`docanalyze.errors.CostLimitReached`, which carries the partial report.
     """
 
     def __init__(
@@ -41,10 +54,12 @@ class Pipeline:
         *,
         client: Model | None = None,
         on_event: EventHandler | None = None,
+        prices: PriceTable | None = None,
         **overrides: Any,
     ) -> None:
         self.options = replace(options or Options(), **overrides)
         self.prompts = PromptSet.load(self.options.prompts_dir, self.options.variables)
+        self.prices = prices if prices is not None else PriceTable.default()
         self._client = client
         self._on_event = on_event
 
@@ -54,32 +69,49 @@ class Pipeline:
 
     async def analyze_async(self, source: Source) -> Report:
         """The asynchronous form of :meth:`analyze`."""
-        notices: list[str] = []
-
-        def emit(event: Any) -> None:
-            if isinstance(event, Notice):
-                notices.append(event.message)
-            if self._on_event is not None:
-                self._on_event(event)
-
+        events = EventLog(self._on_event)
         started = time.monotonic()
         document = await asyncio.to_thread(resolve_document, source, password=self.options.password)
-        model, backend_notices = (self._client, []) if self._client else create_model(self.options)
+        model, backend_notices = (
+            (self._client, []) if self._client else _create_model(self.options, events)
+        )
         for message in backend_notices:
-            emit(Notice(message))
+            events.emit(Notice(message))
         try:
-            return await self._run(document, model, emit, notices, started)
+            recorder = RunRecorder(self.options, document, model, injected=self._client is not None)
+            try:
+                return await self._recorded_run(recorder, document, model, events, started)
+            finally:
+                recorder.close()
         finally:
             if self._client is None:
                 await model.aclose()
 
-    async def _run(
+    async def _recorded_run(
         self,
+        recorder: RunRecorder,
         document: Document,
         model: Model,
-        emit: EventHandler,
-        notices: list[str],
+        events: EventLog,
         started: float,
+    ) -> Report:
+        """Run, and record in the store how the run ended: every paid reply is already there."""
+        try:
+            report = await self._run(document, recorder.model(model), events, started)
+        except CostLimitReached as stop:
+            recorder.finished(stop.report, "stopped", str(stop))
+            raise
+        except DocanalyzeError as error:
+            recorder.ended_without_report("failed", str(error))
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            recorder.ended_without_report("interrupted")
+            raise
+        recorder.finished(report)
+        return report
+
+    async def _run(
+        self, document: Document, model: Model, events: EventLog, started: float
     ) -> Report:
         options = self.options
         chunks = await asyncio.to_thread(
@@ -90,9 +122,41 @@ class Pipeline:
         )
         if not chunks:
             raise InputError(f"{document.source}: there is no text to analyze")
-        ctx = RunContext(document, model, self.prompts, plan_budgets(options, model), emit)
+        ctx = RunContext(
+            document,
+            model,
+            self.prompts,
+            plan_budgets(options, model),
+            events.emit,
+            prices=self.prices,
+            cost_budget=self._cost_budget(model),
+            fallback_model=options.fallback_model,
+        )
         timings: dict[str, float] = {"read": time.monotonic() - started}
+        try:
+            return await self._stages(ctx, chunks, events, timings, started)
+        except CostStop:
+            await ctx.wait_for_requests_in_flight()
+            timings["total"] = time.monotonic() - started
+            raise self._cost_limit_reached(ctx, chunks, events, timings) from None
 
+    def _cost_budget(self, model: Model) -> CostBudget | None:
+        """The ``--max-cost`` budget; every model that may answer must have a known price."""
+        if self.options.max_cost is None:
+            return None
+        for name in (model.name, self.options.fallback_model):
+            if name and self.prices.get(name) is None:
+                raise ConfigError(f"--max-cost needs prices: {unknown_price_message(name)}")
+        return CostBudget(self.options.max_cost)
+
+    async def _stages(
+        self,
+        ctx: RunContext,
+        chunks: list[Chunk],
+        events: EventLog,
+        timings: dict[str, float],
+        started: float,
+    ) -> Report:
         mark = time.monotonic()
         chunk_results, partials = await map_chunks(ctx, chunks)
         timings["map"] = time.monotonic() - mark
@@ -102,50 +166,111 @@ class Pipeline:
         timings["reduce"] = time.monotonic() - mark
 
         mark = time.monotonic()
-        emit(StageStarted("final", 1))
-        prompt, _ = final_prompt(ctx, partials, len(chunks))
-        material = tuple(partial.text for partial in partials)
-        reply = await ctx.complete(
-            ctx.stage_request("final", prompt, ctx.budgets.final_max_tokens, material)
+        reply, stream = await self._write_final(ctx, partials, len(chunks))
+        text = (
+            _report_prefix(ctx) + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
         )
+        if stream is not None:
+            stream.finish(text)
         timings["final"] = time.monotonic() - mark
         timings["total"] = time.monotonic() - started
         if reply.truncated:
-            emit(
+            ctx.emit(
                 Notice(
                     f"the final report was cut at --max-tokens {ctx.budgets.final_max_tokens}; "
                     f"raise --max-tokens for the whole report"
                 )
             )
+        return self._report(ctx, events, text, chunk_results, levels, timings, reply.truncated)
+
+    async def _write_final(
+        self, ctx: RunContext, partials: list[Partial], chunk_count: int
+    ) -> tuple[ModelReply, ReportStream | None]:
+        """The final request, streamed as ``ReportText`` events with ``Options.stream``."""
+        ctx.emit(StageStarted("final", 1))
+        prompt, _ = final_prompt(ctx, partials, chunk_count)
+        material = tuple(partial.text for partial in partials)
+        request = ctx.stage_request("final", prompt, ctx.budgets.final_max_tokens, material)
+        if not self.options.stream:
+            return await ctx.complete(request), None
+        stream = ReportStream(ctx.emit, prefix=_report_prefix(ctx))
+        reply = await ctx.complete(request, on_text=stream.on_text, on_restart=stream.on_restart)
+        return reply, stream
+
+    def _cost_limit_reached(
+        self,
+        ctx: RunContext,
+        chunks: list[Chunk],
+        events: EventLog,
+        timings: dict[str, float],
+    ) -> CostLimitReached:
+        """The error of a run stopped by ``--max-cost``, with the partial report it carries."""
+        budget = ctx.cost_budget
+        assert budget is not None, "only a cost budget stops a run"
+        work = collect_partial_work(chunks, ctx.extractions)
+        text = incomplete_report_text(ctx.document.source, work, budget.limit, budget.spent)
+        report = self._report(ctx, events, text, work.chunks, 0, timings, False)
+        report.complete = False
+        report.missing_chunks = [chunk.index for chunk in work.missing]
+        return CostLimitReached(
+            stop_message(work, budget.limit, budget.spent, budget.refused), report
+        )
+
+    def _report(
+        self,
+        ctx: RunContext,
+        events: EventLog,
+        text: str,
+        chunk_results: list[ChunkResult],
+        levels: int,
+        timings: dict[str, float],
+        truncated: bool,
+    ) -> Report:
+        model = ctx.model
         return Report(
-            source=document.source,
-            text=_report_text(document, reply.text, model.name, reply.truncated),
+            source=ctx.document.source,
+            text=text,
             backend="extractive" if model.name == "extractive" else "anthropic",
             model=", ".join(sorted(ctx.models_used)) or model.name,
-            page_count=document.page_count,
+            page_count=ctx.document.page_count,
             chunks=chunk_results,
             usage=ctx.usage,
             reduce_levels=levels,
-            truncated=reply.truncated,
+            truncated=truncated,
             timings=timings,
-            notices=notices,
+            notices=list(events.notices),
+            usage_by_model=dict(ctx.ledger.by_model),
+            usage_by_stage=dict(ctx.ledger.by_stage),
+            cost=ctx.ledger.total_cost(self.prices),
+            cost_by_model=ctx.ledger.cost_by_model(self.prices),
+            prices_checked=self.prices.checked,
+            stage_models={part: sorted(names) for part, names in ctx.stage_models.items()},
+            retries=events.retries,
+            rate_limited=events.rate_limited,
         )
 
 
-def _report_text(document: Document, body: str, model_name: str, truncated: bool) -> str:
-    text = body.strip()
-    if model_name == "extractive":
-        text = (
-            f"# Report: {document.source}\n\n"
-            "> Made offline by docanalyze's extractive analyzer (no API key was set): the points "
-            "below are sentences quoted from the document, ranked by centrality, not a summary "
-            "written by Claude.\n\n" + text
-        )
-    if truncated:
-        text += (
-            "\n\n> **This report is incomplete:** it was cut at the output limit (--max-tokens)."
-        )
-    return text
+def _create_model(options: Options, events: EventLog) -> tuple[Model, list[str]]:
+    """The backend for ``options``; its retry and fallback events go to the run's event log.
+
+    Passes ``on_event`` only to a ``create_model`` that takes it (the client being rewritten).
+    """
+    parameters = inspect.signature(create_model).parameters.values()
+    if any(p.name == "on_event" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return cast(Any, create_model)(options, on_event=events.emit)  # type: ignore[no-any-return]
+    return create_model(options)
+
+
+def _report_prefix(ctx: RunContext) -> str:
+    """What the report says before the model's text: the offline analyzer's disclaimer."""
+    if ctx.model.name != "extractive":
+        return ""
+    return (
+        f"# Report: {ctx.document.source}\n\n"
+        "> Made offline by docanalyze's extractive analyzer (no API key was set): the points "
+        "below are sentences quoted from the document, ranked by centrality, not a summary "
+        "written by Claude.\n\n"
+    )
 
 
 def analyze(path_or_text: Source, **options: Any) -> Report:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from docanalyze.models.base import Usage
+from docanalyze.models.catalog import PRICES_CHECKED
 
 __all__ = ["ChunkResult", "Report"]
 
@@ -29,7 +30,19 @@ class ChunkResult:
 
 @dataclass
 class Report:
-    """A finished analysis. ``text`` is the Markdown report; ``truncated`` means it was cut."""
+    """An analysis. ``text`` is the Markdown report; ``truncated`` means it was cut.
+
+    ``complete`` is False for the partial report of a run stopped by ``--max-cost`` (see
+    :class:`docanalyze.errors.CostLimitReached`): ``text`` then lists the chunk extractions
+    obtained, and ``missing_chunks`` holds the (0-based) indexes of the chunks not extracted.
+
+    ``usage`` is the total; ``usage_by_model`` and ``usage_by_stage`` (``map``, ``reduce``,
+    ``final``) split it. ``cost`` is in USD, None when a model's price is unknown;
+    ``prices_checked`` dates the price table. ``stage_models`` names the model(s) that wrote
+    each part: ``map``, ``reduce-1``, ``reduce-2``..., ``final`` (with a fallback model, some
+    parts may come from it; each chunk's own model is in ``chunks``). ``retries`` counts the
+    requests sent again, ``rate_limited`` those retried after a 429.
+    """
 
     source: str
     text: str
@@ -42,6 +55,18 @@ class Report:
     truncated: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    usage_by_model: dict[str, Usage] = field(default_factory=dict)
+    usage_by_stage: dict[str, Usage] = field(default_factory=dict)
+    cost: float | None = None
+    run_id: str | None = None
+    cache_hits: int = 0
+    cost_by_model: dict[str, float | None] = field(default_factory=dict)
+    prices_checked: str = PRICES_CHECKED
+    stage_models: dict[str, list[str]] = field(default_factory=dict)
+    retries: int = 0
+    rate_limited: int = 0
+    complete: bool = True
+    missing_chunks: list[int] = field(default_factory=list)
 
     @property
     def offline(self) -> bool:
@@ -65,11 +90,30 @@ class Report:
             "chunk_count": len(self.chunks),
             "reduce_levels": self.reduce_levels,
             "chunks": [asdict(chunk) for chunk in self.chunks],
+            "complete": self.complete,
+            "missing_chunks": list(self.missing_chunks),
             "usage": asdict(self.usage),
+            "usage_by_model": {name: asdict(usage) for name, usage in self.usage_by_model.items()},
+            "usage_by_stage": {name: asdict(usage) for name, usage in self.usage_by_stage.items()},
+            "cost": {
+                "currency": "USD",
+                "total": _rounded(self.cost),
+                "by_model": {name: _rounded(cost) for name, cost in self.cost_by_model.items()},
+                "prices_checked": self.prices_checked,
+            },
+            "stage_models": {part: list(models) for part, models in self.stage_models.items()},
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
             "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
             "notices": list(self.notices),
+            "run_id": self.run_id,
+            "cache": {"hits": self.cache_hits},
         }
 
     def to_json(self) -> str:
         """:meth:`to_dict` as indented JSON (non-ASCII kept readable)."""
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def _rounded(cost: float | None) -> float | None:
+    return None if cost is None else round(cost, 6)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+import docanalyze.pipeline
 from docanalyze.cli import cli
+from docanalyze.cost import PriceTable, input_tokens_with_cache
+from docanalyze.models.base import ModelRequest, Usage
+from docanalyze.models.catalog import PRICES_CHECKED
+from tests.fakes import RecordingModel, StreamingModel
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
@@ -130,3 +138,182 @@ def test_every_help_has_examples() -> None:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+# --- usage and cost on stderr, --max-cost, streaming (models faked behind create_model) ----------
+
+
+@pytest.fixture
+def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[RecordingModel], RecordingModel]:
+    """``use_model(fake)`` makes the CLI's pipeline run with ``fake``, wired to its events."""
+
+    def install(model: RecordingModel) -> RecordingModel:
+        def create_model(options: object, **kwargs: Any) -> tuple[RecordingModel, list[str]]:
+            model.on_event = kwargs.get("on_event")
+            return model, []
+
+        monkeypatch.setattr(docanalyze.pipeline, "create_model", create_model)
+        return model
+
+    return install
+
+
+def long_text(tmp_path: Path, pages: int = 30) -> str:
+    filler = "The committee reviewed the quarterly figures and noted steady progress. " * 20
+    text = "\f".join(f"{filler}\nFACT-{n:04d} was recorded on page {n}.\n" for n in range(pages))
+    path = tmp_path / "long.txt"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+USAGE_LINE = re.compile(
+    r"^docanalyze: (\d+) requests, ([\d,]+) input tokens \(([\d,]+) cache write, ([\d,]+) cache "
+    r"read\), ([\d,]+) output tokens, \$([\d.]+) \(claude-sonnet-5-5\), 2 retries, "
+    r"1 rate-limited, [\d.]+ s$",
+    re.MULTILINE,
+)
+
+
+def test_the_usage_line_has_tokens_cache_cost_model_and_retries(
+    use_model: Callable[[RecordingModel], RecordingModel], fixtures_dir: Path
+) -> None:
+    model = use_model(
+        RecordingModel(
+            name="claude-sonnet-5-5",
+            cache_write_tokens=1000,
+            cache_read_tokens=20_000,
+            retries_before_first_reply=(429, 529),
+        )
+    )
+    code, _, err = invoke("report", str(fixtures_dir / "sample-en.pdf"), "--chunk-size", "1500")
+    assert code == 0, err
+    match = USAGE_LINE.search(err)
+    assert match, err
+    requests, input_tokens, write, read, output, usd = match.groups()
+    usage = sum((reply.usage for reply in model.replies), Usage())
+    assert int(requests) == len(model.requests) > 2
+    assert int(input_tokens.replace(",", "")) == input_tokens_with_cache(usage)
+    assert int(write.replace(",", "")) == 1000 * len(model.requests)
+    assert int(read.replace(",", "")) == 20_000 * len(model.requests)
+    assert int(output.replace(",", "")) == usage.output_tokens
+    assert float(usd) == pytest.approx(
+        PriceTable.from_catalog().cost("claude-sonnet-5-5", usage), abs=0.005
+    )
+
+
+def test_the_usage_line_leaves_out_cache_tokens_when_there_are_none(
+    use_model: Callable[[RecordingModel], RecordingModel], fixtures_dir: Path
+) -> None:
+    use_model(RecordingModel(name="claude-haiku-4-5"))
+    code, _, err = invoke("report", str(fixtures_dir / "sample.txt"))
+    assert code == 0, err
+    line = err.strip().splitlines()[-1]
+    assert "cache" not in line and "(claude-haiku-4-5), 0 retries, 0 rate-limited" in line
+
+
+def test_json_has_usage_by_model_and_stage_and_the_cost(
+    use_model: Callable[[RecordingModel], RecordingModel], fixtures_dir: Path
+) -> None:
+    use_model(RecordingModel(name="claude-sonnet-5-5", retries_before_first_reply=(429,)))
+    code, out, _ = invoke(
+        "report", str(fixtures_dir / "sample-en.pdf"), "--format", "json", "--chunk-size", "1500"
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["complete"] is True
+    assert set(result["usage_by_stage"]) == {"map", "final"}
+    assert list(result["usage_by_model"]) == ["claude-sonnet-5-5"]
+    stage_requests = sum(usage["requests"] for usage in result["usage_by_stage"].values())
+    assert stage_requests == result["usage"]["requests"]
+    cost = result["cost"]
+    assert cost["currency"] == "USD" and cost["prices_checked"] == PRICES_CHECKED
+    assert cost["total"] > 0 and cost["by_model"] == {"claude-sonnet-5-5": cost["total"]}
+    assert result["stage_models"] == {"map": ["claude-sonnet-5-5"], "final": ["claude-sonnet-5-5"]}
+    assert (result["retries"], result["rate_limited"]) == (1, 1)
+
+
+@pytest.mark.parametrize("output_format", ["md", "json"])
+def test_max_cost_prints_the_partial_report_and_a_one_line_error(
+    use_model: Callable[[RecordingModel], RecordingModel], tmp_path: Path, output_format: str
+) -> None:
+    model = use_model(RecordingModel(name="claude-sonnet-5-5", delay=0.01))
+    args = ["--chunk-size", "3000", "--max-cost", "0.05", "--format", output_format]
+    code, out, err = invoke("report", long_text(tmp_path), *args, "-q")
+    assert code == 1
+    assert err.startswith("Error: stopped before exceeding --max-cost $0.05")
+    assert len(err.strip().splitlines()) == 1 and "raise --max-cost" in err
+    text = out if output_format == "md" else json.loads(out)["report"]
+    assert text.startswith("# INCOMPLETE report: ")
+    assert 0 < len(model.requests) < 30 and "## Missing chunks" in text
+    if output_format == "json":
+        assert json.loads(out)["complete"] is False
+
+
+def test_max_cost_stop_still_shows_the_usage(
+    use_model: Callable[[RecordingModel], RecordingModel], tmp_path: Path
+) -> None:
+    use_model(RecordingModel(name="claude-sonnet-5-5"))
+    code, _, err = invoke(
+        "report", long_text(tmp_path), "--chunk-size", "3000", "--max-cost", "0.05"
+    )
+    lines = err.strip().splitlines()
+    assert code == 1 and lines[-1].startswith("Error: stopped before exceeding --max-cost")
+    usage = lines[-2]
+    assert usage.startswith("docanalyze: ") and "(claude-sonnet-5-5)" in usage
+    assert any("stopping before exceeding --max-cost" in line for line in lines)
+
+
+def test_max_cost_needs_a_known_price(
+    use_model: Callable[[RecordingModel], RecordingModel], fixtures_dir: Path
+) -> None:
+    model = use_model(RecordingModel(name="my-local-model"))
+    code, out, err = invoke("report", str(fixtures_dir / "sample.txt"), "--max-cost", "1")
+    assert code == 1 and out == "" and model.requests == []
+    assert "price of model my-local-model unknown" in err and "DOCANALYZE_PRICES" in err
+
+
+def test_a_prices_file_gives_an_unknown_model_its_cost(
+    use_model: Callable[[RecordingModel], RecordingModel],
+    fixtures_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_model(RecordingModel(name="my-local-model"))
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"my-local-model": {"input": 1, "output": 2}}', encoding="utf-8")
+    monkeypatch.setenv("DOCANALYZE_PRICES", str(prices))
+    code, _, err = invoke("report", str(fixtures_dir / "sample.txt"), "--max-cost", "1")
+    assert code == 0, err
+    assert "(my-local-model)" in err.strip().splitlines()[-1]
+
+
+def finals_with_spaces(request: ModelRequest) -> str:
+    facts = " ".join(re.findall(r"\w+", "\n".join(request.material))[:40])
+    return f"\n  # Findings\n\n{facts}\n\n" if request.stage == "final" else facts
+
+
+@pytest.mark.parametrize("max_tokens", ["4096", "20"], ids=["whole", "truncated"])
+def test_streamed_stdout_equals_the_plain_output(
+    use_model: Callable[[RecordingModel], RecordingModel], fixtures_dir: Path, max_tokens: str
+) -> None:
+    args = ["report", str(fixtures_dir / "sample.txt"), "--max-tokens", max_tokens, "-q", "--no-cache"]
+    use_model(StreamingModel(name="claude-sonnet-5-5", responder=finals_with_spaces))
+    code, plain, _ = invoke(*args, "--no-stream")
+    assert code == 0
+    streaming = use_model(StreamingModel(name="claude-sonnet-5-5", responder=finals_with_spaces))
+    code, streamed, _ = invoke(*args, "--stream")
+    assert code == 0
+    assert [request.stage for request in streaming.streamed] == ["final"]
+    assert streamed == plain
+    assert ("incomplete" in plain) == (max_tokens == "20")
+
+
+def test_the_offline_report_streams_the_same_too(fixtures_dir: Path) -> None:
+    args = ["report", str(fixtures_dir / "sample.txt"), "-q"]
+    assert invoke(*args, "--stream")[1] == invoke(*args)[1]
+
+
+def test_stream_is_only_for_markdown_on_stdout(fixtures_dir: Path, tmp_path: Path) -> None:
+    sample = str(fixtures_dir / "sample.txt")
+    assert invoke("report", sample, "--stream", "--format", "json")[0] == 2
+    assert invoke("report", sample, "--stream", "-o", str(tmp_path / "r.md"))[0] == 2

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
+from docanalyze.options import CacheMode
 from docanalyze.store import RunStore
 
-__all__ = ["CacheMode", "StoredModel", "call_key"]
-
-CacheMode = Literal["use", "refresh", "off"]
+__all__ = ["StoredModel", "call_key"]
 KEY_VERSION = 1
 
 
@@ -45,6 +44,7 @@ class StoredModel:
     mode: CacheMode = "use"
     hits: int = 0
     misses: int = 0
+    spent: Usage = field(default_factory=Usage)
 
     @property
     def name(self) -> str:
@@ -79,6 +79,7 @@ class StoredModel:
                 return replace(stored.as_reply(), usage=Usage())
         self.misses += 1
         reply = await self.inner.complete(request, **streaming)
+        self.spent = self.spent + reply.usage
         self.store.put_call(key, request.stage, reply, self.run_id)
         return reply
 

@@ -1,0 +1,13 @@
+"""The ``docanalyze`` command line: the only part of docanalyze that loads click and rich.
+
+It parses options, calls the Python API and formats output. stdout carries the result; stderr
+carries progress, notices and the usage line.
+"""
+
+from docanalyze.cli import history_commands as _history_commands
+from docanalyze.cli.app import cli, main
+from docanalyze.cli.report_command import report
+
+del _history_commands
+
+__all__ = ["cli", "main", "report"]

@@ -1,0 +1,68 @@
+"""The ``docanalyze`` command group: errors caught once at the boundary, ``--debug``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from docanalyze.errors import DocanalyzeError
+
+_DEBUG_KEY = "docanalyze.debug"
+
+INTERRUPTED = (
+    "Interrupted. Every reply received so far is saved in the run store: "
+    "run the same command again to resume."
+)
+
+
+class _Group(click.Group):
+    """Catches docanalyze's errors once, at the boundary: one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DocanalyzeError as error:
+            if ctx.meta.get(_DEBUG_KEY):
+                raise
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            if ctx.meta.get(_DEBUG_KEY):
+                raise
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(130)
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[_DEBUG_KEY] = True
+    return value
+
+
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_debug,
+    help="Show tracebacks for errors.",
+)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="docanalyze")
+@debug_option
+def cli() -> None:
+    """Analyze documents far longer than a model's context window, with Claude.
+
+    \b
+    Examples:
+      docanalyze report contract.pdf
+      docanalyze report notes.txt --format json -o notes.json
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="docanalyze")

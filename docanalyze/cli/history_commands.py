@@ -1,0 +1,172 @@
+"""``docanalyze runs`` and ``docanalyze cache``: the run history and the stored replies."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from docanalyze.cli.app import cli, debug_option
+from docanalyze.cost import format_usd
+from docanalyze.store import RunRecord, RunStore
+
+
+@cli.group(
+    invoke_without_command=True,
+    epilog="""\b
+Examples:
+  docanalyze runs                    # the latest runs
+  docanalyze runs --limit 50
+  docanalyze runs show 20261125-1402  # one run (an id prefix is enough)
+  docanalyze runs show 20261125-1402 --report > report.md
+""",
+)
+@click.option("--limit", default=20, show_default=True, help="How many runs to list.")
+@debug_option
+@click.pass_context
+def runs(ctx: click.Context, limit: int) -> None:
+    """List past runs: id, time, file, status, requests, tokens and cost."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with RunStore() as store:
+        records = store.list_runs(limit)
+    if not records:
+        click.echo("No runs yet: `docanalyze report FILE` records one.", err=True)
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "started", "file", "status", "requests", "tokens in/out", "cost"):
+        table.add_column(column, justify="right" if column in ("requests", "cost") else "left")
+    for record in records:
+        table.add_row(
+            record.id,
+            _when(record.started_at),
+            ", ".join(item["source"] for item in record.inputs),
+            record.status,
+            f"{record.requests:,}" + (f" (+{record.cached} cached)" if record.cached else ""),
+            f"{record.input_tokens:,} / {record.output_tokens:,}",
+            "?" if record.cost is None else format_usd(record.cost),
+        )
+    Console(soft_wrap=True).print(table)
+
+
+@runs.command(
+    "show",
+    epilog="""\b
+Examples:
+  docanalyze runs show 20261125-140210-3fa2c1
+  docanalyze runs show 20261125-1402 --report
+  docanalyze runs show 20261125-1402 --format json
+""",
+)
+@click.argument("run_id")
+@click.option("--report", "print_report", is_flag=True, help="Print the run's report again.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@debug_option
+def show(run_id: str, print_report: bool, output_format: str) -> None:
+    """Show one run (an id prefix is enough); --report prints its report again."""
+    with RunStore() as store:
+        record = store.get_run(run_id)
+    if print_report:
+        if record.result is None:
+            raise click.ClickException(
+                f"run {record.id} has no report ({record.status}): run the same command again "
+                f"to finish it from the stored replies"
+            )
+        report = record.result.get("report", "")
+        click.echo(report.rstrip() + "\n", nl=False)
+        return
+    if output_format == "json":
+        click.echo(json.dumps(_record_data(record), ensure_ascii=False, indent=2))
+        return
+    for label, value in _record_lines(record):
+        click.echo(f"{label:<10} {value}")
+
+
+@cli.group(
+    epilog="""\b
+Examples:
+  docanalyze cache stats
+  docanalyze cache clear --yes
+""",
+)
+def cache() -> None:
+    """The stored model replies that make re-runs free and resumable."""
+
+
+@cache.command("stats")
+@debug_option
+def cache_stats() -> None:
+    """How many replies are stored, and where."""
+    with RunStore() as store:
+        stats = store.cache_stats()
+    click.echo(f"store     {stats.path}")
+    click.echo(
+        f"replies   {stats.calls:,} ({stats.input_tokens:,} input, "
+        f"{stats.output_tokens:,} output tokens when first asked)"
+    )
+    click.echo(f"runs      {stats.runs:,}")
+    click.echo(f"size      {stats.size_bytes / 1_048_576:.1f} MiB")
+
+
+@cache.command("clear")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@debug_option
+def cache_clear(yes: bool) -> None:
+    """Delete every stored reply (the run history stays)."""
+    if not yes:
+        click.confirm("Delete every stored reply? Re-runs will pay for them again", abort=True)
+    with RunStore() as store:
+        deleted = store.clear_cache()
+    click.echo(f"Deleted {deleted:,} stored replies.", err=True)
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
+    seconds = (record.finished_at or record.started_at) - record.started_at
+    lines = [
+        ("run", record.id),
+        ("started", _when(record.started_at)),
+        ("status", record.status + (f": {record.error}" if record.error else "")),
+        ("inputs", ", ".join(f"{i['source']} (sha256 {i['sha256'][:12]})" for i in record.inputs)),
+        ("model", record.model),
+        ("requests", f"{record.requests:,}, and {record.cached:,} answered from the store"),
+        ("tokens", f"{record.input_tokens:,} input, {record.output_tokens:,} output"),
+        ("cost", "unknown" if record.cost is None else format_usd(record.cost)),
+        ("took", f"{seconds:.1f} s"),
+    ]
+    if record.result is not None:
+        lines.append(
+            ("report", f"{len(record.result.get('report', '')):,} characters (--report prints it)")
+        )
+    return lines
+
+
+def _record_data(record: RunRecord) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "status": record.status,
+        "error": record.error,
+        "inputs": record.inputs,
+        "options": record.options,
+        "model": record.model,
+        "requests": record.requests,
+        "cached": record.cached,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cost": record.cost,
+        "result": record.result,
+    }

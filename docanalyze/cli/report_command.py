@@ -1,0 +1,226 @@
+"""``docanalyze report``: options in, the report on stdout, usage on stderr."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from docanalyze.cli.app import cli, debug_option
+from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
+from docanalyze.cost import format_usd, input_tokens_with_cache
+from docanalyze.errors import CostLimitReached
+from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.options import Options
+from docanalyze.pipeline import Pipeline
+from docanalyze.report import Report
+
+
+def _parse_vars(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    variables: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        variables[key.strip()] = value
+    return variables
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  docanalyze report contract.pdf                     # Markdown report on stdout
+  docanalyze report contract.pdf -o report.md        # ... written to a file
+  docanalyze report scan.pdf --password secret
+  cat notes.txt | docanalyze report -                # read stdin
+  docanalyze report annual.pdf --prompts my-prompts/ --var focus=risks
+  docanalyze report big.pdf --format json | jq .usage
+  docanalyze report big.pdf --model claude-haiku-4-5 --concurrency 16
+  docanalyze report big.pdf --rpm 50 --fallback-model claude-haiku-4-5
+  docanalyze report big.pdf --max-cost 2.50             # stop before spending more
+  docanalyze report big.pdf --refresh                   # ask again, replace stored replies
+
+Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
+""",
+)
+@click.argument("path", type=str)
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "anthropic", "extractive"]),
+    default="auto",
+    show_default=True,
+    help="auto: Claude when ANTHROPIC_API_KEY is set, else extractive.",
+)
+@click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(path_type=Path),
+    help="Folder with map.j2, reduce.j2 and/or final.j2 overriding the defaults.",
+)
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    callback=_parse_vars,
+    metavar="KEY=VALUE",
+    help="A variable for the templates (repeatable).",
+)
+@click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk.")
+@click.option("--chunk-overlap", default=500, show_default=True, help="Characters of overlap.")
+@click.option("--max-tokens", default=4096, show_default=True, help="Token budget of the report.")
+@click.option("--context-window", type=int, help="Context window of a model not in the table.")
+@click.option(
+    "--concurrency",
+    default=64,
+    show_default=True,
+    help="Ceiling of requests in flight; the client adapts below it.",
+)
+@click.option("--rpm", type=int, help="Cap on requests per minute (besides the API's limits).")
+@click.option("--input-tpm", type=int, help="Cap on input tokens per minute.")
+@click.option("--output-tpm", type=int, help="Cap on output tokens per minute.")
+@click.option(
+    "--fallback-model", help="Model for later requests when the primary keeps failing (529/5xx)."
+)
+@click.option("--password", help="Password of an encrypted PDF.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown report, or JSON with chunks, usage and timings.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option(
+    "--max-cost",
+    type=float,
+    metavar="USD",
+    help="Stop before the run could cost more (USD); the partial report is kept.",
+)
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Write the report while it is written [default: when stdout is a terminal, "
+    "with --format md and no -o].",
+)
+@click.option(
+    "--no-cache",
+    "cache",
+    flag_value="off",
+    help="Neither use nor store replies in the run store.",
+)
+@click.option(
+    "--refresh",
+    "cache",
+    flag_value="refresh",
+    help="Ask again for calls already stored, and store the new replies.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
+@debug_option
+def report(
+    path: str,
+    output_format: str,
+    output: Path | None,
+    quiet: bool,
+    stream: bool | None,
+    **settings: Any,
+) -> None:
+    """Write a cited report of the document at PATH ("-" reads stdin)."""
+    settings["cache"] = settings["cache"] or "use"
+    streaming = _should_stream(stream, output_format, output)
+    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
+    writer = StdoutStream() if streaming else None
+    stopped: CostLimitReached | None = None
+    with ProgressDisplay(console, writer) as display:
+        pipeline = Pipeline(Options(stream=streaming, **settings), on_event=display.handle)
+        try:
+            result = pipeline.analyze(path)
+        except CostLimitReached as error:
+            result, stopped = error.report, error
+    text = result.to_json() if output_format == "json" else result.to_markdown()
+    if writer is not None:
+        writer.finish(text)
+    else:
+        _write(text, output)
+    console.print(_usage_line(result), highlight=False)
+    if stopped is not None:
+        raise stopped
+
+
+def _should_stream(stream: bool | None, output_format: str, output: Path | None) -> bool:
+    """Stream when asked, or by default when the Markdown report goes to a terminal."""
+    to_terminal_md = output_format == "md" and output is None
+    if stream is None:
+        return to_terminal_md and sys.stdout.isatty()
+    if stream and not to_terminal_md:
+        raise click.UsageError("--stream writes Markdown to stdout: drop --format json and -o")
+    return stream
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.FileError(str(output), hint=error.strerror) from error
+
+
+def _usage_line(result: Report) -> str:
+    usage = result.usage
+    seconds = result.timings.get("total", 0.0)
+    if result.offline:
+        return (
+            f"docanalyze: offline extractive analysis, {_count(result.page_count, 'page')}, "
+            f"{_count(len(result.chunks), 'chunk')}, "
+            f"{_count(result.reduce_levels, 'reduce level')}, {seconds:.1f} s"
+        )
+    return (
+        f"docanalyze: {_count(usage.requests, 'request')}{_stored_detail(result)}, "
+        f"{input_tokens_with_cache(usage):,} input tokens{_cache_detail(result)}, "
+        f"{usage.output_tokens:,} output tokens, {_cost_detail(result)}, "
+        f"{retry_detail(result.retries, result.rate_limited)}, {seconds:.1f} s"
+    )
+
+
+def _cache_detail(result: Report) -> str:
+    usage = result.usage
+    parts = [
+        f"{tokens:,} {kind}"
+        for tokens, kind in (
+            (usage.cache_creation_input_tokens, "cache write"),
+            (usage.cache_read_input_tokens, "cache read"),
+        )
+        if tokens
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _cost_detail(result: Report) -> str:
+    """``$1.04 (model)``, each model's share when several answered, or why the cost is unknown."""
+    unpriced = sorted(name for name, cost in result.cost_by_model.items() if cost is None)
+    if result.cost is None:
+        return f"cost unknown (no price for {', '.join(unpriced) or result.model})"
+    if len(result.cost_by_model) <= 1:
+        return f"{format_usd(result.cost)} ({result.model})"
+    shares = ", ".join(
+        f"{name} {format_usd(cost or 0.0)}" for name, cost in result.cost_by_model.items()
+    )
+    return f"{format_usd(result.cost)} ({shares})"
+
+
+def _stored_detail(result: Report) -> str:
+    if not result.cache_hits:
+        return ""
+    return f" (+{result.cache_hits:,} answered from the run store)"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
