@@ -98,7 +98,9 @@ def run(server: FakeMessagesAPI, document: Path, facts: set[str], **options: obj
             retries += 1
 
     started = time.monotonic()
-    report = docanalyze.analyze(str(document), backend="anthropic", on_event=count, **options)
+    report = docanalyze.analyze(
+        str(document), backend="anthropic", cache="off", on_event=count, **options
+    )
     wall = time.monotonic() - started
     served = [r for r in server.requests if r.status == 200 and r.path.startswith("/v1/messages")]
     map_served = [r for r in served if "<document_part>" in r.prompt]

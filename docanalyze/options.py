@@ -22,6 +22,7 @@ class Options:
     ``backend="auto"`` uses Claude when ``ANTHROPIC_API_KEY`` is set and the offline extractive
     analyzer otherwise. ``max_tokens`` is the final report's budget; ``map_max_tokens`` and
     ``reduce_max_tokens`` are the per-step budgets of the map and reduce stages.
+    ``chunk_overlap`` defaults to 5% of ``chunk_size``.
     ``concurrency`` is the ceiling of requests in flight (the client adapts below it); ``rpm``,
     ``input_tpm`` and ``output_tpm`` cap the rates on top of the limits the API reports.
     ``stream`` streams the final report as :class:`docanalyze.events.ReportText` events.
@@ -35,7 +36,7 @@ class Options:
     prompts_dir: Path | None = None
     variables: dict[str, str] = field(default_factory=dict)
     chunk_size: int = 10_000
-    chunk_overlap: int = 500
+    chunk_overlap: int | None = None
     max_tokens: int = 4096
     map_max_tokens: int = 2048
     reduce_max_tokens: int = 4096
@@ -62,6 +63,11 @@ class Options:
         object.__setattr__(self, "variables", dict(self.variables))
         self.validate()
 
+    @property
+    def overlap(self) -> int:
+        """Characters shared by neighbouring chunks: ``chunk_overlap``, by default 5% of a chunk."""
+        return self.chunk_size // 20 if self.chunk_overlap is None else self.chunk_overlap
+
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the option when a value cannot work."""
         positive = {
@@ -79,10 +85,10 @@ class Options:
             raise ConfigError(
                 f"--chunk-size must be at least 200 characters (got {self.chunk_size})"
             )
-        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+        if not 0 <= self.overlap < self.chunk_size // 2:
             raise ConfigError(
                 f"--chunk-overlap must be between 0 and half of --chunk-size "
-                f"({self.chunk_size // 2}); got {self.chunk_overlap}"
+                f"({self.chunk_size // 2}); got {self.overlap}"
             )
         if self.context_window is not None and self.context_window < 1000:
             raise ConfigError(

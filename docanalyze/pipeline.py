@@ -118,7 +118,7 @@ class Pipeline:
             split_document,
             document,
             chunk_size=options.chunk_size,
-            chunk_overlap=options.chunk_overlap,
+            chunk_overlap=options.overlap,
         )
         if not chunks:
             raise InputError(f"{document.source}: there is no text to analyze")

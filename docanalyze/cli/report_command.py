@@ -72,7 +72,9 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     help="A variable for the templates (repeatable).",
 )
 @click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk.")
-@click.option("--chunk-overlap", default=500, show_default=True, help="Characters of overlap.")
+@click.option(
+    "--chunk-overlap", type=int, help="Characters of overlap [default: 5% of --chunk-size]."
+)
 @click.option("--max-tokens", default=4096, show_default=True, help="Token budget of the report.")
 @click.option("--context-window", type=int, help="Context window of a model not in the table.")
 @click.option(

@@ -61,7 +61,7 @@ class AdaptiveConcurrency:
         decrease: float = 0.5,
         latency_factor: float = 2.0,
         latency_window: int = 32,
-        ramp_per_second: float = 250.0,
+        ramp_per_second: float = 100.0,
         overload_share: float = 0.1,
         headroom: Callable[[int], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,

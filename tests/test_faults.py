@@ -1,0 +1,151 @@
+"""Runs complete through every fault class the fake server injects, and lose nothing; a request
+that fails for good is a clear error, and no partial report is presented as complete."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import docanalyze
+from docanalyze.cli import cli
+from docanalyze.errors import ModelError
+from docanalyze.fakeserver import ApiError, Exchange, FakeMessagesAPI, Faults, RecordedRequest
+from docanalyze.store import RunStore
+
+PAGES = 16
+
+
+def facts_only(request: RecordedRequest) -> str:
+    return " ".join(dict.fromkeys(re.findall(r"FACT-\d+", request.prompt))) or "nothing"
+
+
+def write_document(path: Path) -> set[str]:
+    filler = "The auditors checked every ledger entry against the bank statements. " * 8
+    path.write_text(
+        "\f".join(f"FACT-{n:04d} appears on page {n}. {filler}" for n in range(1, PAGES + 1)),
+        encoding="utf-8",
+    )
+    return {f"FACT-{n:04d}" for n in range(1, PAGES + 1)}
+
+
+def analyze(server: FakeMessagesAPI, document: Path, monkeypatch, **options: object):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    settings: dict[str, object] = {"chunk_size": 700, "chunk_overlap": 0, "max_attempts": 10}
+    settings.update(options)
+    return docanalyze.analyze(str(document), **settings)
+
+
+def assert_complete(report: docanalyze.Report, facts: set[str]) -> None:
+    assert report.complete and not report.truncated
+    assert set(re.findall(r"FACT-\d+", report.text)) == facts
+    assert all(chunk.text for chunk in report.chunks)
+    assert {chunk.index for chunk in report.chunks} == set(range(len(report.chunks)))
+
+
+@pytest.mark.parametrize(
+    ("faults", "counter"),
+    [
+        (Faults(seed=1, overloaded=0.3), "overloaded"),
+        (Faults(seed=2, server_error=0.3), "server_errors"),
+        (Faults(seed=3, dropped=0.3), "dropped"),
+        (Faults(seed=4, hang=0.2, hang_seconds=5.0), "hung"),
+    ],
+    ids=["529", "500", "dropped", "hang"],
+)
+def test_the_run_completes_through_faults(
+    faults: Faults, counter: str, make_fake_api, tmp_path: Path, monkeypatch
+) -> None:
+    server = make_fake_api(responder=facts_only, faults=faults)
+    facts = write_document(tmp_path / "doc.txt")
+    report = analyze(server, tmp_path / "doc.txt", monkeypatch, timeout=1.0)
+    assert getattr(server.stats(), counter) > 0, "the fault really happened"
+    assert report.retries >= getattr(server.stats(), counter)
+    assert_complete(report, facts)
+
+
+def test_a_slow_stream_still_delivers_the_whole_report(
+    make_fake_api, tmp_path: Path, monkeypatch
+) -> None:
+    server = make_fake_api(
+        responder=facts_only, faults=Faults(seed=5, slow_stream=1.0, slow_event_seconds=0.05)
+    )
+    facts = write_document(tmp_path / "doc.txt")
+    report = analyze(server, tmp_path / "doc.txt", monkeypatch, stream=True)
+    assert server.stats().slow_streams >= 1
+    assert_complete(report, facts)
+
+
+class RefuseEarlyRequests:
+    """A 429 with retry-after for each of the first few requests, like a burst over a limit."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.lock = threading.Lock()
+
+    def admit(self, exchange: Exchange) -> None:
+        with self.lock:
+            if self.refusals <= 0:
+                return
+            self.refusals -= 1
+        raise ApiError(
+            429, "This request would exceed the rate limit for your organization",
+            error_type="rate_limit_error", headers={"retry-after": "1"},
+        )
+
+
+def test_429s_are_waited_out_and_nothing_is_lost(tmp_path: Path, monkeypatch) -> None:
+    with FakeMessagesAPI(responder=facts_only, policies=[RefuseEarlyRequests(5)]) as server:
+        facts = write_document(tmp_path / "doc.txt")
+        report = analyze(server, tmp_path / "doc.txt", monkeypatch)
+    assert report.rate_limited == 5
+    assert_complete(report, facts)
+
+
+def test_a_request_that_fails_for_good_is_a_clear_error_and_no_report(
+    make_fake_api, tmp_path: Path
+) -> None:
+    server = make_fake_api(responder=facts_only, faults=Faults(seed=6, overloaded=1.0))
+    write_document(tmp_path / "doc.txt")
+    env = {
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": server.base_url,
+    }
+    result = CliRunner().invoke(
+        cli,
+        ["report", str(tmp_path / "doc.txt"), "--chunk-size", "700", "--format", "json"],
+        env=env,
+    )
+    assert result.exit_code == 1
+    assert result.stdout == "", "no partial report is presented as complete"
+    assert "gave up" in result.stderr and "529" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    with RunStore() as store:
+        assert store.list_runs()[0].status == "failed"
+
+
+def test_the_python_api_raises_model_error_when_retries_run_out(
+    make_fake_api, tmp_path: Path, monkeypatch
+) -> None:
+    server = make_fake_api(responder=facts_only, faults=Faults(seed=7, server_error=1.0))
+    write_document(tmp_path / "doc.txt")
+    with pytest.raises(ModelError, match="gave up .* after 2 attempts"):
+        analyze(server, tmp_path / "doc.txt", monkeypatch, max_attempts=2)
+
+
+def test_the_api_key_never_reaches_the_store(make_fake_api, tmp_path: Path, monkeypatch) -> None:
+    server = make_fake_api(responder=facts_only)
+    write_document(tmp_path / "doc.txt")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-secret-key-0123456789")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    report = docanalyze.analyze(str(tmp_path / "doc.txt"), chunk_size=700)
+    with RunStore() as store:
+        path = store.path
+    stored = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
+    assert b"sk-ant-test-secret" not in stored
+    assert "sk-ant-test-secret" not in json.dumps(report.to_dict())
