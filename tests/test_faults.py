@@ -94,8 +94,10 @@ class RefuseEarlyRequests:
                 return
             self.refusals -= 1
         raise ApiError(
-            429, "This request would exceed the rate limit for your organization",
-            error_type="rate_limit_error", headers={"retry-after": "1"},
+            429,
+            "This request would exceed the rate limit for your organization",
+            error_type="rate_limit_error",
+            headers={"retry-after": "1"},
         )
 
 

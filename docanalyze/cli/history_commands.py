@@ -49,7 +49,10 @@ def runs(ctx: click.Context, limit: int) -> None:
             f"{record.input_tokens:,} / {record.output_tokens:,}",
             "?" if record.cost is None else format_usd(record.cost),
         )
-    Console(soft_wrap=True).print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=400)  # piped: one line per run, never wrapped
+    console.print(table)
 
 
 @runs.command(

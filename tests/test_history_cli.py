@@ -1,0 +1,124 @@
+"""`docanalyze runs` and `docanalyze cache`, two runs sharing one store, and a damaged store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from docanalyze.cli import cli
+from docanalyze.fakeserver import RecordedRequest
+from docanalyze.store import default_store_path
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def facts_only(request: RecordedRequest) -> str:
+    return " ".join(dict.fromkeys(re.findall(r"FACT-\d+", request.prompt))) or "nothing"
+
+
+def claude_env(server) -> dict[str, str]:
+    return {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.base_url}
+
+
+def test_runs_lists_and_shows_a_run_and_prints_its_report_again(fixtures_dir: Path) -> None:
+    sample = str(fixtures_dir / "sample.txt")
+    code, report_text, _ = invoke("report", sample, "-q")
+    assert code == 0
+    code, listing, _ = invoke("runs")
+    assert code == 0 and "sample.txt" in listing and "complete" in listing
+    run_id = re.search(r"\d{8}-\d{6}-[0-9a-f]{6}", listing).group(0)
+    code, details, _ = invoke("runs", "show", run_id[:15])
+    assert code == 0 and run_id in details and "complete" in details
+    code, again, _ = invoke("runs", "show", run_id, "--report")
+    assert code == 0 and again == report_text
+    code, data, _ = invoke("runs", "show", run_id, "--format", "json")
+    assert json.loads(data)["inputs"][0]["source"] == sample
+
+
+def test_runs_show_names_an_unknown_id(fixtures_dir: Path) -> None:
+    code, _, err = invoke("runs", "show", "19990101")
+    assert code == 1 and "no run matches" in err and "docanalyze runs" in err
+
+
+def test_cache_stats_and_clear(make_fake_api, fixtures_dir: Path) -> None:
+    server = make_fake_api(responder=facts_only)
+    env = claude_env(server)
+    assert invoke("report", str(fixtures_dir / "sample.txt"), "-q", env=env)[0] == 0
+    code, stats, _ = invoke("cache", "stats")
+    replies = int(re.search(r"replies\s+(\d+)", stats).group(1))
+    assert code == 0 and replies == len(server.requests) > 0
+    code, _, err = invoke("cache", "clear", "--yes")
+    assert code == 0 and f"Deleted {replies}" in err
+    assert re.search(r"replies\s+0\b", invoke("cache", "stats")[1])
+    assert invoke("report", str(fixtures_dir / "sample.txt"), "-q", env=env)[0] == 0
+    assert len(server.requests) == 2 * replies, "after clearing, the calls were asked again"
+
+
+def test_a_second_run_reuses_the_store_and_refresh_asks_again(
+    make_fake_api, fixtures_dir: Path
+) -> None:
+    server = make_fake_api(responder=facts_only)
+    env = claude_env(server)
+    sample = str(fixtures_dir / "sample.txt")
+    invoke("report", sample, "-q", env=env)
+    first = len(server.requests)
+    code, _, err = invoke("report", sample, env=env)
+    assert code == 0 and len(server.requests) == first
+    assert f"+{first} answered from the run store" in err
+    invoke("report", sample, "--refresh", "-q", env=env)
+    assert len(server.requests) == 2 * first
+    invoke("report", sample, "--no-cache", "-q", env=env)
+    assert len(server.requests) == 3 * first
+
+
+def test_two_concurrent_runs_share_one_store(make_fake_api, tmp_path: Path) -> None:
+    server = make_fake_api(responder=facts_only, latency=0.05)
+    env = {**os.environ, **claude_env(server), "DOCANALYZE_HOME": str(tmp_path / "home")}
+    processes = []
+    for name in ("a", "b"):
+        document = tmp_path / f"{name}.txt"
+        document.write_text(
+            "\f".join(
+                f"FACT-{n:04d} {name} page. " + "Words of the page. " * 40 for n in range(12)
+            ),
+            encoding="utf-8",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "docanalyze",
+            "report",
+            str(document),
+            "--chunk-size",
+            "500",
+            "-q",
+            "-o",
+            str(tmp_path / f"{name}.md"),
+        ]
+        processes.append(subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True))
+    for process in processes:
+        assert process.wait(120) == 0, process.stderr.read() if process.stderr else ""
+    env_home = {"DOCANALYZE_HOME": str(tmp_path / "home")}
+    code, listing, _ = invoke("runs", env=env_home)
+    assert code == 0 and listing.count("complete") == 2
+    replies = int(re.search(r"replies\s+(\d+)", invoke("cache", "stats", env=env_home)[1]).group(1))
+    assert replies == len(server.requests)
+
+
+def test_a_damaged_store_is_one_clear_line(fixtures_dir: Path) -> None:
+    path = default_store_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"garbage, not a database" * 200)
+    code, out, err = invoke("report", str(fixtures_dir / "sample.txt"))
+    assert code == 1 and out == ""
+    assert str(path) in err and "move it away or delete it" in err
+    assert len(err.strip().splitlines()) == 2  # the offline notice, then the error
