@@ -9,6 +9,8 @@ import click
 from docanalyze.errors import DocanalyzeError
 
 _DEBUG_KEY = "docanalyze.debug"
+NOT_RESUMABLE_KEY = "docanalyze.not_resumable"
+"""Set in ``ctx.meta`` by a command whose replies are not stored (``--no-cache``)."""
 
 INTERRUPTED = (
     "Interrupted. Every reply received so far is saved in the run store: "
@@ -30,7 +32,7 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             if ctx.meta.get(_DEBUG_KEY):
                 raise
-            click.echo(INTERRUPTED, err=True)
+            click.echo("Interrupted." if ctx.meta.get(NOT_RESUMABLE_KEY) else INTERRUPTED, err=True)
             ctx.exit(130)
 
 

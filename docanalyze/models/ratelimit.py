@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from docanalyze.models.retry import header_number
+
 __all__ = [
     "KINDS",
     "Bucket",
@@ -69,16 +71,6 @@ def parse_reset(text: str | None) -> float | None:
     return moment.timestamp()
 
 
-def _number(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
 def parse_rate_limit_headers(headers: Mapping[str, str]) -> dict[Kind, HeaderLimits]:
     """The ``anthropic-ratelimit-{kind}-{limit,remaining,reset}`` headers, per kind present."""
     lowered = {key.lower(): value for key, value in headers.items()}
@@ -86,8 +78,8 @@ def parse_rate_limit_headers(headers: Mapping[str, str]) -> dict[Kind, HeaderLim
     for kind in KINDS:
         prefix = f"anthropic-ratelimit-{kind}-"
         limits = HeaderLimits(
-            limit=_number(lowered.get(prefix + "limit")),
-            remaining=_number(lowered.get(prefix + "remaining")),
+            limit=header_number(lowered.get(prefix + "limit")),
+            remaining=header_number(lowered.get(prefix + "remaining")),
             reset=parse_reset(lowered.get(prefix + "reset")),
         )
         if limits.limit is not None or limits.remaining is not None:

@@ -98,7 +98,8 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def _float_or_none(text: str | None) -> float | None:
+def header_number(text: str | None) -> float | None:
+    """A header's value as a finite number >= 0, or None when absent or malformed."""
     if text is None:
         return None
     try:
@@ -110,11 +111,11 @@ def _float_or_none(text: str | None) -> float | None:
 
 def server_requested_delay(headers: Mapping[str, str] | None) -> float | None:
     """Seconds the server asked us to wait (``retry-after-ms``, then ``retry-after``), or None."""
-    milliseconds = _float_or_none(_header(headers, "retry-after-ms"))
+    milliseconds = header_number(_header(headers, "retry-after-ms"))
     if milliseconds is not None:
         return milliseconds / 1000
     retry_after = _header(headers, "retry-after")
-    seconds = _float_or_none(retry_after)
+    seconds = header_number(retry_after)
     if seconds is not None:
         return seconds
     if retry_after is None:
