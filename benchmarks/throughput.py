@@ -178,7 +178,9 @@ def latency_scenario(
         faults=faults,
         responder=respond,
     ) as server:
-        outcome = run(server, document, facts, **({"concurrency": concurrency} if concurrency else {}))
+        outcome = run(
+            server, document, facts, **({"concurrency": concurrency} if concurrency else {})
+        )
     ideal = latency * (outcome.levels + 2)
     waves = math.ceil(outcome.map_requests / ceiling)
     ceiling_ideal = latency * (waves + outcome.levels + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from docanalyze.document import Chunk, Partial
 from docanalyze.errors import BudgetError
@@ -11,7 +12,7 @@ from docanalyze.report import ChunkResult
 from docanalyze.run_context import RunContext
 from docanalyze.spans import split_point
 
-__all__ = ["map_chunks"]
+__all__ = ["MapPrompt", "map_chunks", "map_prompt"]
 
 
 async def map_chunks(
@@ -47,22 +48,13 @@ async def _extract_span(
     is asked again once with twice the budget when that fits, and otherwise in two halves, so
     no extraction is ever lost to truncation.
     """
-    document = ctx.document
-    text = document.marked_text(start, end)
-    first_page, last_page = document.page_at(start), document.page_at(max(start, end - 1))
-    prompt, prompt_tokens = ctx.render(
-        "map",
-        text=text,
-        index=chunk.index + 1,
-        total=chunk.total,
-        first_page=first_page,
-        last_page=last_page,
-    )
+    rendered = map_prompt(ctx, chunk, start, end)
+    text, prompt, prompt_tokens = rendered.text, rendered.prompt, rendered.tokens
     if not ctx.budgets.fits(prompt_tokens, max_tokens):
         return await _extract_halves(ctx, chunk, start, end, max_tokens, "does not fit the window")
     reply = await ctx.complete(ctx.stage_request("map", prompt, max_tokens, (text,)))
     if not reply.truncated:
-        partial = Partial(reply.text, first_page, last_page)
+        partial = Partial(reply.text, rendered.first_page, rendered.last_page)
         ctx.record_extraction(chunk.index, start, end, partial, reply.model)
         return [(partial, reply.model)]
     larger = max_tokens * 2
@@ -73,6 +65,33 @@ async def _extract_span(
     ):
         return await _extract_span(ctx, chunk, start, end, larger)
     return await _extract_halves(ctx, chunk, start, end, max_tokens, "was cut at max_tokens")
+
+
+@dataclass(frozen=True)
+class MapPrompt:
+    """The map prompt of a span of the document: its marked text, pages, prompt and estimate."""
+
+    text: str
+    first_page: int
+    last_page: int
+    prompt: str
+    tokens: int
+
+
+def map_prompt(ctx: RunContext, chunk: Chunk, start: int, end: int) -> MapPrompt:
+    """``map.j2`` rendered for ``document.text[start:end]`` of ``chunk``, as the stage sends it."""
+    document = ctx.document
+    text = document.marked_text(start, end)
+    first_page, last_page = document.page_at(start), document.page_at(max(start, end - 1))
+    prompt, tokens = ctx.render(
+        "map",
+        text=text,
+        index=chunk.index + 1,
+        total=chunk.total,
+        first_page=first_page,
+        last_page=last_page,
+    )
+    return MapPrompt(text, first_page, last_page, prompt, tokens)
 
 
 async def _extract_halves(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from docanalyze.errors import ConfigError
+from docanalyze.language import language_for
 from docanalyze.models.catalog import DEFAULT_MODEL
 
 __all__ = ["Backend", "Options"]
@@ -29,6 +30,8 @@ class Options:
     ``cache``: ``"use"`` answers a call already paid for from the run store, ``"refresh"`` asks
     again and stores the new reply, ``"off"`` neither reads nor writes replies. ``store_path``
     defaults to ``$DOCANALYZE_HOME/docanalyze.sqlite3``.
+    ``question`` makes the analysis answer that question; ``language`` (a code such as ``zh``)
+    is the report's language, by default the document's (:mod:`docanalyze.language`).
     """
 
     backend: Backend = "auto"
@@ -54,6 +57,8 @@ class Options:
     stream: bool = False
     cache: CacheMode = "use"
     store_path: Path | None = None
+    question: str | None = None
+    language: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompts_dir", "store_path"):
@@ -108,3 +113,5 @@ class Options:
             raise ConfigError(f"cache must be use, refresh or off (got {self.cache!r})")
         if self.timeout <= 0 or self.max_retry_time <= 0:
             raise ConfigError("timeouts must be positive")
+        if self.language is not None:
+            language_for(self.language)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from docanalyze.backends import create_model
 from docanalyze.budget import plan_budgets
@@ -16,16 +17,22 @@ from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import ConfigError, CostLimitReached, DocanalyzeError, InputError
 from docanalyze.events import EventHandler, Notice, StageStarted
 from docanalyze.incomplete import collect_partial_work, incomplete_report_text, stop_message
+from docanalyze.language import resolve_language
 from docanalyze.map_stage import map_chunks
 from docanalyze.models.base import Model, ModelReply
 from docanalyze.options import Options
-from docanalyze.prompts import PromptSet
+from docanalyze.prompts import TEMPLATE_NAMES, PromptSet
 from docanalyze.reduce_stage import final_prompt, reduce_until_final_fits
 from docanalyze.report import ChunkResult, Report
 from docanalyze.report_stream import ReportStream
 from docanalyze.run_context import CostStop, EventLog, RunContext, unknown_price_message
 from docanalyze.run_record import RunRecorder
 from docanalyze.sources import Source, resolve_document
+from docanalyze.template_header import apply_template_budgets
+from docanalyze.wording import wording_for
+
+if TYPE_CHECKING:
+    from docanalyze.batch_run import BatchResult
 
 __all__ = ["Pipeline", "analyze", "analyze_async"]
 
@@ -78,14 +85,41 @@ class Pipeline:
         for message in backend_notices:
             events.emit(Notice(message))
         try:
-            recorder = RunRecorder(self.options, document, model, injected=self._client is not None)
-            try:
-                return await self._recorded_run(recorder, document, model, events, started)
-            finally:
-                recorder.close()
+            return await self._analyze_with(document, model, events, started)
         finally:
             if self._client is None:
                 await model.aclose()
+
+    def analyze_many(self, sources: Sequence[Source], *, combine: bool = False) -> BatchResult:
+        """Analyze several documents with one model; see :func:`docanalyze.batch_run.analyze_many`."""
+        return asyncio.run(self.analyze_many_async(sources, combine=combine))
+
+    async def analyze_many_async(
+        self, sources: Sequence[Source], *, combine: bool = False
+    ) -> BatchResult:
+        """The asynchronous form of :meth:`analyze_many`."""
+        from docanalyze.batch_run import analyze_many
+
+        return await analyze_many(self, sources, combine=combine)
+
+    def create_model(self, events: EventLog) -> tuple[Model, list[str]]:
+        """The model of a run: the injected ``client``, or a new backend with its notices."""
+        return (self._client, []) if self._client else _create_model(self.options, events)
+
+    @property
+    def owns_model(self) -> bool:
+        """Whether the pipeline builds (and closes) its model, rather than using ``client``."""
+        return self._client is None
+
+    async def _analyze_with(
+        self, document: Document, model: Model, events: EventLog, started: float
+    ) -> Report:
+        """Run and record one document with a model the caller owns (and closes)."""
+        recorder = RunRecorder(self.options, document, model, injected=self._client is not None)
+        try:
+            return await self._recorded_run(recorder, document, model, events, started)
+        finally:
+            recorder.close()
 
     async def _recorded_run(
         self,
@@ -122,16 +156,7 @@ class Pipeline:
         )
         if not chunks:
             raise InputError(f"{document.source}: there is no text to analyze")
-        ctx = RunContext(
-            document,
-            model,
-            self.prompts,
-            plan_budgets(options, model),
-            events.emit,
-            prices=self.prices,
-            cost_budget=self._cost_budget(model),
-            fallback_model=options.fallback_model,
-        )
+        ctx = self._context(document, model, events)
         timings: dict[str, float] = {"read": time.monotonic() - started}
         try:
             return await self._stages(ctx, chunks, events, timings, started)
@@ -140,11 +165,27 @@ class Pipeline:
             timings["total"] = time.monotonic() - started
             raise self._cost_limit_reached(ctx, chunks, events, timings) from None
 
+    def _context(self, document: Document, model: Model, events: EventLog) -> RunContext:
+        """The state of a run of ``document`` with ``model``: templates, budgets, prices."""
+        return RunContext(
+            document,
+            model,
+            self.prompts,
+            apply_template_budgets(plan_budgets(self.options, model), self.prompts, model),
+            events.emit,
+            prices=self.prices,
+            cost_budget=self._cost_budget(model),
+            fallback_model=self.options.fallback_model,
+            question=self.options.question,
+            language=resolve_language(self.options.language, document.text),
+        )
+
     def _cost_budget(self, model: Model) -> CostBudget | None:
         """The ``--max-cost`` budget; every model that may answer must have a known price."""
         if self.options.max_cost is None:
             return None
-        for name in (model.name, self.options.fallback_model):
+        template_models = (self.prompts.settings(name).model for name in TEMPLATE_NAMES)
+        for name in (model.name, self.options.fallback_model, *template_models):
             if name and self.prices.get(name) is None:
                 raise ConfigError(f"--max-cost needs prices: {unknown_price_message(name)}")
         return CostBudget(self.options.max_cost)
@@ -160,13 +201,27 @@ class Pipeline:
         mark = time.monotonic()
         chunk_results, partials = await map_chunks(ctx, chunks)
         timings["map"] = time.monotonic() - mark
+        return await self._reduce_and_report(
+            ctx, chunk_results, partials, len(chunks), events, timings, started
+        )
 
+    async def _reduce_and_report(
+        self,
+        ctx: RunContext,
+        chunk_results: list[ChunkResult],
+        partials: list[Partial],
+        chunk_count: int,
+        events: EventLog,
+        timings: dict[str, float],
+        started: float,
+    ) -> Report:
+        """Reduce the mapped ``partials``, write the final report and build the Report."""
         mark = time.monotonic()
-        partials, levels = await reduce_until_final_fits(ctx, partials, len(chunks))
+        partials, levels = await reduce_until_final_fits(ctx, partials, chunk_count)
         timings["reduce"] = time.monotonic() - mark
 
         mark = time.monotonic()
-        reply, stream = await self._write_final(ctx, partials, len(chunks))
+        reply, stream = await self._write_final(ctx, partials, chunk_count)
         text = (
             _report_prefix(ctx) + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
         )
@@ -262,15 +317,13 @@ def _create_model(options: Options, events: EventLog) -> tuple[Model, list[str]]
 
 
 def _report_prefix(ctx: RunContext) -> str:
-    """What the report says before the model's text: the offline analyzer's disclaimer."""
+    """What the report says before the model's text: the offline analyzer's title and
+    disclaimer, in the report's language."""
     if ctx.model.name != "extractive":
         return ""
-    return (
-        f"# Report: {ctx.document.source}\n\n"
-        "> Made offline by docanalyze's extractive analyzer (no API key was set): the points "
-        "below are sentences quoted from the document, ranked by centrality, not a summary "
-        "written by Claude.\n\n"
-    )
+    wording = wording_for(ctx.report_language.code)
+    note = wording.offline_note_question if ctx.question else wording.offline_note
+    return f"{wording.title.format(source=ctx.document.source)}\n\n{note}\n\n"
 
 
 def analyze(path_or_text: Source, **options: Any) -> Report:

@@ -19,9 +19,11 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from docanalyze.errors import ConfigError, TemplateError
+from docanalyze.template_header import TemplateSettings, parse_template_header
 
 __all__ = [
     "RESERVED_VARIABLES",
+    "RUN_VARIABLES",
     "TEMPLATE_NAMES",
     "PromptSet",
     "TemplateName",
@@ -31,10 +33,17 @@ __all__ = [
 TemplateName = Literal["map", "reduce", "final"]
 TEMPLATE_NAMES: tuple[TemplateName, ...] = ("map", "reduce", "final")
 
+RUN_VARIABLES: dict[str, object] = {"question": None, "language": None, "language_name": None}
+"""The variables of the whole run every template gets, with the values :meth:`PromptSet.render`
+uses when its caller leaves them out (a run always passes them): the ``--question`` (``None``
+without one), and the report's language code and name (e.g. ``zh``, ``Chinese (简体中文)``)."""
+_RUN_NAMES = tuple(RUN_VARIABLES)
+
 RESERVED_VARIABLES: dict[TemplateName, tuple[str, ...]] = {
-    "map": ("text", "index", "total", "first_page", "last_page", "source", "page_count", "vars"),
-    "reduce": ("partials", "level", "group", "groups", "source", "page_count", "vars"),
-    "final": ("partials", "source", "page_count", "chunk_count", "offline", "vars"),
+    "map": ("text", "index", "total", "first_page", "last_page", "source", "page_count")
+    + (*_RUN_NAMES, "vars"),
+    "reduce": ("partials", "level", "group", "groups", "source", "page_count", *_RUN_NAMES, "vars"),
+    "final": ("partials", "source", "page_count", "chunk_count", "offline", *_RUN_NAMES, "vars"),
 }
 """The variables docanalyze passes to each template; ``--var`` may not reuse these names."""
 
@@ -73,11 +82,13 @@ class PromptSet:
         templates: Mapping[TemplateName, jinja2.Template],
         variables: Mapping[str, str],
         search_dirs: tuple[Path, ...],
+        settings: Mapping[TemplateName, TemplateSettings] | None = None,
     ) -> None:
         self._environment = environment
         self._templates = dict(templates)
         self._variables = dict(variables)
         self._search_dirs = search_dirs
+        self._settings = dict(settings or {})
 
     @classmethod
     def load(
@@ -86,7 +97,8 @@ class PromptSet:
         """Load the templates: those in ``override_dir`` win, the others are the defaults.
 
         Raises :class:`ConfigError` for a ``--var`` name that is a built-in variable, and
-        :class:`TemplateError` for a missing override folder or a template with a syntax error.
+        :class:`TemplateError` for a missing override folder, a template with a syntax error,
+        or an invalid ``docanalyze:`` header (:mod:`docanalyze.template_header`).
         """
         variables = dict(variables or {})
         _check_variables(variables)
@@ -95,7 +107,8 @@ class PromptSet:
             search_dirs = (_check_override_dir(override_dir), *search_dirs)
         environment = _make_environment(search_dirs)
         templates = {name: _compile(environment, name, search_dirs) for name in TEMPLATE_NAMES}
-        return cls(environment, templates, variables, search_dirs)
+        settings = {name: _read_settings(environment, name) for name in TEMPLATE_NAMES}
+        return cls(environment, templates, variables, search_dirs, settings)
 
     @property
     def variables(self) -> dict[str, str]:
@@ -106,13 +119,26 @@ class PromptSet:
         """The path of the file template ``name`` was loaded from."""
         return self._templates[name].filename or _template_file(name)
 
+    def settings(self, name: TemplateName) -> TemplateSettings:
+        """The model, temperature and max_tokens set by the header of template ``name``."""
+        return self._settings.get(name, TemplateSettings())
+
+    def source(self, name: TemplateName) -> str:
+        """The text of the file template ``name`` was loaded from, header included."""
+        return _template_source(self._environment, name)
+
     def render(self, name: TemplateName, context: Mapping[str, object]) -> str:
         """Render template ``name`` with the built-in ``context`` and the user variables.
 
         Raises :class:`TemplateError` naming the template file and line when the template uses
         an undefined variable, fails, or tries something the sandbox forbids.
         """
-        values: dict[str, object] = {**self._variables, "vars": dict(self._variables), **context}
+        values: dict[str, object] = {
+            **self._variables,
+            **RUN_VARIABLES,
+            "vars": dict(self._variables),
+            **context,
+        }
         try:
             return self._templates[name].render(values)
         except _RUNTIME_ERRORS as error:
@@ -192,6 +218,18 @@ def _compile(
         raise _syntax_error(error) from error
     except jinja2.TemplateNotFound as error:
         raise TemplateError(f"template {_not_found(error, search_dirs)}") from error
+
+
+def _template_source(environment: jinja2.Environment, name: TemplateName) -> str:
+    assert environment.loader is not None, "PromptSet environments always have a loader"
+    source, _, _ = environment.loader.get_source(environment, _template_file(name))
+    return source
+
+
+def _read_settings(environment: jinja2.Environment, name: TemplateName) -> TemplateSettings:
+    source = _template_source(environment, name)
+    filename = environment.get_template(_template_file(name)).filename or _template_file(name)
+    return parse_template_header(source, filename)
 
 
 def _syntax_error(error: jinja2.TemplateSyntaxError) -> TemplateError:

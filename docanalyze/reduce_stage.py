@@ -16,7 +16,7 @@ from docanalyze.events import StageStarted
 from docanalyze.run_context import RunContext
 from docanalyze.spans import split_text
 
-__all__ = ["final_prompt", "reduce_until_final_fits"]
+__all__ = ["final_prompt", "pack_partials", "reduce_prompt", "reduce_until_final_fits"]
 
 
 def final_prompt(ctx: RunContext, partials: list[Partial], chunk_count: int) -> tuple[str, int]:
@@ -53,7 +53,7 @@ def _material_tokens(ctx: RunContext, partials: list[Partial]) -> int:
 
 
 async def _reduce_level(ctx: RunContext, partials: list[Partial], level: int) -> list[Partial]:
-    groups = _pack(ctx, partials, level)
+    groups = pack_partials(ctx, partials, level)
     ctx.emit(StageStarted("reduce", sum(1 for group in groups if len(group) > 1), level))
     merged = await asyncio.gather(
         *(
@@ -64,9 +64,10 @@ async def _reduce_level(ctx: RunContext, partials: list[Partial], level: int) ->
     return [partial for group_result in merged for partial in group_result]
 
 
-def _pack(ctx: RunContext, partials: list[Partial], level: int) -> list[list[Partial]]:
-    """Greedy packing in document order under the reduce prompt's capacity."""
-    overhead = _render_reduce(ctx, [], level, 1, 1)[1]
+def pack_partials(ctx: RunContext, partials: list[Partial], level: int) -> list[list[Partial]]:
+    """The groups of reduce level ``level``: greedy, in document order, under the reduce
+    prompt's capacity (a partial too large alone is cut in two)."""
+    overhead = reduce_prompt(ctx, [], level, 1, 1)[1]
     capacity = ctx.budgets.request_limit - ctx.budgets.reduce_max_tokens - overhead
     groups: list[list[Partial]] = []
     current: list[Partial] = []
@@ -90,7 +91,7 @@ def _fitting_items(
     pending = list(reversed(partials))
     while pending:
         item = pending.pop()
-        cost = _render_reduce(ctx, [item], level, 1, 1)[1] - overhead
+        cost = reduce_prompt(ctx, [item], level, 1, 1)[1] - overhead
         if cost <= capacity:
             items.append((item, cost))
             continue
@@ -106,9 +107,10 @@ def _fitting_items(
     return items
 
 
-def _render_reduce(
+def reduce_prompt(
     ctx: RunContext, group: list[Partial], level: int, number: int, groups: int
 ) -> tuple[str, int]:
+    """The rendered reduce prompt of group ``number`` of ``groups`` and its token estimate."""
     return ctx.render("reduce", partials=group, level=level, group=number, groups=groups)
 
 
@@ -117,7 +119,7 @@ async def _reduce_group(
 ) -> list[Partial]:
     if len(group) == 1:
         return group
-    prompt, prompt_tokens = _render_reduce(ctx, group, level, number, groups)
+    prompt, prompt_tokens = reduce_prompt(ctx, group, level, number, groups)
     budget = ctx.budgets.reduce_max_tokens
     if ctx.budgets.fits(prompt_tokens, budget):
         material = tuple(partial.text for partial in group)

@@ -17,7 +17,8 @@ class ChunkResult:
     """One chunk's extraction: which pages it covers and which model wrote it.
 
     A chunk whose extraction did not fit one reply is asked again in parts; ``text`` then joins
-    the parts and ``requests`` counts them.
+    the parts and ``requests`` counts them. ``source`` names the chunk's document in a report
+    that combines several documents (None otherwise).
     """
 
     index: int
@@ -26,6 +27,7 @@ class ChunkResult:
     text: str
     model: str
     requests: int = 1
+    source: str | None = None
 
 
 @dataclass
@@ -113,6 +115,12 @@ class Report:
     def to_json(self) -> str:
         """:meth:`to_dict` as indented JSON (non-ASCII kept readable)."""
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+    def to_html(self) -> str:
+        """The report as a standalone HTML page, with each chunk's extraction below it."""
+        from docanalyze.html_report import render_html
+
+        return render_html([self])
 
 
 def _rounded(cost: float | None) -> float | None:

@@ -18,6 +18,7 @@ from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, for
 from docanalyze.document import Document, Partial
 from docanalyze.errors import ConfigError
 from docanalyze.events import Event, EventHandler, Notice, RequestRetried, StepFinished
+from docanalyze.language import Language, resolve_language
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
 from docanalyze.prompts import PromptSet, TemplateName
 
@@ -100,7 +101,11 @@ class Extraction:
 
 @dataclass
 class RunContext:
-    """The state of one run. Stages send every request through :meth:`complete`."""
+    """The state of one run. Stages send every request through :meth:`complete`.
+
+    ``question`` is the run's ``--question``; ``language`` the report's language, detected from
+    the document when not given.
+    """
 
     document: Document
     model: Model
@@ -110,6 +115,8 @@ class RunContext:
     prices: PriceTable = field(default_factory=PriceTable.from_catalog)
     cost_budget: CostBudget | None = None
     fallback_model: str | None = None
+    question: str | None = None
+    language: Language | None = None
     ledger: UsageLedger = field(default_factory=UsageLedger)
     stage_models: dict[str, set[str]] = field(default_factory=dict)
     extractions: list[Extraction] = field(default_factory=list)
@@ -117,6 +124,17 @@ class RunContext:
     _settled: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.question = (self.question or "").strip() or None
+        if self.language is None:
+            self.language = resolve_language(None, self.document.text)
+
+    @property
+    def report_language(self) -> Language:
+        """The language the report is written in."""
+        assert self.language is not None, "set in __post_init__"
+        return self.language
 
     @property
     def usage(self) -> Usage:
@@ -132,7 +150,14 @@ class RunContext:
         """Render template ``name`` for this document; return the prompt and its token estimate."""
         prompt = self.prompts.render(
             name,
-            {"source": self.document.source, "page_count": self.document.page_count, **context},
+            {
+                "source": self.document.source,
+                "page_count": self.document.page_count,
+                "question": self.question,
+                "language": self.report_language.code,
+                "language_name": self.report_language.name,
+                **context,
+            },
         )
         return prompt, self.model.estimate_tokens(prompt)
 
@@ -186,8 +211,19 @@ class RunContext:
     def stage_request(
         self, stage: Stage, prompt: str, max_tokens: int, material: tuple[str, ...]
     ) -> ModelRequest:
-        """A request of ``stage`` with this run's settings."""
-        return ModelRequest(prompt=prompt, max_tokens=max_tokens, stage=stage, material=material)
+        """A request of ``stage`` with this run's settings and its template header's model and
+        temperature (its ``max_tokens`` is already in the stage budget)."""
+        settings = self.prompts.settings(stage)
+        return ModelRequest(
+            prompt=prompt,
+            max_tokens=max_tokens,
+            stage=stage,
+            material=material,
+            model=settings.model,
+            temperature=settings.temperature,
+            question=self.question,
+            language=self.report_language.code,
+        )
 
     def worst_case_cost(self, request: ModelRequest) -> float:
         """The most ``request`` can cost, with whichever of the model or its fallback answers."""

@@ -37,6 +37,9 @@ def resolve_document(source: Source, *, password: str | None = None) -> Document
 def _looks_like_path(text: str) -> bool:
     if "\n" in text or len(text) > 4096:
         return False
-    if Path(text).exists():
-        return True
+    try:
+        if Path(text).exists():
+            return True
+    except OSError:  # e.g. a long line of text is not a valid file name
+        return False
     return text.lower().endswith(_DOCUMENT_SUFFIXES) or os.sep in text

@@ -296,7 +296,14 @@ def finals_with_spaces(request: ModelRequest) -> str:
 def test_streamed_stdout_equals_the_plain_output(
     use_model: Callable[[RecordingModel], RecordingModel], fixtures_dir: Path, max_tokens: str
 ) -> None:
-    args = ["report", str(fixtures_dir / "sample.txt"), "--max-tokens", max_tokens, "-q", "--no-cache"]
+    args = [
+        "report",
+        str(fixtures_dir / "sample.txt"),
+        "--max-tokens",
+        max_tokens,
+        "-q",
+        "--no-cache",
+    ]
     use_model(StreamingModel(name="claude-sonnet-5-5", responder=finals_with_spaces))
     code, plain, _ = invoke(*args, "--no-stream")
     assert code == 0

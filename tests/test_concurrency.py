@@ -154,7 +154,9 @@ def test_a_cancelled_waiter_gives_its_place_back() -> None:
 def test_slow_start_also_ramps_with_time_while_there_is_headroom() -> None:
     clock = Clock()
     room = {"ok": True}
-    limits = AdaptiveConcurrency(64, clock=clock, ramp_per_second=100, headroom=lambda n: room["ok"])
+    limits = AdaptiveConcurrency(
+        64, clock=clock, ramp_per_second=100, headroom=lambda n: room["ok"]
+    )
 
     async def go() -> None:
         await limits.acquire()  # starts the ramp

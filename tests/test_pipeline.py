@@ -103,11 +103,16 @@ def test_reduce_steps_of_a_level_run_concurrently() -> None:
 
 
 def test_a_truncated_extraction_is_asked_again_not_dropped() -> None:
+    asked: set[str] = set()
+
     def wordy(request: ModelRequest) -> str:
-        """Extractions four times as long as their input: too long for one reply."""
+        """The first extraction of a text is too long for one reply; asked again, it fits."""
         if request.stage == "map":
-            facts = re.findall(r"FACT-\d+", request.material[0])
-            return " ".join(facts) + " padding" * (len(request.material[0]) // 2)
+            facts = " ".join(re.findall(r"FACT-\d+", request.material[0]))
+            if request.material[0] in asked:
+                return facts
+            asked.add(request.material[0])
+            return facts + " padding" * request.max_tokens
         return " ".join(re.findall(r"FACT-\d+", "\n".join(request.material)))
 
     model = RecordingModel(context_window=8000, responder=wordy)
@@ -388,3 +393,9 @@ def test_a_tight_budget_waits_for_requests_in_flight_instead_of_stopping() -> No
     )
     assert report.complete and report.text == plain.text
     assert report.cost == pytest.approx(plain.cost)
+
+
+def test_a_long_line_of_text_is_analyzed_as_text() -> None:
+    text = "The lease runs for five years and the rent rises by two percent each year. " * 10
+    report = docanalyze.analyze(text.strip(), backend="extractive")
+    assert "lease" in report.text and report.source == "<text>"

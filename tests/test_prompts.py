@@ -214,7 +214,8 @@ def test_undefined_variable_names_template_line_and_available(
         prompts.render("map", context("map"))
     assert str(raised.value) == (
         "template prompts/map.j2, line 4: 'chunk_text' is undefined (available: text, index, "
-        "total, first_page, last_page, source, page_count, vars, audience)"
+        "total, first_page, last_page, source, page_count, question, language, language_name, "
+        "vars, audience)"
     )
 
 
@@ -227,7 +228,10 @@ def test_undefined_attribute_names_the_line(tmp_path: Path) -> None:
     message = str(raised.value)
     assert "reduce.j2, line 2:" in message
     assert "has no attribute 'txt'" in message
-    assert "(available: partials, level, group, groups, source, page_count, vars)" in message
+    assert (
+        "(available: partials, level, group, groups, source, page_count, question, language, "
+        "language_name, vars)"
+    ) in message
 
 
 def test_error_in_an_included_template_names_that_file(tmp_path: Path) -> None:

@@ -1,43 +1,85 @@
-"""Tests of the CJK-aware token estimate."""
+"""Tests of the CJK-aware token estimate, and of its calibration against the fake server."""
 
 from __future__ import annotations
 
 import random
 import string
+from pathlib import Path
 
 import pytest
 
+from docanalyze.fakeserver import count_tokens
+from docanalyze.sources import resolve_document
 from docanalyze.tokens import estimate_tokens, is_cjk_heavy
+from fixtures.texts import SAMPLE_EN, SAMPLE_TXT, SAMPLE_ZH, Page, page_text
 
 HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]
 ENGLISH = (
     "The committee reviewed the annual budget and found that spending on maintenance "
     "had risen by twelve percent, mostly because of delayed repairs to the east wing. "
 )
+TOLERANCE = 0.15
 
 
 def han_text(length: int, seed: int = 0) -> str:
     return "".join(random.Random(seed).choices(HAN, k=length))
 
 
+def fixture_text(pages: list[Page]) -> str:
+    return "\n\n".join(page_text(page) for page in pages)
+
+
 def test_empty_text_costs_nothing() -> None:
     assert estimate_tokens("") == 0
 
 
-@pytest.mark.parametrize("text", ["a", "ab", "abc", " ", "\n"])
+@pytest.mark.parametrize("text", ["a", "ab", "7", ".", " ", "\n"])
 def test_any_text_costs_at_least_one_token(text: str) -> None:
     assert estimate_tokens(text) == 1
 
 
-@pytest.mark.parametrize("repeats", [1, 7, 100])
-def test_english_costs_about_a_token_per_three_characters(repeats: int) -> None:
-    text = ENGLISH * repeats
-    assert abs(estimate_tokens(text) - len(text) / 3) <= 1
+@pytest.mark.parametrize(
+    ("word", "tokens"), [("a", 1), ("the", 2), ("budget", 2), ("committee", 3), ("2023", 2)]
+)
+def test_a_word_costs_half_a_token_plus_a_quarter_per_character(word: str, tokens: int) -> None:
+    assert estimate_tokens(word) == tokens
+    assert estimate_tokens(f"{word} {word}") == pytest.approx(2 * (0.5 + len(word) / 4), abs=1)
 
 
-def test_english_estimate_errs_high_against_four_characters_per_token() -> None:
+def test_ascii_whitespace_is_free() -> None:
+    spaced = ENGLISH.replace(" ", "  \n\t ")
+    assert estimate_tokens(spaced) == estimate_tokens(ENGLISH)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [ENGLISH * 20, fixture_text(SAMPLE_EN), fixture_text(SAMPLE_TXT)],
+    ids=["repeated-sentence", "sample-en", "sample-txt"],
+)
+def test_english_prose_is_within_15_percent_of_the_server_and_never_below(text: str) -> None:
+    server = count_tokens(text)
+    assert server <= estimate_tokens(text) <= server * (1 + TOLERANCE)
+
+
+def test_chinese_prose_is_within_15_percent_of_the_server_and_never_below() -> None:
+    text = fixture_text(SAMPLE_ZH)
+    server = count_tokens(text)
+    assert server <= estimate_tokens(text) <= server * (1 + TOLERANCE)
+
+
+@pytest.mark.parametrize("name", ["sample-en.pdf", "sample-zh.pdf"])
+def test_extracted_pdf_text_with_page_markers_is_within_15_percent(
+    fixtures_dir: Path, name: str
+) -> None:
+    document = resolve_document(str(fixtures_dir / name))
+    text = document.marked_text(0, len(document.text))
+    server = count_tokens(text)
+    assert server <= estimate_tokens(text) <= server * (1 + TOLERANCE)
+
+
+def test_english_errs_high_but_less_than_the_old_three_characters_per_token() -> None:
     text = ENGLISH * 50
-    assert estimate_tokens(text) > len(text) / 4
+    assert count_tokens(text) < estimate_tokens(text) < len(text) / 3
 
 
 @pytest.mark.parametrize("length", [1, 10, 5_000])
@@ -49,15 +91,13 @@ def test_chinese_costs_a_token_per_character(length: int) -> None:
     "text", ["ひらがなとカタカナ", "한국어 문장입니다", "漢字"], ids=["kana", "hangul", "kanji"]
 )
 def test_japanese_and_korean_count_as_cjk(text: str) -> None:
-    non_cjk = sum(character == " " for character in text)
-    assert estimate_tokens(text) == len(text) - non_cjk + (1 if non_cjk else 0)
+    assert estimate_tokens(text) == len(text.replace(" ", ""))
 
 
 def test_mixed_text_adds_both_rates() -> None:
     chinese, english = han_text(900, seed=1), ENGLISH * 9
     mixed = chinese + english
-    assert abs(estimate_tokens(mixed) - (len(chinese) + len(english) / 3)) <= 1
-    assert estimate_tokens(mixed) <= estimate_tokens(chinese) + estimate_tokens(english)
+    assert abs(estimate_tokens(mixed) - (estimate_tokens(chinese) + estimate_tokens(english))) <= 1
 
 
 def test_fullwidth_and_ideographic_punctuation_count_as_cjk() -> None:
@@ -65,9 +105,14 @@ def test_fullwidth_and_ideographic_punctuation_count_as_cjk() -> None:
     assert estimate_tokens(punctuation) == len(punctuation)
 
 
-def test_latin_punctuation_does_not_count_as_cjk() -> None:
+def test_latin_punctuation_costs_a_token_a_character() -> None:
     punctuation = string.punctuation * 3
-    assert estimate_tokens(punctuation) == len(punctuation) // 3
+    assert estimate_tokens(punctuation) == len(punctuation) == count_tokens(punctuation)
+
+
+def test_accented_letters_cost_at_least_what_the_server_counts() -> None:
+    text = "Société Générale a publié ses résultats trimestriels à Zürich. " * 10
+    assert estimate_tokens(text) >= count_tokens(text)
 
 
 def test_chinese_text_is_cjk_heavy_and_english_is_not() -> None:

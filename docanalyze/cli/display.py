@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from docanalyze.batch_run import current_source
 from docanalyze.events import Event, Notice, ReportText, RequestRetried, StageStarted, StepFinished
 
 
@@ -55,10 +62,12 @@ class ProgressDisplay:
                 TextColumn("{task.fields[tokens]} tokens"),
                 TextColumn("{task.fields[retries]}"),
                 TimeElapsedColumn(),
+                TimeRemainingColumn(),
                 console=console,
                 transient=True,
             )
-        self.task: Any = None
+        self.tasks: dict[str | None, TaskID] = {}
+        """The bar of each document running (key None for a single document)."""
         self.tokens = 0
         self.retries = 0
         self.rate_limited = 0
@@ -100,16 +109,21 @@ class ProgressDisplay:
         if self.progress is None:
             return
         label = f"reduce level {event.level}" if event.stage == "reduce" else event.stage
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(
+        source = current_source()
+        if source is not None:
+            label = f"{source}: {label}"
+        previous = self.tasks.pop(source, None)
+        if previous is not None:
+            self.progress.remove_task(previous)
+        self.tasks[source] = self.progress.add_task(
             label, total=event.steps, tokens=self._tokens(), retries=self._retries()
         )
 
     def _update(self, advance: int = 0) -> None:
-        if self.progress is not None and self.task is not None:
+        task = self.tasks.get(current_source())
+        if self.progress is not None and task is not None:
             self.progress.update(
-                self.task, advance=advance, tokens=self._tokens(), retries=self._retries()
+                task, advance=advance, tokens=self._tokens(), retries=self._retries()
             )
 
     def _tokens(self) -> str:

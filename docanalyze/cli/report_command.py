@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from docanalyze.cli.app import cli, debug_option
+from docanalyze.batch_run import BatchResult
+from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option
 from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
+from docanalyze.cli.outputs import (
+    format_batch,
+    format_report,
+    stdout_is_terminal,
+    write_batch_to_dir,
+    write_text,
+)
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import CostLimitReached
 from docanalyze.models.catalog import DEFAULT_MODEL
@@ -39,16 +46,22 @@ Examples:
   docanalyze report scan.pdf --password secret
   cat notes.txt | docanalyze report -                # read stdin
   docanalyze report annual.pdf --prompts my-prompts/ --var focus=risks
+  docanalyze report lease.pdf --question "When can the tenant terminate?"
+  docanalyze report annual.pdf --language zh            # a report in Chinese
   docanalyze report big.pdf --format json | jq .usage
   docanalyze report big.pdf --model claude-haiku-4-5 --concurrency 16
   docanalyze report big.pdf --rpm 50 --fallback-model claude-haiku-4-5
   docanalyze report big.pdf --max-cost 2.50             # stop before spending more
   docanalyze report big.pdf --refresh                   # ask again, replace stored replies
+  docanalyze report big.pdf --format html -o big.html   # a standalone web page
+  docanalyze report a.pdf b.pdf docs/*.txt -o reports/  # one file per document
+  docanalyze report a.pdf b.pdf --combine               # one report of both
+  docanalyze report big.pdf --prompts my-prompts/ --dry-run   # the prompts, nothing sent
 
 Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 """,
 )
-@click.argument("path", type=str)
+@click.argument("paths", nargs=-1, required=True, type=str, metavar="PATH...")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model.")
 @click.option(
     "--backend",
@@ -89,16 +102,35 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @click.option(
     "--fallback-model", help="Model for later requests when the primary keeps failing (529/5xx)."
 )
+@click.option(
+    "--question",
+    help="Answer this question from the document, with page citations.",
+)
+@click.option(
+    "--language",
+    metavar="CODE",
+    help="Language of the report: en, zh, ja, fr... [default: the document's].",
+)
 @click.option("--password", help="Password of an encrypted PDF.")
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["md", "json"]),
+    type=click.Choice(["md", "json", "html"]),
     default="md",
     show_default=True,
-    help="Markdown report, or JSON with chunks, usage and timings.",
+    help="Markdown report, JSON with chunks, usage and timings, or a standalone HTML page.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write here: a file, or a folder (one file per document) with several PATHs.",
+)
+@click.option(
+    "--combine",
+    is_flag=True,
+    help="One report of all the PATHs together; citations name the document.",
+)
 @click.option(
     "--max-cost",
     type=float,
@@ -124,55 +156,128 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     help="Ask again for calls already stored, and store the new replies.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the rendered map, reduce and final prompts with their budgets; send nothing.",
+)
 @debug_option
 def report(
-    path: str,
+    paths: tuple[str, ...],
+    combine: bool,
     output_format: str,
     output: Path | None,
     quiet: bool,
     stream: bool | None,
+    dry_run: bool,
     **settings: Any,
 ) -> None:
-    """Write a cited report of the document at PATH ("-" reads stdin)."""
+    """Write a cited report of each document at PATH ("-" reads stdin).
+
+    With several PATHs: one report per document (on stdout, separated by a "---" line; with -o, a
+    folder of files named after the documents), or one report of them all with --combine.
+    """
+    several = len(paths) > 1 or combine
+    if paths.count("-") > 1:
+        raise click.UsageError('"-" (stdin) can be given only once')
     settings["cache"] = settings["cache"] or "use"
+    if settings["cache"] == "off":
+        click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
+    if dry_run:
+        if len(paths) > 1:
+            raise click.UsageError("--dry-run shows the prompts of one document: give one PATH")
+        _print_dry_run(paths[0], Options(**settings), output_format, output)
+        return
+    if several and not combine:
+        _check_no_stream(stream)
+        stream = False
     streaming = _should_stream(stream, output_format, output)
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     writer = StdoutStream() if streaming else None
     stopped: CostLimitReached | None = None
     with ProgressDisplay(console, writer) as display:
         pipeline = Pipeline(Options(stream=streaming, **settings), on_event=display.handle)
-        try:
-            result = pipeline.analyze(path)
-        except CostLimitReached as error:
-            result, stopped = error.report, error
-    text = result.to_json() if output_format == "json" else result.to_markdown()
+        if several:
+            batch = pipeline.analyze_many(paths, combine=combine)
+        else:
+            try:
+                result = pipeline.analyze(paths[0])
+            except CostLimitReached as error:
+                result, stopped = error.report, error
+    if several:
+        _finish_batch(batch, output_format, output, writer, console, combine)
+        return
+    text = format_report(result, output_format)
     if writer is not None:
         writer.finish(text)
     else:
-        _write(text, output)
+        write_text(text, output, render=_render_on_terminal(output_format, output))
     console.print(_usage_line(result), highlight=False)
     if stopped is not None:
         raise stopped
+
+
+def _print_dry_run(path: str, options: Options, output_format: str, output: Path | None) -> None:
+    """``--dry-run``: the prompts a run would send first, on stdout (or ``-o``)."""
+    from docanalyze.dry_run import format_dry_run, preview_prompts
+
+    if output_format != "md":
+        raise click.UsageError("--dry-run prints the prompts as text: drop --format json")
+    _write(format_dry_run(preview_prompts(path, options)), output)
+
+
+def _finish_batch(
+    batch: BatchResult,
+    output_format: str,
+    output: Path | None,
+    writer: StdoutStream | None,
+    console: Console,
+    combine: bool,
+) -> None:
+    """Write the reports of several documents, their usage lines and errors; exit 1 on errors."""
+    if output is not None and not combine:
+        write_batch_to_dir(batch, output_format, output)
+    elif batch.reports:
+        text = (
+            format_report(batch.reports[0], output_format)
+            if combine
+            else format_batch(batch, output_format)
+        )
+        if writer is not None:
+            writer.finish(text)
+        else:
+            write_text(text, output, render=_render_on_terminal(output_format, output))
+    for name, result in zip(batch.inputs, batch.reports):
+        line = _usage_line(result)
+        console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
+    for failure in batch.failures:
+        click.echo(f"Error: {failure.message}", err=True)
+    if batch.failures:
+        click.get_current_context().exit(1)
+
+
+def _check_no_stream(stream: bool | None) -> None:
+    if stream:
+        raise click.UsageError("--stream writes one report: add --combine, or give one PATH")
+
+
+def _render_on_terminal(output_format: str, output: Path | None) -> bool:
+    """Render Markdown for reading when it goes to a terminal (not streamed, not to a file)."""
+    return output_format == "md" and output is None and stdout_is_terminal()
 
 
 def _should_stream(stream: bool | None, output_format: str, output: Path | None) -> bool:
     """Stream when asked, or by default when the Markdown report goes to a terminal."""
     to_terminal_md = output_format == "md" and output is None
     if stream is None:
-        return to_terminal_md and sys.stdout.isatty()
+        return to_terminal_md and stdout_is_terminal()
     if stream and not to_terminal_md:
         raise click.UsageError("--stream writes Markdown to stdout: drop --format json and -o")
     return stream
 
 
 def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise click.FileError(str(output), hint=error.strerror) from error
+    write_text(text, output)
 
 
 def _usage_line(result: Report) -> str:

@@ -28,6 +28,10 @@ class ModelRequest:
     temperature: float | None = None
     model: str | None = None
     """Overrides the backend's model for this request (e.g. a template's own model)."""
+    question: str | None = None
+    """The run's ``--question`` (already in the prompt), for backends that ignore the prompt."""
+    language: str | None = None
+    """The report's language code (already in the prompt), for backends that ignore the prompt."""
 
 
 @dataclass(frozen=True)

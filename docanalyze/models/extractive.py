@@ -5,6 +5,10 @@ most central sentences (map) or points (reduce, final): each unit is scored by t
 similarity of its TF-IDF term vector to the other units', so sentences about what the text is
 mostly about win over asides and noise. The chosen units come back in document order with their
 page citations, always within ``request.max_tokens`` as :func:`estimate_tokens` counts.
+
+With ``request.question`` it keeps only the units that bear on the question
+(:mod:`docanalyze.relevance`), best first, and the report answers it. Its own headings and notes
+are in ``request.language`` (:mod:`docanalyze.wording`); the quotes stay in the document's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from docanalyze.models.base import ModelReply, ModelRequest, Usage
+from docanalyze.relevance import is_relevant, relevance_scores
 from docanalyze.textunits import (
     format_citation,
     is_cjk_char,
@@ -25,6 +30,7 @@ from docanalyze.textunits import (
     terms,
 )
 from docanalyze.tokens import estimate_tokens
+from docanalyze.wording import ENGLISH, Wording, wording_for
 
 __all__ = ["ExtractiveModel"]
 
@@ -36,8 +42,12 @@ FULL_WEIGHT_TERMS = 6
 """Units with fewer terms than this are down-weighted in proportion."""
 SUBSTITUTE_SCORE_RATIO = 0.5
 """A point that does not fit may give its room to smaller ones scoring at least this share of it."""
-OVERVIEW_HEADING = "## Overview"
-KEY_POINTS_HEADING = "## Key points"
+RELEVANCE_TIE_BREAK = 0.01
+"""With a question, centrality times this breaks ties between equally relevant units."""
+ANSWER_SIZE = 3
+"""With a question, the best passages quoted as the answer."""
+OVERVIEW_HEADING = ENGLISH.overview
+KEY_POINTS_HEADING = ENGLISH.key_points
 
 _BULLET_MARKER = re.compile(r"^(?:[-*•·]\s+|\d{1,3}[.)]\s+)")
 _TRAILING_PUNCTUATION = re.compile(r"[\s.!?。！？;；,，:：]+$")
@@ -85,11 +95,11 @@ class ExtractiveModel:
         started = time.perf_counter()
         limit = min(request.max_tokens, self._max_output_tokens)
         if request.stage == "map":
-            text = extract_sentences(request.material, limit)
+            text = extract_sentences(request.material, limit, request.question)
         elif request.stage == "reduce":
-            text = merge_points(request.material, limit)
+            text = merge_points(request.material, limit, request.question)
         else:
-            text = write_report(request.material, limit)
+            text = write_report(request.material, limit, request.language, request.question)
         prompt_tokens = estimate_tokens(request.prompt) + estimate_tokens(request.system or "")
         return ModelReply(
             text=text,
@@ -105,42 +115,86 @@ class ExtractiveModel:
         """Nothing to release."""
 
 
-def extract_sentences(material: Sequence[str], max_tokens: int) -> str:
-    """Map: the most central sentences of page-marked text, as cited bullets in document order."""
+def extract_sentences(material: Sequence[str], max_tokens: int, question: str | None = None) -> str:
+    """Map: the most central sentences of page-marked text (with a question: the relevant ones,
+    best first), as cited bullets in document order; empty when none bears on the question."""
     sentences = split_marked_text("\n\n".join(material))
     points = _merge_duplicates(
         [_Point(sentence.text, sentence.pages) for sentence in sentences],
         similarity=1.0,
     )
-    return _bullet_list(points, _budget(max_tokens), max_tokens)
+    return _bullet_list(*_ranked(points, question), _budget(max_tokens), max_tokens)
 
 
-def merge_points(material: Sequence[str], max_tokens: int) -> str:
-    """Reduce: the partials' bullets, near-duplicates merged, the most central kept."""
+def merge_points(material: Sequence[str], max_tokens: int, question: str | None = None) -> str:
+    """Reduce: the partials' bullets, near-duplicates merged, the most central (or, with a
+    question, the most relevant) kept."""
     points = _merge_duplicates(_read_bullets(material), NEAR_DUPLICATE_SIMILARITY)
-    return _bullet_list(points, _budget(max_tokens), max_tokens)
+    return _bullet_list(*_ranked(points, question), _budget(max_tokens), max_tokens)
 
 
-def write_report(material: Sequence[str], max_tokens: int) -> str:
-    """Final: an Overview paragraph of the top points, then the Key points as cited bullets."""
+def write_report(
+    material: Sequence[str],
+    max_tokens: int,
+    language: str | None = None,
+    question: str | None = None,
+) -> str:
+    """Final: an Overview paragraph of the top points, then the Key points as cited bullets;
+    with a question, the answer and the relevant passages instead. Headings in ``language``."""
+    wording = wording_for(language)
     points = _merge_duplicates(_read_bullets(material), NEAR_DUPLICATE_SIMILARITY)
+    if question:
+        return _write_answer(points, max_tokens, wording, question)
     if not points:
         return _fit(
-            f"{OVERVIEW_HEADING}\n\nNo key points were found.\n\n{KEY_POINTS_HEADING}", max_tokens
+            f"{wording.overview}\n\n{wording.no_key_points}\n\n{wording.key_points}", max_tokens
         )
-    headings_cost = estimate_tokens(f"{OVERVIEW_HEADING}\n\n\n\n{KEY_POINTS_HEADING}\n\n")
+    headings_cost = estimate_tokens(f"{wording.overview}\n\n\n\n{wording.key_points}\n\n")
     budget = _budget(max_tokens) - headings_cost
     overview_size = min(5, max(3, len(points) // 4))
-    chosen = _select(points, _centrality(points), budget, overview_size)
+    scores = _centrality(points)
+    chosen = _select(points, scores, budget, overview_size)
     if not chosen:
-        chosen = _trimmed_best(points, budget // 2)
+        chosen = _trimmed_best(points, scores, budget // 2)
     overview = [points[i] for i in sorted(chosen[:overview_size])]
     bullets = [points[i].bullet for i in sorted(chosen)]
     text = (
-        f"{OVERVIEW_HEADING}\n\n{_join_sentences(_overview_sentence(p) for p in overview)}\n\n"
-        f"{KEY_POINTS_HEADING}\n\n" + "\n".join(bullets)
+        f"{wording.overview}\n\n{_join_sentences(_overview_sentence(p) for p in overview)}\n\n"
+        f"{wording.key_points}\n\n" + "\n".join(bullets)
     )
     return _fit(text, max_tokens)
+
+
+def _write_answer(points: list[_Point], max_tokens: int, wording: Wording, question: str) -> str:
+    """The question, an answer quoting the most relevant passages (best first) or saying the
+    document does not answer it, then every relevant passage that fits, in document order."""
+    points, scores = _ranked(points, question)
+    head = f"{wording.question}\n\n{' '.join(question.split())}\n\n{wording.answer}\n\n"
+    if not points:
+        return _fit(head + wording.not_answered, max_tokens)
+    budget = _budget(max_tokens) - estimate_tokens(f"{head}\n\n{wording.relevant_passages}\n\n")
+    answer_size = min(ANSWER_SIZE, len(points))
+    chosen = _select(points, scores, budget, answer_size)
+    if not chosen:
+        chosen = _trimmed_best(points, scores, budget // 2)
+    answer = _join_sentences(_overview_sentence(points[i]) for i in chosen[:answer_size])
+    bullets = [points[i].bullet for i in sorted(chosen)]
+    text = f"{head}{answer}\n\n{wording.relevant_passages}\n\n" + "\n".join(bullets)
+    return _fit(text, max_tokens)
+
+
+def _ranked(points: list[_Point], question: str | None) -> tuple[list[_Point], list[float]]:
+    """The points to choose from, with their scores: without a question every point, scored by
+    centrality; with one only the relevant points, scored by relevance (centrality breaks ties)."""
+    if not question:
+        return points, _centrality(points)
+    relevance = relevance_scores(question, [point.text for point in points])
+    kept = [index for index, score in enumerate(relevance) if is_relevant(score)]
+    relevant = [points[index] for index in kept]
+    centrality = _centrality(relevant)
+    return relevant, [
+        relevance[index] + RELEVANCE_TIE_BREAK * central for index, central in zip(kept, centrality)
+    ]
 
 
 def _budget(max_tokens: int) -> int:
@@ -148,14 +202,16 @@ def _budget(max_tokens: int) -> int:
     return max_tokens - max_tokens // 50
 
 
-def _bullet_list(points: list[_Point], budget: int, max_tokens: int) -> str:
+def _bullet_list(
+    points: list[_Point], scores: Sequence[float], budget: int, max_tokens: int
+) -> str:
     if not points:
         return ""
-    chosen = _select(points, _centrality(points), budget)
+    chosen = _select(points, scores, budget)
     if chosen:
         bullets = [points[i].bullet for i in sorted(chosen)]
     else:
-        bullets = [points[i].bullet for i in _trimmed_best(points, budget)]
+        bullets = [points[i].bullet for i in _trimmed_best(points, scores, budget)]
     return _fit("\n".join(bullets), max_tokens)
 
 
@@ -285,9 +341,9 @@ def _select(
     return chosen
 
 
-def _trimmed_best(points: list[_Point], budget: int) -> list[int]:
+def _trimmed_best(points: list[_Point], scores: Sequence[float], budget: int) -> list[int]:
     """When no whole point fits: shorten the best one in place so its bullet fits ``budget``."""
-    best = _ranking(_centrality(points))[0]
+    best = _ranking(scores)[0]
     point = points[best]
 
     def fits(text: str) -> bool:

@@ -1,0 +1,85 @@
+"""``docanalyze plan``: what a run would send, cost and take, without calling a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from docanalyze.cli.app import cli, debug_option
+from docanalyze.cli.report_command import _parse_vars
+from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.options import Options
+from docanalyze.plan import plan_run
+from docanalyze.plan_text import format_plan
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  docanalyze plan contract.pdf                        # pages, requests, tokens, cost, time
+  docanalyze plan big.pdf --model claude-haiku-4-5 --chunk-size 20000
+  docanalyze plan big.pdf --rpm 50 --output-tpm 40000 # time at these caps
+  docanalyze plan big.pdf --exact                     # count the map prompts with the API
+  docanalyze plan big.pdf --format json | jq .cost
+
+No model is called. --exact uses the free count_tokens endpoint and needs ANTHROPIC_API_KEY.
+""",
+)
+@click.argument("path", type=str)
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model.")
+@click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(path_type=Path),
+    help="Folder with map.j2, reduce.j2 and/or final.j2 overriding the defaults.",
+)
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    callback=_parse_vars,
+    metavar="KEY=VALUE",
+    help="A variable for the templates (repeatable).",
+)
+@click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk.")
+@click.option(
+    "--chunk-overlap", type=int, help="Characters of overlap [default: 5% of --chunk-size]."
+)
+@click.option("--max-tokens", default=4096, show_default=True, help="Token budget of the report.")
+@click.option("--context-window", type=int, help="Context window of a model not in the table.")
+@click.option("--concurrency", default=64, show_default=True, help="Ceiling of requests in flight.")
+@click.option("--rpm", type=int, help="Cap on requests per minute.")
+@click.option("--input-tpm", type=int, help="Cap on input tokens per minute.")
+@click.option("--output-tpm", type=int, help="Cap on output tokens per minute.")
+@click.option("--password", help="Password of an encrypted PDF.")
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Count the map prompts with the API's free count_tokens endpoint.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text for reading, or JSON.",
+)
+@debug_option
+def plan(path: str, output_format: str, exact: bool, **settings: Any) -> None:
+    """Show what a report of PATH would cost before running it ("-" reads stdin).
+
+    Prints the pages, chunks and requests, the input and output tokens of every stage (map, each
+    reduce level, final), the estimated cost for the model and the estimated time at the given
+    limits, with the assumptions behind them.
+    """
+    result = plan_run(path, Options(**settings), exact=exact)
+    for notice in result.notices:
+        click.echo(f"docanalyze: {notice}", err=True)
+    if output_format == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_plan(result), nl=False)

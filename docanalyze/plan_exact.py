@@ -1,0 +1,67 @@
+"""Exact prompt token counts from the API's free ``count_tokens`` endpoint (``plan --exact``).
+
+Only ``client.messages.count_tokens`` is called, never a model: counting is free. The SDK's own
+retries are off and at most :data:`MAX_CONCURRENT_COUNTS` counts are in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+
+from docanalyze.errors import ConfigError, ModelError
+
+__all__ = ["MAX_CONCURRENT_COUNTS", "NO_KEY_FOR_EXACT", "count_prompt_tokens", "require_api_key"]
+
+MAX_CONCURRENT_COUNTS = 8
+NO_KEY_FOR_EXACT = (
+    "--exact counts tokens with the Anthropic API: set ANTHROPIC_API_KEY, or drop --exact"
+)
+
+
+async def count_prompt_tokens(
+    prompts: Sequence[str],
+    model: str,
+    *,
+    concurrency: int = MAX_CONCURRENT_COUNTS,
+    env: Mapping[str, str] | None = None,
+) -> list[int]:
+    """The input tokens of each prompt sent as one user message to ``model``, as the API counts.
+
+    Raises :class:`ConfigError` without ``ANTHROPIC_API_KEY``, and :class:`ModelError` when the
+    API refuses a count.
+    """
+    api_key = require_api_key(env)
+    import anthropic
+
+    gate = asyncio.Semaphore(max(1, min(concurrency, MAX_CONCURRENT_COUNTS)))
+    async with anthropic.AsyncAnthropic(api_key=api_key, max_retries=0) as client:
+
+        async def count(prompt: str) -> int:
+            async with gate:
+                try:
+                    result = await client.messages.count_tokens(
+                        model=model, messages=[{"role": "user", "content": prompt}]
+                    )
+                except anthropic.APIStatusError as error:
+                    raise ModelError(_failure(f"HTTP {error.status_code}", api_key)) from None
+                except anthropic.APIError as error:
+                    raise ModelError(_failure(type(error).__name__, api_key)) from None
+            return result.input_tokens
+
+        return list(await asyncio.gather(*(count(prompt) for prompt in prompts)))
+
+
+def require_api_key(env: Mapping[str, str] | None = None) -> str:
+    """``ANTHROPIC_API_KEY``; raises :class:`ConfigError` saying to set it when it is not set."""
+    env = os.environ if env is None else env
+    api_key = env.get("ANTHROPIC_API_KEY")
+    if not api_key:
+        raise ConfigError(NO_KEY_FOR_EXACT)
+    return api_key
+
+
+def _failure(what: str, api_key: str) -> str:
+    message = f"counting tokens with the API failed ({what}); try again, or drop --exact"
+    return message.replace(api_key, "[redacted]")
