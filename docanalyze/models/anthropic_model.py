@@ -607,6 +607,7 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
 
 
 def _is_timeout(error: BaseException) -> bool:
-    return isinstance(error, (anthropic.APITimeoutError, TimeoutError)) or _caused_by(
+    timeouts = (anthropic.APITimeoutError, TimeoutError, asyncio.TimeoutError)  # distinct on 3.10
+    return isinstance(error, timeouts) or _caused_by(
         error, httpx2.TimeoutException
     )
