@@ -44,6 +44,9 @@ def create_model(
     if backend == "extractive":
         from docanalyze.models.extractive import ExtractiveModel
 
+        if options.batch:
+            notices.append("--batch has no effect on the offline extractive analyzer")
+
         return ExtractiveModel(context_window=_context_window(options)), notices
 
     from docanalyze.models.anthropic_model import AnthropicModel
@@ -68,7 +71,27 @@ def create_model(
             f"{options.model} is not in docanalyze's model table: assuming a "
             f"{model.context_window:,}-token context window; pass --context-window to set it"
         )
+    if options.batch:
+        return _batch_model(model, options, env, on_event), notices
     return model, notices
+
+
+def _batch_model(
+    model: Model, options: Options, env: Mapping[str, str], on_event: EventHandler | None
+) -> Model:
+    """``model``'s requests sent through the Message Batches API (``--batch``)."""
+    from docanalyze.models.batch_api import SdkBatchAPI
+    from docanalyze.models.batch_model import BatchModel
+
+    api = SdkBatchAPI(api_key=env.get("ANTHROPIC_API_KEY") or None)
+    return BatchModel(
+        model,
+        api,
+        store_path=options.store_path,
+        store_replies=options.cache != "off",
+        on_event=on_event,
+        poll_seconds=options.batch_poll_seconds,
+    )
 
 
 def fallback_notice(primary: str, fallback: str) -> str:

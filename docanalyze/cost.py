@@ -81,6 +81,22 @@ class Prices:
             + usage.cache_read_input_tokens * self.cache_read
         )
 
+    def scaled(self, factor: float) -> Prices:
+        """Every price times ``factor`` (e.g. the Message Batches discount)."""
+        return Prices(
+            self.input * factor,
+            self.output * factor,
+            self.cache_write * factor,
+            self.cache_read * factor,
+        )
+
+    def cache_savings(self, usage: Usage) -> float:
+        """USD saved by prompt caching: what the cache writes and reads of ``usage`` would have
+        cost as plain input, minus what they cost (negative when writes outweigh reads)."""
+        written, read = usage.cache_creation_input_tokens, usage.cache_read_input_tokens
+        plain = (written + read) * self.input
+        return _PER_TOKEN * (plain - written * self.cache_write - read * self.cache_read)
+
     def worst_case(self, input_tokens: int, max_tokens: int) -> float:
         """The most a request can cost: all input uncached, all ``max_tokens`` written."""
         return _PER_TOKEN * (input_tokens * self.input + max_tokens * self.output)
@@ -149,6 +165,12 @@ class PriceTable:
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
 
+    def discounted(self, factor: float) -> PriceTable:
+        """A copy with every price times ``factor``: ``discounted(BATCH_DISCOUNT)`` holds the
+        prices of requests sent through the Message Batches API."""
+        scaled = {model: prices.scaled(factor) for model, prices in self._prices.items()}
+        return PriceTable(scaled, checked=self.checked, overridden=self.overridden)
+
     def get(self, model: str) -> Prices | None:
         """The prices of ``model`` (a dated ID falls back to its alias), or None if unknown."""
         found = self._prices.get(model)
@@ -210,6 +232,19 @@ class UsageLedger:
         """USD in all, or None when any model used has an unknown price."""
         costs = self.cost_by_model(prices).values()
         return None if None in costs else sum(cost for cost in costs if cost is not None)
+
+    def cache_savings(self, prices: PriceTable) -> float | None:
+        """USD saved by prompt caching in all (see :meth:`Prices.cache_savings`), or None when
+        a model that used the cache has an unknown price."""
+        saved = 0.0
+        for model, usage in self.by_model.items():
+            if not (usage.cache_creation_input_tokens or usage.cache_read_input_tokens):
+                continue
+            model_prices = prices.get(model)
+            if model_prices is None:
+                return None
+            saved += model_prices.cache_savings(usage)
+        return saved
 
 
 class CostBudget:

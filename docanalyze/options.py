@@ -32,6 +32,9 @@ class Options:
     defaults to ``$DOCANALYZE_HOME/docanalyze.sqlite3``.
     ``question`` makes the analysis answer that question; ``language`` (a code such as ``zh``)
     is the report's language, by default the document's (:mod:`docanalyze.language`).
+    ``batch`` sends the requests through the Message Batches API at half the price
+    (:mod:`docanalyze.models.batch_model`), checking each batch every ``batch_poll_seconds`` at
+    first, less often as it waits.
     """
 
     backend: Backend = "auto"
@@ -59,6 +62,8 @@ class Options:
     store_path: Path | None = None
     question: str | None = None
     language: str | None = None
+    batch: bool = False
+    batch_poll_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("prompts_dir", "store_path"):
@@ -115,3 +120,7 @@ class Options:
             raise ConfigError("timeouts must be positive")
         if self.language is not None:
             language_for(self.language)
+        if self.batch_poll_seconds <= 0:
+            raise ConfigError(
+                f"batch_poll_seconds must be more than 0 (got {self.batch_poll_seconds})"
+            )

@@ -20,6 +20,7 @@ from docanalyze.incomplete import collect_partial_work, incomplete_report_text, 
 from docanalyze.language import resolve_language
 from docanalyze.map_stage import map_chunks
 from docanalyze.models.base import Model, ModelReply
+from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.prompts import TEMPLATE_NAMES, PromptSet
 from docanalyze.reduce_stage import final_prompt, reduce_until_final_fits
@@ -67,6 +68,10 @@ class Pipeline:
         self.options = replace(options or Options(), **overrides)
         self.prompts = PromptSet.load(self.options.prompts_dir, self.options.variables)
         self.prices = prices if prices is not None else PriceTable.default()
+        self.batch_priced = self.options.batch and client is None
+        """Whether requests go through the Message Batches API, so cost the batch price."""
+        if self.batch_priced:
+            self.prices = self.prices.discounted(BATCH_DISCOUNT)
         self._client = client
         self._on_event = on_event
 
@@ -178,6 +183,7 @@ class Pipeline:
             fallback_model=self.options.fallback_model,
             question=self.options.question,
             language=resolve_language(self.options.language, document.text),
+            cache_prompts=True,
         )
 
     def _cost_budget(self, model: Model) -> CostBudget | None:
@@ -298,10 +304,12 @@ class Pipeline:
             usage_by_stage=dict(ctx.ledger.by_stage),
             cost=ctx.ledger.total_cost(self.prices),
             cost_by_model=ctx.ledger.cost_by_model(self.prices),
+            cache_savings=ctx.ledger.cache_savings(self.prices),
             prices_checked=self.prices.checked,
             stage_models={part: sorted(names) for part, names in ctx.stage_models.items()},
             retries=events.retries,
             rate_limited=events.rate_limited,
+            batch=self.batch_priced and model.name != "extractive",
         )
 
 

@@ -19,6 +19,10 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from docanalyze.errors import ConfigError, TemplateError
+from docanalyze.shared_instructions import (
+    render_shared_block,
+    render_without_shared_block,
+)
 from docanalyze.template_header import TemplateSettings, parse_template_header
 
 __all__ = [
@@ -127,22 +131,39 @@ class PromptSet:
         """The text of the file template ``name`` was loaded from, header included."""
         return _template_source(self._environment, name)
 
-    def render(self, name: TemplateName, context: Mapping[str, object]) -> str:
+    def render(
+        self, name: TemplateName, context: Mapping[str, object], *, without_shared: bool = False
+    ) -> str:
         """Render template ``name`` with the built-in ``context`` and the user variables.
 
-        Raises :class:`TemplateError` naming the template file and line when the template uses
-        an undefined variable, fails, or tries something the sandbox forbids.
+        With ``without_shared``, the template's ``shared_instructions`` block is left out (see
+        :mod:`docanalyze.shared_instructions`). Raises :class:`TemplateError` naming the template
+        file and line when the template uses an undefined variable, fails, or tries something the
+        sandbox forbids.
         """
-        values: dict[str, object] = {
-            **self._variables,
-            **RUN_VARIABLES,
-            "vars": dict(self._variables),
-            **context,
-        }
+        values = self._values(context)
+        template = self._templates[name]
         try:
-            return self._templates[name].render(values)
+            if without_shared:
+                return render_without_shared_block(self._environment, template, values)
+            return template.render(values)
         except _RUNTIME_ERRORS as error:
             raise self._render_error(name, error, values) from error
+
+    def render_shared(self, name: TemplateName, context: Mapping[str, object]) -> str | None:
+        """The ``shared_instructions`` block of template ``name`` alone, rendered with
+        ``context`` (the run's variables) and the user variables; None when it has none.
+
+        Raises :class:`TemplateError` as :meth:`render` does.
+        """
+        values = self._values(context)
+        try:
+            return render_shared_block(self._environment, self._templates[name], values)
+        except _RUNTIME_ERRORS as error:
+            raise self._render_error(name, error, values) from error
+
+    def _values(self, context: Mapping[str, object]) -> dict[str, object]:
+        return {**self._variables, **RUN_VARIABLES, "vars": dict(self._variables), **context}
 
     def _render_error(
         self, name: TemplateName, error: Exception, values: Mapping[str, object]

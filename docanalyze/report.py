@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import PRICES_CHECKED
+from docanalyze.models.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 
 __all__ = ["ChunkResult", "Report"]
 
@@ -43,7 +43,11 @@ class Report:
     ``prices_checked`` dates the price table. ``stage_models`` names the model(s) that wrote
     each part: ``map``, ``reduce-1``, ``reduce-2``..., ``final`` (with a fallback model, some
     parts may come from it; each chunk's own model is in ``chunks``). ``retries`` counts the
-    requests sent again, ``rate_limited`` those retried after a 429.
+    requests sent again, ``rate_limited`` those retried after a 429. ``batch`` means the
+    requests went through the Message Batches API: ``cost`` is at the batch price
+    (:data:`docanalyze.models.catalog.BATCH_DISCOUNT` times the usual one).
+    ``cache_savings`` is the USD prompt caching saved: what the cache writes and reads would have
+    cost as plain input, minus what they cost (None when a price is unknown).
     """
 
     source: str
@@ -69,6 +73,8 @@ class Report:
     rate_limited: int = 0
     complete: bool = True
     missing_chunks: list[int] = field(default_factory=list)
+    batch: bool = False
+    cache_savings: float | None = 0.0
 
     @property
     def offline(self) -> bool:
@@ -102,7 +108,10 @@ class Report:
                 "total": _rounded(self.cost),
                 "by_model": {name: _rounded(cost) for name, cost in self.cost_by_model.items()},
                 "prices_checked": self.prices_checked,
+                "cache_savings": _rounded(self.cache_savings),
+                "batch_discount": BATCH_DISCOUNT if self.batch else None,
             },
+            "batch": self.batch,
             "stage_models": {part: list(models) for part, models in self.stage_models.items()},
             "retries": self.retries,
             "rate_limited": self.rate_limited,

@@ -20,6 +20,7 @@ from docanalyze.errors import ConfigError
 from docanalyze.events import Event, EventHandler, Notice, RequestRetried, StepFinished
 from docanalyze.language import Language, resolve_language
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
+from docanalyze.prompt_cache import CacheTurn, CacheWarmup, SharedInstructions, shared_instructions
 from docanalyze.prompts import PromptSet, TemplateName
 
 __all__ = [
@@ -104,7 +105,9 @@ class RunContext:
     """The state of one run. Stages send every request through :meth:`complete`.
 
     ``question`` is the run's ``--question``; ``language`` the report's language, detected from
-    the document when not given.
+    the document when not given. With ``cache_prompts``, long shared instructions of the map and
+    reduce templates are sent as a cached system prompt (:mod:`docanalyze.prompt_cache`); dry
+    runs and plans leave it off and render the templates whole.
     """
 
     document: Document
@@ -120,6 +123,10 @@ class RunContext:
     ledger: UsageLedger = field(default_factory=UsageLedger)
     stage_models: dict[str, set[str]] = field(default_factory=dict)
     extractions: list[Extraction] = field(default_factory=list)
+    cache_prompts: bool = False
+    shared: dict[TemplateName, SharedInstructions] = field(default_factory=dict)
+    """The stages whose shared instructions go in a cached system prompt."""
+    warmup: CacheWarmup = field(default_factory=CacheWarmup)
     _unpriced: set[str] = field(default_factory=set)
     _settled: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
@@ -129,6 +136,28 @@ class RunContext:
         self.question = (self.question or "").strip() or None
         if self.language is None:
             self.language = resolve_language(None, self.document.text)
+        if not self.shared:
+            self.shared = self._cached_instructions()
+
+    def _cached_instructions(self) -> dict[TemplateName, SharedInstructions]:
+        """The shared instructions long enough to cache (checked, whether cached or not)."""
+        found = shared_instructions(
+            self.prompts,
+            self._run_values(),
+            lambda stage: self.prompts.settings(stage).model or self.model.name,
+            self.model.estimate_tokens,
+        )
+        if not self.cache_prompts or self.model.name == "extractive":
+            return {}
+        return {stage: shared for stage, shared in found.items() if shared.cached}
+
+    def _run_values(self) -> dict[str, object]:
+        language = self.report_language
+        return {
+            "question": self.question,
+            "language": language.code,
+            "language_name": language.name,
+        }
 
     @property
     def report_language(self) -> Language:
@@ -147,19 +176,26 @@ class RunContext:
         return set(self.ledger.by_model)
 
     def render(self, name: TemplateName, **context: object) -> tuple[str, int]:
-        """Render template ``name`` for this document; return the prompt and its token estimate."""
+        """Render template ``name`` for this document; return the prompt and its token estimate.
+
+        When the stage's shared instructions go in the system prompt, the prompt leaves them out
+        and the estimate counts them.
+        """
+        shared = self.shared.get(name)
         prompt = self.prompts.render(
             name,
             {
                 "source": self.document.source,
                 "page_count": self.document.page_count,
-                "question": self.question,
-                "language": self.report_language.code,
-                "language_name": self.report_language.name,
+                **self._run_values(),
                 **context,
             },
+            without_shared=shared is not None,
         )
-        return prompt, self.model.estimate_tokens(prompt)
+        if shared is None:
+            return prompt, self.model.estimate_tokens(prompt)
+        prompt = prompt.rstrip()
+        return prompt, self.model.estimate_tokens(prompt) + shared.tokens
 
     async def complete(
         self,
@@ -173,11 +209,36 @@ class RunContext:
 
         Raises :class:`CostStop`, without sending, when the request could break ``--max-cost``.
         With ``on_text`` the reply is streamed if the model can, else delivered whole at the end.
+        A request with a cached system prompt waits until the first one with it started replying.
         """
+        turn = await self._cache_turn(request)
+        try:
+            return await self._complete(request, level, on_text, on_restart, turn)
+        finally:
+            if turn is not None:
+                turn.started()
+
+    async def _cache_turn(self, request: ModelRequest) -> CacheTurn | None:
+        if not (request.cache_system and request.system):
+            return None
+        if getattr(self.model, "sends_in_batches", False):
+            return None  # a batch answers its requests together: holding them would serialize
+        return await self.warmup.enter(request.model or self.model.name, request.system)
+
+    async def _complete(
+        self,
+        request: ModelRequest,
+        level: int,
+        on_text: TextCallback | None,
+        on_restart: RestartCallback | None,
+        turn: CacheTurn | None,
+    ) -> ModelReply:
         hold = await self._reserve(request)
         self._in_flight += 1
         cost: float | None = 0.0  # a request that fails is not charged
         try:
+            if turn is not None and turn.writer and supports_streaming(self.model):
+                on_text = _signalling_first_text(turn, on_text)
             reply = await self._send(request, on_text, on_restart)
             cost = self._account(request, reply, level)
         finally:
@@ -214,11 +275,14 @@ class RunContext:
         """A request of ``stage`` with this run's settings and its template header's model and
         temperature (its ``max_tokens`` is already in the stage budget)."""
         settings = self.prompts.settings(stage)
+        shared = self.shared.get(stage)
         return ModelRequest(
             prompt=prompt,
             max_tokens=max_tokens,
             stage=stage,
             material=material,
+            system=shared.text if shared else None,
+            cache_system=shared is not None,
             model=settings.model,
             temperature=settings.temperature,
             question=self.question,
@@ -287,6 +351,18 @@ class RunContext:
             self._unpriced.add(reply.model)
             self.emit(Notice(f"{unknown_price_message(reply.model)}; its cost is not counted"))
         return cost
+
+
+def _signalling_first_text(turn: CacheTurn, on_text: TextCallback | None) -> TextCallback:
+    """``on_text`` that first tells ``turn`` the reply has started: the first request of a
+    cached prefix is streamed, so the others can go at its first text instead of its end."""
+
+    def forward(text: str) -> None:
+        turn.started()
+        if on_text is not None:
+            on_text(text)
+
+    return forward
 
 
 def unknown_price_message(model: str) -> str:

@@ -22,7 +22,14 @@ from typing import Any
 from docanalyze.errors import StoreError
 from docanalyze.models.base import ModelReply, Usage
 
-__all__ = ["CacheStats", "RunRecord", "RunStore", "StoredCall", "default_store_path"]
+__all__ = [
+    "CacheStats",
+    "RunRecord",
+    "RunStore",
+    "StoredCall",
+    "SubmittedBatch",
+    "default_store_path",
+]
 
 STORE_FILE = "docanalyze.sqlite3"
 BUSY_TIMEOUT = 15.0
@@ -61,6 +68,12 @@ CREATE TABLE IF NOT EXISTS runs (
     result TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    requests TEXT NOT NULL
+);
 """
 
 
@@ -106,6 +119,17 @@ class RunRecord:
     cost: float | None
     error: str | None
     result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SubmittedBatch:
+    """A Message Batch sent to the API: its id and, by custom_id, the call key and stage of
+    each request in it. ``status``: pending (results not yet stored), collected, or lost."""
+
+    id: str
+    created_at: float
+    status: str
+    requests: dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -307,6 +331,33 @@ class RunStore:
             if candidate.exists()
         )
         return CacheStats(self.path, calls, input_tokens, output_tokens, size, runs)
+
+    def record_batch(self, batch_id: str, requests: dict[str, tuple[str, str]]) -> None:
+        """Record a batch just created, as pending: ``requests`` maps custom_id to key and stage."""
+        with self._guard() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO batches VALUES (?, ?, 'pending', ?)",
+                (batch_id, time.time(), json.dumps(requests)),
+            )
+
+    def pending_batches(self) -> list[SubmittedBatch]:
+        """The batches whose results are not stored yet, oldest first."""
+        with self._guard() as db:
+            rows = db.execute(
+                "SELECT id, created_at, status, requests FROM batches "
+                "WHERE status = 'pending' ORDER BY created_at"
+            ).fetchall()
+        return [
+            SubmittedBatch(
+                row[0], row[1], row[2], {cid: (k, s) for cid, (k, s) in json.loads(row[3]).items()}
+            )
+            for row in rows
+        ]
+
+    def set_batch_status(self, batch_id: str, status: str) -> None:
+        """Mark a batch ``collected`` (its replies are stored) or ``lost`` (its results are gone)."""
+        with self._guard() as db:
+            db.execute("UPDATE batches SET status = ? WHERE id = ?", (status, batch_id))
 
     def clear_cache(self) -> int:
         """Delete every stored reply (run history stays); returns how many were deleted."""

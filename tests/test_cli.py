@@ -71,7 +71,7 @@ def test_quiet_silences_stderr(fixtures_dir: Path) -> None:
     ("make", "expected"),
     [
         (lambda d: d / "missing.pdf", "does not exist"),
-        (lambda d: d, "is a directory"),
+        (lambda d: d, "holds no document"),  # a folder is a corpus run: of no document here
         (lambda d: _write(d / "empty.txt", b""), "is empty"),
         (
             lambda d: _write(d / "image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8),
@@ -168,7 +168,8 @@ def long_text(tmp_path: Path, pages: int = 30) -> str:
 
 USAGE_LINE = re.compile(
     r"^docanalyze: (\d+) requests, ([\d,]+) input tokens \(([\d,]+) cache write, ([\d,]+) cache "
-    r"read\), ([\d,]+) output tokens, \$([\d.]+) \(claude-sonnet-5-5\), 2 retries, "
+    r"read\), ([\d,]+) output tokens, \$([\d.]+) \(claude-sonnet-5-5\), "
+    r"\$([\d.]+) saved by prompt caching, 2 retries, "
     r"1 rate-limited, [\d.]+ s$",
     re.MULTILINE,
 )
@@ -189,7 +190,7 @@ def test_the_usage_line_has_tokens_cache_cost_model_and_retries(
     assert code == 0, err
     match = USAGE_LINE.search(err)
     assert match, err
-    requests, input_tokens, write, read, output, usd = match.groups()
+    requests, input_tokens, write, read, output, usd, saved = match.groups()
     usage = sum((reply.usage for reply in model.replies), Usage())
     assert int(requests) == len(model.requests) > 2
     assert int(input_tokens.replace(",", "")) == input_tokens_with_cache(usage)
@@ -199,6 +200,12 @@ def test_the_usage_line_has_tokens_cache_cost_model_and_retries(
     assert float(usd) == pytest.approx(
         PriceTable.from_catalog().cost("claude-sonnet-5-5", usage), abs=0.005
     )
+    input_price = PriceTable.from_catalog().get("claude-sonnet-5-5").input  # type: ignore[union-attr]
+    plain = input_price * (usage.cache_creation_input_tokens + usage.cache_read_input_tokens)
+    paid = input_price * (
+        1.25 * usage.cache_creation_input_tokens + 0.1 * usage.cache_read_input_tokens
+    )
+    assert float(saved) == pytest.approx((plain - paid) / 1e6, abs=0.005)
 
 
 def test_the_usage_line_leaves_out_cache_tokens_when_there_are_none(

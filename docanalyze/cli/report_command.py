@@ -10,6 +10,7 @@ from rich.console import Console
 
 from docanalyze.batch_run import BatchResult
 from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option
+from docanalyze.cli.corpus_command import run_corpus_command
 from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
 from docanalyze.cli.outputs import (
     format_batch,
@@ -18,9 +19,10 @@ from docanalyze.cli.outputs import (
     write_batch_to_dir,
     write_text,
 )
+from docanalyze.corpus_files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import CostLimitReached
-from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.models.catalog import BATCH_DISCOUNT, DEFAULT_MODEL
 from docanalyze.options import Options
 from docanalyze.pipeline import Pipeline
 from docanalyze.report import Report
@@ -52,9 +54,12 @@ Examples:
   docanalyze report big.pdf --model claude-haiku-4-5 --concurrency 16
   docanalyze report big.pdf --rpm 50 --fallback-model claude-haiku-4-5
   docanalyze report big.pdf --max-cost 2.50             # stop before spending more
+  docanalyze report big.pdf --batch                     # half the price, results later
   docanalyze report big.pdf --refresh                   # ask again, replace stored replies
   docanalyze report big.pdf --format html -o big.html   # a standalone web page
   docanalyze report a.pdf b.pdf docs/*.txt -o reports/  # one file per document
+  docanalyze report docs/ -o reports/    # every document of docs/, reports/index.jsonl
+  docanalyze report 'docs/**/*.pdf' -o reports/         # a glob, quoted; re-run to resume
   docanalyze report a.pdf b.pdf --combine               # one report of both
   docanalyze report big.pdf --prompts my-prompts/ --dry-run   # the prompts, nothing sent
 
@@ -124,7 +129,9 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Write here: a file, or a folder (one file per document) with several PATHs.",
+    help="Write here: a file, or a folder (one file per document) with several PATHs; "
+    "for a folder or glob PATH, the folder of reports and index.jsonl "
+    "[default: docanalyze-reports/].",
 )
 @click.option(
     "--combine",
@@ -155,6 +162,20 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     flag_value="refresh",
     help="Ask again for calls already stored, and store the new replies.",
 )
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send the requests through the Message Batches API: half the price, slower.",
+)
+@click.option(
+    "--batch-poll",
+    "batch_poll_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --batch: first interval between checks of a batch (it grows as it waits).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
 @click.option(
     "--dry-run",
@@ -176,6 +197,9 @@ def report(
 
     With several PATHs: one report per document (on stdout, separated by a "---" line; with -o, a
     folder of files named after the documents), or one report of them all with --combine.
+
+    A PATH that is a folder (its documents, recursively) or a quoted glob ('docs/**/*.pdf') writes
+    a report per file under -o (mirroring the folders) and -o/index.jsonl; re-running resumes.
     """
     several = len(paths) > 1 or combine
     if paths.count("-") > 1:
@@ -183,6 +207,19 @@ def report(
     settings["cache"] = settings["cache"] or "use"
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
+    if any(is_corpus_input(path) for path in paths):
+        if not (combine or dry_run):
+            run_corpus_command(
+                paths,
+                settings,
+                output_format=output_format,
+                output=output,
+                quiet=quiet,
+                stream=stream,
+            )
+            return
+        paths = tuple(file.path for file in expand_inputs(paths))
+        several = len(paths) > 1 or combine
     if dry_run:
         if len(paths) > 1:
             raise click.UsageError("--dry-run shows the prompts of one document: give one PATH")
@@ -292,7 +329,8 @@ def _usage_line(result: Report) -> str:
     return (
         f"docanalyze: {_count(usage.requests, 'request')}{_stored_detail(result)}, "
         f"{input_tokens_with_cache(usage):,} input tokens{_cache_detail(result)}, "
-        f"{usage.output_tokens:,} output tokens, {_cost_detail(result)}, "
+        f"{usage.output_tokens:,} output tokens, {_cost_detail(result)}{_batch_detail(result)}"
+        f"{_savings_detail(result)}, "
         f"{retry_detail(result.retries, result.rate_limited)}, {seconds:.1f} s"
     )
 
@@ -321,6 +359,26 @@ def _cost_detail(result: Report) -> str:
         f"{name} {format_usd(cost or 0.0)}" for name, cost in result.cost_by_model.items()
     )
     return f"{format_usd(result.cost)} ({shares})"
+
+
+def _savings_detail(result: Report) -> str:
+    """``, $0.31 saved by prompt caching`` when the run wrote or read the prompt cache."""
+    usage = result.usage
+    if not (usage.cache_creation_input_tokens or usage.cache_read_input_tokens):
+        return ""
+    saved = result.cache_savings
+    if saved is None:
+        return ", prompt caching savings unknown"
+    if saved < 0:
+        return f", prompt caching cost {format_usd(-saved)} more"
+    return f", {format_usd(saved)} saved by prompt caching"
+
+
+def _batch_detail(result: Report) -> str:
+    """``, batch price (50% off)`` for a run through the Message Batches API."""
+    if not result.batch:
+        return ""
+    return f", batch price ({1 - BATCH_DISCOUNT:.0%} off)"
 
 
 def _stored_detail(result: Report) -> str:

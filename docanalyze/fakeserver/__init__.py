@@ -2,9 +2,12 @@
 
 Use it in tests (see the ``fake_api`` and ``make_fake_api`` fixtures), in benchmarks, or to try
 templates offline: ``python -m docanalyze.fakeserver --port 8765``. Give it the real service's
-:class:`RateLimits` and seeded :class:`Faults` to test a client's pacing and retries.
+:class:`RateLimits` and seeded :class:`Faults` to test a client's pacing and retries. It also
+serves Message Batches (seeded :class:`BatchFaults` make results errored or expired) and counts
+prompt-cache reads and writes in ``usage`` like the real API.
 """
 
+from docanalyze.fakeserver.batches import BatchFaults
 from docanalyze.fakeserver.errors import ApiError, ConnectionFault
 from docanalyze.fakeserver.faults import Faults
 from docanalyze.fakeserver.policies import Exchange, LatencyPolicy, RequestPolicy
@@ -17,6 +20,7 @@ from docanalyze.fakeserver.tokenizer import count_tokens
 
 __all__ = [
     "ApiError",
+    "BatchFaults",
     "ConnectionFault",
     "Exchange",
     "FakeMessagesAPI",

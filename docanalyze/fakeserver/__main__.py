@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stream-chunk-tokens", type=int, default=20, help="tokens per streamed text delta"
     )
+    parser.add_argument(
+        "--batch-latency", type=float, default=0.05, help="seconds a message batch takes to end"
+    )
+    parser.add_argument(
+        "--min-cache-tokens", type=int, default=1024, help="shortest prompt-cache prefix"
+    )
+    parser.add_argument(
+        "--cache-ttl", type=float, default=300.0, help="seconds a prompt-cache entry lives"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     limits = parser.add_argument_group("rate limits (per minute; default: unlimited)")
     limits.add_argument("--rpm", type=int, default=None, help="requests per minute")
@@ -111,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=options.port,
         rate_limits=rate_limits,
         faults=faults,
+        batch_latency=options.batch_latency,
+        min_cache_tokens=options.min_cache_tokens,
+        cache_ttl=options.cache_ttl,
     )
     try:
         api.start()

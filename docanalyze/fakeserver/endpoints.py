@@ -1,9 +1,11 @@
 """The API's behaviour, free of HTTP plumbing: an incoming request in, a response description out.
 
 Order of work for ``POST /v1/messages``: authenticate, parse and validate the body, count input
-tokens and check the context window, run the rate limiter (429 at once, or take the budget),
-then the policies (custom ones, fault injection, then the latency), take the next reply text,
-cut it to ``max_tokens``, record the request, answer. Every response carries the current
+tokens, look up the prompt cache and check the context window, run the rate limiter (429 at once,
+or take the budget of the uncached input), then the policies (custom ones, fault injection, then
+the latency), take the next reply text, cut it to ``max_tokens``, write the prompt cache, record
+the request, answer. ``/v1/messages/batches...`` goes to
+:class:`~docanalyze.fakeserver.batch_endpoints.BatchEndpoints`. Every response carries the current
 ``anthropic-ratelimit-*`` headers when rate limits are set.
 
 The transport must call a response's ``on_finished`` once it has been sent (or abandoned): that is
@@ -12,10 +14,12 @@ when a message request stops being in flight and its unused output-token estimat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from docanalyze.fakeserver.batch_endpoints import BATCHES_PATH, BatchEndpoints
+from docanalyze.fakeserver.composer import MessageComposer
 from docanalyze.fakeserver.errors import ApiError, ConnectionFault
 from docanalyze.fakeserver.policies import Exchange, RequestPolicy
 from docanalyze.fakeserver.ratelimits import RateLimiter
@@ -25,17 +29,22 @@ from docanalyze.fakeserver.recording import (
     count_request_tokens,
     redact_headers,
 )
-from docanalyze.fakeserver.replies import ReplySource, finish_reply
+from docanalyze.fakeserver.responses import (
+    BytesResponse,
+    ClosedWithoutReply,
+    EventStreamResponse,
+    IncomingRequest,
+    JsonResponse,
+    Response,
+)
+from docanalyze.fakeserver.settings import ServerSettings
 from docanalyze.fakeserver.stats import StatsRecorder
 from docanalyze.fakeserver.validation import (
-    check_context_window,
     parse_json_body,
     require_headers,
     validate_count_tokens_body,
-    validate_messages_body,
 )
 from docanalyze.fakeserver.wire import (
-    StreamEvent,
     message_body,
     new_message_id,
     new_request_id,
@@ -43,6 +52,7 @@ from docanalyze.fakeserver.wire import (
 )
 
 __all__ = [
+    "BytesResponse",
     "ClosedWithoutReply",
     "EventStreamResponse",
     "IncomingRequest",
@@ -58,67 +68,14 @@ NO_REPLY_STATUS = 0
 """The status recorded for a request whose connection was closed without a reply."""
 
 
-def _nothing_to_do() -> None:
-    pass
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """Limits and behaviour of one fake server."""
-
-    context_window: int = 200_000
-    max_output_tokens: int = 128_000
-    api_key: str | None = None
-    stream_chunk_tokens: int = 20
-
-
-@dataclass(frozen=True)
-class IncomingRequest:
-    """An HTTP request as read off the socket; ``headers`` have lower-cased names."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    raw_body: bytes
-
-
-@dataclass(frozen=True)
-class JsonResponse:
-    """A complete JSON response."""
-
-    status: int
-    body: Mapping[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-    on_finished: Callable[[], None] = _nothing_to_do
-
-
-@dataclass(frozen=True)
-class EventStreamResponse:
-    """A 200 response streamed as Server-Sent Events, paced by ``seconds_between_events``."""
-
-    events: Iterable[StreamEvent]
-    headers: Mapping[str, str] = field(default_factory=dict)
-    seconds_between_events: float = 0.0
-    on_finished: Callable[[], None] = _nothing_to_do
-
-
-@dataclass(frozen=True)
-class ClosedWithoutReply:
-    """No response at all: write nothing for ``hang_seconds`` (None: not at all), then close."""
-
-    hang_seconds: float | None = None
-    on_finished: Callable[[], None] = _nothing_to_do
-
-
-Response = JsonResponse | EventStreamResponse | ClosedWithoutReply
-
-
 @dataclass
 class _Progress:
     """What is known about a request so far, so that a refusal can be recorded too."""
 
     body: dict[str, Any] = field(default_factory=dict)
     input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     stream: bool = False
     response_headers: dict[str, str] = field(default_factory=dict)
     exchange: Exchange | None = None  # set once the request reaches the limiter and policies
@@ -126,29 +83,32 @@ class _Progress:
 
 
 class MessagesEndpoints:
-    """Answers ``/v1/messages`` and ``/v1/messages/count_tokens``; anything else is a 404.
+    """Answers ``/v1/messages``, ``/v1/messages/count_tokens`` and (with ``batches``) the Message
+    Batches endpoints; anything else is a 404.
 
-    ``limiter`` (optional) admits message requests first and dates every response's rate-limit
-    headers; ``policies`` run after it, in order. ``stats`` counts what happens to message
-    requests.
+    ``composer`` validates message requests and composes their replies. ``limiter`` (optional)
+    admits message requests first and dates every response's rate-limit headers; ``policies`` run
+    after it, in order. ``stats`` counts what happens to message requests.
     """
 
     def __init__(
         self,
         settings: ServerSettings,
-        replies: ReplySource,
+        composer: MessageComposer,
         log: RequestLog,
         policies: Sequence[RequestPolicy],
         *,
         limiter: RateLimiter | None = None,
         stats: StatsRecorder | None = None,
+        batches: BatchEndpoints | None = None,
     ) -> None:
         self.settings = settings
-        self.replies = replies
+        self.composer = composer
         self.log = log
         self.policies = list(policies)
         self.limiter = limiter
         self.stats = stats or StatsRecorder()
+        self.batches = batches
 
     def handle(self, request: IncomingRequest) -> Response:
         """The response to ``request``; the request is recorded before the response is sent.
@@ -158,6 +118,8 @@ class MessagesEndpoints:
         path = request.path.split("?", 1)[0].rstrip("/")
         if request.method == "POST" and path == MESSAGES_PATH:
             return self._serve_message(request)
+        if self.batches is not None and (path + "/").startswith(BATCHES_PATH + "/"):
+            return self._with_rate_limit_headers(self.batches.handle(request))
         request_id = new_request_id()
         progress = _Progress()
         try:
@@ -186,13 +148,17 @@ class MessagesEndpoints:
         exchange, output_tokens = progress.exchange, progress.output_tokens
         return replace(response, on_finished=lambda: self._finish(exchange, output_tokens))
 
+    def _with_rate_limit_headers(self, response: JsonResponse | BytesResponse) -> Response:
+        headers = self._rate_limit_headers()
+        return replace(response, headers={**headers, **response.headers}) if headers else response
+
     def _finish(self, exchange: Exchange | None, output_tokens: int) -> None:
         if exchange is not None:
             exchange.finish(output_tokens)
         self.stats.request_finished()
 
     def _count(self, response: Response) -> None:
-        if isinstance(response, JsonResponse):
+        if isinstance(response, (JsonResponse, BytesResponse)):
             self.stats.answered(response.status)
         elif isinstance(response, EventStreamResponse):
             self.stats.answered(200)
@@ -233,17 +199,18 @@ class MessagesEndpoints:
         require_headers(request.headers, self.settings.api_key)
         body = progress.body = parse_json_body(request.raw_body)
         progress.stream = body.get("stream") is True
-        validate_messages_body(body, self.settings.max_output_tokens)
-        max_tokens: int = body["max_tokens"]
-        progress.input_tokens = count_request_tokens(body)
-        check_context_window(progress.input_tokens, max_tokens, self.settings.context_window)
+        prepared = self.composer.prepare(body)
+        progress.input_tokens = prepared.input_tokens
+        progress.cache_read_tokens = prepared.cache.read_tokens
+        progress.cache_write_tokens = prepared.cache.write_tokens
+        prepared.check_context_window(self.settings.context_window)
 
         exchange = progress.exchange = Exchange(
             path=request.path,
             headers=request.headers,
             body=body,
-            input_tokens=progress.input_tokens,
-            max_tokens=max_tokens,
+            input_tokens=prepared.uncached_input_tokens,
+            max_tokens=prepared.max_tokens,
             stream=progress.stream,
             request_id=request_id,
             response_headers=progress.response_headers,
@@ -254,11 +221,8 @@ class MessagesEndpoints:
             policy.admit(exchange)
 
         recorded = self._record(request, request_id, progress, 200, remember=False)
-        reply = finish_reply(
-            self.replies.next_reply(recorded),
-            max_tokens=max_tokens,
-            stop_sequences=body.get("stop_sequences") or (),
-        )
+        composed = self.composer.compose(prepared, recorded)
+        reply = composed.reply
         self.log.append(recorded)
         progress.output_tokens = reply.output_tokens
 
@@ -269,12 +233,12 @@ class MessagesEndpoints:
                 message_id=message_id,
                 model=model,
                 reply=reply,
-                input_tokens=progress.input_tokens,
+                usage=composed.usage,
                 tokens_per_delta=self.settings.stream_chunk_tokens,
             )
             return EventStreamResponse(events, headers, exchange.seconds_between_events)
         body_out = message_body(
-            message_id=message_id, model=model, reply=reply, input_tokens=progress.input_tokens
+            message_id=message_id, model=model, reply=reply, usage=composed.usage
         )
         return JsonResponse(200, body_out, headers)
 
@@ -296,6 +260,8 @@ class MessagesEndpoints:
             status=status,
             method=request.method,
             request_id=request_id,
+            cache_read_input_tokens=progress.cache_read_tokens,
+            cache_creation_input_tokens=progress.cache_write_tokens,
         )
         if remember:
             self.log.append(recorded)

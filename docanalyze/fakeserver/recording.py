@@ -13,6 +13,7 @@ __all__ = [
     "REDACTED",
     "RecordedRequest",
     "RequestLog",
+    "block_text",
     "content_text",
     "count_request_tokens",
     "last_user_text",
@@ -37,10 +38,11 @@ def content_text(content: object) -> str:
         return content
     if not isinstance(content, list):
         return ""
-    return "\n".join(text for text in (_block_text(block) for block in content) if text)
+    return "\n".join(text for text in (block_text(block) for block in content) if text)
 
 
-def _block_text(block: object) -> str:
+def block_text(block: object) -> str:
+    """The text of one content block, as :func:`content_text` reads it ("" for other blocks)."""
     if not isinstance(block, Mapping):
         return ""
     kind = block.get("type")
@@ -101,6 +103,9 @@ class RecordedRequest:
     (``{}`` when it was not a JSON object). ``input_tokens`` is the server's count (0 when the
     request was rejected before counting). ``status`` is the HTTP status the server answered, or 0
     when it closed the connection without a reply (a dropped or hung connection fault).
+    ``cache_read_input_tokens`` and ``cache_creation_input_tokens`` are the part of
+    ``input_tokens`` read from or written to the prompt cache. A request processed inside a
+    Message Batch has ``path`` "/v1/messages/batches", its ``batch_id`` and ``custom_id``.
     """
 
     path: str
@@ -111,6 +116,10 @@ class RecordedRequest:
     status: int
     method: str = "POST"
     request_id: str = field(default="")
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    batch_id: str | None = None
+    custom_id: str | None = None
 
     @property
     def prompt(self) -> str:

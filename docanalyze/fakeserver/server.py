@@ -16,12 +16,17 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from docanalyze.fakeserver.endpoints import MessagesEndpoints, ServerSettings
+from docanalyze.fakeserver.batch_endpoints import BatchEndpoints
+from docanalyze.fakeserver.batches import BatchFaults, BatchRunner
+from docanalyze.fakeserver.composer import MessageComposer
+from docanalyze.fakeserver.endpoints import MessagesEndpoints
 from docanalyze.fakeserver.faults import FaultInjector, Faults
 from docanalyze.fakeserver.policies import LatencyPolicy, RequestPolicy
+from docanalyze.fakeserver.prompt_cache import CACHE_TTL_SECONDS, MIN_CACHE_TOKENS, PromptCache
 from docanalyze.fakeserver.ratelimits import RateLimiter, RateLimits
 from docanalyze.fakeserver.recording import RecordedRequest, RequestLog
 from docanalyze.fakeserver.replies import ReplySource, Responder, ScriptedReply, echo_responder
+from docanalyze.fakeserver.settings import ServerSettings
 from docanalyze.fakeserver.stats import ServerStats, StatsRecorder
 from docanalyze.fakeserver.tokenizer import count_tokens
 from docanalyze.fakeserver.transport import LoopbackHTTPServer
@@ -52,6 +57,13 @@ class FakeMessagesAPI:
     budget, like on the real API. ``policies`` run, in order, after the rate limiter and before
     the faults and the latency; see :mod:`docanalyze.fakeserver.policies`. :meth:`stats` counts
     what happened.
+
+    Message Batches (:mod:`~docanalyze.fakeserver.batches`) take ``batch_latency`` seconds from
+    creation to their end, hold at most ``max_batch_requests`` requests in a body of at most
+    ``max_batch_bytes``, and ``batch_faults`` make some results errored or expired; the rate
+    limits, faults, policies and latency above do not apply to them. Prompt caching
+    (:mod:`~docanalyze.fakeserver.prompt_cache`) caches a prefix of at least ``min_cache_tokens``
+    tokens for ``cache_ttl`` seconds after its last use.
     """
 
     def __init__(
@@ -67,14 +79,25 @@ class FakeMessagesAPI:
         policies: Sequence[RequestPolicy] = (),
         rate_limits: RateLimits | None = None,
         faults: Faults | None = None,
+        batch_latency: float = 0.05,
+        max_batch_requests: int = 100_000,
+        max_batch_bytes: int = 256 * 1024 * 1024,
+        batch_faults: BatchFaults | None = None,
+        min_cache_tokens: int = MIN_CACHE_TOKENS,
+        cache_ttl: float = CACHE_TTL_SECONDS,
     ) -> None:
         if stream_chunk_tokens < 1:
             raise ValueError(f"stream_chunk_tokens must be at least 1, got {stream_chunk_tokens}")
+        if batch_latency < 0:
+            raise ValueError(f"batch_latency must be >= 0 seconds, got {batch_latency}")
         self.settings = ServerSettings(
             context_window=context_window,
             max_output_tokens=max_output_tokens,
             api_key=api_key,
             stream_chunk_tokens=stream_chunk_tokens,
+            max_batch_requests=max_batch_requests,
+            max_batch_bytes=max_batch_bytes,
+            batch_latency=batch_latency,
         )
         self.port = port
         self._log = RequestLog()
@@ -82,14 +105,18 @@ class FakeMessagesAPI:
         self.rate_limits = rate_limits
         self.faults = faults
         self._stats = StatsRecorder()
+        self.prompt_cache = PromptCache(ttl_seconds=cache_ttl, min_tokens=min_cache_tokens)
+        composer = MessageComposer(self.settings, self._replies, self.prompt_cache, self._stats)
+        self._batches = BatchRunner(self.settings, composer, self._log, self._stats, batch_faults)
         fault_policies = [FaultInjector(faults)] if faults is not None else []
         self._endpoints = MessagesEndpoints(
             self.settings,
-            self._replies,
+            composer,
             self._log,
             [*policies, *fault_policies, LatencyPolicy(latency)],
             limiter=RateLimiter(rate_limits) if rate_limits is not None else None,
             stats=self._stats,
+            batches=BatchEndpoints(self.settings, self._batches),
         )
         self._http: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -117,6 +144,7 @@ class FakeMessagesAPI:
         if http is None:
             return
         self._http, self._thread = None, None
+        self._batches.stop()
         http.shutdown()
         http.server_close()
         http.close_connections()
@@ -155,7 +183,11 @@ class FakeMessagesAPI:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """A copy of every request answered so far (including refused ones), oldest first."""
+        """A copy of every request answered so far (including refused ones), oldest first.
+
+        Requests processed inside a Message Batch are here too (with their ``batch_id``); the
+        HTTP calls to the batch endpoints themselves (create, poll, results, ...) are not.
+        """
         return self._log.snapshot()
 
     def stats(self) -> ServerStats:

@@ -1,4 +1,4 @@
-"""Counters of what the server did with ``/v1/messages`` requests, for tests and benchmarks."""
+"""Counters of what the server did with message requests and batches, for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ class ServerStats:
     responder's 500 too). ``dropped``, ``hung``: closed without a reply, at once or after a hang.
     ``slow_streams``: streamed replies sent with their events paced apart. ``in_flight``: being
     handled now (from arrival to the last byte sent); ``max_in_flight``: the most at once.
+
+    ``batches``: Message Batches created; ``batch_requests``: the requests they hold (the
+    counters above do not include them). ``cache_reads`` and ``cache_writes``: replies (direct or
+    in a batch) that read or wrote the prompt cache; ``cache_read_tokens`` and
+    ``cache_write_tokens``: the tokens they read and wrote.
     """
 
     requests: int = 0
@@ -29,6 +34,12 @@ class ServerStats:
     slow_streams: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    batches: int = 0
+    batch_requests: int = 0
+    cache_reads: int = 0
+    cache_writes: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 _COUNTER_BY_STATUS = {200: "ok", 429: "rate_limited", 529: "overloaded", 500: "server_errors"}
@@ -75,9 +86,10 @@ class StatsRecorder:
         if counter is not None:
             self.add(counter)
 
-    def add(self, counter: str) -> None:
-        """Add one to ``counter``, a :class:`ServerStats` field name."""
+    def add(self, counter: str, amount: int = 1) -> None:
+        """Add ``amount`` to ``counter``, a :class:`ServerStats` field name."""
         if counter not in _COUNTERS:
             raise ValueError(f"no such counter: {counter!r} (known: {sorted(_COUNTERS)})")
         with self._lock:
-            self._stats = replace(self._stats, **{counter: getattr(self._stats, counter) + 1})
+            value = getattr(self._stats, counter) + amount
+            self._stats = replace(self._stats, **{counter: value})

@@ -13,17 +13,19 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from docanalyze.fakeserver.endpoints import (
+from docanalyze.fakeserver.endpoints import MessagesEndpoints
+from docanalyze.fakeserver.errors import error_body
+from docanalyze.fakeserver.responses import (
+    BytesResponse,
     ClosedWithoutReply,
     EventStreamResponse,
     IncomingRequest,
     JsonResponse,
-    MessagesEndpoints,
     Response,
 )
-from docanalyze.fakeserver.errors import error_body
 from docanalyze.fakeserver.wire import encode_sse, new_request_id
 
 __all__ = ["LOOPBACK_HOST", "LoopbackHTTPServer"]
@@ -125,6 +127,8 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
         try:
             if isinstance(response, JsonResponse):
                 self._write_json(response)
+            elif isinstance(response, BytesResponse):
+                self._write_bytes(response)
             elif isinstance(response, EventStreamResponse):
                 self._write_event_stream(response)
             else:
@@ -168,10 +172,20 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
 
     def _write_json(self, response: JsonResponse) -> None:
         payload = json.dumps(response.body, ensure_ascii=False).encode()
-        self.send_response(response.status, _REASONS.get(response.status))
-        for name, value in response.headers.items():
+        self._write_payload(response.status, response.headers, "application/json", payload)
+
+    def _write_bytes(self, response: BytesResponse) -> None:
+        self._write_payload(
+            response.status, response.headers, response.content_type, response.payload
+        )
+
+    def _write_payload(
+        self, status: int, headers: Mapping[str, str], content_type: str, payload: bytes
+    ) -> None:
+        self.send_response(status, _REASONS.get(status))
+        for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

@@ -6,6 +6,7 @@ import json
 import secrets
 import string
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from docanalyze.fakeserver.replies import Reply
@@ -13,8 +14,10 @@ from docanalyze.fakeserver.tokenizer import split_into_chunks
 
 __all__ = [
     "StreamEvent",
+    "Usage",
     "encode_sse",
     "message_body",
+    "new_batch_id",
     "new_message_id",
     "new_request_id",
     "stream_events",
@@ -41,17 +44,36 @@ def new_request_id() -> str:
     return _random_id("req_")
 
 
-def usage_body(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """The ``usage`` object of a Message (no prompt caching: cache counts are 0)."""
+def new_batch_id() -> str:
+    """A fresh Message Batch id shaped like the real ones (``msgbatch_01...``)."""
+    return _random_id("msgbatch_")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A reply's token counts, as in the real ``usage`` object.
+
+    ``input_tokens`` counts only the input after the cached prefix; the prefix is counted in
+    ``cache_creation_input_tokens`` (written now) or ``cache_read_input_tokens`` (read).
+    """
+
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+def usage_body(usage: Usage) -> dict[str, Any]:
+    """The ``usage`` object of a Message."""
     return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
     }
 
 
-def message_body(*, message_id: str, model: str, reply: Reply, input_tokens: int) -> dict[str, Any]:
+def message_body(*, message_id: str, model: str, reply: Reply, usage: Usage) -> dict[str, Any]:
     """The complete Message JSON of a non-streamed reply."""
     return {
         "id": message_id,
@@ -61,14 +83,16 @@ def message_body(*, message_id: str, model: str, reply: Reply, input_tokens: int
         "content": [{"type": "text", "text": reply.text}],
         "stop_reason": reply.stop_reason,
         "stop_sequence": reply.stop_sequence,
-        "usage": usage_body(input_tokens, reply.output_tokens),
+        "usage": usage_body(usage),
     }
 
 
 def stream_events(
-    *, message_id: str, model: str, reply: Reply, input_tokens: int, tokens_per_delta: int
+    *, message_id: str, model: str, reply: Reply, usage: Usage, tokens_per_delta: int
 ) -> Iterator[StreamEvent]:
     """The events of a streamed reply, in the real order.
+
+    message_start carries ``usage`` with 1 output token; message_delta the final output tokens.
 
     message_start, content_block_start, ping, one content_block_delta per ``tokens_per_delta``
     tokens of text, content_block_stop, message_delta (stop reason and output tokens), message_stop.
@@ -85,7 +109,7 @@ def stream_events(
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": usage_body(input_tokens, 1),
+                "usage": usage_body(replace(usage, output_tokens=1)),
             },
         },
     )

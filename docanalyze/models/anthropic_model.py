@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
-from anthropic.types import Message, MessageParam, TextBlock
+from anthropic.types import Message, MessageParam, TextBlock, TextBlockParam
 
 from docanalyze.errors import ConfigError, ModelError
 from docanalyze.models.base import ModelReply, ModelRequest, Stage, Usage
@@ -490,15 +490,17 @@ def _input_estimate(request: ModelRequest) -> int:
 class _MessageCall:
     """The Messages API arguments of one request.
 
-    ``system`` is omitted unless the request has one. The SDK has no sampling parameters, so a
-    temperature travels in ``extra_body``, and only when the request sets one: newer Claude
-    models reject non-default sampling parameters.
+    ``system`` is omitted unless the request has one; a request that asks for caching sends it
+    as one text block marked ``cache_control: {"type": "ephemeral"}``, so the API caches it (when
+    it is long enough) and later requests with the same system read it at a tenth of the input
+    price. The SDK has no sampling parameters, so a temperature travels in ``extra_body``, and
+    only when the request sets one: newer Claude models reject non-default sampling parameters.
     """
 
     model: str
     max_tokens: int
     messages: list[MessageParam]
-    system: str | anthropic.Omit
+    system: str | list[TextBlockParam] | anthropic.Omit
     extra_body: dict[str, object] | None
 
     @classmethod
@@ -507,11 +509,20 @@ class _MessageCall:
             model=model,
             max_tokens=request.max_tokens,
             messages=[{"role": "user", "content": request.prompt}],
-            system=request.system if request.system else anthropic.omit,
+            system=_system_param(request),
             extra_body=(
                 None if request.temperature is None else {"temperature": request.temperature}
             ),
         )
+
+
+def _system_param(request: ModelRequest) -> str | list[TextBlockParam] | anthropic.Omit:
+    """The ``system`` argument: omitted, a string, or a cached text block."""
+    if not request.system:
+        return anthropic.omit
+    if not request.cache_system:
+        return request.system
+    return [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
 
 
 def _reply_from_message(message: Message, duration: float) -> ModelReply:
@@ -608,6 +619,4 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
 
 def _is_timeout(error: BaseException) -> bool:
     timeouts = (anthropic.APITimeoutError, TimeoutError, asyncio.TimeoutError)  # distinct on 3.10
-    return isinstance(error, timeouts) or _caused_by(
-        error, httpx2.TimeoutException
-    )
+    return isinstance(error, timeouts) or _caused_by(error, httpx2.TimeoutException)

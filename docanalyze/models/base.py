@@ -25,6 +25,8 @@ class ModelRequest:
     stage: Stage
     material: tuple[str, ...] = ()
     system: str | None = None
+    cache_system: bool = False
+    """Mark ``system`` for prompt caching (Claude: one text block with ``cache_control``)."""
     temperature: float | None = None
     model: str | None = None
     """Overrides the backend's model for this request (e.g. a template's own model)."""

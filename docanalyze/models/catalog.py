@@ -17,10 +17,12 @@ __all__ = [
     "BATCH_DISCOUNT",
     "CACHE_READ_FACTOR",
     "CACHE_WRITE_FACTOR",
+    "DEFAULT_MIN_CACHE_TOKENS",
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
     "PRICES_CHECKED",
     "ModelInfo",
+    "min_cache_tokens",
     "model_info",
 ]
 
@@ -32,6 +34,10 @@ CACHE_READ_FACTOR = 0.1
 """A cache read costs this many times the input price."""
 BATCH_DISCOUNT = 0.5
 """Requests sent through the Message Batches API cost this share of the usual price."""
+DEFAULT_MIN_CACHE_TOKENS = 1024
+"""The shortest prompt prefix the API caches, for Sonnet- and Opus-class models and for models
+docanalyze does not know; Haiku-class models need 2048 tokens."""
+_HAIKU_MIN_CACHE_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class ModelInfo:
     max_output_tokens: int
     input_price: float
     output_price: float
+    min_cache_tokens: int = DEFAULT_MIN_CACHE_TOKENS
+    """The shortest prefix (in tokens) the API caches for this model."""
 
     @property
     def cache_write_price(self) -> float:
@@ -73,8 +81,10 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
         ModelInfo("claude-opus-4-5-20251101", 200 * _K, 64 * _K, 5.0, 25.0),
         ModelInfo("claude-sonnet-4-5", 200 * _K, 64 * _K, 3.0, 15.0),
         ModelInfo("claude-sonnet-4-5-20250929", 200 * _K, 64 * _K, 3.0, 15.0),
-        ModelInfo("claude-haiku-4-5", 200 * _K, 64 * _K, 1.0, 5.0),
-        ModelInfo("claude-haiku-4-5-20251001", 200 * _K, 64 * _K, 1.0, 5.0),
+        ModelInfo("claude-haiku-4-5", 200 * _K, 64 * _K, 1.0, 5.0, _HAIKU_MIN_CACHE_TOKENS),
+        ModelInfo(
+            "claude-haiku-4-5-20251001", 200 * _K, 64 * _K, 1.0, 5.0, _HAIKU_MIN_CACHE_TOKENS
+        ),
     )
 }
 
@@ -82,3 +92,12 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
 def model_info(name: str) -> ModelInfo | None:
     """The catalog entry for ``name``, or None when the model is not known."""
     return KNOWN_MODELS.get(name)
+
+
+def min_cache_tokens(name: str) -> int:
+    """The shortest prompt prefix the API caches for model ``name``: the catalog's, else
+    :data:`DEFAULT_MIN_CACHE_TOKENS` (or 2048 for an unknown ``haiku`` model)."""
+    info = model_info(name)
+    if info is not None:
+        return info.min_cache_tokens
+    return _HAIKU_MIN_CACHE_TOKENS if "haiku" in name else DEFAULT_MIN_CACHE_TOKENS

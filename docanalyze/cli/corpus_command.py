@@ -1,0 +1,149 @@
+"""``docanalyze report DIR`` (or a glob): a corpus run, its progress and its summary on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from docanalyze.batch_run import current_source
+from docanalyze.cli.display import retry_detail
+from docanalyze.corpus import CorpusSummary, FileDone, analyze_corpus
+from docanalyze.corpus_files import expand_inputs
+from docanalyze.cost import format_usd
+from docanalyze.events import Event, Notice, RequestRetried
+from docanalyze.options import Options
+from docanalyze.pipeline import Pipeline
+
+__all__ = ["DEFAULT_CORPUS_OUTPUT", "run_corpus_command"]
+
+DEFAULT_CORPUS_OUTPUT = Path("docanalyze-reports")
+"""Where the reports of a folder or glob go without ``-o``."""
+
+
+def run_corpus_command(
+    paths: Sequence[str],
+    settings: dict[str, Any],
+    *,
+    output_format: str,
+    output: Path | None,
+    quiet: bool,
+    stream: bool | None,
+) -> None:
+    """Analyze the files of folders and globs into ``output``; exit 1 when any file failed."""
+    if stream:
+        raise click.UsageError("--stream writes one report: a folder or glob gives many")
+    if "-" in paths:
+        raise click.UsageError('"-" (stdin) cannot be given with a folder or glob')
+    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
+    files = expand_inputs(paths, exclude=output or DEFAULT_CORPUS_OUTPUT)
+    if output is None:
+        output = DEFAULT_CORPUS_OUTPUT
+        console.print(f"docanalyze: writing the reports to {output}/ (-o to choose)")
+    with CorpusDisplay(console) as display:
+        pipeline = Pipeline(Options(**settings), on_event=display.handle)
+        summary = analyze_corpus(
+            pipeline, files, output, output_format=output_format, on_file=display.file_done
+        )
+    if not quiet or not summary.ok:
+        click.echo(f"docanalyze: {summary_line(summary)}", err=True)
+    console.print(f"docanalyze: {usage_line(summary)}", highlight=False)
+    if not summary.ok:
+        click.get_current_context().exit(1)
+
+
+def summary_line(summary: CorpusSummary) -> str:
+    """``412 reports, 3 failed: see OUT/index.jsonl``."""
+    earlier = f" ({summary.skipped:,} from an earlier run)" if summary.skipped else ""
+    return (
+        f"{summary.complete:,} {'report' if summary.complete == 1 else 'reports'}{earlier}, "
+        f"{summary.failed:,} failed: see {summary.index_path}"
+    )
+
+
+def usage_line(summary: CorpusSummary) -> str:
+    """What the run spent in all: requests, tokens, cost, time."""
+    if summary.offline:
+        return f"offline extractive analysis, {summary.seconds:.1f} s"
+    usage = summary.usage
+    stored = f" (+{summary.cached:,} answered from the run store)" if summary.cached else ""
+    cost = "cost unknown" if summary.cost is None else format_usd(summary.cost)
+    return (
+        f"{usage.requests:,} requests{stored}, {usage.input_tokens:,} input tokens, "
+        f"{usage.output_tokens:,} output tokens, {cost}, {summary.seconds:.1f} s"
+    )
+
+
+class CorpusDisplay:
+    """Progress of a corpus run on stderr: one bar of files on a terminal, else a line a file.
+
+    Notices name the document they come from; failures are always shown.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.retries = 0
+        self.rate_limited = 0
+        self.progress: Progress | None = None
+        if console.is_terminal and not console.quiet:
+            self.progress = Progress(
+                TextColumn("files"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TextColumn("{task.fields[retries]}"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+        self.task = (
+            self.progress.add_task("files", total=None, failed=0, retries="")
+            if self.progress is not None
+            else None
+        )
+
+    def __enter__(self) -> CorpusDisplay:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def handle(self, event: Event) -> None:
+        """An event of the pipeline: notices are shown, retries counted."""
+        if isinstance(event, Notice):
+            source = current_source()
+            prefix = f"{source}: " if source else ""
+            self.console.print(
+                f"docanalyze: {prefix}{event.message}", highlight=False, markup=False
+            )
+        elif isinstance(event, RequestRetried):
+            self.retries += 1
+            self.rate_limited += event.status == 429
+
+    def file_done(self, done: FileDone) -> None:
+        """A file is done: advance the bar; without one, write a line for each file analyzed.
+        A failure is always written."""
+        entry = done.entry
+        counts = f"[{done.done:,}/{done.total:,}, {done.failed:,} failed]"
+        if entry.status != "complete":
+            click.echo(
+                f"docanalyze: {counts} {entry.file}: {entry.status}: {entry.error}", err=True
+            )
+        elif self.progress is None and not done.skipped:
+            self.console.print(f"docanalyze: {counts} {entry.file}", highlight=False, markup=False)
+        if self.progress is not None and self.task is not None:
+            retries = retry_detail(self.retries, self.rate_limited) if self.retries else ""
+            self.progress.update(
+                self.task,
+                total=done.total,
+                completed=done.done,
+                failed=done.failed,
+                retries=retries,
+            )

@@ -1,0 +1,153 @@
+"""The files of a corpus run: folders walked, globs expanded, and where each report goes.
+
+A folder gives its supported documents (:data:`DOCUMENT_SUFFIXES`), recursively, skipping hidden
+files and folders; a glob (``'docs/**/*.pdf'``) gives the files it matches; any other PATH is
+one file. The list is sorted within each PATH, so a run is deterministic.
+
+Each file's report mirrors its place under its folder (or under the fixed part of its glob):
+``docs/a/b.pdf`` gives ``a/b.md``. When a folder holds two documents with the same stem
+(``b.pdf`` and ``b.txt``), both keep their suffix (``b.pdf.md``, ``b.txt.md``); a name still
+taken (the same relative path under two PATHs) gets ``-2``, ``-3``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from docanalyze.errors import InputError
+
+__all__ = [
+    "DOCUMENT_SUFFIXES",
+    "CorpusFile",
+    "expand_inputs",
+    "is_corpus_input",
+]
+
+DOCUMENT_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".text")
+"""The files a folder contributes to a corpus run."""
+
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One document of a corpus: its path and its report's path under the output folder
+    (POSIX-style, without the format's suffix)."""
+
+    path: str
+    report_stem: PurePosixPath
+
+    def report_path(self, suffix: str) -> PurePosixPath:
+        """Where the report goes, relative to the output folder: ``a/b`` + ``.md``."""
+        return self.report_stem.with_name(self.report_stem.name + suffix)
+
+
+def is_corpus_input(path: str) -> bool:
+    """Whether ``path`` names a folder or is a glob (not an existing file)."""
+    if path == "-":
+        return False
+    if os.path.isdir(path):
+        return True
+    return _is_glob(path) and not os.path.isfile(path)
+
+
+def expand_inputs(paths: Sequence[str], *, exclude: Path | None = None) -> list[CorpusFile]:
+    """The files of ``paths`` (each once), with their reports' places; ``exclude`` (the output
+    folder) is never walked. Raises :class:`InputError` for a folder or glob without a document."""
+    files: list[CorpusFile] = []
+    taken: set[str] = set()
+    seen: set[str] = set()
+    for given in paths:
+        found = list(_files_of(given, exclude))
+        if not found and is_corpus_input(given):
+            raise InputError(_nothing_found(given))
+        for path, relative in _with_report_stems(found):
+            if os.path.normpath(path) not in seen:
+                seen.add(os.path.normpath(path))
+                files.append(CorpusFile(path, _untaken(relative, taken)))
+    return files
+
+
+def _files_of(given: str, exclude: Path | None) -> Iterator[tuple[str, PurePosixPath]]:
+    """(path, path relative to the folder or the glob's fixed part) for the files of ``given``."""
+    if given != "-" and os.path.isdir(given):
+        yield from _walk(Path(given), PurePosixPath(), _resolved(exclude))
+    elif given != "-" and _is_glob(given) and not os.path.isfile(given):
+        base = _glob_base(given)
+        for path in sorted(glob.glob(given, recursive=True)):
+            if os.path.isfile(path):
+                yield path, PurePosixPath(Path(os.path.relpath(path, base)).as_posix())
+    else:
+        yield given, PurePosixPath(Path(given).name or "stdin")
+
+
+def _walk(
+    folder: Path, relative: PurePosixPath, exclude: Path | None
+) -> Iterator[tuple[str, PurePosixPath]]:
+    """The supported files under ``folder``, sorted, depth first; hidden ones skipped."""
+    if exclude is not None and _resolved(folder) == exclude:
+        return
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as error:
+        raise InputError(f"cannot read the folder {folder}: {error.strerror}") from error
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), relative / entry.name, exclude)
+        elif entry.is_file() and entry.name.lower().endswith(DOCUMENT_SUFFIXES):
+            yield entry.path, relative / entry.name
+
+
+def _with_report_stems(
+    found: Iterable[tuple[str, PurePosixPath]],
+) -> Iterator[tuple[str, PurePosixPath]]:
+    """Each file with its report stem: ``a/b`` for ``a/b.pdf``, ``a/b.pdf`` when a sibling
+    shares the stem."""
+    found = list(found)
+    stems = Counter(str(relative.with_suffix("")).lower() for _, relative in found)
+    for path, relative in found:
+        shared = stems[str(relative.with_suffix("")).lower()] > 1
+        yield path, relative if shared else relative.with_suffix("")
+
+
+def _untaken(stem: PurePosixPath, taken: set[str]) -> PurePosixPath:
+    """``stem``, or ``stem-2``, ``stem-3``... when a report of this run already has the name."""
+    candidate, number = stem, 1
+    while str(candidate).lower() in taken:
+        number += 1
+        candidate = stem.with_name(f"{stem.name}-{number}")
+    taken.add(str(candidate).lower())
+    return candidate
+
+
+def _is_glob(path: str) -> bool:
+    return any(character in _GLOB_CHARACTERS for character in path)
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder a glob's matches are relative to: its parts before the first wildcard."""
+    parts = Path(pattern).parts
+    fixed: list[str] = []
+    for part in parts[:-1]:
+        if _is_glob(part):
+            break
+        fixed.append(part)
+    return str(Path(*fixed)) if fixed else "."
+
+
+def _resolved(path: Path | None) -> Path | None:
+    return None if path is None else Path(os.path.realpath(path))
+
+
+def _nothing_found(given: str) -> str:
+    if os.path.isdir(given):
+        kinds = ", ".join(DOCUMENT_SUFFIXES)
+        return f"{given} holds no document ({kinds}): give a folder with documents in it"
+    return f"{given!r} matches no file: check the pattern (quote it so the shell leaves it)"

@@ -1,0 +1,25 @@
+"""The limits and behaviour of one fake server, shared by its endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ServerSettings"]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Limits and behaviour of one fake server.
+
+    ``max_batch_requests`` and ``max_batch_bytes`` bound a Message Batch (the real API's limits
+    by default); ``batch_latency`` is the seconds a batch takes from creation to its end, its
+    requests being processed evenly over that time.
+    """
+
+    context_window: int = 200_000
+    max_output_tokens: int = 128_000
+    api_key: str | None = None
+    stream_chunk_tokens: int = 20
+    max_batch_requests: int = 100_000
+    max_batch_bytes: int = 256 * 1024 * 1024
+    batch_latency: float = 0.05
