@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 __all__ = ["AdaptiveConcurrency", "ConcurrencyStats", "Slot"]
 
+RAMP_STEP = 2.0
+"""The most slots one step of slow start's time ramp adds."""
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -130,21 +133,25 @@ class AdaptiveConcurrency:
         return Slot(self._epoch, self._clock())
 
     def _ramp(self) -> None:
-        """Slow start's time ramp: raise the limit by the time elapsed since the first acquire."""
+        """Slow start's time ramp: raise the limit by the time elapsed since the last step.
+
+        A step adds at most ``RAMP_STEP`` slots, so an event loop that was busy for a while
+        (rendering hundreds of prompts, say) does not turn into one burst of sends.
+        """
         if not self._slow_start or self._ramp_per_second <= 0:
             return
         now = self._clock()
         if self._ramp_started is None:
             self._ramp_started = now
             return
-        target = min(
-            float(self.ceiling),
-            self._ramp_from + (now - self._ramp_started) * self._ramp_per_second,
-        )
+        grown = min((now - self._ramp_started) * self._ramp_per_second, RAMP_STEP)
+        target = min(float(self.ceiling), max(self._limit, self._ramp_from) + grown)
         if int(target) <= self.limit:
             return
         if self._headroom is not None and not self._headroom(int(target)):
             return
+        self._ramp_started = now
+        self._ramp_from = target
         self._limit = target
         self._max_limit = max(self._max_limit, self.limit)
 
