@@ -22,13 +22,14 @@ from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
-from anthropic.types import Message, MessageParam, TextBlock, TextBlockParam
+from anthropic.types import Message, MessageParam, TextBlockParam
 
 from docanalyze.errors import ConfigError, ModelError
-from docanalyze.models.base import ModelReply, ModelRequest, Stage, Usage
+from docanalyze.models.base import ModelReply, ModelRequest, Stage
 from docanalyze.models.catalog import model_info
 from docanalyze.models.concurrency import AdaptiveConcurrency, Slot
 from docanalyze.models.fallback import FallbackSwitch
+from docanalyze.models.message_parts import reply_from_message, system_param
 from docanalyze.models.ratelimit import RateLimiter, Ticket
 from docanalyze.models.retry import (
     RetryEvent,
@@ -290,7 +291,7 @@ class AnthropicModel:
         except _FAILURES as error:
             elapsed = time.monotonic() - started
             raise self._model_error(error, request.stage, model, attempts, elapsed) from None
-        return _reply_from_message(message, time.monotonic() - started)
+        return reply_from_message(message, time.monotonic() - started)
 
     async def aclose(self) -> None:
         """Close the SDK client's connections (a later request opens a new client)."""
@@ -509,39 +510,11 @@ class _MessageCall:
             model=model,
             max_tokens=request.max_tokens,
             messages=[{"role": "user", "content": request.prompt}],
-            system=_system_param(request),
+            system=_system_or_omit(request),
             extra_body=(
                 None if request.temperature is None else {"temperature": request.temperature}
             ),
         )
-
-
-def _system_param(request: ModelRequest) -> str | list[TextBlockParam] | anthropic.Omit:
-    """The ``system`` argument: omitted, a string, or a cached text block."""
-    if not request.system:
-        return anthropic.omit
-    if not request.cache_system:
-        return request.system
-    return [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
-
-
-def _reply_from_message(message: Message, duration: float) -> ModelReply:
-    """Our reply: the text blocks joined (thinking and other blocks ignored) and the usage."""
-    text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
-    usage = message.usage
-    return ModelReply(
-        text=text,
-        stop_reason=str(message.stop_reason or "unknown"),
-        model=message.model,
-        usage=Usage(
-            requests=1,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-        ),
-        duration=duration,
-    )
 
 
 def _refusal_message(
@@ -620,3 +593,8 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
 def _is_timeout(error: BaseException) -> bool:
     timeouts = (anthropic.APITimeoutError, TimeoutError, asyncio.TimeoutError)  # distinct on 3.10
     return isinstance(error, timeouts) or _caused_by(error, httpx2.TimeoutException)
+
+
+def _system_or_omit(request: ModelRequest) -> str | list[TextBlockParam] | anthropic.Omit:
+    system = system_param(request)
+    return anthropic.omit if system is None else system

@@ -38,10 +38,10 @@ from docanalyze.models.batch_requests import (
     custom_id_of,
     item_size,
     refusal_advice,
-    reply_from_message,
     result_problem,
     split_batches,
 )
+from docanalyze.models.message_parts import reply_from_message
 from docanalyze.models.stored import call_key
 from docanalyze.store import RunStore
 

@@ -12,11 +12,11 @@ import json
 from collections.abc import Sequence
 from typing import TypeVar, cast
 
-from anthropic.types import Message, TextBlock
 from anthropic.types.messages import MessageBatchResult
 from anthropic.types.messages.batch_create_params import Request
 
-from docanalyze.models.base import ModelReply, ModelRequest, Usage
+from docanalyze.models.base import ModelRequest
+from docanalyze.models.message_parts import system_param
 
 __all__ = [
     "CUSTOM_ID_LENGTH",
@@ -25,7 +25,6 @@ __all__ = [
     "custom_id_of",
     "item_size",
     "refusal_advice",
-    "reply_from_message",
     "result_problem",
     "split_batches",
 ]
@@ -56,12 +55,9 @@ def batch_item(custom_id: str, request: ModelRequest, model: str) -> Request:
         "max_tokens": request.max_tokens,
         "messages": [{"role": "user", "content": request.prompt}],
     }
-    if request.system and request.cache_system:
-        params["system"] = [
-            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
-        ]
-    elif request.system:
-        params["system"] = request.system
+    system = system_param(request)
+    if system is not None:
+        params["system"] = system
     if request.temperature is not None:
         params["temperature"] = request.temperature
     return cast(Request, {"custom_id": custom_id, "params": params})
@@ -89,25 +85,6 @@ def split_batches(
     if current:
         batches.append(current)
     return batches
-
-
-def reply_from_message(message: Message, duration: float) -> ModelReply:
-    """Our reply: the text blocks joined, the stop reason and the usage."""
-    text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
-    usage = message.usage
-    return ModelReply(
-        text=text,
-        stop_reason=str(message.stop_reason or "unknown"),
-        model=message.model,
-        usage=Usage(
-            requests=1,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-        ),
-        duration=duration,
-    )
 
 
 def result_problem(result: MessageBatchResult) -> tuple[str, bool]:
