@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from docanalyze.cli.app import cli, debug_option
-from docanalyze.cli.report_command import _parse_vars
-from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.cli.shared_options import analysis_options
 from docanalyze.options import Options
 from docanalyze.plan import plan_run
 from docanalyze.plan_text import format_plan
@@ -29,32 +27,7 @@ No model is called. --exact uses the free count_tokens endpoint and needs ANTHRO
 """,
 )
 @click.argument("path", type=str)
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model.")
-@click.option(
-    "--prompts",
-    "prompts_dir",
-    type=click.Path(path_type=Path),
-    help="Folder with map.j2, reduce.j2 and/or final.j2 overriding the defaults.",
-)
-@click.option(
-    "--var",
-    "variables",
-    multiple=True,
-    callback=_parse_vars,
-    metavar="KEY=VALUE",
-    help="A variable for the templates (repeatable).",
-)
-@click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk.")
-@click.option(
-    "--chunk-overlap", type=int, help="Characters of overlap [default: 5% of --chunk-size]."
-)
-@click.option("--max-tokens", default=4096, show_default=True, help="Token budget of the report.")
-@click.option("--context-window", type=int, help="Context window of a model not in the table.")
-@click.option("--concurrency", default=64, show_default=True, help="Ceiling of requests in flight.")
-@click.option("--rpm", type=int, help="Cap on requests per minute.")
-@click.option("--input-tpm", type=int, help="Cap on input tokens per minute.")
-@click.option("--output-tpm", type=int, help="Cap on output tokens per minute.")
-@click.option("--password", help="Password of an encrypted PDF.")
+@analysis_options
 @click.option(
     "--exact",
     is_flag=True,

@@ -19,25 +19,14 @@ from docanalyze.cli.outputs import (
     write_batch_to_dir,
     write_text,
 )
+from docanalyze.cli.shared_options import analysis_options
 from docanalyze.corpus_files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import CostLimitReached
-from docanalyze.models.catalog import BATCH_DISCOUNT, DEFAULT_MODEL
+from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.pipeline import Pipeline
 from docanalyze.report import Report
-
-
-def _parse_vars(
-    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, str]:
-    variables: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
-        variables[key.strip()] = value
-    return variables
 
 
 @cli.command(
@@ -67,7 +56,7 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 """,
 )
 @click.argument("paths", nargs=-1, required=True, type=str, metavar="PATH...")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model.")
+@analysis_options
 @click.option(
     "--backend",
     type=click.Choice(["auto", "anthropic", "extractive"]),
@@ -76,47 +65,8 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     help="auto: Claude when ANTHROPIC_API_KEY is set, else extractive.",
 )
 @click.option(
-    "--prompts",
-    "prompts_dir",
-    type=click.Path(path_type=Path),
-    help="Folder with map.j2, reduce.j2 and/or final.j2 overriding the defaults.",
-)
-@click.option(
-    "--var",
-    "variables",
-    multiple=True,
-    callback=_parse_vars,
-    metavar="KEY=VALUE",
-    help="A variable for the templates (repeatable).",
-)
-@click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk.")
-@click.option(
-    "--chunk-overlap", type=int, help="Characters of overlap [default: 5% of --chunk-size]."
-)
-@click.option("--max-tokens", default=4096, show_default=True, help="Token budget of the report.")
-@click.option("--context-window", type=int, help="Context window of a model not in the table.")
-@click.option(
-    "--concurrency",
-    default=64,
-    show_default=True,
-    help="Ceiling of requests in flight; the client adapts below it.",
-)
-@click.option("--rpm", type=int, help="Cap on requests per minute (besides the API's limits).")
-@click.option("--input-tpm", type=int, help="Cap on input tokens per minute.")
-@click.option("--output-tpm", type=int, help="Cap on output tokens per minute.")
-@click.option(
     "--fallback-model", help="Model for later requests when the primary keeps failing (529/5xx)."
 )
-@click.option(
-    "--question",
-    help="Answer this question from the document, with page citations.",
-)
-@click.option(
-    "--language",
-    metavar="CODE",
-    help="Language of the report: en, zh, ja, fr... [default: the document's].",
-)
-@click.option("--password", help="Password of an encrypted PDF.")
 @click.option(
     "--format",
     "output_format",

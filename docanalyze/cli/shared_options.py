@@ -1,0 +1,75 @@
+"""The options that decide what a run sends, shared by ``report`` and ``plan``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from docanalyze.models.catalog import DEFAULT_MODEL
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _parse_vars(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    variables: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        variables[key.strip()] = value
+    return variables
+
+
+_ANALYSIS_OPTIONS = (
+    click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model."),
+    click.option(
+        "--prompts",
+        "prompts_dir",
+        type=click.Path(path_type=Path),
+        help="Folder with map.j2, reduce.j2 and/or final.j2 overriding the defaults.",
+    ),
+    click.option(
+        "--var",
+        "variables",
+        multiple=True,
+        callback=_parse_vars,
+        metavar="KEY=VALUE",
+        help="A variable for the templates (repeatable).",
+    ),
+    click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk."),
+    click.option(
+        "--chunk-overlap", type=int, help="Characters of overlap [default: 5% of --chunk-size]."
+    ),
+    click.option(
+        "--max-tokens", default=4096, show_default=True, help="Token budget of the report."
+    ),
+    click.option("--context-window", type=int, help="Context window of a model not in the table."),
+    click.option(
+        "--concurrency",
+        default=64,
+        show_default=True,
+        help="Ceiling of requests in flight; the client adapts below it.",
+    ),
+    click.option("--rpm", type=int, help="Cap on requests per minute (besides the API's limits)."),
+    click.option("--input-tpm", type=int, help="Cap on input tokens per minute."),
+    click.option("--output-tpm", type=int, help="Cap on output tokens per minute."),
+    click.option("--question", help="Answer this question from the document, with page citations."),
+    click.option(
+        "--language",
+        metavar="CODE",
+        help="Language of the report: en, zh, ja, fr... [default: the document's].",
+    ),
+    click.option("--password", help="Password of an encrypted PDF."),
+)
+
+
+def analysis_options(command: F) -> F:
+    """Add the options that decide what a run sends (model, templates, chunks, budgets, limits)."""
+    for option in reversed(_ANALYSIS_OPTIONS):
+        command = option(command)
+    return command
