@@ -26,7 +26,7 @@ from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
 from docanalyze.models.retry import RetryEvent, RetryPolicy
 
 MODEL = "claude-sonnet-5-5"
-KEY = "sk-ant-test-SECRET-0123456789"
+KEY = "fake-test-SECRET-0123456789"
 FAST = RetryPolicy(max_attempts=5, max_elapsed=30.0, base_delay=0.001, max_delay=0.005)
 
 

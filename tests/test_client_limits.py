@@ -23,7 +23,7 @@ from docanalyze.options import Options
 
 MODEL = "claude-sonnet-5-5"
 FALLBACK = "claude-haiku-4-5"
-KEY = "sk-ant-test-SECRET-0123456789"
+KEY = "fake-test-SECRET-0123456789"
 FAST = RetryPolicy(max_attempts=6, max_elapsed=30.0, base_delay=0.001, max_delay=0.005)
 
 

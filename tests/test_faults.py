@@ -143,11 +143,11 @@ def test_the_python_api_raises_model_error_when_retries_run_out(
 def test_the_api_key_never_reaches_the_store(make_fake_api, tmp_path: Path, monkeypatch) -> None:
     server = make_fake_api(responder=facts_only)
     write_document(tmp_path / "doc.txt")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-secret-key-0123456789")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-test-secret-key-0123456789")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
     report = docanalyze.analyze(str(tmp_path / "doc.txt"), chunk_size=700)
     with RunStore() as store:
         path = store.path
     stored = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
-    assert b"sk-ant-test-secret" not in stored
-    assert "sk-ant-test-secret" not in json.dumps(report.to_dict())
+    assert b"fake-test-secret" not in stored
+    assert "fake-test-secret" not in json.dumps(report.to_dict())
