@@ -130,7 +130,21 @@ def test_custom_prompts_and_variables_reach_the_template(
 
 
 def test_every_help_has_examples() -> None:
-    for args in (["--help"], ["report", "--help"]):
+    commands = [
+        [],
+        ["report"],
+        ["plan"],
+        ["runs"],
+        ["runs", "show"],
+        ["cache"],
+        ["cache", "stats"],
+        ["cache", "clear"],
+        ["prompts"],
+        ["prompts", "list"],
+        ["prompts", "show"],
+        ["prompts", "init"],
+    ]
+    for args in ([*command, "--help"] for command in commands):
         code, out, _ = invoke(*args)
         assert code == 0 and "Examples:" in out
 

@@ -105,7 +105,14 @@ def cache() -> None:
     """The stored model replies that make re-runs free and resumable."""
 
 
-@cache.command("stats")
+@cache.command(
+    "stats",
+    epilog="""\b
+Examples:
+  docanalyze cache stats
+  DOCANALYZE_HOME=/data/docanalyze docanalyze cache stats
+""",
+)
 @debug_option
 def cache_stats() -> None:
     """How many replies are stored, and where."""
@@ -120,7 +127,14 @@ def cache_stats() -> None:
     click.echo(f"size      {stats.size_bytes / 1_048_576:.1f} MiB")
 
 
-@cache.command("clear")
+@cache.command(
+    "clear",
+    epilog="""\b
+Examples:
+  docanalyze cache clear          # asks first
+  docanalyze cache clear --yes
+""",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @debug_option
 def cache_clear(yes: bool) -> None:
