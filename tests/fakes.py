@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -123,3 +124,35 @@ class StreamingModel(RecordingModel):
             on_text(delta)
             await asyncio.sleep(0)
         return reply
+
+
+def facts_in_prompt(prompt: str) -> str:
+    """Every FACT-nnnn token of ``prompt``, once each, in order ("nothing" when there is none)."""
+    return " ".join(dict.fromkeys(FACT.findall(prompt))) or "nothing"
+
+
+class GatedResponder:
+    """A fake-server responder that answers ``answer_first`` requests, then holds the rest.
+
+    Held requests are never answered (they fail once :attr:`release` is set, after the client
+    was killed), so :attr:`answered` lists exactly the replies that were paid for. Set
+    :attr:`hold` to False to answer everything again (the resumed run).
+    """
+
+    def __init__(self, answer_first: int) -> None:
+        self.answer_first = answer_first
+        self.answered: list[str] = []
+        self.hold = True
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, request: object) -> str:
+        prompt: str = request.prompt  # type: ignore[attr-defined]
+        with self.lock:
+            holding = self.hold and len(self.answered) >= self.answer_first
+            if not holding:
+                self.answered.append(prompt)
+        if holding:
+            self.release.wait(30)
+            raise RuntimeError("held until the client was killed")
+        return facts_in_prompt(prompt)

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from docanalyze.errors import InputError
 from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.fakeserver.recording import RecordedRequest
 from docanalyze.store import RunStore
+from tests.fakes import GatedResponder
 
 INDEX_FIELDS = {
     "file",
@@ -342,26 +342,6 @@ def stored_calls(home: Path) -> int:
         return store.cache_stats().calls
 
 
-class GatedResponder:
-    """Answers the first requests, then holds the others until the killed client is gone."""
-
-    def __init__(self) -> None:
-        self.answered: list[str] = []
-        self.hold = True
-        self.release = threading.Event()
-        self.lock = threading.Lock()
-
-    def __call__(self, request: RecordedRequest) -> str:
-        with self.lock:
-            holding = self.hold and len(self.answered) >= ANSWERED_BEFORE_THE_KILL
-            if not holding:
-                self.answered.append(request.prompt)
-        if holding:
-            self.release.wait(30)
-            raise RuntimeError("held until the client was killed")
-        return facts_only(request)
-
-
 def test_a_killed_corpus_run_resumes_and_asks_no_call_twice(tmp_path: Path) -> None:
     sources = write_corpus(tmp_path / "docs", 12, folders=3)
     out = tmp_path / "out"
@@ -371,7 +351,7 @@ def test_a_killed_corpus_run_resumes_and_asks_no_call_twice(tmp_path: Path) -> N
         "DOCANALYZE_HOME": str(tmp_path / "home"),
         "ANTHROPIC_API_KEY": "test-key",
     }
-    responder = GatedResponder()
+    responder = GatedResponder(ANSWERED_BEFORE_THE_KILL)
     with FakeMessagesAPI(responder=responder) as server:
         env["ANTHROPIC_BASE_URL"] = server.base_url
         first = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)

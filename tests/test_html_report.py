@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,7 +13,6 @@ from docanalyze.cli import cli
 from docanalyze.html_report import render_html
 from docanalyze.models.base import Usage
 from docanalyze.report import ChunkResult, Report
-from tests.conftest import PROJECT_ROOT
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base", "source"}
 
@@ -143,24 +139,3 @@ def test_markdown_is_rendered_on_a_terminal_and_raw_when_piped(
     assert "## Overview" not in rendered and "Overview" in rendered
     code, streamed, _ = invoke("report", source, "-q")
     assert code == 0 and streamed == expected
-
-
-def test_the_wheel_ships_the_html_template(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(PROJECT_ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    wheel = next(tmp_path.glob("docanalyze-*.whl"))
-    assert "docanalyze/templates/report.html.j2" in zipfile.ZipFile(wheel).namelist()

@@ -44,7 +44,7 @@ def test_importing_the_library_loads_neither_click_nor_rich() -> None:
     assert output.stdout.strip() == "[]"
 
 
-def test_the_wheel_ships_the_default_templates(tmp_path: Path) -> None:
+def test_the_wheel_ships_the_default_templates_and_the_html_page(tmp_path: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -67,4 +67,5 @@ def test_the_wheel_ships_the_default_templates(tmp_path: Path) -> None:
         "docanalyze/prompts/map.j2",
         "docanalyze/prompts/reduce.j2",
         "docanalyze/prompts/final.j2",
+        "docanalyze/templates/report.html.j2",
     } <= names

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,33 +15,9 @@ import pytest
 
 from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.store import RunStore
+from tests.fakes import GatedResponder
 
 PAID_BEFORE_THE_KILL = 6
-
-
-class GatedResponder:
-    """Answers the first few requests, then holds the rest until the client is gone.
-
-    Held requests are never answered (they fail once released), so ``answered`` lists exactly
-    the replies that were paid for, across both runs.
-    """
-
-    def __init__(self) -> None:
-        self.answered: list[str] = []
-        self.hold = True
-        self.release = threading.Event()
-        self.lock = threading.Lock()
-
-    def __call__(self, request: RecordedRequest) -> str:
-        with self.lock:
-            holding = self.hold and len(self.answered) >= PAID_BEFORE_THE_KILL
-            if not holding:
-                self.answered.append(request.prompt)
-        if holding:
-            self.release.wait(30)
-            raise RuntimeError("held until the client was killed")
-        facts = dict.fromkeys(re.findall(r"FACT-\d+", request.prompt))
-        return " ".join(facts) or "nothing"
 
 
 def write_document(path: Path) -> set[str]:
@@ -84,7 +59,7 @@ def stored_calls(home: Path) -> int:
 def test_a_stopped_run_resumes_without_asking_any_answered_call_again(
     stop: signal.Signals, tmp_path: Path
 ) -> None:
-    responder = GatedResponder()
+    responder = GatedResponder(PAID_BEFORE_THE_KILL)
     facts = write_document(tmp_path / "doc.txt")
     output = tmp_path / "report.json"
     env = {
