@@ -213,6 +213,23 @@ def test_a_streamed_reply_refunds_its_output_estimate_when_done(
     assert 997 <= remaining(ask(client, "x", max_tokens=1), "output-tokens") <= 999
 
 
+def test_a_stream_is_accepted_at_once_and_its_events_follow_the_latency(
+    make_fake_api: MakeFakeApi,
+) -> None:
+    api = make_fake_api(rate_limits=RateLimits(requests_per_minute=100), latency=1.0)
+    client = sdk_client(api)
+    started = time.monotonic()
+    with client.messages.stream(model=MODEL, max_tokens=50, messages=user("a b")) as stream:
+        accepted = time.monotonic() - started
+        assert remaining(stream.response.headers, "requests") == 99
+        stream.get_final_message()
+    replied = time.monotonic() - started
+    assert accepted < 0.5 and replied >= 1.0  # headers at once, the reply after the latency
+    started = time.monotonic()
+    ask(client, "x", max_tokens=5)  # not streamed: all of it after the latency
+    assert time.monotonic() - started >= 1.0
+
+
 def test_a_faulted_request_still_uses_its_budget(make_fake_api: MakeFakeApi) -> None:
     api = make_fake_api(
         rate_limits=RateLimits(requests_per_minute=2), faults=Faults(overloaded=1.0)

@@ -236,7 +236,12 @@ class MessagesEndpoints:
                 usage=composed.usage,
                 tokens_per_delta=self.settings.stream_chunk_tokens,
             )
-            return EventStreamResponse(events, headers, exchange.seconds_between_events)
+            return EventStreamResponse(
+                events,
+                headers,
+                seconds_between_events=exchange.seconds_between_events,
+                seconds_before_first_event=exchange.seconds_before_first_event,
+            )
         body_out = message_body(
             message_id=message_id, model=model, reply=reply, usage=composed.usage
         )

@@ -26,7 +26,9 @@ class Exchange:
 
     ``headers`` have lower-cased names (credentials included: policies may key on them).
     ``response_headers`` are added to whatever the server answers, success or error.
-    ``seconds_between_events`` paces a streamed reply (0 sends events as fast as possible).
+    ``seconds_before_first_event`` delays a streamed reply's first event (its status line and
+    headers go out at once, as the real API's do); ``seconds_between_events`` paces the events
+    after it (0 sends them as fast as possible).
     ``on_finished`` callbacks run once when the reply has been sent (or the request failed after
     the policies let it through), with the output tokens the reply used (0 for no reply); a rate
     limiter gives back the unused part of its ``max_tokens`` estimate there.
@@ -40,6 +42,7 @@ class Exchange:
     stream: bool
     request_id: str
     response_headers: dict[str, str] = field(default_factory=dict)
+    seconds_before_first_event: float = 0.0
     seconds_between_events: float = 0.0
     on_finished: list[Callable[[int], None]] = field(default_factory=list, repr=False)
 
@@ -59,7 +62,12 @@ class RequestPolicy(Protocol):
 
 
 class LatencyPolicy:
-    """Waits a fixed number of seconds before the reply (before the first event of a stream)."""
+    """Waits a fixed number of seconds before the reply.
+
+    A non-streamed reply is held back whole. A streamed one is accepted at once, like the real
+    API's: its status line and ``anthropic-ratelimit-*`` headers go out before the wait, and
+    its first event after it.
+    """
 
     def __init__(self, seconds: float) -> None:
         if seconds < 0:
@@ -67,6 +75,8 @@ class LatencyPolicy:
         self.seconds = seconds
 
     def admit(self, exchange: Exchange) -> None:
-        """Sleep for the configured latency."""
-        if self.seconds:
+        """Sleep for the configured latency, or leave it to the stream's first event."""
+        if exchange.stream:
+            exchange.seconds_before_first_event += self.seconds
+        elif self.seconds:
             time.sleep(self.seconds)

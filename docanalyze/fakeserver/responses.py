@@ -55,11 +55,16 @@ class BytesResponse:
 
 @dataclass(frozen=True)
 class EventStreamResponse:
-    """A 200 response streamed as Server-Sent Events, paced by ``seconds_between_events``."""
+    """A 200 response streamed as Server-Sent Events.
+
+    The status line and headers are sent at once; the first event follows
+    ``seconds_before_first_event`` later, the others ``seconds_between_events`` apart.
+    """
 
     events: Iterable[StreamEvent]
     headers: Mapping[str, str] = field(default_factory=dict)
     seconds_between_events: float = 0.0
+    seconds_before_first_event: float = 0.0
     on_finished: Callable[[], None] = _nothing_to_do
 
 

@@ -197,10 +197,13 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.end_headers()  # written at once: the client sees the status and headers now
         for index, event in enumerate(response.events):
-            if index and response.seconds_between_events:
-                self.server.stopping.wait(response.seconds_between_events)
+            pause = (
+                response.seconds_between_events if index else response.seconds_before_first_event
+            )
+            if pause:
+                self.server.stopping.wait(pause)
             chunk = encode_sse(event)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")
