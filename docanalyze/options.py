@@ -9,6 +9,7 @@ from typing import Literal
 from docanalyze.errors import ConfigError
 from docanalyze.language import language_for
 from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.models.concurrency import DEFAULT_CONCURRENCY
 
 __all__ = ["Backend", "Options"]
 
@@ -47,7 +48,7 @@ class Options:
     map_max_tokens: int = 2048
     reduce_max_tokens: int = 4096
     context_window: int | None = None
-    concurrency: int = 64
+    concurrency: int = DEFAULT_CONCURRENCY
     password: str | None = None
     timeout: float = 600.0
     max_attempts: int = 8

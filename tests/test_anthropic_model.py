@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from docanalyze.errors import ConfigError, ModelError
-from docanalyze.models.anthropic_model import AnthropicModel, requires_streaming
+from docanalyze.models.anthropic_model import AnthropicModel
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
 from docanalyze.models.retry import RetryEvent, RetryPolicy
 
@@ -272,6 +272,17 @@ def test_an_auth_token_also_works(
     assert api.headers[0]["authorization"] == "Bearer token-123"
 
 
+def test_a_server_that_answers_a_stream_with_one_json_message_is_understood(
+    scripted: Callable[..., ScriptedAPI],
+) -> None:
+    api = scripted([Step(body=message_json("all at once", output_tokens=4))])
+    deltas: list[str] = []
+    reply = run(model_for(api.base_url), ask(), on_text=deltas.append)
+    assert api.bodies[0]["stream"] is True
+    assert reply.text == "all at once" == "".join(deltas)
+    assert reply.usage.output_tokens == 4
+
+
 def test_the_key_is_sent(scripted: Callable[..., ScriptedAPI]) -> None:
     api = scripted()
     run(model_for(api.base_url), ask())
@@ -293,12 +304,6 @@ def test_limits_come_from_the_catalog_or_defaults() -> None:
     assert known.estimate_tokens("abcdef") == 2
 
 
-def test_streaming_threshold_follows_the_sdk_rule() -> None:
-    assert not requires_streaming(21_333, MODEL)
-    assert requires_streaming(21_334, MODEL)
-    assert requires_streaming(8_193, "claude-opus-4-0")
-
-
 # --- replies through the fake Messages API ------------------------------------------------------
 
 
@@ -317,7 +322,7 @@ def test_reply_and_usage(fake_api: Any) -> None:
     )
     assert reply.usage.input_tokens > 0 and reply.duration > 0
     assert recorded.prompt == "Summarize the contract." and recorded.max_tokens == 200
-    assert not recorded.stream
+    assert recorded.stream  # every attempt streams: the headers arrive at acceptance
     assert "system" not in recorded.body and "temperature" not in recorded.body
     assert (model.attempts, model.retries) == (1, 0)
 
@@ -331,16 +336,17 @@ def test_system_temperature_and_model_override_are_sent_when_set(fake_api: Any) 
     assert recorded.model == "claude-haiku-4-5" and reply.model == "claude-haiku-4-5"
 
 
-def test_large_max_tokens_streams_and_returns_the_same_text(fake_api: Any) -> None:
+def test_a_max_tokens_the_sdk_refuses_unstreamed_is_sent_and_answered(fake_api: Any) -> None:
     text = "A long reply. " * 40
     fake_api.enqueue(text)
     fake_api.enqueue(text)
     model = model_for(fake_api.base_url)
-    plain = run(model, ask(max_tokens=2_000))
-    streamed = run(model, ask(max_tokens=30_000))
-    assert [r.stream for r in fake_api.requests] == [False, True]
-    assert streamed.text == plain.text == text
-    assert streamed.usage == plain.usage
+    small = run(model, ask(max_tokens=2_000))
+    large = run(model, ask(max_tokens=30_000))  # over the SDK's ten-minute non-streaming rule
+    assert [r.stream for r in fake_api.requests] == [True, True]
+    assert [r.max_tokens for r in fake_api.requests] == [2_000, 30_000]
+    assert large.text == small.text == text
+    assert large.usage == small.usage
 
 
 def test_on_text_streams_deltas(fake_api: Any) -> None:
@@ -529,12 +535,23 @@ def test_connection_refused_names_the_base_url(monkeypatch: pytest.MonkeyPatch) 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://user:pw@127.0.0.1:{port}/?k=v")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}/?token=hidden")
     model = AnthropicModel(MODEL, retry=RetryPolicy(2, 30.0, 0.001, 0.001))
     message = str(failure(model))
     assert message.startswith("gave up on a map request after 2 attempts over ")
     assert f"could not connect to http://127.0.0.1:{port} (ANTHROPIC_BASE_URL)" in message
-    assert "pw" not in message and KEY not in message
+    assert "hidden" not in message and KEY not in message
+
+
+def test_credentials_in_the_base_url_are_refused_without_showing_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://user:s3cret-pw@127.0.0.1:9/")
+    with pytest.raises(ConfigError) as raised:
+        AnthropicModel(MODEL)
+    assert str(raised.value).startswith("ANTHROPIC_BASE_URL holds a user name and password")
+    assert "s3cret-pw" not in str(raised.value)
 
 
 def test_attempts_are_counted_per_request_under_concurrency(

@@ -30,7 +30,7 @@ def succeed(limits: AdaptiveConcurrency, clock: Clock, n: int, latency: float = 
 
 def test_starts_at_8_and_doubles_per_window_up_to_the_ceiling() -> None:
     clock = Clock()
-    limits = AdaptiveConcurrency(64, clock=clock, ramp_per_second=0)
+    limits = AdaptiveConcurrency(64, clock=clock)
     assert limits.limit == 8 and limits.slow_start
     succeed(limits, clock, 8)
     assert limits.limit == 16
@@ -151,52 +151,68 @@ def test_a_cancelled_waiter_gives_its_place_back() -> None:
     asyncio.run(go())
 
 
-def test_slow_start_also_ramps_with_time_while_there_is_headroom() -> None:
-    clock = Clock()
+def test_slow_start_doubles_per_round_of_acceptances_while_there_is_headroom() -> None:
     room = {"ok": True}
-    limits = AdaptiveConcurrency(
-        64, clock=clock, ramp_per_second=100, headroom=lambda n: room["ok"]
-    )
+    limits = AdaptiveConcurrency(256, headroom=lambda n: room["ok"])
+
+    async def accept_a_round() -> list[Slot]:
+        """Take every free slot; the server accepts each request, none has replied yet."""
+        slots = []
+        while limits.in_flight < limits.limit:
+            slots.append(await limits.acquire())
+        for slot in slots:
+            limits.record_accepted(slot)
+        return slots
 
     async def go() -> None:
-        await limits.acquire()  # starts the ramp
-        for _ in range(10):
-            clock.now += 0.01
-            await limits.acquire()
-        assert limits.limit == 18, "one more slot every 10 ms"
+        held = await accept_a_round()
+        assert limits.limit == 16, "8 accepted: twice that may be in flight"
+        held += await accept_a_round()
+        assert limits.limit == 32
         room["ok"] = False
-        clock.now += 0.01
-        await limits.acquire()
-        assert limits.limit == 18, "no growth while the headers show no room"
+        held += await accept_a_round()
+        assert limits.limit == 32, "no growth while the headers show no room"
         room["ok"] = True
-        clock.now += 5.0
-        await limits.acquire()
-        assert limits.limit == 20, "a busy loop does not turn into a burst: at most 2 per step"
+        for slot in held[:16]:
+            limits.record_accepted(slot)  # accepted twice is still once
+        assert limits.limit == 32
+        for slot in held:
+            limits.release(slot)
+        held = []
+        for _ in range(4):
+            held += await accept_a_round()
+        assert limits.limit == limits.max_limit == 256, "never above the ceiling"
+        for slot in held:
+            limits.release(slot)
+        assert limits.in_flight == 0
 
     asyncio.run(go())
 
 
-def test_the_time_ramp_stops_at_the_first_overload() -> None:
-    clock = Clock()
-    limits = AdaptiveConcurrency(64, clock=clock, ramp_per_second=100)
+def test_acceptances_do_not_grow_the_limit_after_an_overload() -> None:
+    limits = AdaptiveConcurrency(64)
 
     async def go() -> None:
-        slot = await limits.acquire()
-        clock.now += 0.1
-        limits.record_overload(slot)
-        clock.now += 1.0
-        await limits.acquire()
+        slots = [await limits.acquire() for _ in range(8)]
+        limits.record_overload(slots[0])
+        for slot in slots[1:]:
+            limits.record_accepted(slot)
+        for slot in slots:
+            limits.release(slot)
 
     asyncio.run(go())
     assert limits.limit == 4 and not limits.slow_start
 
 
-def test_waiting_tasks_are_let_in_as_the_ramp_grows() -> None:
-    limits = AdaptiveConcurrency(64, initial=2, ramp_per_second=1000)
-    held: list[object] = []
+def test_waiting_tasks_are_let_in_as_acceptances_grow_the_limit() -> None:
+    limits = AdaptiveConcurrency(64, initial=2)
+    held: list[Slot] = []
 
     async def hold() -> None:
-        held.append(await limits.acquire())
+        slot = await limits.acquire()
+        held.append(slot)
+        await asyncio.sleep(0)
+        limits.record_accepted(slot)
 
     async def go() -> None:
         await asyncio.wait_for(asyncio.gather(*(hold() for _ in range(40))), timeout=5)
@@ -207,7 +223,7 @@ def test_waiting_tasks_are_let_in_as_the_ramp_grows() -> None:
 
 def test_sporadic_overloads_do_not_cut_the_limit_but_a_real_overload_does() -> None:
     clock = Clock()
-    limits = AdaptiveConcurrency(64, initial=32, clock=clock, ramp_per_second=0)
+    limits = AdaptiveConcurrency(64, initial=32, clock=clock)
 
     async def go() -> None:
         for number in range(60):

@@ -178,7 +178,7 @@ def test_text_output_shows_counts_stages_cost_time_and_assumptions(fixtures_dir:
     assert "Estimated cost: $" in out and "claude-sonnet-5-5" in out
     assert "Estimated time: " in out
     assert "Assumptions:" in out and "30% of its part's text tokens" in out
-    assert "50 output tokens a second" in out and "--concurrency 64" in out
+    assert "50 output tokens a second" in out and "--concurrency 256" in out
 
 
 def test_text_output_names_the_caps_and_an_unknown_price(fixtures_dir: Path) -> None:
@@ -206,7 +206,7 @@ def test_json_output_has_the_plan_fields(fixtures_dir: Path) -> None:
     assert result["cost"]["total"] == pytest.approx(plan.cost, abs=1e-6)
     assert result["cost"]["prices_checked"] and result["cost"]["unknown_price"] is None
     assert result["limits"] == {
-        "concurrency": 64,
+        "concurrency": 256,
         "rpm": None,
         "input_tpm": 1000,
         "output_tpm": None,

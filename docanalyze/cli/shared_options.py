@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.options import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +52,7 @@ _ANALYSIS_OPTIONS = (
     click.option("--context-window", type=int, help="Context window of a model not in the table."),
     click.option(
         "--concurrency",
-        default=64,
+        default=Options.concurrency,
         show_default=True,
         help="Ceiling of requests in flight; the client adapts below it.",
     ),

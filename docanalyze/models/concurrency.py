@@ -1,14 +1,16 @@
 """Adaptive concurrency: how many requests may be in flight, learned as the run goes (AIMD).
 
-The limit starts low (8) and, while replies come back fast and the rate-limit headers show spare
-capacity, grows by one per successful reply (slow start: it doubles every window of replies).
-Slow start also ramps with time, ``ramp_per_second`` more slots each second, while no overload has
-been seen and the headers (once known) show room: with replies that take seconds, waiting a whole
-reply per doubling would leave most of the allowed rate unused, and a smooth ramp never fires a
-burst (a 429 comes back at once and stops it);
-after the first backoff it grows by one per window instead (additive increase). A 429, a 529 or
-a timeout halves it (multiplicative decrease, never below 1), at most once per window: failures
-of requests that left before the last decrease do not cut it again. It never exceeds the
+The limit starts low (8) and grows quickly while the server accepts requests with spare capacity
+(slow start). The server's acceptance is the signal: a streamed reply's status line and
+rate-limit headers arrive long before its text, so each accepted request lets the limit grow to
+twice the accepted requests in flight, if the known rate limits have room for that many. Each
+round of acceptances doubles the limit, as TCP's slow start doubles per round trip, and the limit
+reaches a high ceiling within a few header round trips instead of a few whole replies. Every
+successful reply adds one more, while the replies' latency holds.
+
+After the first backoff it grows by one per window of replies instead (additive increase). A 429,
+a 529 or a timeout halves it (multiplicative decrease, never below 1), at most once per window:
+failures of requests that left before the last decrease do not cut it again. It never exceeds the
 ceiling (``--concurrency``). Tasks wait first come first served, and are let in as soon as the
 limit grows or a slot frees.
 """
@@ -22,18 +24,22 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["AdaptiveConcurrency", "ConcurrencyStats", "Slot"]
+__all__ = ["DEFAULT_CONCURRENCY", "AdaptiveConcurrency", "ConcurrencyStats", "Slot"]
 
-RAMP_STEP = 2.0
-"""The most slots one step of slow start's time ramp adds."""
+DEFAULT_CONCURRENCY = 256
+"""The default ceiling of requests in flight: a 2,000,000-character document's map (about 210
+chunks) in one round. The ceiling is not what keeps a run within its rate limits (the pacing and
+the slow start are); it bounds the connections a run may open."""
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Slot:
-    """A place in flight; ``epoch`` says which decrease it was granted after."""
+    """A place in flight; ``epoch`` says which decrease it was granted after, ``accepted``
+    whether the server has accepted its request."""
 
     epoch: int
     started: float
+    accepted: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,19 +58,18 @@ class AdaptiveConcurrency:
 
     ``latency_factor``: growth stops while the median latency of the recent replies exceeds this
     multiple of the baseline (the median of the first window). ``decrease`` is the factor applied
-    on overload. ``ramp_per_second``: slow start's time ramp. ``headroom(n)``: whether the
-    rate limits (when known) leave room for ``n`` requests in flight.
+    on overload. ``headroom(n)``: whether the rate limits (when known) leave room for ``n`` more
+    requests; ``overload_share``: see :meth:`record_overload`.
     """
 
     def __init__(
         self,
-        ceiling: int = 64,
+        ceiling: int = DEFAULT_CONCURRENCY,
         *,
         initial: int = 8,
         decrease: float = 0.5,
         latency_factor: float = 2.0,
         latency_window: int = 32,
-        ramp_per_second: float = 100.0,
         overload_share: float = 0.1,
         headroom: Callable[[int], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -82,13 +87,10 @@ class AdaptiveConcurrency:
         self._epoch = 0
         self._decreases = 0
         self._in_flight = 0
+        self._accepted = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._baseline: float | None = None
-        self._ramp_per_second = ramp_per_second
-        self._ramp_from = self._limit
-        self._ramp_started: float | None = None
-        self._ramp_timer: asyncio.TimerHandle | None = None
         self._headroom = headroom
         self._outcomes: deque[bool] = deque(maxlen=64)
         self.overload_share = overload_share
@@ -115,12 +117,10 @@ class AdaptiveConcurrency:
 
     async def acquire(self) -> Slot:
         """Wait for a slot, first come first served."""
-        self._ramp()
         if self._in_flight < self.limit and not self._waiters:
             return self._grant()
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._schedule_ramp()
         try:
             await waiter
         except BaseException:
@@ -131,44 +131,6 @@ class AdaptiveConcurrency:
                 self._waiters.remove(waiter)
             raise
         return Slot(self._epoch, self._clock())
-
-    def _ramp(self) -> None:
-        """Slow start's time ramp: raise the limit by the time elapsed since the last step.
-
-        A step adds at most ``RAMP_STEP`` slots, so an event loop that was busy for a while
-        (rendering hundreds of prompts, say) does not turn into one burst of sends.
-        """
-        if not self._slow_start or self._ramp_per_second <= 0:
-            return
-        now = self._clock()
-        if self._ramp_started is None:
-            self._ramp_started = now
-            return
-        grown = min((now - self._ramp_started) * self._ramp_per_second, RAMP_STEP)
-        target = min(float(self.ceiling), max(self._limit, self._ramp_from) + grown)
-        if int(target) <= self.limit:
-            return
-        if self._headroom is not None and not self._headroom(int(target)):
-            return
-        self._ramp_started = now
-        self._ramp_from = target
-        self._limit = target
-        self._max_limit = max(self._max_limit, self.limit)
-
-    def _schedule_ramp(self) -> None:
-        if not self._slow_start or self._ramp_per_second <= 0 or self._ramp_timer is not None:
-            return
-        if self.limit >= self.ceiling:
-            return
-        loop = asyncio.get_running_loop()
-        self._ramp_timer = loop.call_later(1.0 / self._ramp_per_second, self._ramp_tick)
-
-    def _ramp_tick(self) -> None:
-        self._ramp_timer = None
-        self._ramp()
-        self._wake()
-        if self._waiters:
-            self._schedule_ramp()
 
     def _grant(self) -> Slot:
         self._in_flight += 1
@@ -184,21 +146,59 @@ class AdaptiveConcurrency:
 
     def release(self, slot: Slot) -> None:
         """Give back ``slot`` (after success or failure; call record_* as well to adapt)."""
-        del slot
+        if slot.accepted:
+            self._accepted -= 1
         self._in_flight -= 1
         self._wake()
 
+    def record_accepted(self, slot: Slot) -> None:
+        """The server accepted ``slot``'s request: its response headers arrived.
+
+        In slow start the limit grows to twice the accepted requests in flight (or by one, when
+        the rate limits have no room for that many). An accepted request also counts as one the
+        server was not too overloaded to take, for :meth:`record_overload`'s share: a refusal
+        comes back at once and a reply only seconds later, so counting replies would make the
+        first few refusals look like all of the traffic.
+        """
+        if slot.accepted:
+            return
+        self._mark_accepted(slot)
+        if not self._slow_start or not self._latency_holds():
+            return
+        target = min(self.ceiling, 2 * self._accepted)
+        if target <= self.limit:
+            return
+        if not self._room_for(target - self._in_flight):
+            target = self.limit + 1
+            if target > self.ceiling or not self._room_for(1):
+                return
+        self._limit = float(target)
+        self._max_limit = max(self._max_limit, self.limit)
+        self._wake()
+
+    def _mark_accepted(self, slot: Slot) -> None:
+        slot.accepted = True
+        self._accepted += 1
+        self._outcomes.append(False)
+
+    def _room_for(self, requests: int) -> bool:
+        return self._headroom is None or self._headroom(max(1, requests))
+
     def record_success(self, slot: Slot, *, headroom: bool = True) -> None:
-        """A reply arrived for ``slot``: grow if the latency holds and ``headroom`` says there is room."""
+        """A reply arrived for ``slot``: grow if the latency holds and ``headroom`` says there is room.
+
+        A reply whose acceptance was not recorded first counts as accepted now (without growing
+        twice): in slow start, each reply then adds one, so the limit doubles per round of replies.
+        """
+        if not slot.accepted:
+            self._mark_accepted(slot)
         latency = self._clock() - slot.started
         self._latencies.append(latency)
-        self._outcomes.append(False)
         if self._baseline is None and len(self._latencies) >= min(8, self._latencies.maxlen or 8):
             self._baseline = statistics.median(self._latencies)
         if not headroom or not self._latency_holds():
             return
         if self._slow_start:
-            self._ramp()
             self._limit = min(float(self.ceiling), self._limit + 1.0)
         else:
             self._window_successes += 1
@@ -222,8 +222,9 @@ class AdaptiveConcurrency:
 
         Requests that left before the last decrease do not decrease it again. With
         ``sporadic_ok`` (529s and timeouts), an isolated failure does not cut the limit: it is
-        cut when at least ``overload_share`` of the recent replies failed that way, so that a few
-        random overloads do not throttle a run to a crawl while a real overload still does.
+        cut when at least ``overload_share`` of the recent requests (accepted or failed) failed
+        that way, so that a few random overloads do not throttle a run to a crawl while a real
+        overload still does.
         """
         self._outcomes.append(True)
         if sporadic_ok and sum(self._outcomes) < max(3, self.overload_share * len(self._outcomes)):

@@ -6,7 +6,7 @@ from anthropic.types import Message, TextBlock, TextBlockParam
 
 from docanalyze.models.base import ModelReply, ModelRequest, Usage
 
-__all__ = ["reply_from_message", "system_param"]
+__all__ = ["reply_from_message", "reply_text", "system_param"]
 
 
 def system_param(request: ModelRequest) -> str | list[TextBlockParam] | None:
@@ -22,9 +22,14 @@ def system_param(request: ModelRequest) -> str | list[TextBlockParam] | None:
     return [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
 
 
+def reply_text(message: Message) -> str:
+    """The text blocks of ``message``, joined (thinking and other blocks are left out)."""
+    return "".join(block.text for block in message.content if isinstance(block, TextBlock))
+
+
 def reply_from_message(message: Message, duration: float) -> ModelReply:
     """Our reply: the text blocks joined (thinking and other blocks ignored) and the usage."""
-    text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
+    text = reply_text(message)
     usage = message.usage
     return ModelReply(
         text=text,
