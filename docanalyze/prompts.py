@@ -211,6 +211,31 @@ def _check_override_dir(override_dir: Path) -> Path:
     return override_dir.resolve()
 
 
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the life of the process, shared by every PromptSet.
+
+    Jinja checks each entry against the checksum of the template's current source, so an edited
+    template is compiled again; a run that loads the same templates again skips the compiling.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+    def clear(self) -> None:
+        self._code.clear()
+
+
+_COMPILED = _MemoryBytecodeCache()
+
+
 def _make_environment(search_dirs: tuple[Path, ...]) -> SandboxedEnvironment:
     """A sandbox that looks up templates in ``search_dirs`` in order; ``default/NAME`` always
     names a default template, so an override can include the template it replaces."""
@@ -222,6 +247,7 @@ def _make_environment(search_dirs: tuple[Path, ...]) -> SandboxedEnvironment:
     )
     return SandboxedEnvironment(
         loader=loader,
+        bytecode_cache=_COMPILED,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,

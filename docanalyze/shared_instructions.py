@@ -12,6 +12,7 @@ constant name (e.g. ``"default/map.j2"``); an override of the block wins, as in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -89,7 +90,15 @@ def _static_parent(environment: jinja2.Environment, template: jinja2.Template) -
     if environment.loader is None or template.name is None:
         return None
     source, _, _ = environment.loader.get_source(environment, template.name)
-    for extends in environment.parse(source).find_all(nodes.Extends):
+    return _constant_extends(source)
+
+
+_PARSER = jinja2.Environment()  # parses only, never renders; the syntax is Jinja's default
+
+
+@functools.lru_cache(maxsize=64)
+def _constant_extends(source: str) -> str | None:
+    for extends in _PARSER.parse(source).find_all(nodes.Extends):
         if isinstance(extends.template, nodes.Const) and isinstance(extends.template.value, str):
             return extends.template.value
     return None

@@ -18,8 +18,10 @@ corrects its rate-limit debits from the usage the API reports.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import string
 
 __all__ = ["estimate_tokens", "is_cjk_heavy"]
 
@@ -28,8 +30,12 @@ _CJK = re.compile(
     "\u3200-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
     "\U00020000-\U0002fa1f]"
 )
-_WORD = re.compile(r"[A-Za-z0-9]+")
 _FREE_OR_WORD = re.compile(r"[A-Za-z0-9 \t\n\r\f\v]+")
+_WORD_BYTES = frozenset((string.ascii_letters + string.digits).encode())
+_MARK_WORD_BYTES = bytes(ord("a") if byte in _WORD_BYTES else ord(" ") for byte in range(256))
+"""Maps each ASCII letter or digit byte to ``a`` and every other byte to a space. In UTF-8 no
+byte of a non-ASCII character is an ASCII byte, so the marks of a text's encoding have one
+``a`` per word character, and the runs of ``a`` are its words."""
 
 TOKENS_PER_WORD = 0.5
 """What starting a run of ASCII letters and digits costs."""
@@ -37,14 +43,20 @@ TOKENS_PER_WORD_CHARACTER = 0.25
 """What each ASCII letter or digit costs on top."""
 
 
+@functools.lru_cache(maxsize=512)
 def estimate_tokens(text: str) -> int:
-    """Estimated token count of ``text`` (see the module docstring); at least 1 unless empty."""
+    """Estimated token count of ``text`` (see the module docstring); at least 1 unless empty.
+
+    The last few hundred answers are remembered: a prompt is estimated for its budget, for the
+    rate limiter and for the cost, and only the first time costs anything.
+    """
     if not text:
         return 0
-    words = _WORD.findall(text)
-    word_characters = sum(map(len, words))
+    marks = text.encode("utf-8", "surrogatepass").translate(_MARK_WORD_BYTES)
+    words = len(marks.split())
+    word_characters = marks.count(b"a")
     others = len(_FREE_OR_WORD.sub("", text))
-    word_tokens = len(words) * TOKENS_PER_WORD + word_characters * TOKENS_PER_WORD_CHARACTER
+    word_tokens = words * TOKENS_PER_WORD + word_characters * TOKENS_PER_WORD_CHARACTER
     return max(1, math.ceil(word_tokens) + others)
 
 

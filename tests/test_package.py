@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -69,3 +70,18 @@ def test_the_wheel_ships_the_default_templates_and_the_html_page(tmp_path: Path)
         "docanalyze/prompts/final.j2",
         "docanalyze/templates/report.html.j2",
     } <= names
+
+
+def test_the_command_freezes_its_startup_heap_with_the_sdk_when_a_key_is_set() -> None:
+    code = (
+        "import gc, os, sys\n"
+        "from docanalyze.cli.app import freeze_startup_heap\n"
+        "assert 'anthropic' not in sys.modules and gc.get_freeze_count() == 0\n"
+        "freeze_startup_heap()\n"
+        "print('anthropic' in sys.modules, gc.get_freeze_count() > 50_000)\n"
+    )
+    env = {**os.environ, "ANTHROPIC_API_KEY": "fake-test-key"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["True", "True"]

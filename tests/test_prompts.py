@@ -350,3 +350,12 @@ def test_readme_example_template(tmp_path: Path, tone: str | None) -> None:
     assert "<document_part>\n[Page 12]\nThe rent is due monthly.\n</document_part>" in prompt
     ending = '"(pp. N–M)".\nWrite in a plain tone.' if tone else '"(pp. N–M)".'
     assert prompt.rstrip().endswith(ending)
+
+
+def test_an_edited_template_is_compiled_again_in_the_same_process(tmp_path: Path) -> None:
+    template = tmp_path / "map.j2"
+    template.write_text("first version: {{ text }}", encoding="utf-8")
+    first = PromptSet.load(tmp_path).render("map", {"text": "T"})
+    template.write_text("second version: {{ text }}", encoding="utf-8")
+    second = PromptSet.load(tmp_path).render("map", {"text": "T"})
+    assert (first, second) == ("first version: T", "second version: T")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import string
 from pathlib import Path
 
@@ -129,3 +131,20 @@ def test_cjk_heavy_ignores_whitespace_and_uses_the_threshold() -> None:
     assert not is_cjk_heavy(text, threshold=0.31)
     assert is_cjk_heavy(ENGLISH * 3 + han_text(200), threshold=0.3)
     assert not is_cjk_heavy(ENGLISH * 3 + han_text(40), threshold=0.3)
+
+
+def _reference_estimate(text: str) -> int:
+    """The rule of the module docstring, written the plain way."""
+    if not text:
+        return 0
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    others = [c for c in text if not (c.isascii() and (c.isalnum() or c in " \t\n\r\f\v"))]
+    return max(1, math.ceil(0.5 * len(words) + 0.25 * sum(map(len, words))) + len(others))
+
+
+def test_the_fast_estimate_follows_the_rule_on_mixed_text() -> None:
+    rng = random.Random(5)
+    alphabet = "abcXYZ019 \t\n.,;'-éü中文。，\u3000\U0001f600\ud800_"
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
+        assert estimate_tokens(text) == _reference_estimate(text), repr(text)

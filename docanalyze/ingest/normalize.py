@@ -40,6 +40,7 @@ _CJK = (
 )
 _CJK_PUNCTUATION = "\u3000-\u303f\uff00-\uff65"  # CJK symbols, fullwidth forms
 _CJK_CHAR = f"[{_CJK}{_CJK_PUNCTUATION}]"
+_CJK_ANY = re.compile(_CJK_CHAR)
 _CJK_LINE_BREAK = re.compile(f"(?<={_CJK_CHAR})\n(?={_CJK_CHAR})")
 _SENTENCE_END = frozenset("。！？；：…．｡")
 _CLOSING = frozenset("”’」』）》〉】〕")
@@ -57,12 +58,16 @@ def normalize_page_text(text: str) -> str:
     (no NFKC).
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _SOFT_HYPHEN.sub("", text)
+    if "\x02" in text or "\ufffe" in text or "\u00ad" in text:
+        text = _SOFT_HYPHEN.sub("", text)
     text = text.translate(_LIGATURES)
     text = _CONTROL.sub("", text)
-    text = _TRAILING_SPACE.sub("", text)
-    text = join_cjk_line_wraps(text)
-    text = _MANY_NEWLINES.sub("\n\n", text)
+    if " \n" in text or "\t\n" in text:  # the pattern is slow to scan for on long prose
+        text = _TRAILING_SPACE.sub("", text)
+    if _CJK_ANY.search(text):
+        text = join_cjk_line_wraps(text)
+    if "\n\n\n" in text:
+        text = _MANY_NEWLINES.sub("\n\n", text)
     return text.strip()
 
 
