@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["Model", "ModelReply", "ModelRequest", "Stage", "Usage"]
+__all__ = ["Model", "ModelReply", "ModelRequest", "ModelWrapper", "Stage", "Usage"]
 
 Stage = Literal["map", "reduce", "final"]
 
@@ -103,3 +103,29 @@ class Model(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+class ModelWrapper:
+    """Base of the wrappers around a backend (the run store's, the batch runner's): the name,
+    the limits and the token estimate are those of ``inner``."""
+
+    inner: Model
+
+    @property
+    def name(self) -> str:
+        """The wrapped backend's model identifier."""
+        return self.inner.name
+
+    @property
+    def context_window(self) -> int:
+        """The wrapped backend's context window."""
+        return self.inner.context_window
+
+    @property
+    def max_output_tokens(self) -> int:
+        """The wrapped backend's largest ``max_tokens``."""
+        return self.inner.max_output_tokens
+
+    def estimate_tokens(self, text: str) -> int:
+        """The wrapped backend's estimate."""
+        return self.inner.estimate_tokens(text)

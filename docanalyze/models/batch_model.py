@@ -31,7 +31,7 @@ from anthropic.types.messages.batch_create_params import Request
 
 from docanalyze.errors import ModelError
 from docanalyze.events import EventHandler, Notice
-from docanalyze.models.base import Model, ModelReply, ModelRequest
+from docanalyze.models.base import Model, ModelReply, ModelRequest, ModelWrapper
 from docanalyze.models.batch_api import BatchAPI, BatchGone
 from docanalyze.models.batch_requests import (
     batch_item,
@@ -78,7 +78,7 @@ class _Watch:
     started: float = field(default_factory=time.monotonic)
 
 
-class BatchModel:
+class BatchModel(ModelWrapper):
     """Implements :class:`docanalyze.models.base.Model` through the Message Batches API.
 
     ``inner`` supplies the name and limits (its ``complete`` is never called); ``api`` is the
@@ -126,21 +126,6 @@ class BatchModel:
         self._recorded: dict[str, _Watch] | None = None
         self._watches: dict[str, _Watch] = {}
         self._collected: dict[str, ModelReply] = {}
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    @property
-    def max_output_tokens(self) -> int:
-        return self.inner.max_output_tokens
-
-    def estimate_tokens(self, text: str) -> int:
-        return self.inner.estimate_tokens(text)
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         """The reply to ``request``, once the batch it went into has ended."""

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
+from docanalyze.models.base import Model, ModelReply, ModelRequest, ModelWrapper, Usage
 from docanalyze.options import CacheMode
 from docanalyze.store import RunStore
 
@@ -30,7 +30,7 @@ def call_key(model: str, request: ModelRequest) -> str:
 
 
 @dataclass
-class StoredModel:
+class StoredModel(ModelWrapper):
     """Wraps a backend: stored replies are returned without a request, new ones stored at once.
 
     ``mode="use"`` reads and writes the store; ``"refresh"`` asks again and overwrites;
@@ -45,21 +45,6 @@ class StoredModel:
     hits: int = 0
     misses: int = 0
     spent: Usage = field(default_factory=Usage)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    @property
-    def max_output_tokens(self) -> int:
-        return self.inner.max_output_tokens
-
-    def estimate_tokens(self, text: str) -> int:
-        return self.inner.estimate_tokens(text)
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.inner, attribute)
