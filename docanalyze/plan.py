@@ -22,7 +22,7 @@ from docanalyze.document import Chunk, Partial
 from docanalyze.errors import BudgetError, InputError
 from docanalyze.map_stage import MapPrompt, map_prompt
 from docanalyze.models.base import ModelReply, ModelRequest, Usage
-from docanalyze.models.catalog import model_info
+from docanalyze.models.catalog import BATCH_DISCOUNT, model_info
 from docanalyze.options import Options
 from docanalyze.plan_pace import Pace, PlannedRequest
 from docanalyze.prompts import PromptSet
@@ -30,6 +30,7 @@ from docanalyze.reduce_stage import final_prompt, pack_partials, reduce_prompt
 from docanalyze.run_context import RunContext, unknown_price_message
 from docanalyze.sources import Source, resolve_document
 from docanalyze.spans import split_point
+from docanalyze.template_header import apply_template_budgets
 from docanalyze.tokens import estimate_tokens
 
 __all__ = [
@@ -144,6 +145,8 @@ class RunPlan:
     prices_checked: str
     exact: bool
     notices: list[str] = field(default_factory=list)
+    batch: bool = False
+    """Whether the run would go through the Message Batches API: priced at its discount."""
 
     @property
     def reduce_levels(self) -> int:
@@ -199,8 +202,14 @@ class RunPlan:
                 f"({self.budgets.final_max_tokens:,})"
             ),
             "no reply is cut at its budget or retried, and none comes from the run store",
-            "cost: all input at the uncached input price",
-            f"time: {self.pace.describe()}",
+            "cost: all input at the uncached input price"
+            + (f", {1 - BATCH_DISCOUNT:.0%} off with --batch" if self.batch else ""),
+            f"time: {self.pace.describe()}"
+            + (
+                "; with --batch, the API ends a batch within 24 hours, most within an hour"
+                if self.batch
+                else ""
+            ),
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,6 +245,7 @@ class RunPlan:
                 "output_tpm": self.pace.output_tpm,
             },
             "exact": self.exact,
+            "batch": self.batch,
             "assumptions": self.assumptions,
             "notices": list(self.notices),
         }
@@ -273,6 +283,8 @@ async def plan_run_async(
         require_api_key()
     prompts = PromptSet.load(options.prompts_dir, options.variables)
     prices = prices if prices is not None else PriceTable.default()
+    if options.batch:
+        prices = prices.discounted(BATCH_DISCOUNT)
     model = PlannedModel.for_options(options)
     document = await asyncio.to_thread(resolve_document, source, password=options.password)
     chunks = await asyncio.to_thread(
@@ -280,7 +292,8 @@ async def plan_run_async(
     )
     if not chunks:
         raise InputError(f"{document.source}: there is no text to analyze")
-    ctx = RunContext(document, model, prompts, plan_budgets(options, model), lambda _: None)
+    budgets = apply_template_budgets(plan_budgets(options, model), prompts, model)
+    ctx = RunContext(document, model, prompts, budgets, lambda _: None)
     pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)
     map_prompts = [span for chunk in chunks for span in _map_spans(ctx, chunk)]
     counts = await _exact_counts(map_prompts, options, exact)
@@ -297,6 +310,7 @@ async def plan_run_async(
         prices_checked=prices.checked,
         exact=exact,
         notices=[] if model.known else [_unknown_model_notice(model)],
+        batch=options.batch,
     )
 
 

@@ -67,9 +67,11 @@ def _cost(plan: RunPlan) -> str:
     if plan.cost is None or plan.prices is None:
         return f"unknown: {plan.unknown_price}"
     prices = plan.prices
+    batch = " with --batch" if plan.batch else ""
     return (
         f"{format_usd(plan.cost)} ({plan.model.name} at ${prices.input:g} input and "
-        f"${prices.output:g} output per million tokens; prices checked {plan.prices_checked})"
+        f"${prices.output:g} output per million tokens{batch}; "
+        f"prices checked {plan.prices_checked})"
     )
 
 

@@ -18,6 +18,7 @@ from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest, count_tokens
 from docanalyze.models.catalog import model_info
 from docanalyze.plan import MAP_OUTPUT_SHARE, REDUCE_OUTPUT_SHARE, RunPlan, plan_run
 from docanalyze.plan_pace import Pace, PlannedRequest
+from docanalyze.prompts import default_prompts_dir
 from fixtures.texts import SAMPLE_EN, page_text
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
@@ -103,6 +104,40 @@ def test_cost_follows_the_price_table_and_an_unknown_price_is_said() -> None:
     assert "my-model" in (unknown.unknown_price or "") and "DOCANALYZE_PRICES" in (
         unknown.unknown_price or ""
     )
+
+
+def test_batch_is_planned_at_the_batch_price_and_says_so() -> None:
+    text = long_english(10)
+    standard = plan_run(text)
+    batch = plan_run(text, batch=True)
+    assert standard.cost is not None and batch.cost is not None
+    assert batch.cost == pytest.approx(standard.cost * 0.5)
+    assert (batch.input_tokens, batch.output_tokens) == (
+        standard.input_tokens,
+        standard.output_tokens,
+    )
+    assert batch.to_dict()["batch"] is True and standard.to_dict()["batch"] is False
+    assert any("50% off with --batch" in line for line in batch.assumptions)
+    assert not any("--batch" in line for line in standard.assumptions)
+
+
+def test_the_plan_command_takes_batch(fixtures_dir: Path) -> None:
+    sample = str(fixtures_dir / "sample-en.pdf")
+    code, out, _ = invoke(sample, "--format", "json")
+    batch_code, batch_out, _ = invoke(sample, "--batch", "--format", "json")
+    assert code == batch_code == 0
+    standard, batch = json.loads(out)["cost"]["total"], json.loads(batch_out)["cost"]["total"]
+    assert batch == pytest.approx(standard / 2, abs=1e-6) and json.loads(batch_out)["batch"]
+
+
+def test_a_template_header_budget_is_planned_as_the_run_uses_it(tmp_path: Path) -> None:
+    default_map = (default_prompts_dir() / "map.j2").read_text(encoding="utf-8")
+    (tmp_path / "map.j2").write_text(
+        "{#- docanalyze: max_tokens=333 -#}\n" + default_map, encoding="utf-8"
+    )
+    plan = plan_run(long_english(10), prompts_dir=tmp_path)
+    assert plan.budgets.map_max_tokens == 333
+    assert all(request.output_tokens <= 333 for request in plan.stages[0].requests)
 
 
 def test_an_unknown_model_without_a_window_is_noted() -> None:

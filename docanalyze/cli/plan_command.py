@@ -21,6 +21,7 @@ Examples:
   docanalyze plan big.pdf --model claude-haiku-4-5 --chunk-size 20000
   docanalyze plan big.pdf --rpm 50 --output-tpm 40000 # time at these caps
   docanalyze plan big.pdf --exact                     # count the map prompts with the API
+  docanalyze plan big.pdf --batch                     # at the Message Batches price
   docanalyze plan big.pdf --format json | jq .cost
 
 No model is called. --exact uses the free count_tokens endpoint and needs ANTHROPIC_API_KEY.
@@ -34,6 +35,11 @@ No model is called. --exact uses the free count_tokens endpoint and needs ANTHRO
     help="Count the map prompts with the API's free count_tokens endpoint.",
 )
 @click.option(
+    "--batch",
+    is_flag=True,
+    help="Price the run as report --batch sends it: through the Message Batches API, half off.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json"]),
@@ -42,14 +48,14 @@ No model is called. --exact uses the free count_tokens endpoint and needs ANTHRO
     help="Text for reading, or JSON.",
 )
 @debug_option
-def plan(path: str, output_format: str, exact: bool, **settings: Any) -> None:
+def plan(path: str, output_format: str, exact: bool, batch: bool, **settings: Any) -> None:
     """Show what a report of PATH would cost before running it ("-" reads stdin).
 
     Prints the pages, chunks and requests, the input and output tokens of every stage (map, each
     reduce level, final), the estimated cost for the model and the estimated time at the given
     limits, with the assumptions behind them.
     """
-    result = plan_run(path, Options(**settings), exact=exact)
+    result = plan_run(path, Options(**settings, batch=batch), exact=exact)
     for notice in result.notices:
         click.echo(f"docanalyze: {notice}", err=True)
     if output_format == "json":
