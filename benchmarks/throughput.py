@@ -152,12 +152,11 @@ def run(document: Path, facts: set[str], options: dict[str, Any], **server: Any)
         if isinstance(event, RequestRetried):
             retries += 1
 
-    with server_process(**server) as (base_url, log):
+    with server_process(**server) as (base_url, log), tempfile.TemporaryDirectory() as home:
         os.environ["ANTHROPIC_BASE_URL"] = base_url
+        os.environ["DOCANALYZE_HOME"] = home  # an empty run store: every reply is asked for
         started = time.monotonic()
-        report = docanalyze.analyze(
-            str(document), backend="anthropic", cache="off", on_event=count, **options
-        )
+        report = docanalyze.analyze(str(document), backend="anthropic", on_event=count, **options)
         wall = time.monotonic() - started
     served = [r for r in log if r.status == 200 and r.path.startswith("/v1/messages")]
     map_served = [r for r in served if r.is_map]
