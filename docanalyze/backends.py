@@ -72,6 +72,11 @@ def create_model(
             f"{model.context_window:,}-token context window; pass --context-window to set it"
         )
     if options.batch:
+        if options.fallback_model:
+            notices.append(
+                f"--fallback-model has no effect with --batch: the Message Batches API answers "
+                f"every request with {options.model}, retrying overloads itself"
+            )
         return _batch_model(model, options, env, on_event), notices
     return model, notices
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from docanalyze.backends import create_model
 from docanalyze.budget import plan_budgets
@@ -314,14 +313,8 @@ class Pipeline:
 
 
 def _create_model(options: Options, events: EventLog) -> tuple[Model, list[str]]:
-    """The backend for ``options``; its retry and fallback events go to the run's event log.
-
-    Passes ``on_event`` only to a ``create_model`` that takes it (the client being rewritten).
-    """
-    parameters = inspect.signature(create_model).parameters.values()
-    if any(p.name == "on_event" or p.kind is p.VAR_KEYWORD for p in parameters):
-        return cast(Any, create_model)(options, on_event=events.emit)  # type: ignore[no-any-return]
-    return create_model(options)
+    """The backend for ``options``; its retry and fallback events go to the run's event log."""
+    return create_model(options, on_event=events.emit)
 
 
 def _report_prefix(ctx: RunContext) -> str:

@@ -22,6 +22,7 @@ from anthropic.types.messages.batch_create_params import Request
 from click.testing import CliRunner
 
 import docanalyze.pipeline
+from docanalyze import backends
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable
 from docanalyze.errors import ModelError
@@ -438,3 +439,13 @@ def test_usage_of_batch_replies_counts_as_usual(
     assert report.usage.requests == sum(len(batch) for batch in harness.api.created)
     assert report.usage.output_tokens == 10 * report.usage.requests
     assert report.usage_by_stage["map"] != Usage()
+
+
+def test_a_fallback_model_under_batch_is_said_to_have_no_effect() -> None:
+    env = {"ANTHROPIC_API_KEY": "fake-test-key"}
+    options = Options(batch=True, fallback_model="claude-haiku-4-5")
+    model, notices = backends.create_model(options, env=env)
+    assert isinstance(model, BatchModel)
+    assert any(n.startswith("--fallback-model has no effect with --batch") for n in notices)
+    _, plain = backends.create_model(Options(batch=True), env=env)
+    assert not any("--fallback-model" in notice for notice in plain)
