@@ -43,12 +43,13 @@ TOKENS_PER_WORD_CHARACTER = 0.25
 """What each ASCII letter or digit costs on top."""
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=64)
 def estimate_tokens(text: str) -> int:
     """Estimated token count of ``text`` (see the module docstring); at least 1 unless empty.
 
-    The last few hundred answers are remembered: a prompt is estimated for its budget, for the
-    rate limiter and for the cost, and only the first time costs anything.
+    The last 64 answers are remembered: a prompt is estimated for its budget and again, moments
+    later, for the rate limiter and the cost; only the first time costs anything. (A small
+    cache: it holds the prompts themselves.)
     """
     if not text:
         return 0

@@ -32,7 +32,7 @@ _FREE_OR_ALNUM = re.compile(r"[A-Za-z0-9\s]+")
 _PIECE = re.compile(rf"\s*(?:[A-Za-z0-9]{{1,{ASCII_CHARS_PER_TOKEN}}}|[^A-Za-z0-9\s])")
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def count_tokens(text: str) -> int:
     """Number of tokens in ``text`` under the rules in this module's docstring.
 
