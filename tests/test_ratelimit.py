@@ -147,6 +147,47 @@ def test_headers_teach_the_server_buckets_minus_later_debits() -> None:
     assert rate.stats().limits["server:requests"] == 60
 
 
+def observe_in_order(
+    rate: RateLimiter, admitted: int, heard: list[tuple[int, int]]
+) -> list[float | None]:
+    """Admit ``admitted`` requests, then hear (admission index, remaining) responses in order;
+    returns the requests bucket's level after each one."""
+    levels: list[float | None] = []
+
+    async def go() -> None:
+        tickets = [await rate.acquire(10, 10) for _ in range(admitted)]
+        for index, remaining in heard:
+            headers = ratelimit_headers("requests", 60, remaining, "2025-01-15T19:39:24Z")
+            rate.observe(headers, tickets[index])
+            levels.append(rate.level("server:requests"))
+
+    asyncio.run(go())
+    return levels
+
+
+def test_a_request_counted_late_but_heard_early_does_not_overstate_the_level() -> None:
+    # The server counted the second request first (59 left), then the first (58 left); the
+    # client hears the first one's answer first. 58 left is all the server will ever say.
+    levels = observe_in_order(limiter(FakeClock()), 2, [(0, 58), (1, 59)])
+    # 58 less the second, which may be uncounted; then 59 less the first, which may be too
+    assert levels == [57.0, 58.0]
+
+
+def test_a_stale_answer_does_not_drag_the_level_down() -> None:
+    # Ten requests admitted at once; the server counted them in order (59, 58, ... 50 left).
+    # The last one's answer comes first and tells the most; the rest are older news.
+    heard = [(9, 50)] + [(index, 59 - index) for index in range(9)]
+    levels = observe_in_order(limiter(FakeClock()), 10, heard)
+    assert levels[0] == pytest.approx(41.0)  # 50 less the nine unacknowledged before it
+    assert levels[-1] == pytest.approx(50.0)  # the first's answer: 59, less the nine after it
+    assert all(level is not None and level <= 50.0 for level in levels)
+
+
+def test_an_answer_lower_than_the_bucket_starts_it_again_another_client_spent() -> None:
+    levels = observe_in_order(limiter(FakeClock()), 3, [(0, 57), (1, 56), (2, 20)])
+    assert levels == [55.0, 55.0, 18.0]  # 20, less the two unacknowledged when it left
+
+
 def test_user_caps_apply_when_the_server_allows_more() -> None:
     clock = FakeClock()
     rate = limiter(clock, rpm=10)

@@ -123,9 +123,15 @@ class Ticket:
 
     estimate: int
     """The caller's raw input estimate."""
+    serial: int
+    """The order of admission (1 for the first request admitted)."""
     costs: Mapping[Kind, float]
     admitted_after: Mapping[Kind, float]
     """Per kind, the total admitted so far, this request included."""
+    unheard_before: Mapping[Kind, float]
+    """Per kind, what earlier requests still unacknowledged when this one left had cost."""
+    admitted_at: float
+    """When it was admitted, on the limiter's clock."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,8 @@ class RateLimiter:
         self._cooldown = _Cooldown()
         self._counters = _Counters()
         self._costs_admitted: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
+        self._unheard: set[int] = set()
+        self._unheard_costs: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
         self._gate: asyncio.Lock | None = None
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -259,14 +267,24 @@ class RateLimiter:
         for key, bucket in self._buckets.items():
             bucket.debit(costs[_kind_of(key)])
         self._counters.admitted += 1
+        serial = self._counters.admitted
         for kind in KINDS:
             self._costs_admitted[kind] += costs[kind]
         if now < self._cooldown.ramp_until:
             spread = self._rng.uniform(0.0, self.resume_jitter / 4)
             self._cooldown.next_release = now + spread
-        return Ticket(
-            estimate=estimate, costs=dict(costs), admitted_after=dict(self._costs_admitted)
+        ticket = Ticket(
+            estimate=estimate,
+            serial=serial,
+            costs=dict(costs),
+            admitted_after=dict(self._costs_admitted),
+            unheard_before=dict(self._unheard_costs),
+            admitted_at=now,
         )
+        self._unheard.add(serial)
+        for kind in KINDS:
+            self._unheard_costs[kind] += costs[kind]
+        return ticket
 
     async def _sleep_or_change(self, seconds: float, changed: asyncio.Event) -> None:
         sleeper = asyncio.ensure_future(self._sleep(seconds))
@@ -297,35 +315,64 @@ class RateLimiter:
     def observe(self, headers: Mapping[str, str], ticket: Ticket | None = None) -> set[Kind]:
         """Learn the server's buckets from a response's headers; returns the kinds it reported.
 
-        The reported ``remaining`` is reduced by what was debited here after ``ticket``'s request
-        left (the server could not have counted those yet).
+        Requests overtake each other on the way to the server, and their responses on the way
+        back. So when the server counted ``ticket``'s request and reported ``remaining``, it may
+        or may not have counted any request admitted here after it, or before it but not yet
+        acknowledged. The level is at least ``remaining`` less all of those. The bucket keeps
+        the best lower bound it has; when a response shows less than the bucket holds (another
+        client shares the limit, say), it starts again from this response's lower bound.
         """
         now = self._clock()
+        self._hear(ticket)
+        uncounted = self._uncounted(ticket)
+        age = 0.0 if ticket is None else max(0.0, now - ticket.admitted_at)
         seen: set[Kind] = set()
         for kind, limits in parse_rate_limit_headers(headers).items():
             seen.add(kind)
-            self._observe_bucket(f"server:{kind}", limits, ticket, now)
+            bucket = self._server_bucket(kind, limits.limit, now)
+            if bucket is None or limits.remaining is None:
+                continue
+            at_least = limits.remaining - uncounted[kind]
+            # The header is rounded down, and the bucket refilled while it travelled.
+            if limits.remaining + 1.0 + bucket.rate * age < bucket.level:
+                bucket.level = at_least
+            else:
+                bucket.level = min(bucket.capacity, max(bucket.level, at_least))
         if seen:
             self._notify()
         return seen
 
-    def _observe_bucket(
-        self, key: str, limits: HeaderLimits, ticket: Ticket | None, now: float
-    ) -> None:
+    def _server_bucket(self, kind: Kind, limit: float | None, now: float) -> Bucket | None:
+        """The server's bucket of ``kind``, made or resized for ``limit``, refilled to now."""
+        key = f"server:{kind}"
         bucket = self._buckets.get(key)
-        capacity = limits.limit or (bucket.capacity if bucket else None)
+        capacity = limit or (bucket.capacity if bucket else None)
         if capacity is None or capacity <= 0:
-            return
+            return None
         if bucket is None:
             bucket = self._buckets[key] = Bucket(capacity=capacity, level=capacity, updated=now)
         bucket.refill(now)
         bucket.capacity = capacity
-        if limits.remaining is None:
-            bucket.level = min(bucket.level, capacity)
-            return
-        kind = _kind_of(key)
-        since = 0.0 if ticket is None else self._costs_admitted[kind] - ticket.admitted_after[kind]
-        bucket.level = min(capacity, limits.remaining - max(0.0, since))
+        bucket.level = min(bucket.level, capacity)
+        return bucket
+
+    def _uncounted(self, ticket: Ticket | None) -> Mapping[Kind, float]:
+        """Per kind, what a response to ``ticket`` may not have counted yet."""
+        if ticket is None:
+            return self._unheard_costs
+        return {
+            kind: ticket.unheard_before[kind]
+            + self._costs_admitted[kind]
+            - ticket.admitted_after[kind]
+            for kind in KINDS
+        }
+
+    def _hear(self, ticket: Ticket | None) -> None:
+        """Note that ``ticket``'s request was acknowledged (or failed): it is no longer unheard."""
+        if ticket is not None and ticket.serial in self._unheard:
+            self._unheard.discard(ticket.serial)
+            for kind in KINDS:
+                self._unheard_costs[kind] -= ticket.costs[kind]
 
     def settle(
         self,
@@ -364,6 +411,7 @@ class RateLimiter:
     def _refund(
         self, ticket: Ticket, refunds: Mapping[Kind, float], observed: Collection[Kind]
     ) -> None:
+        self._hear(ticket)
         now = self._clock()
         for key, bucket in self._buckets.items():
             kind = _kind_of(key)
