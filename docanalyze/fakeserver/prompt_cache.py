@@ -75,19 +75,34 @@ class CachePlan:
 
 @dataclass(frozen=True)
 class _Item:
-    """One piece of a request in prefix order: its canonical text, tokens and cache_control."""
+    """One piece of a request in prefix order: what identifies it, what it counts as tokens
+    (``counted``, or ``fixed_tokens`` when it has no text) and its cache_control. The canonical
+    text and the count are only worked out for a request that asks for caching."""
 
-    text: str
-    tokens: int
+    identity: object
+    counted: str | None = None
+    fixed_tokens: int = 0
     cache_control: object = None
+
+    @property
+    def text(self) -> str:
+        return _canonical(self.identity)
+
+    @property
+    def tokens(self) -> int:
+        return self.fixed_tokens if self.counted is None else count_tokens(self.counted)
 
 
 def cache_breakpoints(body: Mapping[str, Any]) -> list[CacheBreakpoint]:
     """The breakpoints of a request, in order; a malformed ``cache_control`` raises a 400."""
+    items = list(_prefix_items(body))
+    marked = [index for index, (_, item) in enumerate(items) if item.cache_control is not None]
+    if not marked:
+        return []
     digest = hashlib.sha256(_canonical(["model", body.get("model")]).encode())
     tokens = TOKENS_PER_REQUEST
     breakpoints: list[CacheBreakpoint] = []
-    for where, item in _prefix_items(body):
+    for where, item in items[: marked[-1] + 1]:
         digest.update(item.text.encode())
         tokens += item.tokens
         if item.cache_control is None:
@@ -106,38 +121,35 @@ def cache_breakpoints(body: Mapping[str, Any]) -> list[CacheBreakpoint]:
 def _prefix_items(body: Mapping[str, Any]) -> Iterator[tuple[str, _Item]]:
     tools = body.get("tools")
     for index, tool in enumerate(tools if isinstance(tools, list) else []):
-        yield f"tools.{index}", _block_item("tool", tool, tokens=0)
+        yield f"tools.{index}", _block_item("tool", tool, counted=None)
     system = body.get("system")
     if isinstance(system, str):
-        yield "system", _Item(_canonical(["system", system]), count_tokens(system))
+        yield "system", _Item(["system", system], counted=system)
     elif isinstance(system, list):
         for index, block in enumerate(system):
-            yield f"system.{index}", _block_item("system", block, count_tokens(block_text(block)))
+            yield f"system.{index}", _block_item("system", block, block_text(block))
     messages = body.get("messages")
     for index, message in enumerate(messages if isinstance(messages, list) else []):
         if not isinstance(message, Mapping):
             continue
         yield (
             f"messages.{index}",
-            _Item(_canonical(["role", message.get("role")]), TOKENS_PER_MESSAGE),
+            _Item(["role", message.get("role")], fixed_tokens=TOKENS_PER_MESSAGE),
         )
         content = message.get("content")
         if isinstance(content, str):
-            yield (
-                f"messages.{index}.content",
-                _Item(_canonical(["text", content]), count_tokens(content)),
-            )
+            yield f"messages.{index}.content", _Item(["text", content], counted=content)
         elif isinstance(content, list):
             for block_index, block in enumerate(content):
-                tokens = count_tokens(block_text(block))
-                yield f"messages.{index}.content.{block_index}", _block_item("block", block, tokens)
+                where = f"messages.{index}.content.{block_index}"
+                yield where, _block_item("block", block, block_text(block))
 
 
-def _block_item(kind: str, block: object, tokens: int) -> _Item:
+def _block_item(kind: str, block: object, counted: str | None) -> _Item:
     if not isinstance(block, Mapping):
-        return _Item(_canonical([kind, block]), tokens)
+        return _Item([kind, block], counted)
     content = {name: value for name, value in block.items() if name != "cache_control"}
-    return _Item(_canonical([kind, content]), tokens, block.get("cache_control"))
+    return _Item([kind, content], counted, cache_control=block.get("cache_control"))
 
 
 def _canonical(value: object) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -31,7 +31,12 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def _random_id(prefix: str) -> str:
-    return prefix + "01" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+    # One read of 22 random bytes: a draw per character cost the server more than the rest
+    # of a request. Taken modulo 62, some letters come up slightly more often; ids only need
+    # to be unique.
+    return (
+        prefix + "01" + "".join(_ID_ALPHABET[byte % len(_ID_ALPHABET)] for byte in os.urandom(22))
+    )
 
 
 def new_message_id() -> str:
