@@ -76,9 +76,37 @@ def test_output_dir_holds_one_file_per_document(
     )
     assert code == 0, err
     assert out == ""
-    assert sorted(path.name for path in target.iterdir()) == [f"alpha{suffix}", f"beta{suffix}"]
+    names = sorted(path.name for path in target.iterdir())
+    assert names == [f"alpha{suffix}", f"beta{suffix}", "index.jsonl"]
     assert "pump" in (target / f"alpha{suffix}").read_text(encoding="utf-8")
     assert "turbine" in (target / f"beta{suffix}").read_text(encoding="utf-8")
+    index = [json.loads(line) for line in (target / "index.jsonl").read_text().splitlines()]
+    assert [(entry["file"], entry["status"]) for entry in index] == [
+        (str(alpha), "complete"),
+        (str(beta), "complete"),
+    ]
+
+
+def test_files_into_a_folder_resume_like_a_folder_run(tmp_path: Path) -> None:
+    alpha, beta = write_documents(tmp_path)
+    target = tmp_path / "out"
+    assert invoke("report", str(alpha), str(beta), "-o", str(target))[0] == 0
+    before = (target / "alpha.md").stat().st_mtime_ns
+    code, _, err = invoke("report", str(alpha), str(beta), "-o", str(target))
+    assert code == 0, err
+    assert "2 reports (2 from an earlier run), 0 failed" in err
+    assert (target / "alpha.md").stat().st_mtime_ns == before  # not written again
+
+
+def test_stdin_with_files_into_a_folder_is_written_at_the_end(tmp_path: Path) -> None:
+    alpha, _ = write_documents(tmp_path)
+    target = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["report", "-", str(alpha), "-o", str(target), "-q"], input=TOPICS["beta"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sorted(path.name for path in target.iterdir()) == ["alpha.md", "stdin.md"]
+    assert "turbine" in (target / "stdin.md").read_text(encoding="utf-8")
 
 
 def test_a_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
@@ -88,10 +116,10 @@ def test_a_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
         "report", str(alpha), str(broken_pdf(tmp_path)), str(beta), "-o", str(target)
     )
     assert code == 1
-    assert sorted(path.name for path in target.iterdir()) == ["alpha.md", "beta.md"]
-    errors = [line for line in err.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and "broken.pdf is not a readable PDF" in errors[0]
-    assert "alpha.txt:" in err and "beta.txt:" in err  # a usage line per document
+    assert sorted(path.name for path in target.iterdir()) == ["alpha.md", "beta.md", "index.jsonl"]
+    failures = [line for line in err.splitlines() if "broken.pdf" in line]
+    assert len(failures) == 1 and "is not a readable PDF" in failures[0]
+    assert "2 reports, 1 failed" in err
 
 
 def test_combine_writes_one_report_whose_citations_name_the_documents(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def run_corpus_command(
 ) -> None:
     """Analyze the files of folders and globs into ``output``; exit 1 when any file failed."""
     if stream:
-        raise click.UsageError("--stream writes one report: a folder or glob gives many")
+        raise click.UsageError("--stream writes one report: this run writes one per document")
     if "-" in paths:
         raise click.UsageError('"-" (stdin) cannot be given with a folder or glob')
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)

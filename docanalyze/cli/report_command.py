@@ -146,7 +146,8 @@ def report(
     """Write a cited report of each document at PATH ("-" reads stdin).
 
     With several PATHs: one report per document (on stdout, separated by a "---" line; with -o, a
-    folder of files named after the documents), or one report of them all with --combine.
+    folder of files named after the documents, and its index.jsonl: re-running resumes), or one
+    report of them all with --combine.
 
     A PATH that is a folder (its documents, recursively) or a quoted glob ('docs/**/*.pdf') writes
     a report per file under -o (mirroring the folders) and -o/index.jsonl; re-running resumes.
@@ -157,7 +158,10 @@ def report(
     settings["cache"] = settings["cache"] or "use"
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
-    if any(is_corpus_input(path) for path in paths):
+    # Several files into a folder go through the corpus runner too: each report is written
+    # as soon as it is done (not all at the end), with an index, and a re-run resumes.
+    files_into_folder = several and output is not None and "-" not in paths
+    if files_into_folder or any(is_corpus_input(path) for path in paths):
         if not (combine or dry_run):
             run_corpus_command(
                 paths,
