@@ -383,8 +383,8 @@ class RateLimiter:
     ) -> None:
         """Correct ``ticket``'s debit from the reply's usage and learn the estimate ratio.
 
-        Buckets of the kinds in ``observed`` were just reset from this reply's headers, which
-        already count the request; they are left alone.
+        The server's buckets of the kinds in ``observed`` just learned from this reply's
+        headers, which already count the request; they are left alone.
         """
         if ticket.estimate > 0:
             actual = input_tokens / ticket.estimate
