@@ -290,3 +290,35 @@ def test_create_model_wires_limits_fallback_and_events(
     ]
     notices = [event.message for event in seen if isinstance(event, Notice)]
     assert len(notices) == 1 and FALLBACK in notices[0]
+
+
+def test_a_cancelled_request_is_not_left_unanswered_in_the_limiter(
+    make_fake_api: Callable[..., FakeMessagesAPI],
+) -> None:
+    api = make_fake_api(latency=5.0)
+    model = model_for(api)
+
+    async def go() -> None:
+        try:
+            task = asyncio.ensure_future(model.complete(ask()))
+            deadline = time.monotonic() + 3.0  # its reply is 5 s away
+            while api.stats().requests == 0 or model.limiter.stats().unacknowledged:
+                assert time.monotonic() < deadline, "the headers of the request never came"
+                await asyncio.sleep(0.01)
+            task.cancel()  # accepted, its reply still to come
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            task = asyncio.ensure_future(model.complete(ask()))
+            for _ in range(1000):  # a few loop turns: admitted, but not yet sent
+                if model.limiter.stats().unacknowledged:
+                    break
+                await asyncio.sleep(0)
+            assert model.limiter.stats().unacknowledged == 1
+            task.cancel()  # before the server answered
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert model.limiter.stats().unacknowledged == 0
+        finally:
+            await model.aclose()
+
+    asyncio.run(go())

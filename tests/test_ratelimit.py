@@ -188,6 +188,24 @@ def test_an_answer_lower_than_the_bucket_starts_it_again_another_client_spent() 
     assert levels == [55.0, 55.0, 18.0]  # 20, less the two unacknowledged when it left
 
 
+def test_a_request_that_ended_without_an_answer_no_longer_holds_back_later_ones() -> None:
+    def level_after(end_the_first: bool) -> tuple[float | None, int]:
+        rate = limiter(FakeClock())
+
+        async def go() -> None:
+            first = await rate.acquire(10, 10)
+            if end_the_first:
+                rate.release_unused(first, rejected=False)
+            second = await rate.acquire(10, 10)
+            rate.observe(ratelimit_headers("requests", 60, 50, "2025-01-15T19:39:24Z"), second)
+
+        asyncio.run(go())
+        return rate.level("server:requests"), rate.stats().unacknowledged
+
+    assert level_after(end_the_first=False) == (49.0, 1)  # the first may still reach the server
+    assert level_after(end_the_first=True) == (50.0, 0)
+
+
 def test_user_caps_apply_when_the_server_allows_more() -> None:
     clock = FakeClock()
     rate = limiter(clock, rpm=10)

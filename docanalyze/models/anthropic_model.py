@@ -279,6 +279,9 @@ class AnthropicModel:
                 except _FAILURES as error:
                     self._note_failure(error, model, slot, ticket)
                     raise
+                except BaseException:  # cancelled: later requests must not count it as unanswered
+                    self.limiter.release_unused(ticket, rejected=False)
+                    raise
                 self._note_success(message, model, slot, ticket, requested, observed)
                 return message
             finally:

@@ -146,6 +146,8 @@ class LimiterStats:
     """Seconds the head of the queue spent waiting: how long sends were held back in all."""
     estimate_ratio: float
     limits: Mapping[str, float]
+    unacknowledged: int
+    """Requests admitted whose answer (headers, error or end) has not come yet."""
 
 
 @dataclass
@@ -485,6 +487,7 @@ class RateLimiter:
             waited_seconds=counters.waited_seconds,
             estimate_ratio=self._ratio,
             limits={key: bucket.capacity for key, bucket in self._buckets.items()},
+            unacknowledged=len(self._unheard),
         )
 
     def level(self, key: str) -> float | None:
