@@ -346,6 +346,8 @@ def _write_atomically(target: Path, text: str) -> None:
 
 
 def _make_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file: the reports of several documents need a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -109,6 +109,17 @@ def test_stdin_with_files_into_a_folder_is_written_at_the_end(tmp_path: Path) ->
     assert "turbine" in (target / "stdin.md").read_text(encoding="utf-8")
 
 
+def test_several_documents_into_a_file_say_to_give_a_folder(tmp_path: Path) -> None:
+    alpha, beta = write_documents(tmp_path)
+    existing = tmp_path / "report.md"
+    existing.write_text("mine\n", encoding="utf-8")
+    code, _, err = invoke("report", str(alpha), str(beta), "-o", str(existing))
+    assert code == 2 and "-o names a folder" in err and "--combine" in err
+    code, _, err = invoke("report", str(tmp_path / "*.txt"), "-o", str(existing))
+    assert code == 1 and "is a file: the reports of several documents need a folder" in err
+    assert existing.read_text(encoding="utf-8") == "mine\n"
+
+
 def test_a_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
     alpha, beta = write_documents(tmp_path)
     target = tmp_path / "out"

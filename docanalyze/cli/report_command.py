@@ -161,6 +161,11 @@ def report(
     # Several files into a folder go through the corpus runner too: each report is written
     # as soon as it is done (not all at the end), with an index, and a re-run resumes.
     files_into_folder = several and output is not None and "-" not in paths
+    if several and not combine and output is not None and output.is_file():
+        raise click.UsageError(
+            f"-o {output} is a file: with several PATHs, -o names a folder for a report each "
+            "(or add --combine for one report of them all)"
+        )
     if files_into_folder or any(is_corpus_input(path) for path in paths):
         if not (combine or dry_run):
             run_corpus_command(
