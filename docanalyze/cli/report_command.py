@@ -158,15 +158,15 @@ def report(
     settings["cache"] = settings["cache"] or "use"
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
-    # Several files into a folder go through the corpus runner too: each report is written
-    # as soon as it is done (not all at the end), with an index, and a re-run resumes.
-    files_into_folder = several and output is not None and "-" not in paths
-    if several and not combine and output is not None and output.is_file():
+    into_folder = several and not combine and output is not None
+    if into_folder and output is not None and output.is_file():
         raise click.UsageError(
             f"-o {output} is a file: with several PATHs, -o names a folder for a report each "
             "(or add --combine for one report of them all)"
         )
-    if files_into_folder or any(is_corpus_input(path) for path in paths):
+    # Several files into a folder go through the corpus runner too: each report is written
+    # as soon as it is done (not all at the end), with an index, and a re-run resumes.
+    if (into_folder and "-" not in paths) or any(is_corpus_input(path) for path in paths):
         if not (combine or dry_run):
             run_corpus_command(
                 paths,
