@@ -12,9 +12,11 @@ from docanalyze.models.catalog import model_info
 from docanalyze.options import Options
 
 if TYPE_CHECKING:
+    from docanalyze.models.anthropic_model import AnthropicModel
     from docanalyze.models.retry import RetryEvent
+    from docanalyze.store import RunStore
 
-__all__ = ["NO_KEY_NOTICE", "create_model", "fallback_notice"]
+__all__ = ["NO_KEY_NOTICE", "calibrate_model", "create_model", "fallback_notice", "prepare_model"]
 
 NO_KEY_NOTICE = (
     "ANTHROPIC_API_KEY is not set: using the offline extractive analyzer; "
@@ -66,11 +68,6 @@ def create_model(
         on_retry=None if on_event is None else _retry_reporter(on_event),
         on_fallback=None if on_event is None else _fallback_reporter(on_event),
     )
-    if not model.context_window_known:
-        notices.append(
-            f"{options.model} is not in docanalyze's model table: assuming a "
-            f"{model.context_window:,}-token context window; pass --context-window to set it"
-        )
     if options.batch:
         if options.fallback_model:
             notices.append(
@@ -97,6 +94,36 @@ def _batch_model(
         on_event=on_event,
         poll_seconds=options.batch_poll_seconds,
     )
+
+
+def claude_backend(model: Model) -> AnthropicModel | None:
+    """The Claude client under ``model``'s wrappers (the run store's, the batch runner's), if any."""
+    from docanalyze.models.anthropic_model import AnthropicModel
+
+    current: object = model
+    for _ in range(4):
+        if isinstance(current, AnthropicModel):
+            return current
+        current = getattr(current, "inner", None)
+    return None
+
+
+async def prepare_model(model: Model, store: RunStore | None, on_event: EventHandler) -> None:
+    """Before any message request: learn a Claude model from the Models API (once a day, kept
+    in ``store``). Raises ConfigError for a retired or unknown model; a deprecated one, or a
+    Models API that cannot be asked, is a notice."""
+    claude = claude_backend(model)
+    if claude is None or claude.described:
+        return
+    for notice in await claude.describe(store):
+        on_event(Notice(notice))
+
+
+async def calibrate_model(model: Model, store: RunStore | None, prompts: list[str]) -> None:
+    """Fit a Claude model's token estimate to ``count_tokens`` on a few of the run's prompts."""
+    claude = claude_backend(model)
+    if claude is not None:
+        await claude.calibrate(store, prompts)
 
 
 def fallback_notice(primary: str, fallback: str) -> str:

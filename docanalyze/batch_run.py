@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from docanalyze.chunking import split_document
 from docanalyze.document import Document, Page, Partial
-from docanalyze.errors import ConfigError, CostLimitReached, DocanalyzeError, InputError
+from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
 from docanalyze.events import Notice
 from docanalyze.map_stage import map_chunks
 from docanalyze.models.base import Model
@@ -140,7 +140,7 @@ async def _each(
     outcomes = await asyncio.gather(*(run_one(source) for source in sources))
     result = BatchResult()
     for source, outcome in zip(sources, outcomes):
-        if isinstance(outcome, CostLimitReached):
+        if isinstance(outcome, IncompleteRun):
             result.reports.append(outcome.report)
             result.inputs.append(_input_name(source))
         if isinstance(outcome, DocanalyzeError):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from docanalyze.errors import BudgetError
-from docanalyze.models.base import Model
+from docanalyze.models.base import Model, Stage
 from docanalyze.options import Options
+
+if TYPE_CHECKING:
+    from docanalyze.stage_thinking import StageThinking
 
 __all__ = ["Budgets", "plan_budgets"]
 
@@ -16,16 +21,30 @@ SAFETY_MARGIN = 0.05
 
 @dataclass(frozen=True)
 class Budgets:
-    """The request limit and the output budget of each stage, in tokens."""
+    """The request limit and the output budget of each stage, in tokens.
+
+    ``thinking`` holds each stage's thinking (:mod:`docanalyze.stage_thinking`); a stage that
+    thinks sends its text budget plus :meth:`allowance` as ``max_tokens``.
+    """
 
     request_limit: int
     map_max_tokens: int
     reduce_max_tokens: int
     final_max_tokens: int
+    thinking: Mapping[Stage, StageThinking] = field(default_factory=dict)
 
     def fits(self, prompt_tokens: int, max_tokens: int) -> bool:
         """Whether a prompt of ``prompt_tokens`` with ``max_tokens`` of output fits one request."""
         return prompt_tokens + max_tokens <= self.request_limit
+
+    def allowance(self, stage: Stage) -> int:
+        """The output tokens ``stage``'s requests set aside for thinking."""
+        found = self.thinking.get(stage)
+        return found.allowance if found is not None else 0
+
+    def output(self, stage: Stage, text_tokens: int) -> int:
+        """``max_tokens`` of a ``stage`` request whose text may take ``text_tokens``."""
+        return text_tokens + self.allowance(stage)
 
 
 def plan_budgets(options: Options, model: Model) -> Budgets:

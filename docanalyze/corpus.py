@@ -31,7 +31,7 @@ from docanalyze.batch_run import _running as running_source
 from docanalyze.corpus_files import CorpusFile, expand_inputs
 from docanalyze.corpus_index import INDEX_NAME, CorpusIndex, IndexEntry
 from docanalyze.cost import input_tokens_with_cache
-from docanalyze.errors import ConfigError, CostLimitReached, DocanalyzeError, InputError
+from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
 from docanalyze.events import Notice
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompts import TEMPLATE_NAMES
@@ -227,7 +227,7 @@ class _CorpusRun:
                 resolve_document, file.path, password=self.pipeline.options.password
             )
             report = await self.pipeline._analyze_with(document, self.model, events, started)
-        except CostLimitReached as stop:
+        except IncompleteRun as stop:
             report, stopped = stop.report, str(stop)
         except DocanalyzeError as error:
             return _with_error(base, str(error))

@@ -12,23 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from docanalyze.budget import plan_budgets
 from docanalyze.chunking import split_document
 from docanalyze.document import Chunk, Partial
 from docanalyze.errors import InputError
 from docanalyze.events import Event
 from docanalyze.language import resolve_language
 from docanalyze.map_stage import map_prompt
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage
-from docanalyze.models.catalog import model_info
+from docanalyze.models.base import Model, ModelRequest, Stage
 from docanalyze.models.extractive import ExtractiveModel, extract_sentences
 from docanalyze.options import Options
 from docanalyze.prompts import PromptSet
 from docanalyze.reduce_stage import final_prompt, reduce_prompt
 from docanalyze.run_context import RunContext
 from docanalyze.sources import Source, resolve_document
-from docanalyze.template_header import apply_template_budgets
-from docanalyze.tokens import estimate_tokens
+from docanalyze.stage_thinking import stage_budgets
 
 __all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
 
@@ -51,6 +48,9 @@ class PromptPreview:
     temperature: float | None
     fits: bool
     note: str = ""
+    thinking: str = ""
+    """The stage's thinking, e.g. ``thinking off`` (:meth:`StageThinking.describe`)."""
+    thinking_allowance: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,24 +66,6 @@ class DryRun:
     previews: list[PromptPreview]
 
 
-@dataclass(frozen=True)
-class _PlanningModel:
-    """Stands in for Claude to plan budgets and estimate tokens; it never answers."""
-
-    name: str
-    context_window: int
-    max_output_tokens: int
-
-    def estimate_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
-
-    async def complete(self, request: ModelRequest) -> ModelReply:
-        raise AssertionError("a dry run sends no request")
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
-
-
 def preview_prompts(source: Source, options: Options | None = None, **overrides: Any) -> DryRun:
     """The prompts a run on ``source`` would send first: map (chunk 1), one reduce step, final.
 
@@ -97,7 +79,7 @@ def preview_prompts(source: Source, options: Options | None = None, **overrides:
     if not chunks:
         raise InputError(f"{document.source}: there is no text to analyze")
     model = _planning_model(options)
-    budgets = apply_template_budgets(plan_budgets(options, model), prompts, model)
+    budgets = stage_budgets(options, prompts, model)
     ctx = RunContext(
         document,
         model,
@@ -148,12 +130,20 @@ def _preview_lines(preview: PromptPreview, request_limit: int) -> list[str]:
         f"template     {preview.template}",
         f"model        {preview.model}",
         f"temperature  {temperature}",
-        f"max_tokens   {preview.max_tokens:,}",
+        f"thinking     {preview.thinking or 'no thinking setting'}",
+        f"max_tokens   {preview.max_tokens:,}{_allowance_note(preview)}",
         f"prompt       {size}",
     ]
     if preview.note:
         lines.append(f"note         {preview.note}")
     return [*lines, f"{_RULE} prompt {_RULE}", preview.prompt, f"{_RULE} end of prompt {_RULE}"]
+
+
+def _allowance_note(preview: PromptPreview) -> str:
+    if not preview.thinking_allowance:
+        return ""
+    text = preview.max_tokens - preview.thinking_allowance
+    return f" ({text:,} for the text, {preview.thinking_allowance:,} for thinking)"
 
 
 def _map_preview(ctx: RunContext, chunk: Chunk) -> PromptPreview:
@@ -195,6 +185,7 @@ def _final_preview(ctx: RunContext, stand_ins: list[Partial], chunk_count: int) 
 def _preview(
     ctx: RunContext, request: ModelRequest, title: str, tokens: int, note: str
 ) -> PromptPreview:
+    stage_thinking = ctx.budgets.thinking.get(request.stage)
     return PromptPreview(
         stage=request.stage,
         title=title,
@@ -206,6 +197,8 @@ def _preview(
         temperature=request.temperature,
         fits=ctx.budgets.fits(tokens, request.max_tokens),
         note=note,
+        thinking=stage_thinking.describe() if stage_thinking else "",
+        thinking_allowance=request.thinking_allowance,
     )
 
 
@@ -224,15 +217,13 @@ def _stand_in_note(stand_ins: list[Partial]) -> str:
 
 
 def _planning_model(options: Options) -> Model:
-    """A model with the name, window and output limit the run's backend would have."""
-    from docanalyze.models.anthropic_model import DEFAULT_CONTEXT_WINDOW, DEFAULT_MAX_OUTPUT_TOKENS
+    """A model with the name, window, output limit and estimate the run's backend would have."""
+    from docanalyze.plan import PlannedModel
 
-    info = model_info(options.model)
-    window = options.context_window or (info.context_window if info else DEFAULT_CONTEXT_WINDOW)
+    planned = PlannedModel.for_options(options)
     if options.backend == "extractive":
-        return ExtractiveModel(context_window=window)
-    catalog_output = info.max_output_tokens if info else DEFAULT_MAX_OUTPUT_TOKENS
-    return _PlanningModel(options.model, window, min(catalog_output, window // 2))
+        return ExtractiveModel(context_window=planned.context_window)
+    return planned
 
 
 def _pages(ctx: RunContext, chunk: Chunk) -> tuple[int, int]:

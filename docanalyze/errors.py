@@ -18,8 +18,11 @@ __all__ = [
     "ConfigError",
     "CostLimitReached",
     "DocanalyzeError",
+    "IncompleteRun",
     "InputError",
     "ModelError",
+    "RefusedRun",
+    "StoreError",
     "TemplateError",
 ]
 
@@ -52,14 +55,24 @@ class StoreError(DocanalyzeError):
     """The run store cannot be used: unreadable, locked too long, or not writable."""
 
 
-class CostLimitReached(DocanalyzeError):
-    """The run stopped because its next request could have taken it over ``--max-cost``.
-
-    No request was sent past the limit; the requests already in flight finished and are counted.
-    ``report`` holds the partial work, marked incomplete (``report.complete`` is False): the chunk
-    extractions obtained so far, which chunks are missing, and the usage and cost spent.
-    """
+class IncompleteRun(DocanalyzeError):
+    """A run that ended without a whole report; ``report`` holds its partial work, marked
+    incomplete (``report.complete`` is False): the chunk extractions obtained so far, which
+    chunks are missing, and the usage and cost spent. The CLI prints it and exits 1."""
 
     def __init__(self, message: str, report: Report) -> None:
         super().__init__(message)
         self.report = report
+
+
+class CostLimitReached(IncompleteRun):
+    """The run stopped because its next request could have taken it over ``--max-cost``.
+
+    No request was sent past the limit; the requests already in flight finished and are counted.
+    """
+
+
+class RefusedRun(IncompleteRun):
+    """The model refused part of the document (``stop_reason == "refusal"``) and no fallback
+    model answered it. ``report.refusals`` names the refused pages and the API's category; the
+    refused replies are never stored, so the next run asks for those parts again."""

@@ -1,4 +1,4 @@
-"""The partial report of a run that ``--max-cost`` stopped: what was extracted, what is missing.
+"""The partial report of a run stopped early (``--max-cost``, a refusal): what was extracted, what is missing.
 
 No extraction that was paid for is dropped: every map reply kept so far is listed with its pages,
 under a heading that says the report is INCOMPLETE, with the missing chunks and how to finish.
@@ -11,9 +11,17 @@ from dataclasses import dataclass
 from docanalyze.cost import format_usd
 from docanalyze.document import Chunk
 from docanalyze.report import ChunkResult
-from docanalyze.run_context import Extraction
+from docanalyze.run_context import Extraction, RefusedPart
 
-__all__ = ["PartialWork", "collect_partial_work", "incomplete_report_text", "stop_message"]
+__all__ = [
+    "PartialWork",
+    "collect_partial_work",
+    "cost_stop_note",
+    "incomplete_report_text",
+    "refusal_message",
+    "refusal_note",
+    "stop_message",
+]
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,44 @@ def _progress(work: PartialWork) -> str:
     return f"{work.complete_chunks} of {work.total} chunks extracted"
 
 
-def incomplete_report_text(source: str, work: PartialWork, limit: float, spent: float) -> str:
-    """The Markdown of the partial report: a clear INCOMPLETE note, extractions, missing chunks."""
+def refusal_message(work: PartialWork, refusals: list[RefusedPart]) -> str:
+    """The one-line error of a run the model refused part of."""
+    return (
+        f"the model refused {_refused_list(refusals)}; {_progress(work)}, no final report (the "
+        "output is marked INCOMPLETE); the refused parts were not stored: run again to ask for "
+        "them again, or pass --fallback-model to ask another model"
+    )
+
+
+def refusal_note(refusals: list[RefusedPart]) -> str:
+    """Why a refused run's report is incomplete, for its INCOMPLETE note."""
+    return (
+        f"the model refused {_refused_list(refusals)}. No final report was written: run again to "
+        "ask for the refused parts again, or pass --fallback-model to ask another model"
+    )
+
+
+def _refused_list(refusals: list[RefusedPart]) -> str:
+    parts = []
+    for part in refusals:
+        what = "the final report" if part.stage == "final" else f"a {part.stage} request"
+        reason = part.refusal.category or "no category"
+        parts.append(f"{what} for {_pages(part.first_page, part.last_page)} ({reason})")
+    return "; ".join(parts)
+
+
+def cost_stop_note(limit: float, spent: float) -> str:
+    """Why a run stopped by ``--max-cost`` is incomplete, for its INCOMPLETE note."""
+    return (
+        f"the run stopped before exceeding --max-cost {format_usd(limit)}, after spending "
+        f"{format_usd(spent)}. No final report was written: run again with a higher --max-cost "
+        "to finish"
+    )
+
+
+def incomplete_report_text(source: str, work: PartialWork, why: str) -> str:
+    """The Markdown of the partial report: a clear INCOMPLETE note saying ``why`` (see
+    :func:`cost_stop_note`, :func:`refusal_note`), the extractions, the missing chunks."""
     if work.missing:
         what = (
             f"It lists the extractions of {len(work.chunks)} of the {work.total} chunks, as the "
@@ -93,11 +137,7 @@ def incomplete_report_text(source: str, work: PartialWork, limit: float, spent: 
             f"All {work.total} chunks were extracted (listed below), but the extractions were not "
             f"merged into a report."
         )
-    note = (
-        f"> **This report is INCOMPLETE:** the run stopped before exceeding --max-cost "
-        f"{format_usd(limit)}, after spending {format_usd(spent)}. {what} No final report was "
-        f"written: run again with a higher --max-cost to finish."
-    )
+    note = f"> **This report is INCOMPLETE:** {what} It is incomplete because {why}."
     lines = [f"# INCOMPLETE report: {source}", "", note]
     missing_indexes = {chunk.index for chunk in work.missing}
     for result in work.chunks:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from docanalyze.document import Chunk, Partial
 from docanalyze.errors import BudgetError
 from docanalyze.events import StageStarted
+from docanalyze.models.base import Refusal
 from docanalyze.report import ChunkResult
-from docanalyze.run_context import RunContext
+from docanalyze.run_context import RefusalStop, RefusedPart, RunContext
 from docanalyze.spans import split_point
 
 __all__ = ["MapPrompt", "map_chunks", "map_prompt"]
@@ -18,9 +19,13 @@ __all__ = ["MapPrompt", "map_chunks", "map_prompt"]
 async def map_chunks(
     ctx: RunContext, chunks: list[Chunk]
 ) -> tuple[list[ChunkResult], list[Partial]]:
-    """Extract every chunk concurrently (the model bounds concurrency); keep document order."""
+    """Extract every chunk concurrently (the model bounds concurrency); keep document order.
+
+    Raises :class:`RefusalStop` once every chunk was asked when the model refused any part."""
     ctx.emit(StageStarted("map", len(chunks)))
     results = await asyncio.gather(*(_map_chunk(ctx, chunk) for chunk in chunks))
+    if ctx.refusals:
+        raise RefusalStop
     chunk_results = [result for result, _ in results]
     partials = [partial for _, parts in results for partial in parts]
     return chunk_results, partials
@@ -44,24 +49,32 @@ async def _extract_span(
 ) -> list[tuple[Partial, str]]:
     """Extract ``document.text[start:end]``; returns the partials with the model that wrote each.
 
-    A span whose prompt does not fit the window is split in two. A reply cut at ``max_tokens``
-    is asked again once with twice the budget when that fits, and otherwise in two halves, so
-    no extraction is ever lost to truncation.
+    A span whose prompt does not fit the window is split in two. A reply whose text was cut at
+    ``max_tokens`` is asked again once with twice the budget when that fits, and otherwise in
+    two halves, so no extraction is ever lost to truncation (a reply cut while the model was
+    still thinking gets more room for thinking instead: :meth:`RunContext.complete`). A refused
+    span is recorded (:meth:`RunContext.record_refusal`) and yields no extraction.
     """
     rendered = map_prompt(ctx, chunk, start, end)
     text, prompt, prompt_tokens = rendered.text, rendered.prompt, rendered.tokens
-    if not ctx.budgets.fits(prompt_tokens, max_tokens):
+    budgets = ctx.budgets
+    if not budgets.fits(prompt_tokens, budgets.output("map", max_tokens)):
         return await _extract_halves(ctx, chunk, start, end, max_tokens, "does not fit the window")
     reply = await ctx.complete(ctx.stage_request("map", prompt, max_tokens, (text,)))
+    if reply.refused:
+        refusal = reply.refusal or Refusal()
+        part = RefusedPart("map", rendered.first_page, rendered.last_page, refusal, chunk.index)
+        ctx.record_refusal(replace(part, model=reply.model))
+        return []
     if not reply.truncated:
         partial = Partial(reply.text, rendered.first_page, rendered.last_page)
         ctx.record_extraction(chunk.index, start, end, partial, reply.model)
         return [(partial, reply.model)]
     larger = max_tokens * 2
     if (
-        max_tokens == ctx.budgets.map_max_tokens
-        and ctx.budgets.fits(prompt_tokens, larger)
-        and (larger <= ctx.model.max_output_tokens)
+        max_tokens == budgets.map_max_tokens
+        and budgets.fits(prompt_tokens, budgets.output("map", larger))
+        and budgets.output("map", larger) <= ctx.model.max_output_tokens
     ):
         return await _extract_span(ctx, chunk, start, end, larger)
     return await _extract_halves(ctx, chunk, start, end, max_tokens, "was cut at max_tokens")

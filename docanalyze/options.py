@@ -8,6 +8,7 @@ from typing import Literal
 
 from docanalyze.errors import ConfigError
 from docanalyze.language import language_for
+from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
 from docanalyze.models.concurrency import DEFAULT_CONCURRENCY
 
@@ -36,6 +37,8 @@ class Options:
     ``batch`` sends the requests through the Message Batches API at half the price
     (:mod:`docanalyze.models.batch_model`), checking each batch every ``batch_poll_seconds`` at
     first, less often as it waits.
+    ``thinking`` (``auto``, ``on``, ``off``) and ``effort`` (``low`` to ``max``) set how much
+    every stage thinks; ``auto`` is each stage's default (:mod:`docanalyze.stage_thinking`).
     """
 
     backend: Backend = "auto"
@@ -65,6 +68,8 @@ class Options:
     language: str | None = None
     batch: bool = False
     batch_poll_seconds: float = 10.0
+    thinking: str = "auto"
+    effort: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompts_dir", "store_path"):
@@ -121,6 +126,12 @@ class Options:
             raise ConfigError("timeouts must be positive")
         if self.language is not None:
             language_for(self.language)
+        if self.thinking not in ("auto", "on", "off"):
+            raise ConfigError(f"--thinking must be auto, on or off (got {self.thinking!r})")
+        if self.effort is not None and self.effort not in EFFORT_LEVELS:
+            raise ConfigError(
+                f"--effort must be one of {', '.join(EFFORT_LEVELS)} (got {self.effort!r})"
+            )
         if self.batch_poll_seconds <= 0:
             raise ConfigError(
                 f"batch_poll_seconds must be more than 0 (got {self.batch_poll_seconds})"

@@ -8,31 +8,52 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from docanalyze.backends import create_model
-from docanalyze.budget import plan_budgets
+from docanalyze.backends import calibrate_model, create_model, prepare_model
 from docanalyze.chunking import split_document
 from docanalyze.cost import CostBudget, PriceTable
 from docanalyze.document import Chunk, Document, Partial
-from docanalyze.errors import ConfigError, CostLimitReached, DocanalyzeError, InputError
+from docanalyze.errors import (
+    ConfigError,
+    CostLimitReached,
+    DocanalyzeError,
+    IncompleteRun,
+    InputError,
+    RefusedRun,
+)
 from docanalyze.events import EventHandler, Notice, StageStarted
-from docanalyze.incomplete import collect_partial_work, incomplete_report_text, stop_message
+from docanalyze.incomplete import (
+    PartialWork,
+    collect_partial_work,
+    cost_stop_note,
+    incomplete_report_text,
+    refusal_message,
+    refusal_note,
+    stop_message,
+)
 from docanalyze.language import resolve_language
-from docanalyze.map_stage import map_chunks
+from docanalyze.map_stage import map_chunks, map_prompt
 from docanalyze.models.base import Model, ModelReply
 from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.prompts import TEMPLATE_NAMES, PromptSet
-from docanalyze.reduce_stage import final_prompt, reduce_until_final_fits
+from docanalyze.reduce_stage import final_prompt, reduce_until_final_fits, refused_part
 from docanalyze.report import ChunkResult, Report
 from docanalyze.report_stream import ReportStream
-from docanalyze.run_context import CostStop, EventLog, RunContext, unknown_price_message
+from docanalyze.run_context import (
+    CostStop,
+    EventLog,
+    RefusalStop,
+    RunContext,
+    unknown_price_message,
+)
 from docanalyze.run_record import RunRecorder
 from docanalyze.sources import Source, resolve_document
-from docanalyze.template_header import apply_template_budgets
+from docanalyze.stage_thinking import stage_budgets
 from docanalyze.wording import wording_for
 
 if TYPE_CHECKING:
     from docanalyze.batch_run import BatchResult
+    from docanalyze.store import RunStore
 
 __all__ = ["Pipeline", "analyze", "analyze_async"]
 
@@ -52,7 +73,9 @@ class Pipeline:
     :meth:`docanalyze.cost.PriceTable.default`, which reads ``DOCANALYZE_PRICES``).
 
     With ``max_cost``, a run that would exceed it stops early and raises
-    :class:`docanalyze.errors.CostLimitReached`, which carries the partial report.
+    :class:`docanalyze.errors.CostLimitReached`, which carries the partial report. A run the
+    model refused part of (and no ``fallback_model`` answered) raises
+    :class:`docanalyze.errors.RefusedRun`, which carries the partial report too.
     """
 
     def __init__(
@@ -135,9 +158,13 @@ class Pipeline:
     ) -> Report:
         """Run, and record in the store how the run ended: every paid reply is already there."""
         try:
-            report = await self._run(document, recorder.model(model), events, started)
-        except CostLimitReached as stop:
-            recorder.finished(stop.report, "stopped", str(stop))
+            await prepare_model(model, recorder.store, events.emit)
+            report = await self._run(
+                document, recorder.model(model), events, started, recorder.store
+            )
+        except IncompleteRun as stop:
+            status = "refused" if isinstance(stop, RefusedRun) else "stopped"
+            recorder.finished(stop.report, status, str(stop))
             raise
         except DocanalyzeError as error:
             recorder.ended_without_report("failed", str(error))
@@ -149,7 +176,12 @@ class Pipeline:
         return report
 
     async def _run(
-        self, document: Document, model: Model, events: EventLog, started: float
+        self,
+        document: Document,
+        model: Model,
+        events: EventLog,
+        started: float,
+        store: RunStore | None = None,
     ) -> Report:
         options = self.options
         chunks = await asyncio.to_thread(
@@ -161,6 +193,11 @@ class Pipeline:
         if not chunks:
             raise InputError(f"{document.source}: there is no text to analyze")
         ctx = self._context(document, model, events)
+        await calibrate_model(
+            model,
+            store,
+            [map_prompt(ctx, chunk, chunk.start, chunk.end).prompt for chunk in chunks[:3]],
+        )
         timings: dict[str, float] = {"read": time.monotonic() - started}
         try:
             return await self._stages(ctx, chunks, events, timings, started)
@@ -168,6 +205,10 @@ class Pipeline:
             await ctx.wait_for_requests_in_flight()
             timings["total"] = time.monotonic() - started
             raise self._cost_limit_reached(ctx, chunks, events, timings) from None
+        except RefusalStop:
+            await ctx.wait_for_requests_in_flight()
+            timings["total"] = time.monotonic() - started
+            raise self._refused_run(ctx, chunks, events, timings) from None
 
     def _context(self, document: Document, model: Model, events: EventLog) -> RunContext:
         """The state of a run of ``document`` with ``model``: templates, budgets, prices."""
@@ -175,7 +216,7 @@ class Pipeline:
             document,
             model,
             self.prompts,
-            apply_template_budgets(plan_budgets(self.options, model), self.prompts, model),
+            stage_budgets(self.options, self.prompts, model),
             events.emit,
             prices=self.prices,
             cost_budget=self._cost_budget(model),
@@ -227,6 +268,8 @@ class Pipeline:
 
         mark = time.monotonic()
         reply, stream = await self._write_final(ctx, partials, chunk_count)
+        if reply.refused:
+            refused_part(ctx, "final", partials, reply)
         text = (
             _report_prefix(ctx) + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
         )
@@ -268,13 +311,38 @@ class Pipeline:
         budget = ctx.cost_budget
         assert budget is not None, "only a cost budget stops a run"
         work = collect_partial_work(chunks, ctx.extractions)
-        text = incomplete_report_text(ctx.document.source, work, budget.limit, budget.spent)
-        report = self._report(ctx, events, text, work.chunks, 0, timings, False)
-        report.complete = False
-        report.missing_chunks = [chunk.index for chunk in work.missing]
+        why = cost_stop_note(budget.limit, budget.spent)
+        report = self._incomplete_report(ctx, events, work, why, timings)
         return CostLimitReached(
             stop_message(work, budget.limit, budget.spent, budget.refused), report
         )
+
+    def _refused_run(
+        self,
+        ctx: RunContext,
+        chunks: list[Chunk],
+        events: EventLog,
+        timings: dict[str, float],
+    ) -> RefusedRun:
+        """The error of a run the model refused part of, with the partial report it carries."""
+        work = collect_partial_work(chunks, ctx.extractions)
+        report = self._incomplete_report(ctx, events, work, refusal_note(ctx.refusals), timings)
+        report.refusals = [part.to_dict() for part in ctx.refusals]
+        return RefusedRun(refusal_message(work, ctx.refusals), report)
+
+    def _incomplete_report(
+        self,
+        ctx: RunContext,
+        events: EventLog,
+        work: PartialWork,
+        why: str,
+        timings: dict[str, float],
+    ) -> Report:
+        text = incomplete_report_text(ctx.document.source, work, why)
+        report = self._report(ctx, events, text, work.chunks, 0, timings, False)
+        report.complete = False
+        report.missing_chunks = [chunk.index for chunk in work.missing]
+        return report
 
     def _report(
         self,

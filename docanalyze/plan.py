@@ -15,14 +15,16 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from docanalyze.budget import Budgets, plan_budgets
+from docanalyze.budget import Budgets
 from docanalyze.chunking import split_document
 from docanalyze.cost import Prices, PriceTable
 from docanalyze.document import Chunk, Partial
 from docanalyze.errors import BudgetError, InputError
 from docanalyze.map_stage import MapPrompt, map_prompt
 from docanalyze.models.base import ModelReply, ModelRequest, Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT, model_info
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.catalog import BATCH_DISCOUNT, capabilities_of, model_info, tokenizer_ratio
+from docanalyze.models.model_api import ModelDescription
 from docanalyze.options import Options
 from docanalyze.plan_pace import Pace, PlannedRequest
 from docanalyze.prompts import PromptSet
@@ -30,7 +32,7 @@ from docanalyze.reduce_stage import final_prompt, pack_partials, reduce_prompt
 from docanalyze.run_context import RunContext, unknown_price_message
 from docanalyze.sources import Source, resolve_document
 from docanalyze.spans import split_point
-from docanalyze.template_header import apply_template_budgets
+from docanalyze.stage_thinking import stage_budgets
 from docanalyze.tokens import estimate_tokens
 
 __all__ = [
@@ -59,7 +61,8 @@ _FILLER_LINE = "- A key point of this part, with its figures, names and dates (p
 
 @dataclass(frozen=True)
 class PlannedModel:
-    """The model a plan is made for: limits from the catalog (or ``--context-window``).
+    """The model a plan is made for: limits from the catalog, the Models API (``--exact``) or
+    ``--context-window``; the token estimate scaled to the model's tokenizer.
 
     It implements the model protocol so that the run's own budget and packing code can work
     with it, but it never answers a request.
@@ -69,21 +72,37 @@ class PlannedModel:
     context_window: int
     max_output_tokens: int
     known: bool
+    description: ModelDescription | None = None
+    """What the Models API said of the model (``--exact``), else None."""
 
     @classmethod
-    def for_options(cls, options: Options) -> PlannedModel:
-        """The limits the Claude client would assume for ``options.model``."""
+    def for_options(
+        cls, options: Options, description: ModelDescription | None = None
+    ) -> PlannedModel:
+        """The limits the Claude client would assume for ``options.model`` (as ``description``,
+        from the Models API, says when given)."""
         info = model_info(options.model)
-        window = options.context_window or (
-            info.context_window if info else FALLBACK_CONTEXT_WINDOW
+        learned = description.context_window if description else None
+        window = (
+            options.context_window
+            or learned
+            or (info.context_window if info else FALLBACK_CONTEXT_WINDOW)
         )
-        output = info.max_output_tokens if info else FALLBACK_MAX_OUTPUT_TOKENS
-        known = options.context_window is not None or info is not None
-        return cls(options.model, window, min(output, window // 2), known)
+        output = (description.max_output_tokens if description else None) or (
+            info.max_output_tokens if info else FALLBACK_MAX_OUTPUT_TOKENS
+        )
+        known = options.context_window is not None or learned is not None or info is not None
+        return cls(options.model, window, min(output, window // 2), known, description)
 
     def estimate_tokens(self, text: str) -> int:
-        """docanalyze's CJK-aware estimate."""
-        return estimate_tokens(text)
+        """docanalyze's CJK-aware estimate, scaled to the model's tokenizer."""
+        return math.ceil(estimate_tokens(text) * tokenizer_ratio(self.name))
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The request rules of ``model``: the Models API's (``--exact``), else the catalog's."""
+        if self.description is not None and model == self.name:
+            return self.description.capabilities
+        return capabilities_of(model)
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         """Never called: a plan sends no request."""
@@ -125,6 +144,7 @@ class StagePlan:
             "requests": len(self.requests),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "thinking_tokens": sum(request.thinking_tokens for request in self.requests),
             "seconds": round(self.seconds, 1),
             "input_counted": self.counted,
         }
@@ -200,6 +220,16 @@ class RunPlan:
                 f"({self.budgets.reduce_max_tokens:,}); the report is "
                 f"{FINAL_OUTPUT_SHARE:.0%} of its material, at most --max-tokens "
                 f"({self.budgets.final_max_tokens:,})"
+            ),
+            (
+                "thinking: "
+                + "; ".join(
+                    f"{stage} {self.budgets.thinking[stage].describe()}"
+                    for stage in ("map", "reduce", "final")
+                    if stage in self.budgets.thinking
+                )
+                + "; a stage that thinks is assumed to use its whole thinking allowance, billed "
+                "as output"
             ),
             "no reply is cut at its budget or retried, and none comes from the run store",
             "cost: all input at the uncached input price"
@@ -285,14 +315,14 @@ async def plan_run_async(
     prices = prices if prices is not None else PriceTable.default()
     if options.batch:
         prices = prices.discounted(BATCH_DISCOUNT)
-    model = PlannedModel.for_options(options)
+    model = PlannedModel.for_options(options, await _described(options) if exact else None)
     document = await asyncio.to_thread(resolve_document, source, password=options.password)
     chunks = await asyncio.to_thread(
         split_document, document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
     )
     if not chunks:
         raise InputError(f"{document.source}: there is no text to analyze")
-    budgets = apply_template_budgets(plan_budgets(options, model), prompts, model)
+    budgets = stage_budgets(options, prompts, model)
     ctx = RunContext(document, model, prompts, budgets, lambda _: None)
     pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)
     map_prompts = [span for chunk in chunks for span in _map_spans(ctx, chunk)]
@@ -314,6 +344,18 @@ async def plan_run_async(
     )
 
 
+async def _described(options: Options) -> ModelDescription | None:
+    """What the Models API says of the plan's model (``--exact``; a key is required)."""
+    from docanalyze.models.anthropic_model import AnthropicModel
+
+    client = AnthropicModel(options.model, context_window=options.context_window)
+    try:
+        await client.describe(None)
+        return client.description
+    finally:
+        await client.aclose()
+
+
 async def _exact_counts(
     map_prompts: list[MapPrompt], options: Options, exact: bool
 ) -> list[int] | None:
@@ -332,7 +374,7 @@ def _map_spans(ctx: RunContext, chunk: Chunk) -> list[MapPrompt]:
     while pending:
         start, end = pending.pop()
         rendered = map_prompt(ctx, chunk, start, end)
-        if ctx.budgets.fits(rendered.tokens, ctx.budgets.map_max_tokens):
+        if ctx.budgets.fits(rendered.tokens, ctx.budgets.output("map", ctx.budgets.map_max_tokens)):
             spans.append(rendered)
             continue
         middle = split_point(ctx.document.text, start, end)
@@ -356,23 +398,25 @@ def _simulate(
     budgets = ctx.budgets
     requests: list[PlannedRequest] = []
     partials: list[Partial] = []
+    thinking = budgets.allowance("map")
     for number, span in enumerate(map_prompts):
         output = _share(MAP_OUTPUT_SHARE, estimate_tokens(span.text), budgets.map_max_tokens)
         prompt_tokens = counts[number] if counts else span.tokens + REQUEST_FRAMING_TOKENS
-        requests.append(PlannedRequest(prompt_tokens, output))
+        requests.append(PlannedRequest(prompt_tokens, output + thinking, thinking))
         partials.append(_stand_in(output, span.first_page, span.last_page))
     stages = [StagePlan("map", requests, pace.stage_seconds(requests), counted=counts is not None)]
     level = 0
     while True:
         _, final_tokens = final_prompt(ctx, partials, chunk_count)
-        if budgets.fits(final_tokens, budgets.final_max_tokens):
+        if budgets.fits(final_tokens, budgets.output("final", budgets.final_max_tokens)):
             break
         level += 1
         requests, partials = _simulate_reduce_level(ctx, partials, level)
         stages.append(StagePlan("reduce", requests, pace.stage_seconds(requests), level=level))
     material = sum(estimate_tokens(partial.text) for partial in partials)
     output = _share(FINAL_OUTPUT_SHARE, material, budgets.final_max_tokens)
-    final = [PlannedRequest(final_tokens + REQUEST_FRAMING_TOKENS, output)]
+    thinking = budgets.allowance("final")
+    final = [PlannedRequest(final_tokens + REQUEST_FRAMING_TOKENS, output + thinking, thinking)]
     stages.append(StagePlan("final", final, pace.stage_seconds(final)))
     return stages
 
@@ -397,7 +441,10 @@ def _simulate_reduce_level(
         _, prompt_tokens = reduce_prompt(ctx, group, level, number, len(groups))
         material = sum(estimate_tokens(partial.text) for partial in group)
         output = _share(REDUCE_OUTPUT_SHARE, material, ctx.budgets.reduce_max_tokens)
-        requests.append(PlannedRequest(prompt_tokens + REQUEST_FRAMING_TOKENS, output))
+        thinking = ctx.budgets.allowance("reduce")
+        requests.append(
+            PlannedRequest(prompt_tokens + REQUEST_FRAMING_TOKENS, output + thinking, thinking)
+        )
         first_page = min(partial.first_page for partial in group)
         last_page = max(partial.last_page for partial in group)
         merged.append(_stand_in(output, first_page, last_page))

@@ -22,10 +22,12 @@ OUTPUT_TOKENS_PER_SECOND = 50.0
 
 @dataclass(frozen=True)
 class PlannedRequest:
-    """One request a run is expected to send: its input and its expected output, in tokens."""
+    """One request a run is expected to send: its input and its expected output, in tokens
+    (``output_tokens`` includes the ``thinking_tokens``, billed as output)."""
 
     input_tokens: int
     output_tokens: int
+    thinking_tokens: int = 0
 
 
 @dataclass(frozen=True)

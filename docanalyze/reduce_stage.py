@@ -13,10 +13,17 @@ import asyncio
 from docanalyze.document import Partial
 from docanalyze.errors import BudgetError
 from docanalyze.events import StageStarted
-from docanalyze.run_context import RunContext
+from docanalyze.models.base import ModelReply, Refusal, Stage
+from docanalyze.run_context import RefusalStop, RefusedPart, RunContext
 from docanalyze.spans import split_text
 
-__all__ = ["final_prompt", "pack_partials", "reduce_prompt", "reduce_until_final_fits"]
+__all__ = [
+    "final_prompt",
+    "pack_partials",
+    "reduce_prompt",
+    "reduce_until_final_fits",
+    "refused_part",
+]
 
 
 def final_prompt(ctx: RunContext, partials: list[Partial], chunk_count: int) -> tuple[str, int]:
@@ -33,7 +40,8 @@ async def reduce_until_final_fits(
     level = 0
     while True:
         _, final_tokens = final_prompt(ctx, partials, chunk_count)
-        if ctx.budgets.fits(final_tokens, ctx.budgets.final_max_tokens):
+        budgets = ctx.budgets
+        if budgets.fits(final_tokens, budgets.output("final", budgets.final_max_tokens)):
             return partials, level
         level += 1
         reduced = await _reduce_level(ctx, partials, level)
@@ -68,7 +76,10 @@ def pack_partials(ctx: RunContext, partials: list[Partial], level: int) -> list[
     """The groups of reduce level ``level``: greedy, in document order, under the reduce
     prompt's capacity (a partial too large alone is cut in two)."""
     overhead = reduce_prompt(ctx, [], level, 1, 1)[1]
-    capacity = ctx.budgets.request_limit - ctx.budgets.reduce_max_tokens - overhead
+    budgets = ctx.budgets
+    capacity = (
+        budgets.request_limit - budgets.output("reduce", budgets.reduce_max_tokens) - overhead
+    )
     groups: list[list[Partial]] = []
     current: list[Partial] = []
     used = 0
@@ -107,6 +118,15 @@ def _fitting_items(
     return items
 
 
+def refused_part(ctx: RunContext, stage: Stage, group: list[Partial], reply: ModelReply) -> None:
+    """Record that the model refused to merge ``group`` and stop the run (:class:`RefusalStop`)."""
+    first_page = min((partial.first_page for partial in group), default=1)
+    last_page = max((partial.last_page for partial in group), default=first_page)
+    refusal = reply.refusal or Refusal()
+    ctx.record_refusal(RefusedPart(stage, first_page, last_page, refusal, model=reply.model))
+    raise RefusalStop
+
+
 def reduce_prompt(
     ctx: RunContext, group: list[Partial], level: int, number: int, groups: int
 ) -> tuple[str, int]:
@@ -121,11 +141,13 @@ async def _reduce_group(
         return group
     prompt, prompt_tokens = reduce_prompt(ctx, group, level, number, groups)
     budget = ctx.budgets.reduce_max_tokens
-    if ctx.budgets.fits(prompt_tokens, budget):
+    if ctx.budgets.fits(prompt_tokens, ctx.budgets.output("reduce", budget)):
         material = tuple(partial.text for partial in group)
         reply = await ctx.complete(
             ctx.stage_request("reduce", prompt, budget, material), level=level
         )
+        if reply.refused:
+            refused_part(ctx, "reduce", group, reply)
         if not reply.truncated:
             first_page = min(partial.first_page for partial in group)
             last_page = max(partial.last_page for partial in group)

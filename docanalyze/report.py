@@ -34,9 +34,10 @@ class ChunkResult:
 class Report:
     """An analysis. ``text`` is the Markdown report; ``truncated`` means it was cut.
 
-    ``complete`` is False for the partial report of a run stopped by ``--max-cost`` (see
-    :class:`docanalyze.errors.CostLimitReached`): ``text`` then lists the chunk extractions
-    obtained, and ``missing_chunks`` holds the (0-based) indexes of the chunks not extracted.
+    ``complete`` is False for the partial report of a run stopped by ``--max-cost`` or by a
+    refusal (see :class:`docanalyze.errors.IncompleteRun`): ``text`` then lists the chunk
+    extractions obtained, ``missing_chunks`` holds the (0-based) indexes of the chunks not
+    extracted, and ``refusals`` the refused parts with the API's category.
 
     ``usage`` is the total; ``usage_by_model`` and ``usage_by_stage`` (``map``, ``reduce``,
     ``final``) split it. ``cost`` is in USD, None when a model's price is unknown;
@@ -75,6 +76,9 @@ class Report:
     missing_chunks: list[int] = field(default_factory=list)
     batch: bool = False
     cache_savings: float | None = 0.0
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    """The parts the model refused (stage, chunk, pages, category, explanation, model); the
+    report is then incomplete."""
 
     @property
     def offline(self) -> bool:
@@ -100,6 +104,7 @@ class Report:
             "chunks": [asdict(chunk) for chunk in self.chunks],
             "complete": self.complete,
             "missing_chunks": list(self.missing_chunks),
+            "refused": [dict(part) for part in self.refusals],
             "usage": asdict(self.usage),
             "usage_by_model": {name: asdict(usage) for name, usage in self.usage_by_model.items()},
             "usage_by_stage": {name: asdict(usage) for name, usage in self.usage_by_stage.items()},

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
 from docanalyze.budget import Budgets
 from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, format_usd
 from docanalyze.document import Document, Partial
-from docanalyze.errors import ConfigError
+from docanalyze.errors import BudgetError, ConfigError
 from docanalyze.events import Event, EventHandler, Notice, RequestRetried, StepFinished
 from docanalyze.language import Language, resolve_language
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Refusal, Stage, Usage
 from docanalyze.prompt_cache import CacheTurn, CacheWarmup, SharedInstructions, shared_instructions
 from docanalyze.prompts import PromptSet, TemplateName
 
@@ -27,6 +27,8 @@ __all__ = [
     "CostStop",
     "EventLog",
     "Extraction",
+    "RefusalStop",
+    "RefusedPart",
     "RunContext",
     "StreamingModel",
     "supports_streaming",
@@ -39,6 +41,39 @@ RestartCallback = Callable[[], None]
 
 class CostStop(Exception):
     """Raised instead of sending a request that could break ``--max-cost`` (caught by the pipeline)."""
+
+
+class RefusalStop(Exception):
+    """Raised when the model refused a reduce or final request, or after the map stage when it
+    refused any part (caught by the pipeline, which writes the incomplete report)."""
+
+
+@dataclass(frozen=True)
+class RefusedPart:
+    """A part of the document the model refused: the stage, pages and the API's reasons."""
+
+    stage: Stage
+    first_page: int
+    last_page: int
+    refusal: Refusal
+    chunk_index: int | None = None
+    model: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (``--format json``'s ``refused``)."""
+        return {
+            "stage": self.stage,
+            "chunk": None if self.chunk_index is None else self.chunk_index + 1,
+            "first_page": self.first_page,
+            "last_page": self.last_page,
+            "category": self.refusal.category,
+            "explanation": self.refusal.explanation,
+            "model": self.model,
+        }
+
+
+MAX_THINKING_RETRIES = 2
+"""How often a reply cut while the model was still thinking is asked again with more room."""
 
 
 class StreamingModel(Protocol):
@@ -123,6 +158,7 @@ class RunContext:
     ledger: UsageLedger = field(default_factory=UsageLedger)
     stage_models: dict[str, set[str]] = field(default_factory=dict)
     extractions: list[Extraction] = field(default_factory=list)
+    refusals: list[RefusedPart] = field(default_factory=list)
     cache_prompts: bool = False
     shared: dict[TemplateName, SharedInstructions] = field(default_factory=dict)
     """The stages whose shared instructions go in a cached system prompt."""
@@ -211,12 +247,78 @@ class RunContext:
         With ``on_text`` the reply is streamed if the model can, else delivered whole at the end.
         A request with a cached system prompt waits until the first one with it started replying.
         """
-        turn = await self._cache_turn(request)
-        try:
-            return await self._complete(request, level, on_text, on_restart, turn)
-        finally:
-            if turn is not None:
-                turn.started()
+        thinking_retries = 0
+        while True:
+            turn = await self._cache_turn(request)
+            try:
+                reply = await self._complete(request, level, on_text, on_restart, turn)
+            finally:
+                if turn is not None:
+                    turn.started()
+            retry = self._thinking_retry(request, reply, thinking_retries)
+            if retry is None:
+                retry = self._refusal_retry(request, reply)
+            else:
+                thinking_retries += 1
+            if retry is None:
+                return reply
+            if on_restart is not None:
+                on_restart()
+            request = retry
+
+    def _thinking_retry(
+        self, request: ModelRequest, reply: ModelReply, retries: int
+    ) -> ModelRequest | None:
+        """``request`` with twice the room for thinking, when ``reply`` was cut while the model
+        was still thinking (it wrote less than half its text budget); None otherwise.
+
+        Halving the text would not help: thinking does not shrink with it. Raises
+        :class:`BudgetError` when the room cannot grow (the window or the output limit).
+        """
+        if not reply.truncated or reply.usage.thinking_tokens == 0:
+            return None
+        if reply.usage.text_tokens * 2 >= request.text_budget:
+            return None  # the text itself is long: the stage asks again for more text
+        allowance = max(2 * request.thinking_allowance, request.thinking_allowance + 1024)
+        max_tokens = request.text_budget + allowance
+        prompt_tokens = self.model.estimate_tokens(request.prompt)
+        if request.system:
+            prompt_tokens += self.model.estimate_tokens(request.system)
+        grows = (
+            retries < MAX_THINKING_RETRIES
+            and max_tokens <= self.model.max_output_tokens
+            and self.budgets.fits(prompt_tokens, max_tokens)
+        )
+        if not grows:
+            raise BudgetError(
+                f"a {request.stage} request was cut at max_tokens {request.max_tokens} while "
+                f"{reply.model} was still thinking ({reply.usage.thinking_tokens:,} thinking "
+                "tokens); lower --effort, or turn thinking off with --thinking off where the "
+                "model allows it"
+            )
+        self.emit(
+            Notice(
+                f"a {request.stage} reply was cut while {reply.model} was still thinking: asking "
+                f"again with {allowance:,} tokens for thinking"
+            )
+        )
+        return replace(request, max_tokens=max_tokens, thinking_allowance=allowance)
+
+    def _refusal_retry(self, request: ModelRequest, reply: ModelReply) -> ModelRequest | None:
+        """``request`` for the fallback model when ``reply`` is a refusal and a fallback model
+        is set that has not refused it yet; None otherwise."""
+        fallback = self.fallback_model
+        if not reply.refused or fallback is None or (request.model or self.model.name) == fallback:
+            return None
+        why = reply.refusal.describe() if reply.refusal else "no category"
+        self.emit(
+            Notice(f"{reply.model} refused a {request.stage} request ({why}): asking {fallback}")
+        )
+        return replace(request, model=fallback)
+
+    def record_refusal(self, part: RefusedPart) -> None:
+        """Note a part of the document the model refused, for the incomplete report."""
+        self.refusals.append(part)
 
     async def _cache_turn(self, request: ModelRequest) -> CacheTurn | None:
         if not (request.cache_system and request.system):
@@ -273,13 +375,19 @@ class RunContext:
         self, stage: Stage, prompt: str, max_tokens: int, material: tuple[str, ...]
     ) -> ModelRequest:
         """A request of ``stage`` with this run's settings and its template header's model and
-        temperature (its ``max_tokens`` is already in the stage budget)."""
+        temperature; ``max_tokens`` is the text's budget, to which the stage's thinking
+        allowance is added (:mod:`docanalyze.stage_thinking`)."""
         settings = self.prompts.settings(stage)
         shared = self.shared.get(stage)
+        thinking = self.budgets.thinking.get(stage)
+        allowance = thinking.allowance if thinking is not None else 0
         return ModelRequest(
             prompt=prompt,
-            max_tokens=max_tokens,
+            max_tokens=max_tokens + allowance,
             stage=stage,
+            thinking=thinking.thinking if thinking is not None else None,
+            effort=thinking.effort if thinking is not None else None,
+            thinking_allowance=allowance,
             material=material,
             system=shared.text if shared else None,
             cache_system=shared is not None,

@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS runs (
     result TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE TABLE IF NOT EXISTS models (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    fetched_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY,
     created_at REAL NOT NULL,
@@ -232,6 +237,23 @@ class RunStore:
                     time.time(),
                     run_id,
                 ),
+            )
+
+    def get_model(self, key: str, max_age: float) -> dict[str, Any] | None:
+        """The Models API answer stored under ``key`` if it is at most ``max_age`` seconds old."""
+        with self._guard() as db:
+            row = db.execute("SELECT body, fetched_at FROM models WHERE key = ?", (key,)).fetchone()
+        if row is None or time.time() - row[1] > max_age:
+            return None
+        body = json.loads(row[0])
+        return body if isinstance(body, dict) else None
+
+    def put_model(self, key: str, body: dict[str, Any]) -> None:
+        """Store a Models API answer under ``key``, dated now."""
+        with self._guard() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO models VALUES (?, ?, ?)",
+                (key, json.dumps(body, sort_keys=True), time.time()),
             )
 
     def start_run(self, inputs: list[dict[str, str]], options: dict[str, Any], model: str) -> str:

@@ -4,12 +4,16 @@ A template may start with one Jinja comment that sets the model, temperature and
 of the requests rendered from it::
 
     {#- docanalyze: model=claude-haiku-4-5, temperature=0.2, max_tokens=1500 -#}
+    {#- docanalyze: thinking=on, effort=high -#}
 
 Settings are ``key=value`` pairs separated by commas or line breaks (a value may be quoted).
 The header is read as text, never executed, and, being a comment, never reaches the prompt.
-Only ``model``, ``temperature`` (0 to 1) and ``max_tokens`` (at least 1) are allowed; any other
+Only ``model``, ``temperature`` (0 to 1), ``max_tokens`` (at least 1), ``thinking`` (``on`` or
+``off``) and ``effort`` (``low``, ``medium``, ``high``, ``xhigh``, ``max``) are allowed; any other
 key, a bad value, or a header that is not the first thing in the template is a
-:class:`~docanalyze.errors.TemplateError` naming the template and the line.
+:class:`~docanalyze.errors.TemplateError` naming the template and the line. Whether the stage's
+model accepts the temperature, the thinking and the effort is checked when a run is prepared
+(:func:`docanalyze.stage_thinking.stage_budgets`), before any request.
 """
 
 from __future__ import annotations
@@ -24,13 +28,20 @@ from typing import TYPE_CHECKING
 from docanalyze.budget import Budgets
 from docanalyze.errors import BudgetError, TemplateError
 from docanalyze.models.base import Model
+from docanalyze.models.capabilities import EFFORT_LEVELS
 
 if TYPE_CHECKING:
     from docanalyze.prompts import PromptSet, TemplateName
 
-__all__ = ["HEADER_KEYS", "TemplateSettings", "apply_template_budgets", "parse_template_header"]
+__all__ = [
+    "HEADER_KEYS",
+    "TemplateSettings",
+    "apply_template_budgets",
+    "parse_template_header",
+    "shown_path",
+]
 
-HEADER_KEYS = ("model", "temperature", "max_tokens")
+HEADER_KEYS = ("model", "temperature", "max_tokens", "thinking", "effort")
 """The settings a template header may set."""
 
 _HEADER_START = re.compile(r"\{#-?\s*docanalyze\s*:")
@@ -46,6 +57,8 @@ class TemplateSettings:
     model: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    thinking: str | None = None
+    effort: str | None = None
 
     def describe(self) -> str:
         """``model=..., temperature=...`` for the settings that are set, or ``""``."""
@@ -90,7 +103,7 @@ def apply_template_budgets(budgets: Budgets, prompts: PromptSet, model: Model) -
     template. (The window is that of the run's model, also for a template with its own model.)
     """
     chosen = {name: prompts.settings(name).max_tokens for name in _STAGES}
-    origin = {name: f"template {_shown(prompts.origin(name))}" for name in chosen}
+    origin = {name: f"template {shown_path(prompts.origin(name))}" for name in chosen}
     for stage, max_tokens in chosen.items():
         if max_tokens is not None and max_tokens > model.max_output_tokens:
             raise BudgetError(
@@ -154,10 +167,24 @@ def _parse_max_tokens(value: str, problem: str) -> int:
     return int(value)
 
 
+def _parse_thinking(value: str, problem: str) -> str:
+    if value not in ("on", "off"):
+        raise TemplateError(f"{problem}: thinking must be on or off")
+    return value
+
+
+def _parse_effort(value: str, problem: str) -> str:
+    if value not in EFFORT_LEVELS:
+        raise TemplateError(f"{problem}: effort must be one of {', '.join(EFFORT_LEVELS)}")
+    return value
+
+
 _PARSERS: dict[str, Callable[[str, str], object]] = {
     "model": _parse_model,
     "temperature": _parse_temperature,
     "max_tokens": _parse_max_tokens,
+    "thinking": _parse_thinking,
+    "effort": _parse_effort,
 }
 
 
@@ -173,10 +200,10 @@ def _line_of(source: str, offset: int) -> int:
 
 def _where(filename: str, line: int) -> str:
     """``template my-prompts/map.j2, line 1``."""
-    return f"template {_shown(filename)}, line {line}"
+    return f"template {shown_path(filename)}, line {line}"
 
 
-def _shown(filename: str) -> str:
+def shown_path(filename: str) -> str:
     """``filename`` relative to the working folder when inside it."""
     try:
         return str(Path(filename).relative_to(Path.cwd()))

@@ -386,7 +386,7 @@ def test_prompt_too_long_names_the_api_message(make_fake_api: Callable[..., Any]
     api = make_fake_api(context_window=1_000)
     error = failure(model_for(api.base_url), ask("word " * 3_000, max_tokens=100))
     message = str(error)
-    assert message.startswith("the Anthropic API rejected a map request (400): ")
+    assert message.startswith("the Anthropic API rejected a map request to claude-sonnet-5-5 (400 ")
     assert "too long" in message and "--chunk-size" in message
     assert "\n" not in message
     assert len(api.requests) == 1
@@ -490,7 +490,7 @@ def test_retries_exhausted_message(scripted: Callable[..., ScriptedAPI]) -> None
     [
         (
             api_error(404, "not_found_error", "model: claude-nope"),
-            "model 'claude-nope' was not found (404): check --model",
+            "model 'claude-nope' was not found (404: model: claude-nope): check --model",
         ),
         (
             api_error(403, "permission_error", "no access"),

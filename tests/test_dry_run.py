@@ -69,7 +69,9 @@ def test_dry_run_prints_map_reduce_and_final_prompts_with_the_text_literally(
     assert "placeholder partial results" in reduce_meta
     assert "{{ 7*7 }}" in reduce_prompt and "{% if true %}Delivery{% endif %}" in reduce_prompt
     assert "max_tokens   4,096" in reduce_meta
-    assert "max_tokens   4,096" in found["final report"][0]
+    assert "max_tokens   6,144 (4,096 for the text, 2,048 for thinking)" in found["final report"][0]
+    assert "thinking     thinking on at effort medium (+2,048 tokens)" in found["final report"][0]
+    assert "thinking     thinking off" in map_meta
 
 
 def test_dry_run_records_no_run_in_the_store(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ def halving_responder(request: RecordedRequest) -> str:
 
     A fact straight from the document (no detail yet) gets 40 words of detail, as an extraction
     would; every later merge halves the detail, so the material shrinks while no fact is lost.
-    The final report (asked with ``REPORT_BUDGET`` tokens) lists the facts alone.
+    The final report (the one request that thinks, by default) lists the facts alone.
     """
-    if request.max_tokens == REPORT_BUDGET:
+    if request.body.get("thinking", {}).get("type") == "adaptive":  # only the report thinks
         return " ".join(dict.fromkeys(re.findall(r"FACT-\d+", request.prompt)))
     lines = []
     seen: set[str] = set()

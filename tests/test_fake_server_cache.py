@@ -61,7 +61,7 @@ def test_a_cached_system_prompt_is_written_once_then_read(make_fake_api: MakeFak
     assert second.cache_read_input_tokens == prefix and second.cache_creation_input_tokens == 0
     total = total_input(client, "And chunk two?", cached_system())
     assert second.input_tokens == total - prefix, "input_tokens counts only what follows"
-    assert total == api.requests[-2].input_tokens, "count_tokens ignores the cache"
+    assert total == api.token_counts[-1].input_tokens, "count_tokens ignores the cache"
     recorded = [r for r in api.requests if r.path == "/v1/messages"]
     assert [r.cache_creation_input_tokens for r in recorded] == [prefix, 0]
     assert [r.cache_read_input_tokens for r in recorded] == [0, prefix]

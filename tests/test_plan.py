@@ -14,7 +14,7 @@ import docanalyze
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable
 from docanalyze.errors import ConfigError
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest, count_tokens
+from docanalyze.fakeserver import TODAYS_MODELS, FakeMessagesAPI, RecordedRequest, count_tokens
 from docanalyze.models.catalog import model_info
 from docanalyze.plan import MAP_OUTPUT_SHARE, REDUCE_OUTPUT_SHARE, RunPlan, plan_run
 from docanalyze.plan_pace import Pace, PlannedRequest
@@ -42,7 +42,9 @@ def sized_responder(request: RecordedRequest) -> str:
     assert first_citation is not None
     page = next(number for number in first_citation.groups() if number)
     line = f"- A key point of this part, with its figures, names and dates (p. {page}).\n"
-    budget = request.body["max_tokens"] - count_tokens(line)  # the plan assumes no reply is cut
+    # max_tokens counts the model's tokens; the base tokenizer counts fewer for the same text.
+    ratio = TODAYS_MODELS[request.model].tokenizer_ratio
+    budget = int(request.body["max_tokens"] / ratio) - count_tokens(line)  # no reply is cut
     lines = max(1, round(min(share * count_tokens(material), budget) / count_tokens(line)))
     return (line * lines).rstrip()
 
@@ -169,7 +171,7 @@ def test_planned_map_requests_and_tokens_match_a_real_run(
 ) -> None:
     path = str(fixtures_dir / name)
     plan = plan_run(path, chunk_size=600)
-    server = make_fake_api(responder=sized_responder)
+    server = make_fake_api(responder=sized_responder, model_rules=True)
     use_fake_api(monkeypatch, server)
 
     report = docanalyze.analyze(path, backend="anthropic", chunk_size=600)
@@ -187,7 +189,7 @@ def test_planned_reduce_levels_and_requests_match_a_run_with_replies_of_the_assu
     text = long_english(150)
     settings = {"chunk_size": 3000, "context_window": 8000, "max_tokens": 1000}
     plan = plan_run(text, **settings)
-    server = make_fake_api(responder=sized_responder, context_window=8000)
+    server = make_fake_api(responder=sized_responder, context_window=8000, model_rules=True)
     use_fake_api(monkeypatch, server)
 
     report = docanalyze.analyze(text, backend="anthropic", **settings)
@@ -253,17 +255,18 @@ def test_json_output_has_the_plan_fields(fixtures_dir: Path) -> None:
 def test_exact_counts_the_map_prompts_with_count_tokens_only(
     make_fake_api: MakeFakeApi, fixtures_dir: Path
 ) -> None:
-    server = make_fake_api()
+    server = make_fake_api(model_rules=True)
     env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.base_url}
     path = str(fixtures_dir / "sample-en.pdf")
     code, out, err = invoke(path, "--exact", "--format", "json", "--chunk-size", "1500", env=env)
     assert code == 0, err
     result = json.loads(out)
-    paths = [request.path for request in server.requests]
+    assert server.requests == []  # no message request
+    paths = [request.path for request in server.token_counts]
     assert paths and set(paths) == {COUNT_TOKENS_PATH}
     assert len(paths) == result["stages"][0]["requests"]
     assert result["exact"] is True and result["stages"][0]["input_counted"] is True
-    counted = sum(request.input_tokens for request in server.requests)
+    counted = sum(request.input_tokens for request in server.token_counts)
     assert result["stages"][0]["input_tokens"] == counted
     estimated = plan_run(path, chunk_size=1500).stages[0].input_tokens
     assert counted <= estimated <= counted * (1 + TOLERANCE)

@@ -290,10 +290,11 @@ def test_the_final_report_is_never_cached_and_short_instructions_stay_in_the_mes
     assert all("Rules:" in r.prompt for r in short.requests)
 
 
-def test_haiku_class_models_need_twice_as_long_a_prefix(tmp_path: Path) -> None:
-    assert min_cache_tokens("claude-sonnet-5-5") == min_cache_tokens("claude-opus-4-6") == 1024
-    assert min_cache_tokens("claude-haiku-4-5") == 2048
-    assert min_cache_tokens("some-new-model") == 1024
+def test_haiku_4_5_needs_a_longer_prefix_than_sonnet_5_5(tmp_path: Path) -> None:
+    # The published minimums: 512 tokens on the 5.5 models, 4,096 on Haiku and Opus 4.5/4.6.
+    assert min_cache_tokens("claude-sonnet-5-5") == min_cache_tokens("claude-haiku-5-5") == 512
+    assert min_cache_tokens("claude-opus-4-6") == min_cache_tokens("claude-haiku-4-5") == 4096
+    assert min_cache_tokens("claude-sonnet-5") == min_cache_tokens("some-new-model") == 1024
     terms = 55  # about 1,500 tokens: over Sonnet's minimum, under Haiku's
     sonnet = PromptSet.load(write_long_templates(tmp_path / "sonnet", terms))
     haiku_header = "{#- docanalyze: model=claude-haiku-4-5 -#}\n"

@@ -56,7 +56,7 @@ def test_an_unknown_key_names_the_template_line_key_and_allowed_keys() -> None:
         parse_template_header(source, "/elsewhere/my-prompts/map.j2")
     assert str(caught.value) == (
         "template /elsewhere/my-prompts/map.j2, line 3: unknown setting 'top_p' in the "
-        "docanalyze: header; allowed: model, temperature, max_tokens"
+        "docanalyze: header; allowed: model, temperature, max_tokens, thinking, effort"
     )
 
 

@@ -22,7 +22,7 @@ from docanalyze.cli.outputs import (
 from docanalyze.cli.shared_options import analysis_options
 from docanalyze.corpus_files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
-from docanalyze.errors import CostLimitReached
+from docanalyze.errors import IncompleteRun
 from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.pipeline import Pipeline
@@ -190,7 +190,7 @@ def report(
     streaming = _should_stream(stream, output_format, output)
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     writer = StdoutStream() if streaming else None
-    stopped: CostLimitReached | None = None
+    stopped: IncompleteRun | None = None
     with ProgressDisplay(console, writer) as display:
         pipeline = Pipeline(Options(stream=streaming, **settings), on_event=display.handle)
         if several:
@@ -198,7 +198,7 @@ def report(
         else:
             try:
                 result = pipeline.analyze(paths[0])
-            except CostLimitReached as error:
+            except IncompleteRun as error:
                 result, stopped = error.report, error
     if several:
         _finish_batch(batch, output_format, output, writer, console, combine)
@@ -288,10 +288,17 @@ def _usage_line(result: Report) -> str:
     return (
         f"docanalyze: {_count(usage.requests, 'request')}{_stored_detail(result)}, "
         f"{input_tokens_with_cache(usage):,} input tokens{_cache_detail(result)}, "
-        f"{usage.output_tokens:,} output tokens, {_cost_detail(result)}{_batch_detail(result)}"
+        f"{usage.output_tokens:,} output tokens{_thinking_detail(result)}, "
+        f"{_cost_detail(result)}{_batch_detail(result)}"
         f"{_savings_detail(result)}, "
         f"{retry_detail(result.retries, result.rate_limited)}, {seconds:.1f} s"
     )
+
+
+def _thinking_detail(result: Report) -> str:
+    """`` (2,210 thinking)`` when the model thought; thinking is billed as output."""
+    thinking = result.usage.thinking_tokens
+    return f" ({thinking:,} thinking)" if thinking else ""
 
 
 def _cache_detail(result: Report) -> str:

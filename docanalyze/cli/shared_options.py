@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
 from docanalyze.options import Options
 
@@ -64,6 +65,19 @@ _ANALYSIS_OPTIONS = (
         "--language",
         metavar="CODE",
         help="Language of the report: en, zh, ja, fr... [default: the document's].",
+    ),
+    click.option(
+        "--thinking",
+        type=click.Choice(["auto", "on", "off"]),
+        default="auto",
+        show_default=True,
+        help="Up-front thinking of every stage; auto: off for map and reduce, on for the report.",
+    ),
+    click.option(
+        "--effort",
+        type=click.Choice(list(EFFORT_LEVELS)),
+        help="Effort of every stage [default: the lowest for map and reduce where the model "
+        "always thinks, medium for the report].",
     ),
     click.option("--password", help="Password of an encrypted PDF."),
 )

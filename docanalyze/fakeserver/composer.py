@@ -8,10 +8,13 @@ prompt cache (the reply begins now) and counts the usage.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from docanalyze.fakeserver.errors import ApiError
+from docanalyze.fakeserver.model_rules import FakeModel, check_request, thinking_tokens
 from docanalyze.fakeserver.prompt_cache import CachePlan, PromptCache
 from docanalyze.fakeserver.recording import RecordedRequest, count_request_tokens
 from docanalyze.fakeserver.replies import Reply, ReplySource, finish_reply
@@ -27,30 +30,47 @@ __all__ = ["ComposedReply", "MessageComposer", "PreparedMessage"]
 class PreparedMessage:
     """A valid message request: its body, ``max_tokens``, input tokens and prompt-cache plan.
 
-    ``input_tokens`` counts the whole input, cached or not.
+    ``input_tokens`` counts the whole input, cached or not, by the model's tokenizer; ``model``
+    holds the model's rules when the server follows them (then a prompt that fits the window
+    but not with ``max_tokens`` is answered, up to the window).
     """
 
     body: Mapping[str, Any]
     max_tokens: int
     input_tokens: int
     cache: CachePlan
+    model: FakeModel | None = None
+
+    def scaled(self, base_tokens: int) -> int:
+        """``base_tokens`` of the base tokenizer, by the model's tokenizer."""
+        return self.model.scale(base_tokens) if self.model is not None else base_tokens
 
     @property
     def uncached_input_tokens(self) -> int:
         """Input tokens not read from the cache (what the real API's input rate limit counts)."""
-        return self.input_tokens - self.cache.read_tokens
+        return self.input_tokens - self.scaled(self.cache.read_tokens)
 
     def check_context_window(self, context_window: int) -> None:
         """Raise the real 400 if the prompt, alone or with ``max_tokens``, does not fit."""
-        check_context_window(self.input_tokens, self.max_tokens, context_window)
+        window = self.model.context_window if self.model is not None else context_window
+        max_tokens = 0 if self.model is not None else self.max_tokens
+        check_context_window(self.input_tokens, max_tokens, window)
 
-    def usage(self, output_tokens: int) -> Usage:
+    def window_room(self, context_window: int) -> int | None:
+        """Output tokens the window leaves after the prompt, when the server follows model rules."""
+        if self.model is None:
+            return None
+        return max(0, min(context_window, self.model.context_window) - self.input_tokens)
+
+    def usage(self, reply: Reply) -> Usage:
         """The reply's usage: input after the cached prefix, the prefix read or written."""
+        prefix = self.scaled(self.cache.prefix_tokens)
         return Usage(
-            input_tokens=self.input_tokens - self.cache.prefix_tokens,
-            output_tokens=output_tokens,
-            cache_creation_input_tokens=self.cache.write_tokens,
-            cache_read_input_tokens=self.cache.read_tokens,
+            input_tokens=self.input_tokens - prefix,
+            output_tokens=reply.output_tokens,
+            cache_creation_input_tokens=self.scaled(self.cache.write_tokens),
+            cache_read_input_tokens=self.scaled(self.cache.read_tokens),
+            thinking_tokens=reply.thinking_tokens if reply.report_details else None,
         )
 
 
@@ -78,24 +98,52 @@ class MessageComposer:
         self.stats = stats
 
     def prepare(self, body: Mapping[str, Any]) -> PreparedMessage:
-        """Validate ``body`` (a 400 ApiError if invalid), count it and plan its cache use."""
-        validate_messages_body(body, self.settings.max_output_tokens)
-        return PreparedMessage(
-            body=body,
-            max_tokens=body["max_tokens"],
-            input_tokens=count_request_tokens(body),
-            cache=self.cache.plan(body),
-        )
+        """Validate ``body`` (a 400 ApiError if invalid), count it and plan its cache use.
+
+        With model rules, an unknown or retired model is a 404 and a request the model does not
+        accept a 400 (:func:`~docanalyze.fakeserver.model_rules.check_request`).
+        """
+        model = self.model_of(body)
+        max_output = model.max_tokens if model is not None else self.settings.max_output_tokens
+        validate_messages_body(body, max_output)
+        if model is not None:
+            check_request(body, model)
+            minimum = math.ceil(model.min_cache_tokens / model.tokenizer_ratio)
+            cache = self.cache.plan(body, min_tokens=minimum)
+            input_tokens = model.scale(count_request_tokens(body))
+        else:
+            cache = self.cache.plan(body)
+            input_tokens = count_request_tokens(body)
+        return PreparedMessage(body, body["max_tokens"], input_tokens, cache, model)
+
+    def model_of(self, body: Mapping[str, Any]) -> FakeModel | None:
+        """The rules of the request's model (None without model rules); 404 for a model the
+        server does not have or that is retired."""
+        if not self.settings.model_rules:
+            return None
+        name = body.get("model")
+        model = self.settings.model(name)
+        if model is None or model.lifecycle == "retired":
+            raise ApiError(404, f"model: {name}", error_type="not_found_error")
+        return model
 
     def compose(self, prepared: PreparedMessage, recorded: RecordedRequest) -> ComposedReply:
         """The reply to ``prepared`` (recorded as ``recorded``); the prompt cache is written."""
+        model = prepared.model
+        thinking = (
+            thinking_tokens(prepared.body, model, prepared.input_tokens) if model is not None else 0
+        )
         reply = finish_reply(
             self.replies.next_reply(recorded),
             max_tokens=prepared.max_tokens,
             stop_sequences=prepared.body.get("stop_sequences") or (),
+            thinking=thinking,
+            window_room=prepared.window_room(self.settings.context_window),
+            ratio=model.tokenizer_ratio if model is not None else 1.0,
+            rules=model is not None,
         )
         self._use_cache(prepared.cache)
-        return ComposedReply(reply, prepared.usage(reply.output_tokens))
+        return ComposedReply(reply, prepared.usage(reply))
 
     def _use_cache(self, plan: CachePlan) -> None:
         self.cache.commit(plan)

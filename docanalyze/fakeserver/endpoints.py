@@ -21,6 +21,7 @@ from typing import Any
 from docanalyze.fakeserver.batch_endpoints import BATCHES_PATH, BatchEndpoints
 from docanalyze.fakeserver.composer import MessageComposer
 from docanalyze.fakeserver.errors import ApiError, ConnectionFault
+from docanalyze.fakeserver.model_rules import generic_model_info, model_info_body
 from docanalyze.fakeserver.policies import Exchange, RequestPolicy
 from docanalyze.fakeserver.ratelimits import RateLimiter
 from docanalyze.fakeserver.recording import (
@@ -64,6 +65,7 @@ __all__ = [
 
 MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
+MODELS_PATH = "/v1/models"
 NO_REPLY_STATUS = 0
 """The status recorded for a request whose connection was closed without a reply."""
 
@@ -109,6 +111,10 @@ class MessagesEndpoints:
         self.limiter = limiter
         self.stats = stats or StatsRecorder()
         self.batches = batches
+        self.count_log = RequestLog()
+        """The ``count_tokens`` calls (kept apart from the message requests in ``log``)."""
+        self.model_lookups: list[str] = []
+        """The model ids asked of the Models API, in order (thread-safe appends)."""
 
     def handle(self, request: IncomingRequest) -> Response:
         """The response to ``request``; the request is recorded before the response is sent.
@@ -124,7 +130,14 @@ class MessagesEndpoints:
         progress = _Progress()
         try:
             if request.method == "POST" and path == COUNT_TOKENS_PATH:
-                return self._count_tokens(request, request_id, progress)
+                try:
+                    return self._count_tokens(request, request_id, progress)
+                except ApiError as error:
+                    refusal = self._refuse(request, request_id, progress, error, remember=False)
+                    self._remember_count(request, request_id, progress, error.status)
+                    return refusal
+            if request.method == "GET" and (path + "/").startswith(MODELS_PATH + "/"):
+                return self._models(request, path, request_id)
             raise ApiError(404, f"Not found: {request.method} {request.path}")
         except ApiError as error:
             return self._refuse(request, request_id, progress, error)
@@ -168,9 +181,16 @@ class MessagesEndpoints:
             self.stats.add("dropped" if response.hang_seconds is None else "hung")
 
     def _refuse(
-        self, request: IncomingRequest, request_id: str, progress: _Progress, error: ApiError
+        self,
+        request: IncomingRequest,
+        request_id: str,
+        progress: _Progress,
+        error: ApiError,
+        *,
+        remember: bool = True,
     ) -> JsonResponse:
-        self._record(request, request_id, progress, error.status)
+        if remember:
+            self._record(request, request_id, progress, error.status)
         headers = {
             **self._rate_limit_headers(),
             **progress.response_headers,
@@ -182,14 +202,42 @@ class MessagesEndpoints:
     def _rate_limit_headers(self) -> dict[str, str]:
         return self.limiter.headers() if self.limiter is not None else {}
 
+    def _models(self, request: IncomingRequest, path: str, request_id: str) -> Response:
+        """``GET /v1/models/{id}`` and ``GET /v1/models``: with model rules, the server's model
+        table (404 for a model it does not have; a retired one is listed as retired); without,
+        any id is an active model with the server's limits and no capability information."""
+        require_headers(request.headers, self.settings.api_key)
+        headers = {**self._rate_limit_headers(), "request-id": request_id}
+        model_id = path[len(MODELS_PATH) :].strip("/")
+        if not model_id:
+            listed = [self._model_info(name) for name in self.settings.models]
+            first, last = (listed[0]["id"], listed[-1]["id"]) if listed else (None, None)
+            page = {"data": listed, "has_more": False, "first_id": first, "last_id": last}
+            return JsonResponse(200, page, headers)
+        self.model_lookups.append(model_id)
+        return JsonResponse(200, self._model_info(model_id), headers)
+
+    def _model_info(self, model_id: str) -> dict[str, Any]:
+        if not self.settings.model_rules:
+            return generic_model_info(
+                model_id, self.settings.context_window, self.settings.max_output_tokens
+            )
+        model = self.settings.models.get(model_id)
+        if model is None:
+            raise ApiError(404, f"model: {model_id}", error_type="not_found_error")
+        return model_info_body(model)
+
     def _count_tokens(
         self, request: IncomingRequest, request_id: str, progress: _Progress
     ) -> Response:
         require_headers(request.headers, self.settings.api_key)
         progress.body = parse_json_body(request.raw_body)
         validate_count_tokens_body(progress.body)
+        model = self.composer.model_of(progress.body)
         progress.input_tokens = count_request_tokens(progress.body)
-        self._record(request, request_id, progress, 200)
+        if model is not None:
+            progress.input_tokens = model.scale(progress.input_tokens)
+        self._remember_count(request, request_id, progress, 200)
         headers = {**self._rate_limit_headers(), "request-id": request_id}
         return JsonResponse(200, {"input_tokens": progress.input_tokens}, headers)
 
@@ -246,6 +294,11 @@ class MessagesEndpoints:
             message_id=message_id, model=model, reply=reply, usage=composed.usage
         )
         return JsonResponse(200, body_out, headers)
+
+    def _remember_count(
+        self, request: IncomingRequest, request_id: str, progress: _Progress, status: int
+    ) -> None:
+        self.count_log.append(self._record(request, request_id, progress, status, remember=False))
 
     def _record(
         self,

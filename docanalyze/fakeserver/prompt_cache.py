@@ -189,9 +189,12 @@ class PromptCache:
         self._lock = threading.Lock()
         self._expiry_by_key: dict[str, float] = {}
 
-    def plan(self, body: Mapping[str, Any]) -> CachePlan:
-        """What ``body`` reads and writes; raises a 400 ApiError for a malformed cache_control."""
-        cacheable = [point for point in cache_breakpoints(body) if point.tokens >= self.min_tokens]
+    def plan(self, body: Mapping[str, Any], *, min_tokens: int | None = None) -> CachePlan:
+        """What ``body`` reads and writes; raises a 400 ApiError for a malformed cache_control.
+
+        ``min_tokens`` replaces the cache's minimum for this request (the model's own)."""
+        minimum = self.min_tokens if min_tokens is None else min_tokens
+        cacheable = [point for point in cache_breakpoints(body) if point.tokens >= minimum]
         if not cacheable:
             return CachePlan()
         now = self._clock()

@@ -6,10 +6,12 @@ tokenizer, and gets the matching ``stop_reason``.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from docanalyze.fakeserver.errors import ApiError
 from docanalyze.fakeserver.recording import RecordedRequest
@@ -17,8 +19,8 @@ from docanalyze.fakeserver.tokenizer import count_tokens, truncate_to_tokens
 
 __all__ = ["Reply", "ReplySource", "Responder", "ScriptedReply", "echo_responder", "finish_reply"]
 
-Responder = Callable[[RecordedRequest], str]
-"""Returns the reply text for a request."""
+Responder = Callable[[RecordedRequest], "str | ScriptedReply"]
+"""Returns the reply text for a request (or a whole scripted reply, e.g. a refusal)."""
 
 
 def echo_responder(request: RecordedRequest) -> str:
@@ -28,10 +30,13 @@ def echo_responder(request: RecordedRequest) -> str:
 
 @dataclass(frozen=True)
 class ScriptedReply:
-    """A reply queued by ``FakeMessagesAPI.enqueue``; ``stop_reason`` overrides the computed one."""
+    """A reply queued by ``FakeMessagesAPI.enqueue`` (or returned by a responder);
+    ``stop_reason`` overrides the computed one, ``stop_details`` goes with a refusal (e.g.
+    ``{"type": "refusal", "category": "cyber", "explanation": "..."}``)."""
 
     text: str
     stop_reason: str | None = None
+    stop_details: Mapping[str, Any] | None = None
 
 
 class ReplySource:
@@ -61,42 +66,74 @@ class ReplySource:
             if self._scripted:
                 return self._scripted.popleft()
         try:
-            return ScriptedReply(self._responder(request))
+            answer = self._responder(request)
         except Exception as error:
             message = f"the fake server's responder failed: {type(error).__name__}: {error}"
             raise ApiError(500, message) from error
+        return answer if isinstance(answer, ScriptedReply) else ScriptedReply(answer)
 
 
 @dataclass(frozen=True)
 class Reply:
-    """The text the server sends back, its token count and why it stopped."""
+    """The text the server sends back, its token count and why it stopped.
+
+    ``output_tokens`` counts the thinking too; ``thinking_tokens`` is that part, and
+    ``thinking_block`` says whether a thinking block comes before the text. ``report_details``
+    adds ``usage.output_tokens_details`` (a server that follows today's model rules).
+    """
 
     text: str
     output_tokens: int
     stop_reason: str
     stop_sequence: str | None = None
+    thinking_tokens: int = 0
+    thinking_block: bool = False
+    stop_details: Mapping[str, Any] | None = None
+    report_details: bool = False
 
 
 def finish_reply(
-    scripted: ScriptedReply, *, max_tokens: int, stop_sequences: Sequence[str] = ()
+    scripted: ScriptedReply,
+    *,
+    max_tokens: int,
+    stop_sequences: Sequence[str] = (),
+    thinking: int = 0,
+    window_room: int | None = None,
+    ratio: float = 1.0,
+    rules: bool = False,
 ) -> Reply:
-    """Apply stop sequences and the ``max_tokens`` limit to ``scripted``.
+    """Apply stop sequences, thinking, and the ``max_tokens`` limit to ``scripted``.
 
-    The stop reason is "stop_sequence" if the text was cut at a stop sequence, else "max_tokens"
-    if it was longer than ``max_tokens``, else "end_turn"; a scripted stop reason wins over all.
+    ``thinking`` tokens are spent first; the text gets what is left of ``max_tokens`` (and of
+    ``window_room``, the room the context window leaves, when smaller). Text tokens are the base
+    tokenizer's times ``ratio``. The stop reason is "stop_sequence" if the text was cut at a stop
+    sequence, else "model_context_window_exceeded" or "max_tokens" if it did not fit, else
+    "end_turn"; a scripted stop reason wins over all.
     """
+    limit = max_tokens if window_room is None else min(max_tokens, window_room)
+    cut_reason = "max_tokens" if limit == max_tokens else "model_context_window_exceeded"
+    thought = min(thinking, limit)
+    room = math.floor((limit - thought) / ratio)
     text, stop_sequence = _cut_at_stop_sequence(scripted.text, stop_sequences)
     stop_reason = "stop_sequence" if stop_sequence is not None else "end_turn"
-    if count_tokens(text) > max_tokens:
-        text = truncate_to_tokens(text, max_tokens)
-        stop_reason, stop_sequence = "max_tokens", None
+    if thought >= limit and thinking > 0:
+        text, stop_reason, stop_sequence = "", cut_reason, None
+    elif count_tokens(text) > room:
+        text = truncate_to_tokens(text, room)
+        stop_reason, stop_sequence = cut_reason, None
     if scripted.stop_reason is not None:
         stop_reason = scripted.stop_reason
+    text_tokens = count_tokens(text)
+    scaled = math.ceil(text_tokens * ratio) if text_tokens else 0
     return Reply(
         text=text,
-        output_tokens=count_tokens(text),
+        output_tokens=min(limit, thought + scaled) if ratio != 1.0 else thought + scaled,
         stop_reason=stop_reason,
         stop_sequence=stop_sequence,
+        thinking_tokens=thought,
+        thinking_block=thinking > 0,
+        stop_details=scripted.stop_details if stop_reason == "refusal" else None,
+        report_details=rules,
     )
 
 

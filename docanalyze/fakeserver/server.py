@@ -12,15 +12,16 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from docanalyze.fakeserver.batch_endpoints import BatchEndpoints
 from docanalyze.fakeserver.batches import BatchFaults, BatchRunner
 from docanalyze.fakeserver.composer import MessageComposer
 from docanalyze.fakeserver.endpoints import MessagesEndpoints
 from docanalyze.fakeserver.faults import FaultInjector, Faults
+from docanalyze.fakeserver.model_rules import TODAYS_MODELS, FakeModel
 from docanalyze.fakeserver.policies import LatencyPolicy, RequestPolicy
 from docanalyze.fakeserver.prompt_cache import CACHE_TTL_SECONDS, MIN_CACHE_TOKENS, PromptCache
 from docanalyze.fakeserver.ratelimits import RateLimiter, RateLimits
@@ -64,6 +65,13 @@ class FakeMessagesAPI:
     limits, faults, policies and latency above do not apply to them. Prompt caching
     (:mod:`~docanalyze.fakeserver.prompt_cache`) caches a prefix of at least ``min_cache_tokens``
     tokens for ``cache_ttl`` seconds after its last use.
+
+    With ``model_rules``, every request follows the published rules of its model
+    (:mod:`~docanalyze.fakeserver.model_rules`): default thinking inside ``max_tokens``, the 400s
+    of the 5.x family, 404 for unknown and retired models, each model's tokenizer, cache minimum
+    and window; ``models`` adds models to the table (e.g. one newer than docanalyze knows).
+    ``GET /v1/models/{id}`` answers from that table; without model rules, any id is an active
+    model with the server's limits. :attr:`model_lookups` lists the ids asked.
     """
 
     def __init__(
@@ -85,6 +93,8 @@ class FakeMessagesAPI:
         batch_faults: BatchFaults | None = None,
         min_cache_tokens: int = MIN_CACHE_TOKENS,
         cache_ttl: float = CACHE_TTL_SECONDS,
+        model_rules: bool = False,
+        models: Sequence[FakeModel] = (),
     ) -> None:
         if stream_chunk_tokens < 1:
             raise ValueError(f"stream_chunk_tokens must be at least 1, got {stream_chunk_tokens}")
@@ -98,6 +108,8 @@ class FakeMessagesAPI:
             max_batch_requests=max_batch_requests,
             max_batch_bytes=max_batch_bytes,
             batch_latency=batch_latency,
+            model_rules=model_rules,
+            models={**TODAYS_MODELS, **{model.id: model for model in models}},
         )
         self.port = port
         self._log = RequestLog()
@@ -183,7 +195,8 @@ class FakeMessagesAPI:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """A copy of every request answered so far (including refused ones), oldest first.
+        """A copy of every message request answered so far (including refused ones), oldest
+        first; ``count_tokens`` calls are in :attr:`token_counts`.
 
         Requests processed inside a Message Batch are here too (with their ``batch_id``); the
         HTTP calls to the batch endpoints themselves (create, poll, results, ...) are not.
@@ -202,12 +215,30 @@ class FakeMessagesAPI:
         """Forget the recorded requests."""
         self._log.clear()
 
-    def enqueue(self, text: str, *, stop_reason: str | None = None) -> None:
+    def enqueue(
+        self,
+        text: str,
+        *,
+        stop_reason: str | None = None,
+        stop_details: Mapping[str, Any] | None = None,
+    ) -> None:
         """Queue a scripted reply; scripted replies answer message requests first, in order.
 
-        ``stop_reason``, when given, is reported instead of the computed one.
+        ``stop_reason``, when given, is reported instead of the computed one; ``stop_details``
+        goes with a refusal (``{"type": "refusal", "category": ..., "explanation": ...}``).
         """
-        self._replies.enqueue(ScriptedReply(text, stop_reason))
+        self._replies.enqueue(ScriptedReply(text, stop_reason, stop_details))
+
+    @property
+    def token_counts(self) -> list[RecordedRequest]:
+        """A copy of every ``/v1/messages/count_tokens`` call so far, oldest first (they are
+        not in :attr:`requests`)."""
+        return self._endpoints.count_log.snapshot()
+
+    @property
+    def model_lookups(self) -> list[str]:
+        """The model ids asked of ``GET /v1/models/{id}`` so far, oldest first."""
+        return list(self._endpoints.model_lookups)
 
     @property
     def pending_replies(self) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from docanalyze.fakeserver.model_rules import TODAYS_MODELS, FakeModel
 
 __all__ = ["ServerSettings"]
 
@@ -13,7 +16,8 @@ class ServerSettings:
 
     ``max_batch_requests`` and ``max_batch_bytes`` bound a Message Batch (the real API's limits
     by default); ``batch_latency`` is the seconds a batch takes from creation to its end, its
-    requests being processed evenly over that time.
+    requests being processed evenly over that time. With ``model_rules``, each request follows
+    the rules of its model in ``models`` (:mod:`docanalyze.fakeserver.model_rules`).
     """
 
     context_window: int = 200_000
@@ -23,3 +27,11 @@ class ServerSettings:
     max_batch_requests: int = 100_000
     max_batch_bytes: int = 256 * 1024 * 1024
     batch_latency: float = 0.05
+    model_rules: bool = False
+    models: Mapping[str, FakeModel] = field(default_factory=lambda: dict(TODAYS_MODELS))
+
+    def model(self, name: object) -> FakeModel | None:
+        """The rules of model ``name`` when the server follows model rules, else None."""
+        if not self.model_rules:
+            return None
+        return self.models.get(str(name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import string
@@ -15,6 +16,7 @@ from docanalyze.fakeserver.tokenizer import split_into_chunks
 __all__ = [
     "StreamEvent",
     "Usage",
+    "content_blocks",
     "encode_sse",
     "message_body",
     "new_batch_id",
@@ -66,30 +68,53 @@ class Usage:
     output_tokens: int
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    thinking_tokens: int | None = None
+    """Reported as ``output_tokens_details.thinking_tokens`` when not None."""
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:
     """The ``usage`` object of a Message."""
-    return {
+    body: dict[str, Any] = {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_creation_input_tokens,
         "cache_read_input_tokens": usage.cache_read_input_tokens,
     }
+    if usage.thinking_tokens is not None:
+        body["output_tokens_details"] = {"thinking_tokens": usage.thinking_tokens}
+    return body
+
+
+def _signature() -> str:
+    """An opaque thinking signature, shaped like a real one."""
+    return base64.b64encode(os.urandom(48)).decode()
+
+
+def content_blocks(reply: Reply) -> list[dict[str, Any]]:
+    """The content of a reply: a thinking block (display ``omitted``: empty text) when the model
+    thought, then the text."""
+    blocks: list[dict[str, Any]] = []
+    if reply.thinking_block:
+        blocks.append({"type": "thinking", "thinking": "", "signature": _signature()})
+    blocks.append({"type": "text", "text": reply.text})
+    return blocks
 
 
 def message_body(*, message_id: str, model: str, reply: Reply, usage: Usage) -> dict[str, Any]:
     """The complete Message JSON of a non-streamed reply."""
-    return {
+    body: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": reply.text}],
+        "content": content_blocks(reply),
         "stop_reason": reply.stop_reason,
         "stop_sequence": reply.stop_sequence,
         "usage": usage_body(usage),
     }
+    if reply.report_details:
+        body["stop_details"] = dict(reply.stop_details) if reply.stop_details else None
+    return body
 
 
 def stream_events(
@@ -114,15 +139,35 @@ def stream_events(
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": usage_body(replace(usage, output_tokens=1)),
+                "usage": usage_body(replace(usage, output_tokens=1, thinking_tokens=None)),
             },
         },
     )
+    index = 0
+    if reply.thinking_block:
+        yield (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+            },
+        )
+        yield (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "signature_delta", "signature": _signature()},
+            },
+        )
+        yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+        index = 1
     yield (
         "content_block_start",
         {
             "type": "content_block_start",
-            "index": 0,
+            "index": index,
             "content_block": {"type": "text", "text": ""},
         },
     )
@@ -132,18 +177,19 @@ def stream_events(
             "content_block_delta",
             {
                 "type": "content_block_delta",
-                "index": 0,
+                "index": index,
                 "delta": {"type": "text_delta", "text": chunk},
             },
         )
-    yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+    yield "content_block_stop", {"type": "content_block_stop", "index": index}
+    delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}
+    final_usage: dict[str, Any] = {"output_tokens": reply.output_tokens}
+    if reply.report_details:
+        delta["stop_details"] = dict(reply.stop_details) if reply.stop_details else None
+        final_usage["output_tokens_details"] = {"thinking_tokens": reply.thinking_tokens}
     yield (
         "message_delta",
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence},
-            "usage": {"output_tokens": reply.output_tokens},
-        },
+        {"type": "message_delta", "delta": delta, "usage": final_usage},
     )
     yield "message_stop", {"type": "message_stop"}
 

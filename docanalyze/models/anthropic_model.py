@@ -19,8 +19,9 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import anthropic
@@ -29,11 +30,15 @@ from anthropic.types import Message
 
 from docanalyze.errors import ConfigError
 from docanalyze.models.base import ModelReply, ModelRequest
-from docanalyze.models.catalog import model_info
+from docanalyze.models.calibration import Calibration
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.catalog import capabilities_of
 from docanalyze.models.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency, Slot
 from docanalyze.models.error_messages import Endpoint, failure_error
 from docanalyze.models.fallback import FallbackSwitch
 from docanalyze.models.message_parts import reply_from_message
+from docanalyze.models.model_api import ModelDescription, describe_from_catalog
+from docanalyze.models.model_lookup import ModelLookup
 from docanalyze.models.ratelimit import Kind, RateLimiter, Ticket
 from docanalyze.models.retry import (
     RetryEvent,
@@ -46,6 +51,9 @@ from docanalyze.models.retry import (
 )
 from docanalyze.models.sender import CONNECT_TIMEOUT, MessageSender
 from docanalyze.tokens import estimate_tokens
+
+if TYPE_CHECKING:
+    from docanalyze.store import RunStore
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
@@ -162,13 +170,12 @@ class AnthropicModel:
                 f"{where} holds a user name and password (user:password@host): remove them; "
                 "the API key is sent in a header of its own"
             )
-        info = model_info(model)
-        self.context_window_known = context_window is not None or info is not None
-        self._context_window = context_window or (
-            info.context_window if info else DEFAULT_CONTEXT_WINDOW
-        )
-        catalog_output = info.max_output_tokens if info else DEFAULT_MAX_OUTPUT_TOKENS
-        self._max_output_tokens = min(catalog_output, self._context_window // 2)
+        self._explicit_window = context_window
+        self._descriptions: dict[str, ModelDescription] = {}
+        self.described = False
+        """Whether :meth:`describe` ran (the Models API is asked once per client)."""
+        self.calibration = Calibration(model)
+        self._apply_limits(describe_from_catalog(model))
         self.concurrency = concurrency
         self.timeout = timeout
         self.stall_timeout = min(timeout, stall_timeout or DEFAULT_STALL_TIMEOUT)
@@ -204,14 +211,68 @@ class AnthropicModel:
         """The largest ``max_tokens`` to ask for: the catalog's limit, at most half the window."""
         return self._max_output_tokens
 
+    def _apply_limits(self, description: ModelDescription | None) -> None:
+        """Take the window and output limit: ``--context-window``, else ``description``'s, else
+        200,000; the output at most half the window."""
+        window = description.context_window if description else None
+        output = description.max_output_tokens if description else None
+        self.context_window_known = self._explicit_window is not None or window is not None
+        self._context_window = self._explicit_window or window or DEFAULT_CONTEXT_WINDOW
+        self._max_output_tokens = min(
+            output or DEFAULT_MAX_OUTPUT_TOKENS, self._context_window // 2
+        )
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The request rules of ``model``: what the Models API said, else the catalog's."""
+        described = self._descriptions.get(model)
+        return described.capabilities if described else capabilities_of(model)
+
+    @property
+    def description(self) -> ModelDescription | None:
+        """What the Models API said of the primary model (None until :meth:`describe`)."""
+        return self._descriptions.get(self._model)
+
+    async def describe(self, store: RunStore | None) -> list[str]:
+        """Learn the primary model (and the fallback) from the Models API, once a day.
+
+        Sets the context window and output limit (unless ``--context-window`` was given) and
+        the request rules. Raises :class:`ConfigError` for a retired or unknown model; returns
+        the notices to show (a deprecated model, a Models API that could not be asked).
+        """
+        self.described = True
+        lookup = ModelLookup(self._bind_to_running_loop(), store, self._endpoint())
+        notices: list[str] = []
+        for name in dict.fromkeys((self._model, self.fallback.fallback)):
+            if name is None:
+                continue
+            description, notice = await lookup.describe(name)
+            if notice:
+                notices.append(notice)
+            if description is not None:
+                self._descriptions[name] = description
+        self._apply_limits(
+            self._descriptions.get(self._model) or describe_from_catalog(self._model)
+        )
+        if not self.context_window_known:
+            notices.append(
+                f"{self._model} is not in docanalyze's model table: assuming a "
+                f"{self._context_window:,}-token context window; pass --context-window to set it"
+            )
+        return notices
+
+    async def calibrate(self, store: RunStore | None, prompts: Sequence[str]) -> None:
+        """Fit the token estimate to ``count_tokens`` on a few of the run's own prompts."""
+        await self.calibration.fit(self._bind_to_running_loop(), store, self._endpoint(), prompts)
+
     @property
     def switched_to_fallback(self) -> bool:
         """Whether attempts for the primary model now go to the fallback model."""
         return self.fallback.switched
 
     def estimate_tokens(self, text: str) -> int:
-        """A conservative estimate of the input tokens ``text`` costs."""
-        return estimate_tokens(text)
+        """A conservative estimate of the input tokens ``text`` costs for this model: the
+        estimate scaled to the model's tokenizer (and to ``count_tokens``, once calibrated)."""
+        return self.calibration.scale(estimate_tokens(text))
 
     def stats(self) -> ClientStats:
         """What the client did so far: attempts, failures by kind, waits, concurrency, fallback."""
@@ -253,10 +314,11 @@ class AnthropicModel:
             request,
             timeout=self.timeout,
             stall_timeout=self.stall_timeout,
+            rules_of=self.rules_of,
             on_text=on_text,
             on_restart=on_restart,
         )
-        estimate = _input_estimate(request)
+        estimate = self.calibration.scale(_input_estimate(request))
         attempts = 0
         model = requested
 

@@ -5,9 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["Model", "ModelReply", "ModelRequest", "ModelWrapper", "Stage", "Usage"]
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.catalog import capabilities_of
+
+__all__ = [
+    "CUT_STOP_REASONS",
+    "Model",
+    "ModelReply",
+    "ModelRequest",
+    "ModelWrapper",
+    "Refusal",
+    "Stage",
+    "Thinking",
+    "Usage",
+]
 
 Stage = Literal["map", "reduce", "final"]
+Thinking = Literal["on", "off"]
+CUT_STOP_REASONS = frozenset({"max_tokens", "model_context_window_exceeded"})
+"""Stop reasons of a reply that was cut before it ended: at ``max_tokens``, or at the window."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,18 @@ class ModelRequest:
     """The run's ``--question`` (already in the prompt), for backends that ignore the prompt."""
     language: str | None = None
     """The report's language code (already in the prompt), for backends that ignore the prompt."""
+    thinking: Thinking | None = None
+    """Up-front thinking asked for: ``"on"`` (adaptive), ``"off"`` (the model's way of turning it
+    off, or its lowest effort when it always thinks), or None to send no thinking setting."""
+    effort: str | None = None
+    """``output_config.effort`` to send, or None for the model's default."""
+    thinking_allowance: int = 0
+    """The part of ``max_tokens`` set aside for thinking; the rest is the text's budget."""
+
+    @property
+    def text_budget(self) -> int:
+        """The output tokens meant for the reply's text."""
+        return self.max_tokens - self.thinking_allowance
 
 
 @dataclass(frozen=True)
@@ -45,6 +73,8 @@ class Usage:
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    thinking_tokens: int = 0
+    """The part of ``output_tokens`` the model spent thinking (billed as output)."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -55,22 +85,63 @@ class Usage:
                 self.cache_creation_input_tokens + other.cache_creation_input_tokens
             ),
             cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            thinking_tokens=self.thinking_tokens + other.thinking_tokens,
         )
+
+    @property
+    def prompt_tokens(self) -> int:
+        """All input: uncached, written to and read from the cache."""
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+    @property
+    def text_tokens(self) -> int:
+        """Output tokens that were not thinking."""
+        return max(0, self.output_tokens - self.thinking_tokens)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the model refused (``stop_reason == "refusal"``): the API's category and explanation."""
+
+    category: str | None = None
+    explanation: str | None = None
+
+    def describe(self) -> str:
+        """``category cyber: ...`` or ``no category``."""
+        what = f"category {self.category}" if self.category else "no category"
+        return f"{what}: {self.explanation}" if self.explanation else what
 
 
 @dataclass(frozen=True)
 class ModelReply:
-    """What a model answered. ``stop_reason == "max_tokens"`` means the text was cut."""
+    """What a model answered.
+
+    ``stop_reason`` ``"max_tokens"`` or ``"model_context_window_exceeded"`` means the reply was
+    cut (:attr:`truncated`); ``"refusal"`` that the model declined (:attr:`refused`, with the
+    API's ``refusal`` details). Neither is a finished result.
+    """
 
     text: str
     stop_reason: str
     model: str
     usage: Usage = field(default_factory=Usage)
     duration: float = 0.0
+    refusal: Refusal | None = None
 
     @property
     def truncated(self) -> bool:
-        return self.stop_reason == "max_tokens"
+        """Whether the reply was cut before it ended (at ``max_tokens`` or at the window)."""
+        return self.stop_reason in CUT_STOP_REASONS
+
+    @property
+    def refused(self) -> bool:
+        """Whether the model refused to answer."""
+        return self.stop_reason == "refusal"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the reply is a whole answer: neither cut nor refused."""
+        return not (self.truncated or self.refused)
 
 
 @runtime_checkable
@@ -129,3 +200,8 @@ class ModelWrapper:
     def estimate_tokens(self, text: str) -> int:
         """The wrapped backend's estimate."""
         return self.inner.estimate_tokens(text)
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The request rules of ``model`` as the wrapped backend knows them, else the catalog's."""
+        rules_of = getattr(self.inner, "rules_of", None)
+        return rules_of(model) if callable(rules_of) else capabilities_of(model)

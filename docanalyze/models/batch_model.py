@@ -172,7 +172,12 @@ class BatchModel(ModelWrapper):
                 break
         entries, self._queue, self._flush = self._queue, [], None
         items = {
-            entry.custom_id: batch_item(entry.custom_id, entry.request, self.name)
+            entry.custom_id: batch_item(
+                entry.custom_id,
+                entry.request,
+                self.name,
+                self.rules_of(entry.request.model or self.name),
+            )
             for entry in entries
         }
         sized = [(entry, item_size(items[entry.custom_id])) for entry in entries]
@@ -254,7 +259,7 @@ class BatchModel(ModelWrapper):
             if line.result.type == "succeeded":
                 reply = reply_from_message(line.result.message, duration)
                 replies[line.custom_id] = reply
-                if self.store_replies:
+                if self.store_replies and not reply.refused:  # a refusal is asked again
                     self._journal().put_call(key, stage, reply, None)
             else:
                 failed[line.custom_id] = result_problem(line.result)

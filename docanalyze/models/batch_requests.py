@@ -16,7 +16,8 @@ from anthropic.types.messages import MessageBatchResult
 from anthropic.types.messages.batch_create_params import Request
 
 from docanalyze.models.base import ModelRequest
-from docanalyze.models.message_parts import system_param
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.message_parts import request_params
 
 __all__ = [
     "CUSTOM_ID_LENGTH",
@@ -43,23 +44,11 @@ def custom_id_of(key: str) -> str:
     return key[:CUSTOM_ID_LENGTH]
 
 
-def batch_item(custom_id: str, request: ModelRequest, model: str) -> Request:
-    """The batch item of ``request``: the Messages API parameters a direct call would send.
-
-    ``system`` and ``temperature`` are sent only when the request sets them (newer models
-    reject non-default sampling parameters); a system prompt to cache is sent as a text block
-    marked ``cache_control``, as a direct call sends it.
-    """
-    params: dict[str, object] = {
-        "model": request.model or model,
-        "max_tokens": request.max_tokens,
-        "messages": [{"role": "user", "content": request.prompt}],
-    }
-    system = system_param(request)
-    if system is not None:
-        params["system"] = system
-    if request.temperature is not None:
-        params["temperature"] = request.temperature
+def batch_item(custom_id: str, request: ModelRequest, model: str, rules: Capabilities) -> Request:
+    """The batch item of ``request``: the Messages API parameters a direct call would send to
+    ``request.model or model`` (which follows ``rules``): see
+    :func:`~docanalyze.models.message_parts.request_params`."""
+    params = request_params(request, request.model or model, rules)
     return cast(Request, {"custom_id": custom_id, "params": params})
 
 

@@ -19,7 +19,7 @@ from docanalyze.errors import ModelError
 from docanalyze.models.base import Stage
 from docanalyze.models.retry import error_status, is_retryable
 
-__all__ = ["REDACTED", "Endpoint", "failure_error", "scrub"]
+__all__ = ["REDACTED", "Endpoint", "failure_error", "safe_url", "scrub"]
 
 REDACTED = "[redacted]"
 _API_MESSAGE_LIMIT = 300
@@ -69,7 +69,7 @@ def _transient_summary(error: BaseException, endpoint: Endpoint) -> str:
         return _status_summary(error, endpoint.secrets)
     if _is_timeout(error):
         return f"the request timed out (timeout {endpoint.timeout:g} s)"
-    where = _safe_url(endpoint.base_url or "https://api.anthropic.com")
+    where = safe_url(endpoint.base_url or "https://api.anthropic.com")
     source = " (ANTHROPIC_BASE_URL)" if endpoint.base_url_from_env else ""
     if _caused_by(error, httpx2.ConnectError):
         return f"could not connect to {where}{source}"
@@ -92,19 +92,38 @@ def _refusal_message(
             f"or the key's workspace permissions"
         )
     if status == 404:
-        return f"model '{model}' was not found (404): check --model"
+        return f"model '{model}' was not found (404: {api_message}): check --model"
     if status == 413:
         return f"a {stage} request was too large for the Anthropic API (413): lower --chunk-size"
     if status == 400:
-        advice = (
-            "lower --chunk-size or pass --context-window"
-            if "too long" in api_message.lower()
-            else "check --model and the token options"
+        kind = getattr(error, "type", None)
+        label = f"400 {kind}" if kind else "400"
+        advice = _advice_for_400(api_message)
+        message = (
+            f"the Anthropic API rejected a {stage} request to {model} ({label}): {api_message}"
         )
-        return f"the Anthropic API rejected a {stage} request (400): {api_message}; {advice}"
+        return f"{message}; {advice}" if advice else message
     if status is not None:
         return f"the Anthropic API refused a {stage} request ({status}): {api_message}"
     return f"a {stage} request failed: {type(error).__name__}: {api_message}"
+
+
+_ADVICE_400 = (
+    (("too long", "context limit", "context window"), "lower --chunk-size or pass --context-window"),
+    (("temperature", "top_p", "top_k"), "remove temperature from the template's docanalyze: header"),
+    (("thinking", "effort", "budget_tokens"), "check --thinking and --effort (or the template header)"),
+    (("usage limit", "spend limit", "credit balance"), "raise the limit in the Claude Console, or wait until it resets"),
+    (("retired", "deprecated"), "choose another --model"),
+)  # fmt: skip
+
+
+def _advice_for_400(api_message: str) -> str | None:
+    """What to do about a 400, from the API's own message; None when it speaks for itself."""
+    lowered = api_message.lower()
+    for words, advice in _ADVICE_400:
+        if any(word in lowered for word in words):
+            return advice
+    return None
 
 
 def _status_summary(error: anthropic.APIStatusError, secrets: tuple[str, ...]) -> str:
@@ -125,7 +144,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """``url`` without credentials, query or fragment."""
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import Message, MessageParam, TextBlockParam
+from anthropic.types import Message
 
 from docanalyze.models.base import ModelRequest
-from docanalyze.models.message_parts import reply_text, system_param
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.message_parts import reply_text, request_params
 
 __all__ = ["CONNECT_TIMEOUT", "MessageCall", "MessageSender"]
 
@@ -27,45 +29,37 @@ CONNECT_TIMEOUT = 10.0
 TextCallback = Callable[[str], None]
 RestartCallback = Callable[[], None]
 AcceptedCallback = Callable[[Mapping[str, str]], None]
+RulesOf = Callable[[str], Capabilities]
 
 
 @dataclass(frozen=True)
 class MessageCall:
-    """The Messages API arguments of one request.
+    """The Messages API arguments of one request (:func:`~docanalyze.models.message_parts.request_params`).
 
     ``system`` is omitted unless the request has one; a request that asks for caching sends it
-    as one text block marked ``cache_control: {"type": "ephemeral"}``, so the API caches it (when
-    it is long enough) and later requests with the same system read it at a tenth of the input
-    price. The SDK has no sampling parameters, so a temperature travels in ``extra_body``, and
-    only when the request sets one: newer Claude models reject non-default sampling parameters.
+    as one text block marked ``cache_control: {"type": "ephemeral"}``. ``thinking``,
+    ``output_config`` and ``temperature`` follow the rules of the model that answers.
     """
 
-    model: str
-    max_tokens: int
-    messages: list[MessageParam]
-    system: str | list[TextBlockParam] | anthropic.Omit
-    extra_body: dict[str, object] | None
+    params: dict[str, Any]
 
     @classmethod
-    def of(cls, request: ModelRequest, model: str) -> MessageCall:
-        """The arguments that ask ``model`` for ``request``."""
-        system = system_param(request)
-        return cls(
-            model=model,
-            max_tokens=request.max_tokens,
-            messages=[{"role": "user", "content": request.prompt}],
-            system=anthropic.omit if system is None else system,
-            extra_body=(
-                None if request.temperature is None else {"temperature": request.temperature}
-            ),
-        )
+    def of(cls, request: ModelRequest, model: str, rules: Capabilities) -> MessageCall:
+        """The arguments that ask ``model`` (which follows ``rules``) for ``request``."""
+        return cls(request_params(request, model, rules))
+
+    @property
+    def model(self) -> str:
+        """The model asked."""
+        return str(self.params["model"])
 
 
 class MessageSender:
     """Sends the attempts of one request.
 
     A whole attempt must finish within ``timeout``; it is also cut when no bytes arrive for
-    ``stall_timeout``. ``on_text`` (optional) receives the text deltas as they arrive. Remembers
+    ``stall_timeout``. ``rules_of(model)`` gives the request rules of the model an attempt
+    asks (the primary or the fallback). ``on_text`` (optional) receives the text deltas as they arrive. Remembers
     whether an attempt delivered text, so that the next attempt first calls ``on_restart``.
     """
 
@@ -76,10 +70,12 @@ class MessageSender:
         *,
         timeout: float,
         stall_timeout: float,
+        rules_of: RulesOf,
         on_text: TextCallback | None = None,
         on_restart: RestartCallback | None = None,
     ) -> None:
         self._client = client
+        self._rules_of = rules_of
         self._request = request
         self._on_text = on_text
         self._on_restart = on_restart
@@ -93,19 +89,17 @@ class MessageSender:
             self._delivered = False
             if self._on_restart is not None:
                 self._on_restart()
-        call = MessageCall.of(self._request, model)
+        call = MessageCall.of(self._request, model, self._rules_of(model))
         return await asyncio.wait_for(self._stream(call, on_accepted), self._timeout)
 
     async def _stream(self, call: MessageCall, on_accepted: AcceptedCallback) -> Message:
         connect = min(self._timeout, CONNECT_TIMEOUT)
         timeout = httpx2.Timeout(self._timeout, read=self._stall_timeout, connect=connect)
+        params = dict(call.params)
+        # This SDK has no sampling parameters: a temperature travels in the body as it is.
+        extra_body = {"temperature": params.pop("temperature")} if "temperature" in params else None
         async with self._client.messages.stream(
-            model=call.model,
-            max_tokens=call.max_tokens,
-            messages=call.messages,
-            system=call.system,
-            extra_body=call.extra_body,
-            timeout=timeout,
+            **params, extra_body=extra_body, timeout=timeout
         ) as events:
             response = events.response
             on_accepted(response.headers)

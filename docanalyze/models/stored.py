@@ -25,6 +25,9 @@ def call_key(model: str, request: ModelRequest) -> str:
         "temperature": request.temperature,
         "prompt": request.prompt,
     }
+    if request.thinking is not None or request.effort is not None:
+        identity["thinking"] = request.thinking
+        identity["effort"] = request.effort
     canonical = json.dumps(identity, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -32,6 +35,9 @@ def call_key(model: str, request: ModelRequest) -> str:
 @dataclass
 class StoredModel(ModelWrapper):
     """Wraps a backend: stored replies are returned without a request, new ones stored at once.
+
+    A refused reply is never stored, so the next run asks for it again; a cut reply is stored
+    with its stop reason (the stage asks again with a larger budget, under another key).
 
     ``mode="use"`` reads and writes the store; ``"refresh"`` asks again and overwrites;
     ``"off"`` neither reads nor writes. A reply from the store costs nothing in this run, so it
@@ -65,7 +71,8 @@ class StoredModel(ModelWrapper):
         self.misses += 1
         reply = await self.inner.complete(request, **streaming)
         self.spent = self.spent + reply.usage
-        self.store.put_call(key, request.stage, reply, self.run_id)
+        if not reply.refused:  # a refusal is no answer: a later run asks again
+            self.store.put_call(key, request.stage, reply, self.run_id)
         return reply
 
     async def aclose(self) -> None:

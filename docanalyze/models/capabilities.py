@@ -1,0 +1,155 @@
+"""What a model accepts on a request: thinking types, effort levels, sampling parameters.
+
+The Claude 5.x family thinks by default (adaptive thinking, inside ``max_tokens``), and each model
+turns it off differently, or not at all:
+
+=================== ======================= ============ ==================================
+model               thinking types accepted  default      thinking off
+=================== ======================= ============ ==================================
+Fable 5.x, Opus 5.5 adaptive                 on, always   impossible: lower the effort
+Sonnet 5.5          adaptive, between_tools  on           ``between_tools`` at low-high effort
+Opus 5, Haiku 5.5   adaptive, disabled       on           ``disabled`` at low-high effort
+Sonnet 5            adaptive, disabled       on           ``disabled``
+Opus 4.6-4.8, ...   adaptive, disabled       off          the default
+Haiku/Opus 4.5      enabled, disabled        off          the default
+=================== ======================= ============ ==================================
+
+The 5.x family also rejects non-default ``temperature``/``top_p``/``top_k``, assistant prefill and a
+forced ``tool_choice``. :class:`Capabilities` holds these rules for one model, from the catalog
+(:mod:`docanalyze.models.catalog`) or from the Models API (:func:`capabilities_from_api`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "EFFORT_LEVELS",
+    "NO_THINKING",
+    "UNKNOWN_RULES",
+    "Capabilities",
+    "Effort",
+    "ThinkingType",
+    "capabilities_from_api",
+]
+
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+ThinkingType = Literal["adaptive", "between_tools", "disabled", "enabled"]
+EFFORT_LEVELS: tuple[Effort, ...] = ("low", "medium", "high", "xhigh", "max")
+"""Every effort level of ``output_config.effort``, lowest first."""
+_UP_TO_HIGH: tuple[Effort, ...] = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The request rules of one model.
+
+    ``thinking_types`` are the ``thinking.type`` values it accepts; ``thinks_by_default`` whether
+    a request without ``thinking`` thinks. ``efforts`` are the accepted ``output_config.effort``
+    levels (empty: no effort parameter), ``default_effort`` the API's default. ``off_efforts``
+    are the efforts at which the type that turns thinking off is accepted.
+    ``rejects_sampling`` means non-default sampling parameters, assistant prefill and a forced
+    ``tool_choice`` are 400 errors.
+    """
+
+    thinking_types: frozenset[ThinkingType] = frozenset({"disabled"})
+    thinks_by_default: bool = False
+    efforts: tuple[Effort, ...] = ()
+    default_effort: Effort | None = None
+    off_efforts: tuple[Effort, ...] = EFFORT_LEVELS
+    rejects_sampling: bool = False
+    known: bool = True
+    """False for a model nobody describes: its settings are sent as asked, unchecked."""
+
+    @property
+    def off_type(self) -> ThinkingType | None:
+        """The ``thinking.type`` that turns thinking off, or None if thinking cannot be off."""
+        if "between_tools" in self.thinking_types:
+            return "between_tools"
+        if "disabled" in self.thinking_types:
+            return "disabled"
+        return None
+
+    @property
+    def can_think(self) -> bool:
+        """Whether the model thinks at all (adaptive or budgeted thinking)."""
+        return bool(self.thinking_types & {"adaptive", "enabled"})
+
+    @property
+    def can_turn_off(self) -> bool:
+        """Whether a request can run without up-front thinking."""
+        return not self.thinks_by_default or self.off_type is not None
+
+    @property
+    def lowest_effort(self) -> Effort | None:
+        """The lowest effort level the model accepts, or None without an effort parameter."""
+        return self.efforts[0] if self.efforts else None
+
+    def off_allowed_at(self, effort: str | None) -> bool:
+        """Whether thinking can be turned off at ``effort`` (None: the API's default effort)."""
+        if not self.thinks_by_default:
+            return True
+        if self.off_type is None:
+            return False
+        level = effort or self.default_effort
+        return level is None or level in self.off_efforts
+
+    def describe_thinking(self) -> str:
+        """How the model thinks, in a few words, for error messages."""
+        if not self.can_think:
+            return "does not think"
+        if self.thinks_by_default and self.off_type is None:
+            return "always thinks (lower the effort to think less)"
+        if self.thinks_by_default:
+            levels = "/".join(self.off_efforts)
+            return f"thinks by default; thinking can be off at effort {levels}"
+        return "thinks only when asked"
+
+
+NO_THINKING = Capabilities()
+"""A model without thinking or effort."""
+UNKNOWN_RULES = Capabilities(known=False)
+"""The rules of a model that neither the catalog nor the Models API describes."""
+
+
+def capabilities_from_api(capabilities: Mapping[str, Any] | None, name: str) -> Capabilities:
+    """The rules in a Models API ``capabilities`` object (a dict), for model ``name``.
+
+    The API says which thinking types and effort levels a model accepts; whether it thinks
+    without being asked, at which efforts thinking can be off, and whether it rejects sampling
+    parameters are not in it, so they follow the family rules: the 5.x models think by
+    default, reject sampling and allow thinking off only up to ``high`` effort.
+    """
+    if not capabilities:
+        return NO_THINKING
+    thinking = capabilities.get("thinking") or {}
+    types_info = thinking.get("types") or {}
+    kinds: tuple[ThinkingType, ...] = ("adaptive", "between_tools", "disabled", "enabled")
+    types = frozenset(kind for kind in kinds if (types_info.get(kind) or {}).get("supported"))
+    effort_info = capabilities.get("effort") or {}
+    efforts: tuple[Effort, ...] = ()
+    if effort_info.get("supported"):
+        efforts = tuple(
+            level for level in EFFORT_LEVELS if (effort_info.get(level) or {}).get("supported")
+        )
+    five_family = _is_five_family(name)
+    thinks_by_default = five_family and "adaptive" in types
+    return Capabilities(
+        thinking_types=types or frozenset({"disabled"}),
+        thinks_by_default=thinks_by_default,
+        efforts=efforts,
+        default_effort="high" if "high" in efforts else (efforts[-1] if efforts else None),
+        off_efforts=_UP_TO_HIGH if thinks_by_default else EFFORT_LEVELS,
+        rejects_sampling=five_family,
+    )
+
+
+def _is_five_family(name: str) -> bool:
+    """Whether ``name`` is a Claude model of generation 5 or later (``claude-*-5``, ``-5-5``...)."""
+    parts = name.split("-")
+    for part in parts[2:3]:
+        if part.isdigit():
+            return int(part) >= 5
+    return False
