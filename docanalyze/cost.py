@@ -7,9 +7,13 @@ in the JSON file named by the ``DOCANALYZE_PRICES`` environment variable::
     {"my-model": {"input": 3.0, "output": 15.0},
      "claude-sonnet-5-5": {"input": 2.0, "output": 10.0, "cache_write": 2.5, "cache_read": 0.2}}
 
-``cache_write`` and ``cache_read`` default to 1.25 and 0.1 times ``input``. In Python, pass
+``cache_write`` and ``cache_read`` default to 1.25 and 0.1 times ``input``, ``cache_write_1h`` to
+twice ``input``. The catalog's prices are per model (cache reads cost 0.05 times the input price
+on Sonnet 5.5, for instance), and a model may have a second tier for long prompts (Haiku 5.5:
+every token of a request whose prompt is over 100,000 tokens costs more); the ledger counts the
+usage of such requests apart so that each tier is priced right. In Python, pass
 ``Pipeline(prices=PriceTable.default().with_prices({...}))``. A model without a price has an
-unknown cost (None), never a made-up one.
+unknown cost (None), never a made-up one. Thinking is billed as output.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from docanalyze.errors import ConfigError
 from docanalyze.models.base import Usage
 from docanalyze.models.catalog import (
     CACHE_READ_FACTOR,
+    CACHE_WRITE_1H_FACTOR,
     CACHE_WRITE_FACTOR,
     KNOWN_MODELS,
     PRICES_CHECKED,
+    ModelInfo,
 )
 
 __all__ = [
@@ -43,17 +49,25 @@ __all__ = [
 PRICES_ENV = "DOCANALYZE_PRICES"
 _PER_TOKEN = 1 / 1_000_000
 _DATED_SUFFIX = re.compile(r"-\d{8}$")
-_PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
+_PRICE_KEYS = ("input", "output", "cache_write", "cache_read", "cache_write_1h")
 
 
 @dataclass(frozen=True)
 class Prices:
-    """The prices of one model in USD per million tokens."""
+    """The prices of one model in USD per million tokens.
+
+    ``long_prompt`` (with ``long_prompt_above``) holds the prices of a request whose prompt
+    (input, cache reads and writes) is over that many tokens: every token of it, output
+    included, is billed at them.
+    """
 
     input: float
     output: float
     cache_write: float
     cache_read: float
+    cache_write_1h: float | None = None
+    long_prompt: Prices | None = None
+    long_prompt_above: int = 0
 
     @classmethod
     def of(
@@ -63,6 +77,7 @@ class Prices:
         *,
         cache_write: float | None = None,
         cache_read: float | None = None,
+        cache_write_1h: float | None = None,
     ) -> Prices:
         """Prices from the input and output price; cache prices default to the usual factors."""
         return cls(
@@ -70,10 +85,43 @@ class Prices:
             output=output,
             cache_write=input * CACHE_WRITE_FACTOR if cache_write is None else cache_write,
             cache_read=input * CACHE_READ_FACTOR if cache_read is None else cache_read,
+            cache_write_1h=input * CACHE_WRITE_1H_FACTOR
+            if cache_write_1h is None
+            else cache_write_1h,
         )
 
+    @classmethod
+    def of_model(cls, info: ModelInfo) -> Prices:
+        """The catalog's prices of ``info``: per-model cache prices and any long-prompt tier."""
+        tier = info.long_prompt
+        long_prompt = None
+        if tier is not None:
+            long_prompt = cls(
+                tier.input_price,
+                tier.output_price,
+                tier.cache_write_price,
+                tier.cache_read_price,
+                tier.cache_write_1h_price,
+            )
+        return cls(
+            info.input_price,
+            info.output_price,
+            info.cache_write_price,
+            info.cache_read_price,
+            info.cache_write_1h_price,
+            long_prompt,
+            tier.above_prompt_tokens if tier is not None else 0,
+        )
+
+    def is_long(self, usage: Usage) -> bool:
+        """Whether one request's ``usage`` falls in the long-prompt tier."""
+        return self.long_prompt is not None and usage.prompt_tokens > self.long_prompt_above
+
     def cost(self, usage: Usage) -> float:
-        """USD charged for ``usage``."""
+        """USD charged for ``usage``: one request's at its tier; a sum of several requests at the
+        base prices (:class:`UsageLedger` prices the long-prompt tier apart)."""
+        if self.long_prompt is not None and usage.requests <= 1 and self.is_long(usage):
+            return self.long_prompt.cost(usage)
         return _PER_TOKEN * (
             usage.input_tokens * self.input
             + usage.output_tokens * self.output
@@ -88,6 +136,9 @@ class Prices:
             self.output * factor,
             self.cache_write * factor,
             self.cache_read * factor,
+            None if self.cache_write_1h is None else self.cache_write_1h * factor,
+            None if self.long_prompt is None else self.long_prompt.scaled(factor),
+            self.long_prompt_above,
         )
 
     def cache_savings(self, usage: Usage) -> float:
@@ -98,8 +149,12 @@ class Prices:
         return _PER_TOKEN * (plain - written * self.cache_write - read * self.cache_read)
 
     def worst_case(self, input_tokens: int, max_tokens: int) -> float:
-        """The most a request can cost: all input uncached, all ``max_tokens`` written."""
-        return _PER_TOKEN * (input_tokens * self.input + max_tokens * self.output)
+        """The most a request can cost: all input uncached, all ``max_tokens`` written (thinking
+        included), at the long-prompt tier when the prompt is long."""
+        prices = self
+        if self.long_prompt is not None and input_tokens > self.long_prompt_above:
+            prices = self.long_prompt
+        return _PER_TOKEN * (input_tokens * prices.input + max_tokens * prices.output)
 
 
 class PriceTable:
@@ -123,10 +178,7 @@ class PriceTable:
     @classmethod
     def from_catalog(cls) -> PriceTable:
         """The built-in prices (the offline extractive analyzer costs nothing)."""
-        prices = {
-            name: Prices.of(info.input_price, info.output_price)
-            for name, info in KNOWN_MODELS.items()
-        }
+        prices = {name: Prices.of_model(info) for name, info in KNOWN_MODELS.items()}
         prices["extractive"] = Prices(0.0, 0.0, 0.0, 0.0)
         return cls(prices)
 
@@ -200,6 +252,7 @@ def _parse_prices(model: str, value: Mapping[str, float]) -> Prices:
         float(value["output"]),
         cache_write=_optional_float(value.get("cache_write")),
         cache_read=_optional_float(value.get("cache_read")),
+        cache_write_1h=_optional_float(value.get("cache_write_1h")),
     )
 
 
@@ -209,15 +262,33 @@ def _optional_float(value: float | None) -> float | None:
 
 @dataclass
 class UsageLedger:
-    """Usage added up by model and by stage (``map``, ``reduce``, ``final``)."""
+    """Usage added up by model and by stage (``map``, ``reduce``, ``final``).
+
+    ``long_prompt`` holds, by model, the part of ``by_model`` from requests in the model's
+    long-prompt price tier, which costs more.
+    """
 
     by_model: dict[str, Usage] = field(default_factory=dict)
     by_stage: dict[str, Usage] = field(default_factory=dict)
+    long_prompt: dict[str, Usage] = field(default_factory=dict)
 
-    def add(self, stage: str, model: str, usage: Usage) -> None:
-        """Count one reply's usage."""
+    def add(self, stage: str, model: str, usage: Usage, *, long_prompt: bool = False) -> None:
+        """Count one reply's usage (``long_prompt``: in the model's long-prompt price tier)."""
         self.by_model[model] = self.by_model.get(model, Usage()) + usage
         self.by_stage[stage] = self.by_stage.get(stage, Usage()) + usage
+        if long_prompt:
+            self.long_prompt[model] = self.long_prompt.get(model, Usage()) + usage
+
+    def model_cost(self, prices: PriceTable, model: str) -> float | None:
+        """USD of ``model``'s usage, each price tier priced apart; None when unknown."""
+        model_prices = prices.get(model)
+        if model_prices is None:
+            return None
+        usage = self.by_model.get(model, Usage())
+        long = self.long_prompt.get(model)
+        if long is None or model_prices.long_prompt is None:
+            return model_prices.cost(usage)
+        return model_prices.cost(usage - long) + model_prices.long_prompt.cost(long)
 
     @property
     def total(self) -> Usage:
@@ -226,7 +297,7 @@ class UsageLedger:
 
     def cost_by_model(self, prices: PriceTable) -> dict[str, float | None]:
         """USD per model; None for a model whose price is unknown."""
-        return {model: prices.cost(model, usage) for model, usage in self.by_model.items()}
+        return {model: self.model_cost(prices, model) for model in self.by_model}
 
     def total_cost(self, prices: PriceTable) -> float | None:
         """USD in all, or None when any model used has an unknown price."""

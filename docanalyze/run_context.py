@@ -451,7 +451,9 @@ class RunContext:
 
     def _account(self, request: ModelRequest, reply: ModelReply, level: int) -> float | None:
         """Count the reply's usage and model; return its cost (None when the price is unknown)."""
-        self.ledger.add(request.stage, reply.model, reply.usage)
+        prices = self.prices.get(reply.model)
+        long_prompt = prices is not None and prices.is_long(reply.usage)
+        self.ledger.add(request.stage, reply.model, reply.usage, long_prompt=long_prompt)
         part = f"reduce-{level}" if request.stage == "reduce" else request.stage
         self.stage_models.setdefault(part, set()).add(reply.model)
         cost = self.prices.cost(reply.model, reply.usage)

@@ -214,10 +214,12 @@ def test_the_usage_line_has_tokens_cache_cost_model_and_retries(
     assert float(usd) == pytest.approx(
         PriceTable.from_catalog().cost("claude-sonnet-5-5", usage), abs=0.005
     )
-    input_price = PriceTable.from_catalog().get("claude-sonnet-5-5").input  # type: ignore[union-attr]
-    plain = input_price * (usage.cache_creation_input_tokens + usage.cache_read_input_tokens)
-    paid = input_price * (
-        1.25 * usage.cache_creation_input_tokens + 0.1 * usage.cache_read_input_tokens
+    prices = PriceTable.from_catalog().get("claude-sonnet-5-5")
+    assert prices is not None
+    plain = prices.input * (usage.cache_creation_input_tokens + usage.cache_read_input_tokens)
+    paid = (
+        prices.cache_write * usage.cache_creation_input_tokens
+        + prices.cache_read * usage.cache_read_input_tokens  # per model: $0.10 on Sonnet 5.5
     )
     assert float(saved) == pytest.approx((plain - paid) / 1e6, abs=0.005)
 

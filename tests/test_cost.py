@@ -32,7 +32,7 @@ def test_known_models_cost_their_listed_prices() -> None:
     assert table.cost("extractive", usage) == 0.0
 
 
-def test_cache_writes_cost_a_quarter_more_and_reads_a_tenth() -> None:
+def test_cache_writes_cost_a_quarter_more_and_reads_are_priced_per_model() -> None:
     table = PriceTable.from_catalog()
     usage = Usage(
         input_tokens=100_000,
@@ -40,7 +40,8 @@ def test_cache_writes_cost_a_quarter_more_and_reads_a_tenth() -> None:
         cache_creation_input_tokens=400_000,
         cache_read_input_tokens=2 * MILLION,
     )
-    expected = (100_000 * 2.0 + 20_000 * 10.0 + 400_000 * 2.5 + 2 * MILLION * 0.2) / MILLION
+    # Sonnet 5.5 reads the cache at $0.10 per million tokens, 0.05 times its input price.
+    expected = (100_000 * 2.0 + 20_000 * 10.0 + 400_000 * 2.5 + 2 * MILLION * 0.1) / MILLION
     assert table.cost("claude-sonnet-5-5", usage) == pytest.approx(expected)
     info = model_info("claude-haiku-4-5")
     assert info is not None
@@ -85,8 +86,8 @@ def test_prices_can_be_added_and_replaced_in_python() -> None:
             "claude-sonnet-5-5": Prices.of(1.0, 5.0, cache_read=0.05),
         }
     )
-    assert table.get("my-model") == Prices(3.0, 15.0, 3.75, pytest.approx(0.3))
-    assert table.get("claude-sonnet-5-5") == Prices(1.0, 5.0, 1.25, 0.05)
+    assert table.get("my-model") == Prices(3.0, 15.0, 3.75, pytest.approx(0.3), 6.0)
+    assert table.get("claude-sonnet-5-5") == Prices(1.0, 5.0, 1.25, 0.05, 2.0)
     assert table.overridden == {"my-model", "claude-sonnet-5-5"}
     assert table.checked == PRICES_CHECKED
     assert PriceTable.from_catalog().get("my-model") is None, "the original is unchanged"

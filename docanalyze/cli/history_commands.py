@@ -160,6 +160,7 @@ def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("model", record.model),
         ("requests", f"{record.requests:,}, and {record.cached:,} answered from the store"),
         ("tokens", f"{record.input_tokens:,} input, {record.output_tokens:,} output"),
+        ("thinking", _thinking_line(record)),
         ("cost", "unknown" if record.cost is None else format_usd(record.cost)),
         ("took", f"{seconds:.1f} s"),
     ]
@@ -168,6 +169,25 @@ def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
             ("report", f"{len(record.result.get('report', '')):,} characters (--report prints it)")
         )
     return lines
+
+
+def _thinking_tokens(record: RunRecord) -> tuple[int | None, dict[str, int]]:
+    """The run's thinking tokens in all and by stage, from its stored result (None: unknown)."""
+    result = record.result or {}
+    total = (result.get("usage") or {}).get("thinking_tokens")
+    by_stage = {
+        stage: int(usage.get("thinking_tokens") or 0)
+        for stage, usage in (result.get("usage_by_stage") or {}).items()
+    }
+    return (int(total) if isinstance(total, int) else None), by_stage
+
+
+def _thinking_line(record: RunRecord) -> str:
+    total, by_stage = _thinking_tokens(record)
+    if total is None:
+        return "unknown (no report was stored)"
+    stages = ", ".join(f"{stage} {tokens:,}" for stage, tokens in by_stage.items())
+    return f"{total:,} output tokens" + (f" ({stages})" if stages else "")
 
 
 def _record_data(record: RunRecord) -> dict[str, object]:
@@ -184,6 +204,7 @@ def _record_data(record: RunRecord) -> dict[str, object]:
         "cached": record.cached,
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
+        "thinking_tokens": _thinking_tokens(record)[0],
         "cost": record.cost,
         "result": record.result,
     }

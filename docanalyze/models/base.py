@@ -88,6 +88,18 @@ class Usage:
             thinking_tokens=self.thinking_tokens + other.thinking_tokens,
         )
 
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(
+            requests=self.requests - other.requests,
+            input_tokens=self.input_tokens - other.input_tokens,
+            output_tokens=self.output_tokens - other.output_tokens,
+            cache_creation_input_tokens=(
+                self.cache_creation_input_tokens - other.cache_creation_input_tokens
+            ),
+            cache_read_input_tokens=self.cache_read_input_tokens - other.cache_read_input_tokens,
+            thinking_tokens=self.thinking_tokens - other.thinking_tokens,
+        )
+
     @property
     def prompt_tokens(self) -> int:
         """All input: uncached, written to and read from the cache."""
