@@ -37,8 +37,9 @@ class Options:
     ``batch`` sends the requests through the Message Batches API at half the price
     (:mod:`docanalyze.models.batch_model`), checking each batch every ``batch_poll_seconds`` at
     first, less often as it waits.
-    ``thinking`` (``auto``, ``on``, ``off``) and ``effort`` (``low`` to ``max``) set how much
-    every stage thinks; ``auto`` is each stage's default (:mod:`docanalyze.stage_thinking`).
+    ``thinking`` (``auto``, ``on``, ``off``, ``api``) and ``effort`` (``low`` to ``max``) set how
+    much every stage thinks; ``auto`` is each stage's default, ``api`` the API's own
+    (:mod:`docanalyze.stage_thinking`).
     """
 
     backend: Backend = "auto"
@@ -126,8 +127,8 @@ class Options:
             raise ConfigError("timeouts must be positive")
         if self.language is not None:
             language_for(self.language)
-        if self.thinking not in ("auto", "on", "off"):
-            raise ConfigError(f"--thinking must be auto, on or off (got {self.thinking!r})")
+        if self.thinking not in ("auto", "on", "off", "api"):
+            raise ConfigError(f"--thinking must be auto, on, off or api (got {self.thinking!r})")
         if self.effort is not None and self.effort not in EFFORT_LEVELS:
             raise ConfigError(
                 f"--effort must be one of {', '.join(EFFORT_LEVELS)} (got {self.effort!r})"

@@ -279,7 +279,8 @@ class RunContext:
             return None
         if reply.usage.text_tokens * 2 >= request.text_budget:
             return None  # the text itself is long: the stage asks again for more text
-        allowance = max(2 * request.thinking_allowance, request.thinking_allowance + 1024)
+        # It used all its room and was still thinking: give it at least twice what it used.
+        allowance = max(2 * request.thinking_allowance, 2 * reply.usage.thinking_tokens, 1024)
         max_tokens = request.text_budget + allowance
         prompt_tokens = self.model.estimate_tokens(request.prompt)
         if request.system:

@@ -9,7 +9,8 @@ extraction or a merge gains little from it, so by default:
 - **the final report** keeps adaptive thinking, at ``medium`` effort where the model has one.
 
 ``--thinking on|off`` and ``--effort LEVEL`` (``Options.thinking``, ``Options.effort``) set every
-stage; a template header's ``thinking=`` and ``effort=`` set its own stage and win. A setting the
+stage (``--thinking api`` sends no thinking setting at all and leaves the model to the API's
+defaults, with no allowance: the behaviour of a client that knows nothing of thinking); a template header's ``thinking=`` and ``effort=`` set its own stage and win. A setting the
 stage's model does not accept is a :class:`~docanalyze.errors.ConfigError` that names the model and
 what it accepts, raised when the run is prepared, before any request.
 
@@ -44,7 +45,7 @@ __all__ = [
     "stage_budgets",
 ]
 
-THINKING_CHOICES = ("auto", "on", "off")
+THINKING_CHOICES = ("auto", "on", "off", "api")
 FINAL_EFFORT = "medium"
 """The final report's effort by default, where the model has an effort parameter."""
 THINKING_ALLOWANCE = {"low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
@@ -166,6 +167,10 @@ def resolve_stage_thinking(
     asked = None if thinking in (None, "auto") else thinking
     if model == "extractive":
         return StageThinking()
+    if asked == "api":  # send no thinking setting: the model thinks as the API's default says
+        if rules.known:
+            _check_effort(model, rules, effort, where)
+        return StageThinking(None, effort, 0)
     if not rules.known:  # a model nobody describes: send what was asked, unchecked
         chosen = asked or ("on" if stage == "final" else None)
         allowance = _allowance(effort) if chosen == "on" else 0

@@ -68,10 +68,11 @@ _ANALYSIS_OPTIONS = (
     ),
     click.option(
         "--thinking",
-        type=click.Choice(["auto", "on", "off"]),
+        type=click.Choice(["auto", "on", "off", "api"]),
         default="auto",
         show_default=True,
-        help="Up-front thinking of every stage; auto: off for map and reduce, on for the report.",
+        help="Up-front thinking of every stage; auto: off for map and reduce, on for the report; "
+        "api: send no thinking setting (the API's defaults).",
     ),
     click.option(
         "--effort",
