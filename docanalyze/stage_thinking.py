@@ -181,9 +181,15 @@ def resolve_stage_thinking(
             raise ConfigError(f"{where}: {model} does not think; remove thinking=on")
         return StageThinking("on", effort, _allowance(effort or rules.default_effort))
     if asked == "off":
-        if not rules.can_turn_off or not rules.off_allowed_at(effort):
+        if not rules.can_turn_off:
             raise ConfigError(
-                f"{where}: thinking cannot be off on {model}: it {rules.describe_thinking()}"
+                f"{where}: {model} always thinks, so thinking cannot be off; lower the effort "
+                f"to think less (it accepts {', '.join(rules.efforts)})"
+            )
+        if not rules.off_allowed_at(effort):
+            raise ConfigError(
+                f"{where}: thinking cannot be off on {model} at effort {effort}, only at "
+                f"{', '.join(rules.off_efforts)}"
             )
         return StageThinking("off", effort, 0)
     return _default(stage, rules, effort)

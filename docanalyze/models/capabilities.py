@@ -96,17 +96,6 @@ class Capabilities:
         level = effort or self.default_effort
         return level is None or level in self.off_efforts
 
-    def describe_thinking(self) -> str:
-        """How the model thinks, in a few words, for error messages."""
-        if not self.can_think:
-            return "does not think"
-        if self.thinks_by_default and self.off_type is None:
-            return "always thinks (lower the effort to think less)"
-        if self.thinks_by_default:
-            levels = "/".join(self.off_efforts)
-            return f"thinks by default; thinking can be off at effort {levels}"
-        return "thinks only when asked"
-
 
 NO_THINKING = Capabilities()
 """A model without thinking or effort."""

@@ -1,0 +1,377 @@
+"""docanalyze against a fake server that follows today's model rules (``model_rules=True``).
+
+Thinking and effort per stage, the request rules of the 5.x family, refusals, the Models API,
+the tokenizer of the default model; every run goes through the real CLI, SDK and HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from docanalyze.cli import cli
+from docanalyze.fakeserver import (
+    ApiError,
+    Exchange,
+    FakeMessagesAPI,
+    FakeModel,
+    RecordedRequest,
+    ScriptedReply,
+)
+from docanalyze.plan import plan_run
+from tests.test_end_to_end import halving_responder, write_long_document
+
+MakeFakeApi = Callable[..., FakeMessagesAPI]
+FORBIDDEN = "FORBIDDEN-TOPIC"
+REFUSAL = {"type": "refusal", "category": "cyber", "explanation": "exploit development"}
+
+
+def invoke(server: FakeMessagesAPI, *args: str) -> tuple[int, str, str]:
+    env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.base_url}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def messages(server: FakeMessagesAPI) -> list[RecordedRequest]:
+    return [request for request in server.requests if request.path == "/v1/messages"]
+
+
+def is_map(request: RecordedRequest) -> bool:
+    return "<document_part>" in request.prompt
+
+
+@pytest.fixture
+def rules_api(make_fake_api: MakeFakeApi) -> FakeMessagesAPI:
+    return make_fake_api(model_rules=True, responder=halving_responder)
+
+
+def test_the_default_run_keeps_every_fact_with_little_thinking_and_no_rule_broken(
+    rules_api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    facts = write_long_document(tmp_path / "long.txt", pages=160, page_chars=2500)
+    assert (tmp_path / "long.txt").stat().st_size >= 400_000
+
+    code, out, err = invoke(rules_api, "report", str(tmp_path / "long.txt"), "--format", "json")
+
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(re.findall(r"FACT-\d+", result["report"])) == facts
+    sent = messages(rules_api)
+    assert all(request.status == 200 for request in sent), "the server refused a request"
+    stages = result["usage_by_stage"]
+    intermediate = [stages[name] for name in ("map", "reduce") if name in stages]
+    output = sum(usage["output_tokens"] for usage in intermediate)
+    thinking = sum(usage["thinking_tokens"] for usage in intermediate)
+    assert thinking <= 0.10 * output
+    assert stages["final"]["thinking_tokens"] > 0, "the report keeps adaptive thinking"
+    assert result["usage"]["thinking_tokens"] == sum(u["thinking_tokens"] for u in stages.values())
+    maps = [request for request in sent if is_map(request)]
+    assert all(request.body["thinking"] == {"type": "between_tools"} for request in maps)
+    final = sent[-1]
+    assert final.body["thinking"] == {"type": "adaptive"}
+    assert final.body["output_config"] == {"effort": "medium"}
+    assert final.body["max_tokens"] == 4096 + 2048, "the text budget plus medium's allowance"
+    # no request ever carried prefill, a tool choice or a sampling parameter
+    for request in sent:
+        assert request.body["messages"][-1]["role"] == "user"
+        assert not {"tool_choice", "tools", "temperature", "top_p", "top_k"} & set(request.body)
+    assert "thinking)" in err  # the usage line counts thinking
+
+
+def test_a_model_that_always_thinks_runs_map_and_reduce_at_its_lowest_effort(
+    make_fake_api: MakeFakeApi, fixtures_dir: Path
+) -> None:
+    server = make_fake_api(model_rules=True, responder=halving_responder)
+    code, _, err = invoke(
+        server, "report", str(fixtures_dir / "sample-en.pdf"), "--model", "claude-opus-5-5",
+        "--chunk-size", "1500",
+    )  # fmt: skip
+    assert code == 0, err
+    sent = messages(server)
+    maps = [request for request in sent if is_map(request)]
+    assert maps and all("thinking" not in request.body for request in maps)
+    assert all(request.body["output_config"] == {"effort": "low"} for request in maps)
+    assert all(request.body["max_tokens"] == 2048 + 1024 for request in maps)  # low's allowance
+    assert all(request.status == 200 for request in sent)
+
+
+def test_thinking_and_effort_can_be_set_per_run_and_per_stage(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "final.j2").write_text(
+        "{#- docanalyze: thinking=off -#}\nWrite the report of:\n"
+        "{% for partial in partials %}{{ partial.text }}\n{% endfor %}",
+        encoding="utf-8",
+    )
+    code, _, err = invoke(
+        rules_api, "report", str(fixtures_dir / "sample-en.pdf"), "--chunk-size", "1500",
+        "--thinking", "on", "--effort", "high", "--prompts", str(prompts), "--no-cache",
+    )  # fmt: skip
+    assert code == 0, err
+    sent = messages(rules_api)
+    maps = [request for request in sent if is_map(request)]
+    assert all(r.body["thinking"] == {"type": "adaptive"} for r in maps)
+    assert all(r.body["output_config"] == {"effort": "high"} for r in maps)
+    assert all(r.body["max_tokens"] == 2048 + 4096 for r in maps)
+    assert sent[-1].body["thinking"] == {"type": "between_tools"}  # the header wins
+    assert sent[-1].body["max_tokens"] == 4096
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--model", "claude-opus-5-5", "--thinking", "off"), "claude-opus-5-5 always thinks"),
+        (("--model", "claude-haiku-4-5", "--effort", "low"), "claude-haiku-4-5 has no effort"),
+        (
+            ("--thinking", "off", "--effort", "xhigh"),
+            "thinking cannot be off on claude-sonnet-5-5 at effort xhigh",
+        ),
+        (
+            ("--model", "claude-sonnet-4-6", "--effort", "xhigh"),
+            "it accepts low, medium, high, max",
+        ),
+    ],
+    ids=["always-thinks", "no-effort", "off-at-xhigh", "no-xhigh"],
+)
+def test_settings_a_model_does_not_accept_fail_before_any_request(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path, args: tuple[str, ...], words: str
+) -> None:
+    code, out, err = invoke(rules_api, "report", str(fixtures_dir / "sample-en.pdf"), *args)
+    assert code == 1 and out == ""
+    assert words in err and len(err.strip().splitlines()) == 1
+    assert messages(rules_api) == []
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["direct", "batch"])
+def test_a_template_temperature_for_the_default_model_fails_before_any_request(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path, tmp_path: Path, batch: bool
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "map.j2").write_text(
+        "{#- docanalyze: temperature=0.2 -#}\nExtract:\n{{ text }}", encoding="utf-8"
+    )
+    extra = ("--batch",) if batch else ()
+    code, out, err = invoke(
+        rules_api, "report", str(fixtures_dir / "sample-en.pdf"), "--prompts", str(prompts), *extra
+    )
+    assert code == 1 and out == ""
+    line = err.strip()
+    assert len(line.splitlines()) == 1
+    assert "map.j2" in line and "temperature=0.2" in line and "claude-sonnet-5-5" in line
+    assert "remove temperature" in line
+    assert messages(rules_api) == [] and rules_api.stats().requests == 0
+
+
+def test_a_retired_model_fails_after_one_models_api_call_saying_so(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path
+) -> None:
+    code, out, err = invoke(
+        rules_api, "report", str(fixtures_dir / "sample-en.pdf"), "--model", "claude-sonnet-4-5"
+    )
+    assert code == 1 and out == ""
+    assert "claude-sonnet-4-5 was retired on 2026-11-30" in err
+    assert "--model claude-sonnet-5-5" in err and len(err.strip().splitlines()) == 1
+    assert messages(rules_api) == [] and rules_api.model_lookups == ["claude-sonnet-4-5"]
+
+
+def test_a_deprecated_model_gets_a_notice_with_its_retirement_date(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path
+) -> None:
+    code, _, err = invoke(
+        rules_api, "report", str(fixtures_dir / "sample-en.pdf"), "--model", "claude-opus-4-5"
+    )
+    assert code == 0, err
+    assert "claude-opus-4-5 is deprecated and retires on 2027-01-22" in err
+
+
+def test_the_models_api_answer_is_kept_a_day(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path
+) -> None:
+    path = str(fixtures_dir / "sample-en.pdf")
+    assert invoke(rules_api, "report", path, "--no-cache")[0] == 0
+    counted = len(rules_api.token_counts)
+    assert rules_api.model_lookups == ["claude-sonnet-5-5"] and 1 <= counted <= 3
+    assert invoke(rules_api, "report", path, "--no-cache")[0] == 0
+    assert rules_api.model_lookups == ["claude-sonnet-5-5"], "the stored answer is used"
+    assert len(rules_api.token_counts) == counted, "the calibration is stored too"
+
+
+def test_a_model_only_the_models_api_knows_gets_its_real_window(
+    make_fake_api: MakeFakeApi, fixtures_dir: Path
+) -> None:
+    nova = FakeModel("claude-nova-6", "Claude Nova 6", "opus", context_window=300_000)
+    server = make_fake_api(model_rules=True, models=[nova], responder=halving_responder)
+    path = str(fixtures_dir / "sample-en.pdf")
+
+    code, out, err = invoke(server, "plan", path, "--model", "claude-nova-6", "--exact")
+    assert code == 0, err
+    assert "300,000-token context window" in out
+    code, out, err = invoke(server, "report", path, "--model", "claude-nova-6", "--format", "json")
+    assert code == 0, err
+    assert "not in docanalyze's model table" not in err
+    assert all(request.status == 200 for request in messages(server))
+
+
+def refusing_responder(request: RecordedRequest) -> str | ScriptedReply:
+    if FORBIDDEN in request.prompt and is_map(request):
+        return ScriptedReply("I can't help with that.", stop_reason="refusal", stop_details=REFUSAL)
+    return halving_responder(request)
+
+
+def write_document_with_a_refused_page(path: Path) -> None:
+    pages = [
+        f"FACT-{n:04d} is on page {n}. " + "The board met and agreed. " * 40 for n in range(1, 9)
+    ]
+    pages[4] = f"FACT-0005 is on page 5. {FORBIDDEN} " + "The board met and agreed. " * 40
+    path.write_text("\f".join(pages), encoding="utf-8")
+
+
+def test_a_refused_chunk_gives_an_incomplete_report_and_the_next_run_asks_again(
+    make_fake_api: MakeFakeApi, tmp_path: Path
+) -> None:
+    server = make_fake_api(model_rules=True, responder=refusing_responder)
+    document = tmp_path / "minutes.txt"
+    write_document_with_a_refused_page(document)
+    args = ("report", str(document), "--chunk-size", "1200")
+
+    code, out, err = invoke(server, *args)
+    assert code == 1
+    assert "INCOMPLETE" in out and "page 5" in out and "cyber" in out
+    assert "refused" in err and "page 5" in err and "cyber" in err
+    refused_prompts = [r.prompt for r in messages(server) if FORBIDDEN in r.prompt]
+    assert len(refused_prompts) == 1
+    answered = {r.prompt for r in messages(server) if FORBIDDEN not in r.prompt}
+
+    server.clear_requests()
+    code, out, _ = invoke(server, *args, "--format", "json")
+    assert code == 1
+    result = json.loads(out)
+    assert result["complete"] is False
+    assert [
+        (part["stage"], part["first_page"], part["category"]) for part in result["refused"]
+    ] == [("map", 5, "cyber")]
+    again = messages(server)
+    assert [r.prompt for r in again] == refused_prompts, "only the refused chunk is asked again"
+    assert not answered & {r.prompt for r in again}
+
+
+def test_a_refused_chunk_is_asked_of_the_fallback_model(
+    make_fake_api: MakeFakeApi, tmp_path: Path
+) -> None:
+    def responder(request: RecordedRequest) -> str | ScriptedReply:
+        if request.model == "claude-sonnet-5-5":
+            return refusing_responder(request)
+        return halving_responder(request)
+
+    server = make_fake_api(model_rules=True, responder=responder)
+    document = tmp_path / "minutes.txt"
+    write_document_with_a_refused_page(document)
+    code, out, err = invoke(
+        server, "report", str(document), "--chunk-size", "1200", "--fallback-model",
+        "claude-opus-5-5",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "FACT-0005" in out and "INCOMPLETE" not in out
+    assert "refused a map request (category cyber" in err and "asking claude-opus-5-5" in err
+    fallback = [r for r in messages(server) if r.model == "claude-opus-5-5"]
+    assert len(fallback) == 1 and FORBIDDEN in fallback[0].prompt
+    assert "thinking" not in fallback[0].body  # Opus 5.5 cannot turn thinking off
+    assert fallback[0].body["output_config"] == {"effort": "low"}
+
+
+def test_a_reply_cut_while_thinking_is_asked_again_with_more_room_never_in_halves(
+    rules_api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    write_long_document(tmp_path / "notes.txt", pages=12, page_chars=2500)
+    code, out, err = invoke(
+        rules_api, "report", str(tmp_path / "notes.txt"), "--thinking", "api", "--format", "json"
+    )
+    assert code == 0, err
+    maps = [r for r in messages(rules_api) if is_map(r)]
+    by_prompt: dict[str, list[int]] = {}
+    for request in maps:
+        by_prompt.setdefault(request.prompt, []).append(request.max_tokens or 0)
+    assert len(by_prompt) == len(json.loads(out)["chunks"]), "no chunk was split in halves"
+    retried = [budgets for budgets in by_prompt.values() if len(budgets) > 1]
+    assert retried, "at the API's default effort, thinking fills a 2,048-token map budget"
+    assert all(budgets[1] > budgets[0] == 2048 for budgets in retried)
+    assert "was still thinking" in err
+
+
+def spend_limit(exchange: Exchange) -> None:
+    raise ApiError(
+        400,
+        "You have reached your specified API usage limits. You will regain access on 2027-01-01.",
+    )
+
+
+def test_a_400_passes_on_the_apis_own_message(
+    make_fake_api: MakeFakeApi, fixtures_dir: Path
+) -> None:
+    class SpendLimit:
+        def admit(self, exchange: Exchange) -> None:
+            spend_limit(exchange)
+
+    server = make_fake_api(model_rules=True, policies=[SpendLimit()])
+    code, out, err = invoke(server, "report", str(fixtures_dir / "sample-en.pdf"))
+    assert code == 1 and out == ""
+    assert "You have reached your specified API usage limits" in err
+    assert "Claude Console" in err and "check --model" not in err
+
+
+def test_plan_estimates_the_default_models_map_input_within_ten_percent(
+    make_fake_api: MakeFakeApi, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_fake_api(model_rules=True)
+    for name in ("sample-en.pdf", "sample-zh.pdf", "sample.txt"):
+        path = str(fixtures_dir / name)
+        estimated = plan_run(path).stages[0].input_tokens  # no key: offline
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        counted = plan_run(path, exact=True).stages[0].input_tokens
+        monkeypatch.delenv("ANTHROPIC_API_KEY")
+        assert 0.9 * counted <= estimated <= 1.1 * counted, (name, estimated, counted)
+
+
+def test_max_cost_holds_the_thinking_allowance(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path
+) -> None:
+    path = str(fixtures_dir / "sample-en.pdf")
+    code, out, err = invoke(rules_api, "report", path, "--format", "json", "--no-cache")
+    assert code == 0, err
+    usage = json.loads(out)["usage_by_stage"]
+    price_in, price_out = 2.0 / 1e6, 10.0 / 1e6  # claude-sonnet-5-5
+    maps = usage["map"]["input_tokens"] * price_in + usage["map"]["output_tokens"] * price_out
+    final_input = usage["final"]["input_tokens"] * 1.1 * price_in
+    # Enough for the maps and a report of 4,096 tokens, not for its 2,048 tokens of thinking too.
+    limit = maps + final_input + 4096 * price_out + 0.004
+    rules_api.clear_requests()
+
+    code, out, err = invoke(rules_api, "report", path, "--no-cache", "--max-cost", f"{limit:.4f}")
+
+    assert code == 1, err
+    assert "INCOMPLETE" in out and "--max-cost" in err
+    assert all(is_map(request) for request in messages(rules_api)), "the report was not asked"
+
+
+def test_runs_show_counts_thinking(rules_api: FakeMessagesAPI, fixtures_dir: Path) -> None:
+    code, out, err = invoke(
+        rules_api, "report", str(fixtures_dir / "sample-en.pdf"), "--format", "json"
+    )
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    code, shown, _ = invoke(rules_api, "runs", "show", run_id, "--format", "json")
+    assert code == 0
+    data: dict[str, Any] = json.loads(shown)
+    assert data["thinking_tokens"] > 0
+    code, text, _ = invoke(rules_api, "runs", "show", run_id)
+    assert "thinking" in text and "final" in text
