@@ -136,6 +136,11 @@ class StagePlan:
     def output_tokens(self) -> int:
         return sum(request.output_tokens for request in self.requests)
 
+    @property
+    def thinking_tokens(self) -> int:
+        """The part of :attr:`output_tokens` planned for thinking."""
+        return sum(request.thinking_tokens for request in self.requests)
+
     def to_dict(self) -> dict[str, Any]:
         """The stage as JSON-ready values."""
         return {
@@ -144,7 +149,7 @@ class StagePlan:
             "requests": len(self.requests),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
-            "thinking_tokens": sum(request.thinking_tokens for request in self.requests),
+            "thinking_tokens": self.thinking_tokens,
             "seconds": round(self.seconds, 1),
             "input_counted": self.counted,
         }

@@ -33,13 +33,14 @@ def format_plan(plan: RunPlan) -> str:
 
 
 def _stage_table(plan: RunPlan) -> list[str]:
-    header = ("stage", "requests", "input tokens", "output tokens", "time")
+    header = ("stage", "requests", "input tokens", "output tokens", "of which thinking", "time")
     rows = [
         (
             stage.label,
             f"{len(stage.requests):,}",
             f"{stage.input_tokens:,}",
             f"{stage.output_tokens:,}",
+            f"{stage.thinking_tokens:,}",
             _duration(stage.seconds),
         )
         for stage in plan.stages
@@ -50,6 +51,7 @@ def _stage_table(plan: RunPlan) -> list[str]:
             f"{plan.requests:,}",
             f"{plan.input_tokens:,}",
             f"{plan.output_tokens:,}",
+            f"{sum(stage.thinking_tokens for stage in plan.stages):,}",
             _duration(plan.seconds),
         )
     )

@@ -375,3 +375,63 @@ def test_runs_show_counts_thinking(rules_api: FakeMessagesAPI, fixtures_dir: Pat
     assert data["thinking_tokens"] > 0
     code, text, _ = invoke(rules_api, "runs", "show", run_id)
     assert "thinking" in text and "final" in text
+
+
+def test_a_window_stop_is_a_cut_reply_and_a_refusal_is_not_finished() -> None:
+    from docanalyze.models.base import ModelReply
+
+    window = ModelReply("partial", "model_context_window_exceeded", "m")
+    refused = ModelReply("", "refusal", "m")
+    assert window.truncated and not window.finished
+    assert refused.refused and not refused.truncated and not refused.finished
+    assert ModelReply("done", "end_turn", "m").finished
+
+
+def test_a_refused_reply_is_never_stored(tmp_path: Path) -> None:
+    import asyncio
+
+    from docanalyze.models.base import ModelReply, ModelRequest
+    from docanalyze.models.stored import StoredModel, call_key
+    from docanalyze.store import RunStore
+    from tests.fakes import RecordingModel
+
+    class Refusing(RecordingModel):
+        async def complete(self, request: ModelRequest, **_: Any) -> ModelReply:
+            self.requests.append(request)
+            return ModelReply("No.", "refusal", self.name)
+
+    inner = Refusing(name="claude-sonnet-5-5")
+    with RunStore(tmp_path / "store.sqlite3") as store:
+        stored = StoredModel(inner, store)
+        request = ModelRequest("Extract this.", 100, "map")
+        for _ in range(2):
+            assert asyncio.run(stored.complete(request)).refused
+        assert len(inner.requests) == 2, "asked again: the refusal was not stored"
+        assert store.get_call(call_key(inner.name, request)) is None
+
+
+def test_calibration_fits_the_estimate_to_count_tokens(make_fake_api: MakeFakeApi) -> None:
+    import asyncio
+
+    from docanalyze.models.anthropic_model import AnthropicModel
+    from docanalyze.tokens import estimate_tokens
+
+    server = make_fake_api(model_rules=True)
+    prompts = [
+        ("The supplier shall deliver the pumps by 1 March. " * 40 + str(n)) for n in range(3)
+    ]
+
+    async def calibrated() -> tuple[float, list[int]]:
+        model = AnthropicModel("claude-sonnet-5-5", api_key="test-key", base_url=server.base_url)
+        try:
+            await model.calibrate(None, prompts)
+            return model.calibration.factor, [model.estimate_tokens(p) for p in prompts]
+        finally:
+            await model.aclose()
+
+    factor, estimates = asyncio.run(calibrated())
+    counts = [request.input_tokens for request in server.token_counts]
+    assert len(counts) == 3
+    assert factor != pytest.approx(1.3) and factor * estimate_tokens(prompts[0]) >= counts[0] - 8
+    for estimate, counted in zip(estimates, counts):
+        assert counted - 8 <= estimate <= counted * 1.05  # 8: the message framing it counts

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-ttl", type=float, default=300.0, help="seconds a prompt-cache entry lives"
     )
+    parser.add_argument(
+        "--model-rules",
+        action="store_true",
+        help="follow today's model rules: default thinking, the 5.x family's 400s, lifecycle",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     limits = parser.add_argument_group("rate limits (per minute; default: unlimited)")
     limits.add_argument("--rpm", type=int, default=None, help="requests per minute")
@@ -122,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults,
         batch_latency=options.batch_latency,
         min_cache_tokens=options.min_cache_tokens,
+        model_rules=options.model_rules,
         cache_ttl=options.cache_ttl,
     )
     try:

@@ -143,7 +143,16 @@ class MessageComposer:
             rules=model is not None,
         )
         self._use_cache(prepared.cache)
+        self._count_reply(reply)
         return ComposedReply(reply, prepared.usage(reply))
+
+    def _count_reply(self, reply: Reply) -> None:
+        if reply.stop_reason in ("max_tokens", "model_context_window_exceeded"):
+            self.stats.add("cut_replies")
+        elif reply.stop_reason == "refusal":
+            self.stats.add("refusals")
+        if reply.thinking_tokens:
+            self.stats.add("thinking_tokens", reply.thinking_tokens)
 
     def _use_cache(self, plan: CachePlan) -> None:
         self.cache.commit(plan)

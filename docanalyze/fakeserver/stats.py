@@ -21,7 +21,9 @@ class ServerStats:
     ``batches``: Message Batches created; ``batch_requests``: the requests they hold (the
     counters above do not include them). ``cache_reads`` and ``cache_writes``: replies (direct or
     in a batch) that read or wrote the prompt cache; ``cache_read_tokens`` and
-    ``cache_write_tokens``: the tokens they read and wrote.
+    ``cache_write_tokens``: the tokens they read and wrote. ``cut_replies``: replies that stopped
+    at ``max_tokens`` or at the window; ``refusals``: replies that stopped with ``refusal``;
+    ``thinking_tokens``: the tokens replies spent thinking (with model rules).
     """
 
     requests: int = 0
@@ -40,6 +42,9 @@ class ServerStats:
     cache_writes: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cut_replies: int = 0
+    refusals: int = 0
+    thinking_tokens: int = 0
 
 
 _COUNTER_BY_STATUS = {200: "ok", 429: "rate_limited", 529: "overloaded", 500: "server_errors"}
