@@ -152,3 +152,29 @@ def test_usd_amounts_read_well() -> None:
     assert format_usd(1234.5) == "$1,234.50"
     assert format_usd(0.0031) == "$0.0031"
     assert format_usd(0.0) == "$0.00"
+
+
+def test_haiku_5_5_bills_a_long_prompt_request_at_its_higher_tier() -> None:
+    table = PriceTable.from_catalog()
+    prices = table.get("claude-haiku-5-5")
+    assert prices is not None and prices.long_prompt is not None
+    short = Usage(requests=1, input_tokens=90_000, output_tokens=1_000)
+    long = Usage(
+        requests=1, input_tokens=60_000, cache_read_input_tokens=50_000, output_tokens=1_000
+    )
+    assert table.cost("claude-haiku-5-5", short) == pytest.approx(
+        (90_000 * 0.10 + 1_000 * 0.50) / MILLION
+    )
+    # over 100,000 prompt tokens (cache reads count): every token at the higher tier
+    assert table.cost("claude-haiku-5-5", long) == pytest.approx(
+        (60_000 * 0.50 + 50_000 * 0.05 + 1_000 * 2.50) / MILLION
+    )
+    ledger = UsageLedger()
+    ledger.add("map", "claude-haiku-5-5", short)
+    ledger.add("map", "claude-haiku-5-5", long, long_prompt=prices.is_long(long))
+    assert ledger.total_cost(table) == pytest.approx(
+        table.cost("claude-haiku-5-5", short) + table.cost("claude-haiku-5-5", long)  # type: ignore[operator]
+    )
+    assert prices.worst_case(120_000, 1_000) == pytest.approx(
+        (120_000 * 0.50 + 1_000 * 2.50) / MILLION
+    )

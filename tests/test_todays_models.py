@@ -64,6 +64,7 @@ def test_the_default_run_keeps_every_fact_with_little_thinking_and_no_rule_broke
     assert set(re.findall(r"FACT-\d+", result["report"])) == facts
     sent = messages(rules_api)
     assert all(request.status == 200 for request in sent), "the server refused a request"
+    assert rules_api.stats().cut_replies <= 0.05 * len(sent)
     stages = result["usage_by_stage"]
     intermediate = [stages[name] for name in ("map", "reduce") if name in stages]
     output = sum(usage["output_tokens"] for usage in intermediate)
