@@ -28,24 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cost import FACT, PAGES, write_document  # the cost benchmark's document
+from cost import FACT, PAGES, respond, write_document  # the cost benchmark's document
 
 import docanalyze
 from docanalyze.cost import format_usd
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
+from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.models.catalog import DEFAULT_MODEL
-
-
-def respond(request: RecordedRequest) -> str:
-    """A stand-in for Claude: a dozen bullets per map reply, the facts kept when merging."""
-    facts = list(dict.fromkeys(FACT.findall(request.prompt)))
-    if "<document_part>" in request.prompt:
-        point = "freight volumes and costs were reviewed for the region (p. {})"
-        bullets = [f"- {fact}: " + point.format(fact[-4:].lstrip("0")) for fact in facts]
-        while len(bullets) < 12:
-            bullets.append("- " + point.format(1))
-        return "\n".join(bullets)
-    return "\n".join(f"- {fact}: reviewed (p. {fact[-4:].lstrip('0')})" for fact in facts)
 
 
 @dataclass(frozen=True)
