@@ -10,8 +10,8 @@ import string
 import time
 from collections.abc import Callable
 
-from docanalyze.chunking import split_document
 from docanalyze.document import Document, Page
+from docanalyze.ingest.chunking import split_document
 
 HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]
 WORDS = [

@@ -35,8 +35,8 @@ from docanalyze.cost import PriceTable, format_usd
 from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.models.base import Usage
 from docanalyze.models.catalog import BATCH_DISCOUNT, DEFAULT_MODEL
-from docanalyze.report import Report
-from docanalyze.tokens import estimate_tokens
+from docanalyze.report.result import Report
+from docanalyze.text.tokens import estimate_tokens
 
 DOCUMENT_CHARS = 1_000_000
 PAGES = 400

@@ -17,8 +17,8 @@ from docanalyze.errors import (
 )
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
 from docanalyze.options import Options
-from docanalyze.pipeline import Pipeline, analyze, analyze_async
-from docanalyze.report import ChunkResult, Report
+from docanalyze.report.result import ChunkResult, Report
+from docanalyze.run.pipeline import Pipeline, analyze, analyze_async
 
 __all__ = [
     "BudgetError",

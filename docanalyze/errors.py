@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from docanalyze.report import Report
+    from docanalyze.report.result import Report
 
 __all__ = [
     "BudgetError",

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 from docanalyze.errors import ConfigError
-from docanalyze.language import language_for
+from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY
 from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
-from docanalyze.models.concurrency import DEFAULT_CONCURRENCY
+from docanalyze.text.language import language_for
 
 __all__ = ["Backend", "Options"]
 
@@ -33,13 +33,13 @@ class Options:
     again and stores the new reply, ``"off"`` neither reads nor writes replies. ``store_path``
     defaults to ``$DOCANALYZE_HOME/docanalyze.sqlite3``.
     ``question`` makes the analysis answer that question; ``language`` (a code such as ``zh``)
-    is the report's language, by default the document's (:mod:`docanalyze.language`).
+    is the report's language, by default the document's (:mod:`docanalyze.text.language`).
     ``batch`` sends the requests through the Message Batches API at half the price
-    (:mod:`docanalyze.models.batch_model`), checking each batch every ``batch_poll_seconds`` at
+    (:mod:`docanalyze.models.batches.model`), checking each batch every ``batch_poll_seconds`` at
     first, less often as it waits.
     ``thinking`` (``auto``, ``on``, ``off``, ``api``) and ``effort`` (``low`` to ``max``) set how
     much every stage thinks; ``auto`` is each stage's default, ``api`` the API's own
-    (:mod:`docanalyze.stage_thinking`).
+    (:mod:`docanalyze.prompting.thinking`).
     """
 
     backend: Backend = "auto"

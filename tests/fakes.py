@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from docanalyze.events import EventHandler, RequestRetried
 from docanalyze.models.base import ModelReply, ModelRequest, Usage
-from docanalyze.tokens import estimate_tokens
+from docanalyze.text.tokens import estimate_tokens
 
 FACT = re.compile(r"FACT-\d+")
 

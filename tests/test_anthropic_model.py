@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from docanalyze.errors import ConfigError, ModelError
-from docanalyze.models.anthropic_model import AnthropicModel
+from docanalyze.models.anthropic.model import AnthropicModel
+from docanalyze.models.anthropic.retry import RetryEvent, RetryPolicy
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
-from docanalyze.models.retry import RetryEvent, RetryPolicy
 
 MODEL = "claude-sonnet-5-5"
 KEY = "fake-test-SECRET-0123456789"

@@ -21,19 +21,19 @@ from anthropic.types.messages import MessageBatch, MessageBatchIndividualRespons
 from anthropic.types.messages.batch_create_params import Request
 from click.testing import CliRunner
 
-import docanalyze.pipeline
-from docanalyze import backends
+import docanalyze.run.pipeline
+from docanalyze.run import backend as backends
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable
 from docanalyze.errors import ModelError
 from docanalyze.events import Event, Notice, StepFinished
 from docanalyze.models.base import ModelRequest, Usage
-from docanalyze.models.batch_api import BatchGone
-from docanalyze.models.batch_model import BatchModel
+from docanalyze.models.batches.api import BatchGone
+from docanalyze.models.batches.model import BatchModel
 from docanalyze.options import Options
-from docanalyze.pipeline import Pipeline
+from docanalyze.run.pipeline import Pipeline
 from docanalyze.store import RunStore
-from docanalyze.tokens import estimate_tokens
+from docanalyze.text.tokens import estimate_tokens
 from tests.fakes import RecordingModel
 
 MODEL = "claude-sonnet-5-5"
@@ -186,7 +186,7 @@ class Harness:
             self.models.append(model)
             return model, []
 
-        monkeypatch.setattr(docanalyze.pipeline, "create_model", create_model)
+        monkeypatch.setattr(docanalyze.run.pipeline, "create_model", create_model)
 
     def run(self, path: Path, **options: Any) -> docanalyze.Report:
         settings = {"chunk_size": 1200, "chunk_overlap": 0, "batch": True, **options}
@@ -310,7 +310,7 @@ def test_a_stage_is_split_into_batches_above_the_count_and_size_limits(
 
     sized = Harness(monkeypatch, MemoryBatchAPI(), max_bytes=6000)
     sized.run(path, cache="off")
-    from docanalyze.models.batch_requests import item_size
+    from docanalyze.models.batches.requests import item_size
 
     assert len(sized.api.created) > len(harness.api.created) // 2
     for batch in sized.api.created:
@@ -395,7 +395,7 @@ def test_a_recorded_batch_whose_results_are_gone_is_sent_again(tmp_path: Path) -
     store_path = tmp_path / "store.sqlite3"
     request = ModelRequest("FACT-0001 is noted", 100, "map")
     with RunStore(store_path) as store:
-        from docanalyze.models.batch_requests import custom_id_of
+        from docanalyze.models.batches.requests import custom_id_of
         from docanalyze.models.stored import call_key
 
         key = call_key(MODEL, request)

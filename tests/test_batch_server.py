@@ -18,7 +18,7 @@ import pytest
 
 from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.fakeserver.batches import BatchFaults
-from docanalyze.pipeline import Pipeline
+from docanalyze.run.pipeline import Pipeline
 from docanalyze.store import RunStore
 
 FACT = re.compile(r"FACT-\d+")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from docanalyze.chunking import _splitter, split_document
 from docanalyze.document import PAGE_SEPARATOR, Chunk, Document, Page
 from docanalyze.errors import ConfigError
+from docanalyze.ingest.chunking import _splitter, split_document
 
 HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]
 WORDS = [

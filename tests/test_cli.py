@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import docanalyze.pipeline
+import docanalyze.run.pipeline
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable, input_tokens_with_cache
 from docanalyze.models.base import ModelRequest, Usage
@@ -166,7 +166,7 @@ def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[RecordingModel], Rec
             model.on_event = kwargs.get("on_event")
             return model, []
 
-        monkeypatch.setattr(docanalyze.pipeline, "create_model", create_model)
+        monkeypatch.setattr(docanalyze.run.pipeline, "create_model", create_model)
         return model
 
     return install

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from docanalyze.backends import create_model
 from docanalyze.errors import ModelError
 from docanalyze.events import Event, Notice, RequestRetried
 from docanalyze.fakeserver import ApiError, Exchange, FakeMessagesAPI, RateLimits
-from docanalyze.models.anthropic_model import AnthropicModel
+from docanalyze.models.anthropic.concurrency import AdaptiveConcurrency
+from docanalyze.models.anthropic.model import AnthropicModel
+from docanalyze.models.anthropic.ratelimit import RateLimiter, Ticket
+from docanalyze.models.anthropic.retry import RetryPolicy
 from docanalyze.models.base import ModelReply, ModelRequest
-from docanalyze.models.concurrency import AdaptiveConcurrency
-from docanalyze.models.ratelimit import RateLimiter, Ticket
-from docanalyze.models.retry import RetryPolicy
 from docanalyze.options import Options
+from docanalyze.run.backend import create_model
 
 MODEL = "claude-sonnet-5-5"
 FALLBACK = "claude-haiku-4-5"

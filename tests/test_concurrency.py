@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from docanalyze.models.concurrency import AdaptiveConcurrency, Slot
+from docanalyze.models.anthropic.concurrency import AdaptiveConcurrency, Slot
 
 
 class Clock:

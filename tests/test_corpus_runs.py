@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 import docanalyze
-from docanalyze.batch_run import DOCUMENTS_AT_ONCE
 from docanalyze.cli import cli
-from docanalyze.corpus import FileDone, analyze_corpus
-from docanalyze.corpus_files import expand_inputs, is_corpus_input
+from docanalyze.corpus.files import expand_inputs, is_corpus_input
+from docanalyze.corpus.runner import FileDone, analyze_corpus
 from docanalyze.errors import InputError
 from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.fakeserver.recording import RecordedRequest
+from docanalyze.run.several import DOCUMENTS_AT_ONCE
 from docanalyze.store import RunStore
 from tests.fakes import GatedResponder
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
-from docanalyze.dry_run import format_dry_run, preview_prompts
 from docanalyze.fakeserver import FakeMessagesAPI
+from docanalyze.planning.dry_run import format_dry_run, preview_prompts
 from docanalyze.store import RunStore
 
 PROMPT_SECTION = re.compile(

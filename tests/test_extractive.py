@@ -10,14 +10,14 @@ import pytest
 
 from docanalyze.document import Document, Page
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage
-from docanalyze.models.extractive import ExtractiveModel
-from docanalyze.textunits import (
+from docanalyze.models.extractive.model import ExtractiveModel
+from docanalyze.models.extractive.textunits import (
     format_citation,
     split_citation,
     split_marked_text,
     split_sentences,
 )
-from docanalyze.tokens import estimate_tokens
+from docanalyze.text.tokens import estimate_tokens
 
 NOISE_EN = "Penguins huddle together on Antarctic ice to survive winter storms."
 NOISE_ZH = "企鹅在南极的冰面上挤在一起度过漫长的冬夜。"

@@ -24,7 +24,7 @@ from docanalyze.fakeserver.tokenizer import (
     token_pieces,
     truncate_to_tokens,
 )
-from docanalyze.tokens import estimate_tokens
+from docanalyze.text.tokens import estimate_tokens
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 MODEL = "claude-sonnet-5-5"

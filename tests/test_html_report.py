@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 import docanalyze
 from docanalyze.cli import cli
-from docanalyze.html_report import render_html
 from docanalyze.models.base import Usage
-from docanalyze.report import ChunkResult, Report
+from docanalyze.report.html import render_html
+from docanalyze.report.result import ChunkResult, Report
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base", "source"}
 

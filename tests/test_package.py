@@ -68,7 +68,7 @@ def test_the_wheel_ships_the_default_templates_and_the_html_page(tmp_path: Path)
         "docanalyze/prompts/map.j2",
         "docanalyze/prompts/reduce.j2",
         "docanalyze/prompts/final.j2",
-        "docanalyze/templates/report.html.j2",
+        "docanalyze/report/templates/report.html.j2",
     } <= names
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import docanalyze
-import docanalyze.pipeline
+import docanalyze.run.pipeline
 from docanalyze.cost import PriceTable
 from docanalyze.document import Document, Page
 from docanalyze.errors import BudgetError, ConfigError, CostLimitReached
@@ -313,7 +313,7 @@ def test_retries_and_rate_limits_are_counted_from_events(monkeypatch: pytest.Mon
         model.on_event = kwargs["on_event"]
         return model, []
 
-    monkeypatch.setattr(docanalyze.pipeline, "create_model", create_model)
+    monkeypatch.setattr(docanalyze.run.pipeline, "create_model", create_model)
     report = docanalyze.Pipeline().analyze(long_document(2))
     assert (report.retries, report.rate_limited) == (3, 2)
     assert report.to_dict()["retries"] == 3 and report.to_dict()["rate_limited"] == 2

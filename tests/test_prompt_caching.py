@@ -16,24 +16,24 @@ import pytest
 from click.testing import CliRunner
 
 import docanalyze
-from docanalyze.budget import plan_budgets
-from docanalyze.chunking import split_document
 from docanalyze.cli import cli
 from docanalyze.cost import Prices, PriceTable, UsageLedger
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import TemplateError
 from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.fakeserver.policies import Exchange
-from docanalyze.map_stage import map_prompt
-from docanalyze.models.anthropic_model import AnthropicModel
+from docanalyze.ingest.chunking import split_document
+from docanalyze.models.anthropic.model import AnthropicModel
 from docanalyze.models.base import ModelRequest, Usage
 from docanalyze.models.catalog import DEFAULT_MODEL, min_cache_tokens
-from docanalyze.prompt_cache import CacheWarmup
-from docanalyze.prompts import PromptSet
-from docanalyze.reduce_stage import reduce_prompt
-from docanalyze.report import Report
-from docanalyze.run_context import RunContext
-from docanalyze.tokens import estimate_tokens
+from docanalyze.prompting.budgets import plan_budgets
+from docanalyze.prompting.cache import CacheWarmup
+from docanalyze.prompting.templates import PromptSet
+from docanalyze.report.result import Report
+from docanalyze.run.context import RunContext
+from docanalyze.run.map import map_prompt
+from docanalyze.run.reduce import reduce_prompt
+from docanalyze.text.tokens import estimate_tokens
 from tests.fakes import RecordingModel
 
 LATENCY = 0.3

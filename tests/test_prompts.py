@@ -8,7 +8,7 @@ import pytest
 
 from docanalyze.document import Partial
 from docanalyze.errors import ConfigError, TemplateError
-from docanalyze.prompts import (
+from docanalyze.prompting.templates import (
     RESERVED_VARIABLES,
     TEMPLATE_NAMES,
     PromptSet,
@@ -303,23 +303,23 @@ def test_sandbox_blocks_escape_attempts(tmp_path: Path, attack: str) -> None:
 def test_default_dir_prefers_the_copy_inside_the_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import docanalyze.prompts as prompts_module
+    import docanalyze.prompting.templates as prompts_module
 
     package = tmp_path / "site-packages" / "docanalyze"
     (package / "prompts").mkdir(parents=True)
     (tmp_path / "site-packages" / "prompts").mkdir()
-    monkeypatch.setattr(prompts_module, "__file__", str(package / "prompts.py"))
+    monkeypatch.setattr(prompts_module, "__file__", str(package / "prompting" / "templates.py"))
     assert default_prompts_dir() == (package / "prompts").resolve()
 
 
 def test_default_dir_falls_back_to_the_checkout_then_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import docanalyze.prompts as prompts_module
+    import docanalyze.prompting.templates as prompts_module
 
     package = tmp_path / "checkout" / "docanalyze"
     package.mkdir(parents=True)
-    monkeypatch.setattr(prompts_module, "__file__", str(package / "prompts.py"))
+    monkeypatch.setattr(prompts_module, "__file__", str(package / "prompting" / "templates.py"))
     with pytest.raises(TemplateError, match="default prompt templates are missing"):
         default_prompts_dir()
     (tmp_path / "checkout" / "prompts").mkdir()

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from docanalyze.cli import cli
 from docanalyze.fakeserver import FakeMessagesAPI
-from docanalyze.prompts import TEMPLATE_NAMES, default_prompts_dir
+from docanalyze.prompting.templates import TEMPLATE_NAMES, default_prompts_dir
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

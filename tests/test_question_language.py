@@ -14,12 +14,12 @@ from docanalyze.cli import cli
 from docanalyze.document import Partial
 from docanalyze.errors import ConfigError
 from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
-from docanalyze.language import LANGUAGE_NAMES, detect_language, language_for, resolve_language
-from docanalyze.models.extractive import extract_sentences, write_report
+from docanalyze.models.extractive.model import extract_sentences, write_report
+from docanalyze.models.extractive.relevance import question_terms, relevance_scores
+from docanalyze.models.extractive.textunits import split_citation
 from docanalyze.options import Options
-from docanalyze.prompts import TEMPLATE_NAMES, PromptSet, TemplateName
-from docanalyze.relevance import question_terms, relevance_scores
-from docanalyze.textunits import split_citation
+from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet, TemplateName
+from docanalyze.text.language import LANGUAGE_NAMES, detect_language, language_for, resolve_language
 from fixtures.texts import SAMPLE_EN, SAMPLE_ZH, Page, page_text
 from tests.fakes import RecordingModel
 

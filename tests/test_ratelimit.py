@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from docanalyze.models.ratelimit import (
+from docanalyze.models.anthropic.ratelimit import (
     RateLimiter,
     Ticket,
     parse_rate_limit_headers,

@@ -15,8 +15,17 @@ from click.testing import CliRunner
 from docanalyze.cli import cli
 from docanalyze.document import Partial
 from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
-from docanalyze.prompts import RESERVED_VARIABLES, TEMPLATE_NAMES, PromptSet, TemplateName
-from docanalyze.textunits import format_citation, split_citation, split_marked_text
+from docanalyze.models.extractive.textunits import (
+    format_citation,
+    split_citation,
+    split_marked_text,
+)
+from docanalyze.prompting.templates import (
+    RESERVED_VARIABLES,
+    TEMPLATE_NAMES,
+    PromptSet,
+    TemplateName,
+)
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 RECIPE_NAMES = ["contract-obligations", "annual-report-risks", "chinese-summary"]

@@ -12,7 +12,7 @@ import anthropic
 import httpx2
 import pytest
 
-from docanalyze.models.retry import (
+from docanalyze.models.anthropic.retry import (
     NEVER_RETRY_STATUSES,
     RETRYABLE_STATUSES,
     RetryEvent,

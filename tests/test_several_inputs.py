@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 import docanalyze
-import docanalyze.pipeline
-from docanalyze.batch_run import cite_document
+import docanalyze.run.pipeline
 from docanalyze.cli import cli
 from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.fakeserver.recording import RecordedRequest
+from docanalyze.run.several import cite_document
 
 TOPICS = {
     "alpha": "The alpha pump failed twice in March. Repairs of the alpha pump cost 4,000 euros.",
@@ -189,14 +189,14 @@ def test_several_documents_share_one_model(
     monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-key")
     built: list[Any] = []
-    real_create_model = docanalyze.pipeline.create_model
+    real_create_model = docanalyze.run.pipeline.create_model
 
     def counting_create_model(*args: Any, **kwargs: Any) -> Any:
         model, notices = real_create_model(*args, **kwargs)
         built.append(model)
         return model, notices
 
-    monkeypatch.setattr(docanalyze.pipeline, "create_model", counting_create_model)
+    monkeypatch.setattr(docanalyze.run.pipeline, "create_model", counting_create_model)
     alpha, beta = write_documents(tmp_path, paragraphs=12)
     code, out, err = invoke(
         "report", str(alpha), str(beta), "--chunk-size", "300", "--format", "json", "-q"

@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from docanalyze.budget import plan_budgets
 from docanalyze.cli import cli
 from docanalyze.errors import BudgetError, TemplateError
 from docanalyze.fakeserver import FakeMessagesAPI
-from docanalyze.models.extractive import ExtractiveModel
+from docanalyze.models.extractive.model import ExtractiveModel
 from docanalyze.options import Options
-from docanalyze.prompts import PromptSet
-from docanalyze.template_header import (
+from docanalyze.prompting.budgets import plan_budgets
+from docanalyze.prompting.header import (
     TemplateSettings,
     apply_template_budgets,
     parse_template_header,
 )
+from docanalyze.prompting.templates import PromptSet
 
 MAP_BODY = "Part {{ index }} of {{ total }}:\n{{ text }}\nList the key points (p. N)."
 

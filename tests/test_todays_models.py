@@ -24,7 +24,7 @@ from docanalyze.fakeserver import (
     RecordedRequest,
     ScriptedReply,
 )
-from docanalyze.plan import plan_run
+from docanalyze.planning.plan import plan_run
 from tests.test_end_to_end import halving_responder, write_long_document
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
@@ -414,8 +414,8 @@ def test_a_refused_reply_is_never_stored(tmp_path: Path) -> None:
 def test_calibration_fits_the_estimate_to_count_tokens(make_fake_api: MakeFakeApi) -> None:
     import asyncio
 
-    from docanalyze.models.anthropic_model import AnthropicModel
-    from docanalyze.tokens import estimate_tokens
+    from docanalyze.models.anthropic.model import AnthropicModel
+    from docanalyze.text.tokens import estimate_tokens
 
     server = make_fake_api(model_rules=True)
     prompts = [

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from docanalyze.fakeserver import count_tokens
-from docanalyze.sources import resolve_document
-from docanalyze.tokens import estimate_tokens, is_cjk_heavy
+from docanalyze.ingest.sources import resolve_document
+from docanalyze.text.tokens import estimate_tokens, is_cjk_heavy
 from fixtures.texts import SAMPLE_EN, SAMPLE_TXT, SAMPLE_ZH, Page, page_text
 
 HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]

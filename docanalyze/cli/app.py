@@ -81,5 +81,5 @@ def freeze_startup_heap() -> None:
     on a small machine that lands at random in a run and stalls every request in flight.
     """
     if os.environ.get("ANTHROPIC_API_KEY"):
-        import docanalyze.models.anthropic_model  # noqa: F401  (loaded now, to be frozen too)
+        import docanalyze.models.anthropic.model  # noqa: F401  (loaded now, to be frozen too)
     gc.freeze()

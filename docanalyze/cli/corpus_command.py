@@ -10,14 +10,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from docanalyze.batch_run import current_source
 from docanalyze.cli.display import retry_detail
-from docanalyze.corpus import CorpusSummary, FileDone, analyze_corpus
-from docanalyze.corpus_files import expand_inputs
+from docanalyze.corpus.files import expand_inputs
+from docanalyze.corpus.runner import CorpusSummary, FileDone, analyze_corpus
 from docanalyze.cost import format_usd
 from docanalyze.events import Event, Notice, RequestRetried
 from docanalyze.options import Options
-from docanalyze.pipeline import Pipeline
+from docanalyze.run.pipeline import Pipeline
+from docanalyze.run.several import current_source
 
 __all__ = ["DEFAULT_CORPUS_OUTPUT", "run_corpus_command"]
 

@@ -14,8 +14,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from docanalyze.batch_run import current_source
 from docanalyze.events import Event, Notice, ReportText, RequestRetried, StageStarted, StepFinished
+from docanalyze.run.several import current_source
 
 
 def retry_detail(retries: int, rate_limited: int) -> str:

@@ -11,8 +11,8 @@ import click
 from rich.console import Console
 from rich.markdown import Markdown
 
-from docanalyze.batch_run import BatchResult
-from docanalyze.report import Report
+from docanalyze.report.result import Report
+from docanalyze.run.several import BatchResult
 
 __all__ = [
     "SEPARATOR",
@@ -55,7 +55,7 @@ def format_batch(result: BatchResult, output_format: str) -> str:
         }
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if output_format == "html":
-        from docanalyze.html_report import render_html
+        from docanalyze.report.html import render_html
 
         return render_html(result.reports)
     return SEPARATOR.join(report.to_markdown() for report in result.reports)

@@ -10,8 +10,8 @@ import click
 from docanalyze.cli.app import cli, debug_option
 from docanalyze.cli.shared_options import analysis_options
 from docanalyze.options import Options
-from docanalyze.plan import plan_run
-from docanalyze.plan_text import format_plan
+from docanalyze.planning.plan import plan_run
+from docanalyze.planning.text import format_plan
 
 
 @cli.command(

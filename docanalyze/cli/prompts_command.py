@@ -9,7 +9,12 @@ import click
 
 from docanalyze.cli.app import cli, debug_option
 from docanalyze.errors import ConfigError
-from docanalyze.prompts import TEMPLATE_NAMES, PromptSet, TemplateName, default_prompts_dir
+from docanalyze.prompting.templates import (
+    TEMPLATE_NAMES,
+    PromptSet,
+    TemplateName,
+    default_prompts_dir,
+)
 
 _prompts_option = click.option(
     "--prompts",

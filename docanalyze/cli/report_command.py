@@ -8,7 +8,6 @@ from typing import Any
 import click
 from rich.console import Console
 
-from docanalyze.batch_run import BatchResult
 from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option
 from docanalyze.cli.corpus_command import run_corpus_command
 from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
@@ -20,13 +19,14 @@ from docanalyze.cli.outputs import (
     write_text,
 )
 from docanalyze.cli.shared_options import analysis_options
-from docanalyze.corpus_files import expand_inputs, is_corpus_input
+from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
-from docanalyze.pipeline import Pipeline
-from docanalyze.report import Report
+from docanalyze.report.result import Report
+from docanalyze.run.pipeline import Pipeline
+from docanalyze.run.several import BatchResult
 
 
 @cli.command(
@@ -215,7 +215,7 @@ def report(
 
 def _print_dry_run(path: str, options: Options, output_format: str, output: Path | None) -> None:
     """``--dry-run``: the prompts a run would send first, on stdout (or ``-o``)."""
-    from docanalyze.dry_run import format_dry_run, preview_prompts
+    from docanalyze.planning.dry_run import format_dry_run, preview_prompts
 
     if output_format != "md":
         raise click.UsageError("--dry-run prints the prompts as text: drop --format json")

@@ -8,7 +8,7 @@ Rules, applied left to right over the text:
 - whitespace (anything ``str.isspace`` accepts, including the ideographic space U+3000) is free.
 
 CJK and "other" characters cost the same; they are listed apart because that is the contract the
-client's estimator (:mod:`docanalyze.tokens`) is checked against. The rules are simple enough that
+client's estimator (:mod:`docanalyze.text.tokens`) is checked against. The rules are simple enough that
 a text can be cut at an exact token boundary, which is how the server honours ``max_tokens`` and
 splits a reply into stream deltas.
 """

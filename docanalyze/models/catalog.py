@@ -63,7 +63,7 @@ DEFAULT_MIN_CACHE_TOKENS = 1024
 """The shortest prompt prefix the API caches, for models docanalyze does not know."""
 NEW_TOKENIZER_RATIO = 1.3
 """Claude Opus 4.7 and every later model count about 30% more tokens for the same text than
-the earlier tokenizer; docanalyze's estimate (:mod:`docanalyze.tokens`) is scaled by it."""
+the earlier tokenizer; docanalyze's estimate (:mod:`docanalyze.text.tokens`) is scaled by it."""
 
 Lifecycle = Literal["active", "deprecated", "retired"]
 

@@ -1,0 +1,354 @@
+"""A corpus run: a report per file of folders and globs (thousands of files), plus an index.
+
+``analyze_corpus(pipeline, ["docs/"], "reports/")`` analyzes every document of ``docs/`` with one
+shared model (one rate limiter, one adaptive concurrency) and the run store, at most
+``documents_at_once`` documents at a time, reading each only when its turn comes. Each report is
+written the moment it is done (``reports/a/b.md`` for ``docs/a/b.pdf``, see
+:mod:`docanalyze.corpus.files`) and its line appended to ``reports/index.jsonl`` (see
+:mod:`docanalyze.corpus.index`); no report is kept in memory. A file that cannot be analyzed
+gets a ``failed`` line and does not stop the others.
+
+Running the same corpus into the same folder again resumes: a file is skipped when its last
+index line is ``complete``, its report file is there, its bytes hash to the same ``sha256`` and
+the settings that shape a report are the same (never with ``cache="refresh"``). Every other file
+runs again, and any reply already paid for comes from the run store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from docanalyze.corpus.files import CorpusFile, expand_inputs
+from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry
+from docanalyze.cost import input_tokens_with_cache
+from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
+from docanalyze.events import Notice
+from docanalyze.ingest.sources import resolve_document
+from docanalyze.models.base import Model, Usage
+from docanalyze.prompting.templates import TEMPLATE_NAMES
+from docanalyze.report.result import Report
+from docanalyze.run.context import EventLog
+from docanalyze.run.several import DOCUMENTS_AT_ONCE
+from docanalyze.run.several import _running as running_source
+
+if TYPE_CHECKING:
+    from docanalyze.run.pipeline import Pipeline
+
+__all__ = [
+    "REPORT_SUFFIXES",
+    "CorpusSummary",
+    "FileDone",
+    "FileHandler",
+    "analyze_corpus",
+    "analyze_corpus_async",
+]
+
+REPORT_SUFFIXES = {"md": ".md", "json": ".json", "html": ".html"}
+
+
+@dataclass(frozen=True)
+class FileDone:
+    """A file of a corpus run is done: its index ``entry``, whether it was ``skipped`` (done by
+    an earlier run), and how far the run is: files ``done`` (skipped ones included) of
+    ``total``, ``failed`` so far."""
+
+    entry: IndexEntry
+    skipped: bool
+    done: int
+    total: int
+    failed: int
+
+
+@dataclass
+class CorpusSummary:
+    """What a corpus run did. ``complete`` counts full reports, ``skipped`` included;
+    ``failed`` counts files without a full report (``stopped`` ones included)."""
+
+    output_dir: Path
+    index_path: Path
+    total: int = 0
+    complete: int = 0
+    failed: int = 0
+    skipped: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cached: int = 0
+    cost: float | None = 0.0
+    offline: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file has a full report."""
+        return self.failed == 0
+
+
+FileHandler = Callable[[FileDone], None]
+"""Called after each file's report and index line are written (or the file is skipped)."""
+
+
+def analyze_corpus(
+    pipeline: Pipeline,
+    paths: Sequence[str] | Sequence[CorpusFile],
+    output_dir: str | os.PathLike[str],
+    *,
+    output_format: str = "md",
+    on_file: FileHandler | None = None,
+    documents_at_once: int = DOCUMENTS_AT_ONCE,
+) -> CorpusSummary:
+    """Analyze every file of ``paths`` (folders, globs, files; or the files that
+    :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``."""
+    return asyncio.run(
+        analyze_corpus_async(
+            pipeline,
+            paths,
+            output_dir,
+            output_format=output_format,
+            on_file=on_file,
+            documents_at_once=documents_at_once,
+        )
+    )
+
+
+async def analyze_corpus_async(
+    pipeline: Pipeline,
+    paths: Sequence[str] | Sequence[CorpusFile],
+    output_dir: str | os.PathLike[str],
+    *,
+    output_format: str = "md",
+    on_file: FileHandler | None = None,
+    documents_at_once: int = DOCUMENTS_AT_ONCE,
+) -> CorpusSummary:
+    """The asynchronous form of :func:`analyze_corpus`."""
+    if output_format not in REPORT_SUFFIXES:
+        raise ConfigError(f"format must be md, json or html (got {output_format!r})")
+    out = Path(output_dir)
+    files = await _corpus_files(paths, out)
+    if not files:
+        raise InputError("no documents to analyze: give folders, globs or files")
+    _make_folder(out)
+    events = EventLog(pipeline._on_event)
+    model, notices = pipeline.create_model(events)
+    for message in notices:
+        events.emit(Notice(message))
+    run = _CorpusRun(pipeline, model, events, out, output_format, on_file, len(files))
+    try:
+        await run.run(files, documents_at_once)
+    finally:
+        run.index.close()
+        if pipeline.owns_model:
+            await model.aclose()
+    run.index.rewrite(file.path for file in files)
+    return run.summary
+
+
+class _CorpusRun:
+    """The state of one corpus run: the index, the counts, and what each file needs."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        model: Model,
+        events: EventLog,
+        out: Path,
+        output_format: str,
+        on_file: FileHandler | None,
+        total: int,
+    ) -> None:
+        self.pipeline = pipeline
+        self.model = model
+        self.events = events
+        self.out = out
+        self.suffix = REPORT_SUFFIXES[output_format]
+        self.output_format = output_format
+        self.on_file = on_file
+        self.index = CorpusIndex(out / INDEX_NAME)
+        self.settings = settings_fingerprint(pipeline, model)
+        self.summary = CorpusSummary(
+            out, out / INDEX_NAME, total=total, offline=model.name == "extractive"
+        )
+        self.started = time.monotonic()
+
+    async def run(self, files: Sequence[CorpusFile], documents_at_once: int) -> None:
+        """Each file in turn on ``documents_at_once`` workers; files are read only when due."""
+        queue = iter(files)
+        workers = max(1, min(documents_at_once, len(files)))
+        await asyncio.gather(*(self._worker(queue) for _ in range(workers)))
+        self.summary.seconds = time.monotonic() - self.started
+
+    async def _worker(self, queue: Iterator[CorpusFile]) -> None:
+        for file in queue:
+            entry, skipped = await self._one(file)
+            self._count(entry, skipped)
+            if not skipped:
+                self.index.append(entry)
+            if self.on_file is not None:
+                summary = self.summary
+                done = summary.complete + summary.failed
+                self.on_file(FileDone(entry, skipped, done, summary.total, summary.failed))
+
+    async def _one(self, file: CorpusFile) -> tuple[IndexEntry, bool]:
+        """The file's entry, and whether it was skipped (already done)."""
+        report_path = file.report_path(self.suffix)
+        digest = await asyncio.to_thread(_file_hash, file.path)
+        previous = self.index.previous.get(file.path)
+        if previous is not None and self._done_before(previous, digest, str(report_path)):
+            return previous, True
+        with running_source(file.path):
+            return await self._analyze(file, digest, report_path), False
+
+    def _done_before(self, entry: IndexEntry, digest: str | None, report: str) -> bool:
+        return (
+            self.pipeline.options.cache != "refresh"
+            and entry.status == "complete"
+            and digest is not None
+            and entry.sha256 == digest
+            and entry.settings == self.settings
+            and entry.report == report
+            and (self.out / report).is_file()
+        )
+
+    async def _analyze(
+        self, file: CorpusFile, digest: str | None, report_path: PurePosixPath
+    ) -> IndexEntry:
+        events = EventLog(self.events.handler, notices=list(self.events.notices))
+        started = time.monotonic()
+        base = IndexEntry(file=file.path, status="failed", sha256=digest, settings=self.settings)
+        stopped: str | None = None
+        try:
+            document = await asyncio.to_thread(
+                resolve_document, file.path, password=self.pipeline.options.password
+            )
+            report = await self.pipeline._analyze_with(document, self.model, events, started)
+        except IncompleteRun as stop:
+            report, stopped = stop.report, str(stop)
+        except DocanalyzeError as error:
+            return _with_error(base, str(error))
+        try:
+            await self._write_report(report, str(report_path))
+        except OSError as error:
+            return _with_error(base, f"cannot write {self.out / report_path}: {error.strerror}")
+        return _entry(base, report, str(report_path), stopped)
+
+    async def _write_report(self, report: Report, relative: str) -> None:
+        text = _render(report, self.output_format)
+        await asyncio.to_thread(_write_atomically, self.out / relative, text)
+
+    def _count(self, entry: IndexEntry, skipped: bool) -> None:
+        summary = self.summary
+        summary.skipped += skipped
+        if entry.status == "complete":
+            summary.complete += 1
+        else:
+            summary.failed += 1
+        if skipped:
+            return
+        summary.usage += Usage(
+            requests=entry.requests,
+            input_tokens=entry.input_tokens,
+            output_tokens=entry.output_tokens,
+        )
+        summary.cached += entry.cached
+        if summary.cost is not None and not summary.offline:
+            summary.cost = None if entry.cost is None else summary.cost + entry.cost
+
+
+async def _corpus_files(paths: Sequence[str] | Sequence[CorpusFile], out: Path) -> list[CorpusFile]:
+    given = [path for path in paths if isinstance(path, str)]
+    if not given:
+        return [file for file in paths if isinstance(file, CorpusFile)]
+    if "-" in given:
+        raise ConfigError('"-" (stdin) cannot be part of a folder or glob run: give files')
+    return await asyncio.to_thread(expand_inputs, given, exclude=out)
+
+
+def settings_fingerprint(pipeline: Pipeline, model: Model) -> str:
+    """A hash of what shapes a report: the model, the templates, the variables and budgets."""
+    options = pipeline.options
+    shaping = {
+        "model": model.name,
+        "templates": {name: pipeline.prompts.source(name) for name in TEMPLATE_NAMES},
+        "variables": options.variables,
+        "chunk_size": options.chunk_size,
+        "chunk_overlap": options.overlap,
+        "max_tokens": options.max_tokens,
+        "map_max_tokens": options.map_max_tokens,
+        "reduce_max_tokens": options.reduce_max_tokens,
+        "context_window": options.context_window,
+        "fallback_model": options.fallback_model,
+        "question": options.question,
+        "language": options.language,
+    }
+    encoded = json.dumps(shaping, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+def _entry(base: IndexEntry, report: Report, relative: str, stopped: str | None) -> IndexEntry:
+    """The entry of a file with a report: complete, or ``stopped`` (by ``--max-cost``)."""
+    usage = report.usage
+    return IndexEntry(
+        file=base.file,
+        status="complete" if stopped is None else "stopped",
+        sha256=base.sha256,
+        settings=base.settings,
+        report=relative,
+        pages=report.page_count,
+        chunks=len(report.chunks),
+        requests=usage.requests,
+        cached=report.cache_hits,
+        input_tokens=input_tokens_with_cache(usage),
+        output_tokens=usage.output_tokens,
+        cost=report.cost,
+        error=stopped,
+        run_id=report.run_id,
+    )
+
+
+def _with_error(base: IndexEntry, error: str) -> IndexEntry:
+    return IndexEntry(
+        file=base.file, status="failed", sha256=base.sha256, settings=base.settings, error=error
+    )
+
+
+def _render(report: Report, output_format: str) -> str:
+    if output_format == "json":
+        return report.to_json()
+    if output_format == "html":
+        return report.to_html()
+    return report.to_markdown()
+
+
+def _file_hash(path: str) -> str | None:
+    """The sha256 of the file's bytes, or None when it cannot be read (reading will say why)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file: the report is whole, or absent."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def _make_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file: the reports of several documents need a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the output folder {out}: {error.strerror}") from error

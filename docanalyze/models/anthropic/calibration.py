@@ -1,0 +1,88 @@
+"""Fitting the token estimate to a model's tokenizer, offline and against ``count_tokens``.
+
+Offline, the estimate (:mod:`docanalyze.text.tokens`) is scaled by the model's tokenizer ratio (1.3
+for Claude Opus 4.7 and later, whose tokenizer counts about 30% more tokens for the same text).
+With a key, a run counts a few of its own prompts with the free ``count_tokens`` endpoint once and
+scales the estimate so that it covers the largest ratio seen, with a small margin; the factor is
+kept a day in the run store. A count that fails leaves the offline factor in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import anthropic
+
+from docanalyze.models.anthropic.error_messages import Endpoint, safe_url
+from docanalyze.models.catalog import tokenizer_ratio
+from docanalyze.models.model_api import MODEL_INFO_MAX_AGE
+from docanalyze.text.tokens import estimate_tokens
+
+if TYPE_CHECKING:
+    from docanalyze.store import RunStore
+
+__all__ = ["CALIBRATION_MARGIN", "CALIBRATION_SAMPLES", "Calibration"]
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_SAMPLES = 3
+"""How many of a run's prompts are counted."""
+CALIBRATION_MARGIN = 1.02
+"""The calibrated estimate stays this much above the largest ratio seen."""
+_COUNT_TIMEOUT = 30.0
+
+
+class Calibration:
+    """The factor that turns the raw estimate into this model's tokens."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.factor = tokenizer_ratio(model)
+        self.calibrated = False
+
+    def scale(self, raw_tokens: int) -> int:
+        """``raw_tokens`` of the raw estimate in this model's tokens (rounded up)."""
+        return math.ceil(raw_tokens * self.factor) if raw_tokens else 0
+
+    async def fit(
+        self,
+        client: anthropic.AsyncAnthropic,
+        store: RunStore | None,
+        endpoint: Endpoint,
+        prompts: Sequence[str],
+    ) -> None:
+        """Count up to :data:`CALIBRATION_SAMPLES` of ``prompts`` and fit the factor (once)."""
+        if self.calibrated:
+            return
+        key = (
+            f"calibration|{safe_url(endpoint.base_url or 'https://api.anthropic.com')}|{self.model}"
+        )
+        stored = store.get_model(key, MODEL_INFO_MAX_AGE) if store is not None else None
+        if stored is not None and isinstance(stored.get("factor"), (int, float)):
+            self.factor, self.calibrated = float(stored["factor"]), True
+            return
+        samples = [prompt for prompt in prompts if prompt.strip()][:CALIBRATION_SAMPLES]
+        if not samples:
+            return
+        try:
+            counts = await asyncio.gather(*(self._count(client, text) for text in samples))
+        except (anthropic.AnthropicError, TimeoutError, OSError) as error:
+            log.debug("count_tokens calibration failed: %s", type(error).__name__)
+            return
+        ratios = [actual / estimate_tokens(text) for text, actual in zip(samples, counts)]
+        self.factor = max(0.5, min(3.0, max(ratios) * CALIBRATION_MARGIN))
+        self.calibrated = True
+        if store is not None:
+            store.put_model(key, {"factor": self.factor})
+
+    async def _count(self, client: anthropic.AsyncAnthropic, text: str) -> int:
+        counted = await client.messages.count_tokens(
+            model=self.model,
+            messages=[{"role": "user", "content": text}],
+            timeout=_COUNT_TIMEOUT,
+        )
+        return counted.input_tokens

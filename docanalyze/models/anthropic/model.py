@@ -1,0 +1,495 @@
+"""The Claude backend: the official ``anthropic`` SDK, our one retry loop, paced to the limits.
+
+The SDK's own retries are off (``max_retries=0``); :func:`docanalyze.models.anthropic.retry.call_with_retries`
+is the only retry in the program. Every attempt takes a slot from an adaptive concurrency limiter
+(:mod:`docanalyze.models.anthropic.concurrency`), then waits for the run's shared rate limiter
+(:mod:`docanalyze.models.anthropic.ratelimit`), which learns the limits from the response headers and
+pauses every request after a 429. Every attempt is streamed (:mod:`docanalyze.models.anthropic.sender`):
+the response headers arrive as soon as the API accepts the request, and both limiters learn from
+them at once. A request gives its slot back while it waits to be retried. Repeated overloads of the primary model switch to a fallback model
+(:mod:`docanalyze.models.anthropic.fallback`). A request that fails for good becomes a one-line
+:class:`~docanalyze.errors.ModelError` that says what to do; the API key never appears in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import anthropic
+import httpx2
+from anthropic.types import Message
+
+from docanalyze.errors import ConfigError
+from docanalyze.models.anthropic.calibration import Calibration
+from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency, Slot
+from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
+from docanalyze.models.anthropic.fallback import FallbackSwitch
+from docanalyze.models.anthropic.message_parts import reply_from_message
+from docanalyze.models.anthropic.model_lookup import ModelLookup
+from docanalyze.models.anthropic.ratelimit import Kind, RateLimiter, Ticket
+from docanalyze.models.anthropic.retry import (
+    RetryEvent,
+    RetryPolicy,
+    call_with_retries,
+    error_headers,
+    error_status,
+    is_timeout,
+    server_requested_delay,
+)
+from docanalyze.models.anthropic.sender import CONNECT_TIMEOUT, MessageSender
+from docanalyze.models.base import ModelReply, ModelRequest
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.catalog import capabilities_of
+from docanalyze.models.model_api import ModelDescription, describe_from_catalog
+from docanalyze.text.tokens import estimate_tokens
+
+if TYPE_CHECKING:
+    from docanalyze.store import RunStore
+
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MAX_OUTPUT_TOKENS",
+    "NO_KEY_MESSAGE",
+    "AnthropicModel",
+    "ClientStats",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT_WINDOW = 200_000
+DEFAULT_MAX_OUTPUT_TOKENS = 64_000
+NO_KEY_MESSAGE = (
+    "ANTHROPIC_API_KEY is not set: set it to analyze with Claude, or use --backend extractive"
+)
+DEFAULT_RETRY_POLICY = RetryPolicy()
+DEFAULT_STALL_TIMEOUT = 60.0
+"""Seconds a stream may send nothing (the API sends pings while it works) before it is cut."""
+
+# What a request can fail with that is not a bug: API errors, dropped or timed-out connections.
+_FAILURES = (anthropic.AnthropicError, httpx2.TransportError, TimeoutError, asyncio.TimeoutError)
+
+TextCallback = Callable[[str], None]
+RestartCallback = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """A snapshot of what the client did so far, for progress reports and benchmarks.
+
+    ``attempts`` counts HTTP attempts and ``retries`` the attempts that were retried;
+    ``rate_limited`` (429), ``overloaded`` (529), ``server_errors`` (other 5xx), ``timeouts``
+    and ``dropped`` (connections that failed without a response) count failed attempts.
+    """
+
+    attempts: int
+    retries: int
+    rate_limited: int
+    overloaded: int
+    server_errors: int
+    timeouts: int
+    dropped: int
+    cooldowns: int
+    rate_waits: int
+    rate_wait_seconds: float
+    concurrency_limit: int
+    concurrency_max: int
+    fallback_used: bool
+    fallback_replies: int
+
+
+@dataclass
+class _FailureCounts:
+    overloaded: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    dropped: int = 0
+    fallback_replies: int = 0
+
+
+class AnthropicModel:
+    """Claude through the Messages API; implements :class:`docanalyze.models.base.Model`.
+
+    ``api_key`` and ``base_url`` default to ``ANTHROPIC_API_KEY`` (or ``ANTHROPIC_AUTH_TOKEN``)
+    and ``ANTHROPIC_BASE_URL``. Every attempt first takes a slot from the adaptive concurrency
+    limiter (``concurrency`` is its ceiling, ``initial_concurrency`` its start), then waits for
+    the shared :class:`~docanalyze.models.anthropic.ratelimit.RateLimiter` (``rpm``, ``input_tpm``,
+    ``output_tpm`` cap it on top of the server's limits). ``timeout`` bounds each attempt; a
+    stream that sends nothing for ``stall_timeout`` seconds is cut. After
+    ``fallback_after`` consecutive 529/5xx failures of the primary model, attempts go to
+    ``fallback_model`` and ``on_fallback(primary, fallback)`` is called once. ``attempts`` and
+    ``retries`` count HTTP attempts and retries; :meth:`stats` has the rest. The SDK client is
+    created inside the running event loop, again whenever the loop changes.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        context_window: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        initial_concurrency: int = 8,
+        timeout: float = 600.0,
+        stall_timeout: float | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+        rpm: int | None = None,
+        input_tpm: int | None = None,
+        output_tpm: int | None = None,
+        fallback_model: str | None = None,
+        fallback_after: int = 3,
+        on_fallback: Callable[[str, str], None] | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"--concurrency must be at least 1 (got {concurrency})")
+        if timeout <= 0:
+            raise ConfigError(f"the request timeout must be positive (got {timeout})")
+        if stall_timeout is not None and stall_timeout <= 0:
+            raise ConfigError(f"the stall timeout must be positive (got {stall_timeout})")
+        self._model = model
+        self._api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
+        self._auth_token = None if self._api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        if not self._api_key and not self._auth_token:
+            raise ConfigError(NO_KEY_MESSAGE)
+        self._base_url_from_env = not base_url and bool(os.environ.get("ANTHROPIC_BASE_URL"))
+        self._base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        if self._base_url and urlsplit(self._base_url).password is not None:
+            where = "ANTHROPIC_BASE_URL" if self._base_url_from_env else "the base URL"
+            raise ConfigError(
+                f"{where} holds a user name and password (user:password@host): remove them; "
+                "the API key is sent in a header of its own"
+            )
+        self._explicit_window = context_window
+        self._descriptions: dict[str, ModelDescription] = {}
+        self.described = False
+        """Whether :meth:`describe` ran (the Models API is asked once per client)."""
+        self.calibration = Calibration(model)
+        self._apply_limits(describe_from_catalog(model))
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.stall_timeout = min(timeout, stall_timeout or DEFAULT_STALL_TIMEOUT)
+        self.retry = retry
+        self.on_retry = on_retry
+        self.attempts = 0
+        self.retries = 0
+        self.limiter = rate_limiter or RateLimiter(
+            rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm
+        )
+        self.limits = AdaptiveConcurrency(
+            concurrency, initial=initial_concurrency, headroom=self.limiter.has_headroom
+        )
+        self.fallback = FallbackSwitch(
+            model, fallback_model, threshold=fallback_after, on_switch=on_fallback
+        )
+        self._failures = _FailureCounts()
+        self._client: anthropic.AsyncAnthropic | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def name(self) -> str:
+        """The model identifier sent with each request (unless a request overrides it)."""
+        return self._model
+
+    @property
+    def context_window(self) -> int:
+        """Tokens a request may use in all: explicit, else the catalog's, else 200,000."""
+        return self._context_window
+
+    @property
+    def max_output_tokens(self) -> int:
+        """The largest ``max_tokens`` to ask for: the catalog's limit, at most half the window."""
+        return self._max_output_tokens
+
+    def _apply_limits(self, description: ModelDescription | None) -> None:
+        """Take the window and output limit: ``--context-window``, else ``description``'s, else
+        200,000; the output at most half the window."""
+        window = description.context_window if description else None
+        output = description.max_output_tokens if description else None
+        self.context_window_known = self._explicit_window is not None or window is not None
+        self._context_window = self._explicit_window or window or DEFAULT_CONTEXT_WINDOW
+        self._max_output_tokens = min(
+            output or DEFAULT_MAX_OUTPUT_TOKENS, self._context_window // 2
+        )
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The request rules of ``model``: what the Models API said, else the catalog's."""
+        described = self._descriptions.get(model)
+        return described.capabilities if described else capabilities_of(model)
+
+    @property
+    def description(self) -> ModelDescription | None:
+        """What the Models API said of the primary model (None until :meth:`describe`)."""
+        return self._descriptions.get(self._model)
+
+    async def describe(self, store: RunStore | None) -> list[str]:
+        """Learn the primary model (and the fallback) from the Models API, once a day.
+
+        Sets the context window and output limit (unless ``--context-window`` was given) and
+        the request rules. Raises :class:`ConfigError` for a retired or unknown model; returns
+        the notices to show (a deprecated model, a Models API that could not be asked).
+        """
+        self.described = True
+        lookup = ModelLookup(self._bind_to_running_loop(), store, self._endpoint())
+        notices: list[str] = []
+        for name in dict.fromkeys((self._model, self.fallback.fallback)):
+            if name is None:
+                continue
+            description, notice = await lookup.describe(name)
+            if notice:
+                notices.append(notice)
+            if description is not None:
+                self._descriptions[name] = description
+        self._apply_limits(
+            self._descriptions.get(self._model) or describe_from_catalog(self._model)
+        )
+        if not self.context_window_known:
+            notices.append(
+                f"{self._model} is not in docanalyze's model table: assuming a "
+                f"{self._context_window:,}-token context window; pass --context-window to set it"
+            )
+        return notices
+
+    async def calibrate(self, store: RunStore | None, prompts: Sequence[str]) -> None:
+        """Fit the token estimate to ``count_tokens`` on a few of the run's own prompts."""
+        await self.calibration.fit(self._bind_to_running_loop(), store, self._endpoint(), prompts)
+
+    @property
+    def switched_to_fallback(self) -> bool:
+        """Whether attempts for the primary model now go to the fallback model."""
+        return self.fallback.switched
+
+    def estimate_tokens(self, text: str) -> int:
+        """A conservative estimate of the input tokens ``text`` costs for this model: the
+        estimate scaled to the model's tokenizer (and to ``count_tokens``, once calibrated)."""
+        return self.calibration.scale(estimate_tokens(text))
+
+    def stats(self) -> ClientStats:
+        """What the client did so far: attempts, failures by kind, waits, concurrency, fallback."""
+        limiter, limits, failures = self.limiter.stats(), self.limits.stats(), self._failures
+        return ClientStats(
+            attempts=self.attempts,
+            retries=self.retries,
+            rate_limited=limiter.rate_limited,
+            overloaded=failures.overloaded,
+            server_errors=failures.server_errors,
+            timeouts=failures.timeouts,
+            dropped=failures.dropped,
+            cooldowns=limiter.cooldowns,
+            rate_waits=limiter.waits,
+            rate_wait_seconds=limiter.waited_seconds,
+            concurrency_limit=limits.limit,
+            concurrency_max=limits.max_limit,
+            fallback_used=self.fallback.switched,
+            fallback_replies=failures.fallback_replies,
+        )
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        on_text: TextCallback | None = None,
+        on_restart: RestartCallback | None = None,
+    ) -> ModelReply:
+        """Answer ``request``, retrying transient failures; raise ModelError when it fails for good.
+
+        With ``on_text`` the reply is streamed and ``on_text`` receives each text delta as it
+        arrives. If a streamed attempt fails after delivering text and is retried, ``on_restart``
+        is called before the new attempt's first delta: discard the text received so far. The
+        returned reply always holds only the successful attempt's text.
+        """
+        client = self._bind_to_running_loop()
+        requested = request.model or self._model
+        sender = MessageSender(
+            client,
+            request,
+            timeout=self.timeout,
+            stall_timeout=self.stall_timeout,
+            rules_of=self.rules_of,
+            on_text=on_text,
+            on_restart=on_restart,
+        )
+        estimate = self.calibration.scale(_input_estimate(request))
+        attempts = 0
+        model = requested
+
+        async def attempt() -> Message:
+            nonlocal attempts, model
+            model = self.fallback.choose(requested)
+            slot = await self.limits.acquire()
+            try:
+                ticket = await self.limiter.acquire(estimate, request.max_tokens)
+                attempts += 1
+                self.attempts += 1
+                observed: set[Kind] = set()
+
+                def accepted(headers: Mapping[str, str]) -> None:
+                    observed.update(self.limiter.observe(headers, ticket))
+                    self.limits.record_accepted(slot)
+
+                try:
+                    message = await sender.send(model, accepted)
+                except _FAILURES as error:
+                    self._note_failure(error, model, slot, ticket)
+                    raise
+                except BaseException:  # cancelled: later requests must not count it as unanswered
+                    self.limiter.release_unused(ticket, rejected=False)
+                    raise
+                self._note_success(message, model, slot, ticket, requested, observed)
+                return message
+            finally:
+                self.limits.release(slot)
+
+        started = time.monotonic()
+        try:
+            message = await call_with_retries(
+                attempt, self.retry, on_retry=self._note_retry, waited_elsewhere=self._cooldown_left
+            )
+        except _FAILURES as error:
+            elapsed = time.monotonic() - started
+            raise failure_error(
+                error,
+                self._endpoint(),
+                stage=request.stage,
+                model=model,
+                attempts=attempts,
+                elapsed=elapsed,
+            ) from None
+        return reply_from_message(message, time.monotonic() - started)
+
+    async def aclose(self) -> None:
+        """Close the SDK client's connections (a later request opens a new client)."""
+        client, loop = self._client, self._loop
+        self._client = self._loop = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.close()
+
+    def _bind_to_running_loop(self) -> anthropic.AsyncAnthropic:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # A client from an earlier event loop cannot be used (or closed) from this one.
+            self._client = self._new_client()
+            self._loop = loop
+        return self._client
+
+    def _new_client(self) -> anthropic.AsyncAnthropic:
+        """An SDK client on aiohttp: with a hundred streams open, it costs about half the CPU
+        of the default httpx transport, whose pool bookkeeping grows with each connection."""
+        timeout = httpx2.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
+        http_client = anthropic.DefaultAioHttpClient(timeout=timeout, verify=_tls_context())
+        if self._api_key:
+            return anthropic.AsyncAnthropic(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                max_retries=0,
+                timeout=timeout,
+                http_client=http_client,
+            )
+        return anthropic.AsyncAnthropic(
+            auth_token=self._auth_token,
+            base_url=self._base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=http_client,
+        )
+
+    def _note_success(
+        self,
+        message: Message,
+        model: str,
+        slot: Slot,
+        ticket: Ticket,
+        requested: str,
+        observed: set[Kind],
+    ) -> None:
+        """Settle a reply's usage with the rate limiter; let the limits and the fallback learn.
+
+        ``observed`` are the kinds of limit the response headers reported when the request was
+        accepted. Those headers already count its input; its output is only known now (the API
+        reserves ``max_tokens`` at admission and gives back the rest when the reply ends), so the
+        output is settled whatever the headers said.
+        """
+        usage = message.usage
+        input_tokens = (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
+        already_counted = observed - {"output-tokens"}
+        self.limiter.settle(ticket, input_tokens, usage.output_tokens, already_counted)
+        self.limits.record_success(slot, headroom=self.limiter.has_headroom(self.limits.limit))
+        self.fallback.record_success(model)
+        if model != requested:
+            self._failures.fallback_replies += 1
+
+    def _note_failure(self, error: BaseException, model: str, slot: Slot, ticket: Ticket) -> None:
+        """Feed a failed attempt to the rate limiter, the concurrency limiter and the fallback."""
+        status = error_status(error)
+        headers = error_headers(error) or {}
+        observed = self.limiter.observe(headers, ticket) if headers else set()
+        if status == 429:
+            self.limiter.cooldown(server_requested_delay(headers))
+            self.limits.record_overload(slot)
+        elif status == 529:
+            self._failures.overloaded += 1
+            self.limits.record_overload(slot, sporadic_ok=True)
+        elif status is not None and status >= 500:
+            self._failures.server_errors += 1
+        elif status is None and is_timeout(error):
+            self._failures.timeouts += 1
+            self.limits.record_overload(slot, sporadic_ok=True)
+        elif status is None:
+            self._failures.dropped += 1
+        rejected = status is not None and (status < 500 or status == 529)
+        self.limiter.release_unused(ticket, rejected=rejected, observed=observed)
+        self.fallback.record_failure(model, status)
+
+    def _cooldown_left(self, error: BaseException) -> float | None:
+        """For a 429, the shared cooldown the next attempt will wait for (not slept twice)."""
+        if error_status(error) != 429:
+            return None
+        return self.limiter.cooldown_remaining()
+
+    def _note_retry(self, event: RetryEvent) -> None:
+        self.retries += 1
+        log.debug(
+            "retrying after attempt %d failed (%s) in %.2f s",
+            event.attempt,
+            event.reason,
+            event.delay,
+        )
+        if self.on_retry is not None:
+            self.on_retry(event)
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(secret for secret in (self._api_key, self._auth_token) if secret)
+
+    def _endpoint(self) -> Endpoint:
+        return Endpoint(
+            base_url=self._base_url,
+            base_url_from_env=self._base_url_from_env,
+            timeout=self.timeout,
+            secrets=self._secrets(),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """The TLS settings every client of the process shares (the SDK's defaults: the system's or
+    ``SSL_CERT_FILE``'s certificates). Loading them takes tens of milliseconds, which a corpus
+    of a thousand documents, one client each, would otherwise pay a thousand times."""
+    return httpx2.create_ssl_context()
+
+
+def _input_estimate(request: ModelRequest) -> int:
+    """The raw input estimate of ``request``: prompt and system, plus a little framing."""
+    return estimate_tokens(request.prompt) + estimate_tokens(request.system or "") + 8

@@ -1,0 +1,96 @@
+"""Asking the Models API about a model, once a day: the answer is kept in the run store.
+
+:meth:`ModelLookup.describe` returns what the API says (or, when it cannot be asked, what the
+catalog says, with a notice), and raises a one-line :class:`~docanalyze.errors.ConfigError` for a
+model that is retired or that the API does not know. The store keeps the answer's JSON under the
+model's name and the API's address, never the key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anthropic
+import httpx2
+
+from docanalyze.errors import ConfigError
+from docanalyze.models.anthropic.error_messages import Endpoint, failure_error, safe_url, scrub
+from docanalyze.models.model_api import (
+    MODEL_INFO_MAX_AGE,
+    ModelDescription,
+    describe_from_api,
+    describe_from_catalog,
+    lifecycle_problem,
+)
+
+if TYPE_CHECKING:
+    from docanalyze.store import RunStore
+
+__all__ = ["LOOKUP_TIMEOUT", "ModelLookup"]
+
+LOOKUP_TIMEOUT = 30.0
+"""Seconds one Models API call may take."""
+
+
+class ModelLookup:
+    """Describes models through ``client.models.retrieve``, caching answers in ``store``."""
+
+    def __init__(
+        self, client: anthropic.AsyncAnthropic, store: RunStore | None, endpoint: Endpoint
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._endpoint = endpoint
+
+    async def describe(self, name: str) -> tuple[ModelDescription | None, str | None]:
+        """What the API says of ``name`` and a notice (deprecated, or the API not reachable)."""
+        body = self._stored(name)
+        if body is None:
+            body, notice = await self._retrieve(name)
+            if body is None:
+                return describe_from_catalog(name), notice
+            if self._store is not None:
+                self._store.put_model(self._key(name), body)
+        description = describe_from_api(body)
+        error, notice = lifecycle_problem(description)
+        if error is not None:
+            raise error
+        return description, notice
+
+    def _key(self, name: str) -> str:
+        return f"{safe_url(self._endpoint.base_url or 'https://api.anthropic.com')}|{name}"
+
+    def _stored(self, name: str) -> dict[str, object] | None:
+        if self._store is None:
+            return None
+        return self._store.get_model(self._key(name), MODEL_INFO_MAX_AGE)
+
+    async def _retrieve(self, name: str) -> tuple[dict[str, object] | None, str | None]:
+        try:
+            info = await self._client.models.retrieve(name, timeout=LOOKUP_TIMEOUT)
+        except anthropic.APIStatusError as error:
+            if error.status_code == 404:
+                detail = scrub(str(getattr(error, "message", "") or ""), self._endpoint.secrets)
+                raise ConfigError(
+                    f"model '{name}' is not known to the Anthropic API (404 from the Models "
+                    f"API{': ' + _short(detail) if detail else ''}): check --model"
+                ) from None
+            if error.status_code in (401, 403):
+                raise failure_error(
+                    error, self._endpoint, stage="map", model=name, attempts=1, elapsed=0.0
+                ) from None
+            return None, self._unreachable(name, f"{error.status_code}")
+        except (anthropic.APIConnectionError, httpx2.TransportError, TimeoutError) as error:
+            return None, self._unreachable(name, type(error).__name__)
+        return info.model_dump(mode="json"), None
+
+    def _unreachable(self, name: str, why: str) -> str:
+        return (
+            f"the Models API could not be asked about {name} ({why}): using docanalyze's model "
+            "table for its limits and rules"
+        )
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:199] + "…"

@@ -1,0 +1,1 @@
+"""The offline extractive analyzer: cited sentences chosen without a model."""

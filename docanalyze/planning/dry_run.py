@@ -1,0 +1,243 @@
+"""A dry run: the exact prompts a run would send, with their budgets, and no request at all.
+
+:func:`preview_prompts` renders the map prompt of the first chunk, one reduce step and the final
+prompt through the same templates, budgets and template headers as a run. No model is asked, so
+no API key is needed and nothing is recorded in the run store. The reduce and final prompts need
+partial results, which only the model's map replies provide: they are shown with stand-ins, the
+offline extractive analyzer's extraction of the first chunks, and say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from docanalyze.document import Chunk, Partial
+from docanalyze.errors import InputError
+from docanalyze.events import Event
+from docanalyze.ingest.chunking import split_document
+from docanalyze.ingest.sources import Source, resolve_document
+from docanalyze.models.base import Model, ModelRequest, Stage
+from docanalyze.models.extractive.model import ExtractiveModel, extract_sentences
+from docanalyze.options import Options
+from docanalyze.prompting.templates import PromptSet
+from docanalyze.prompting.thinking import stage_budgets
+from docanalyze.run.context import RunContext
+from docanalyze.run.map import map_prompt
+from docanalyze.run.reduce import final_prompt, reduce_prompt
+from docanalyze.text.language import resolve_language
+
+__all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
+
+STAND_IN_CHUNKS = 2
+"""How many chunks' extractions stand in for the partial results of the reduce and final steps."""
+_RULE = "=" * 8
+
+
+@dataclass(frozen=True)
+class PromptPreview:
+    """One request as a run would send it: the rendered prompt and its settings."""
+
+    stage: Stage
+    title: str
+    template: str
+    prompt: str
+    prompt_tokens: int
+    max_tokens: int
+    model: str
+    temperature: float | None
+    fits: bool
+    note: str = ""
+    thinking: str = ""
+    """The stage's thinking, e.g. ``thinking off`` (:meth:`StageThinking.describe`)."""
+    thinking_allowance: int = 0
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What :func:`preview_prompts` found: the document, the model and the previews."""
+
+    source: str
+    page_count: int
+    chunk_count: int
+    model: str
+    context_window: int
+    request_limit: int
+    previews: list[PromptPreview]
+
+
+def preview_prompts(source: Source, options: Options | None = None, **overrides: Any) -> DryRun:
+    """The prompts a run on ``source`` would send first: map (chunk 1), one reduce step, final.
+
+    Options are those of :class:`docanalyze.Pipeline`. Reads and chunks the document, loads the
+    templates and plans the budgets exactly as a run does; sends nothing.
+    """
+    options = replace(options or Options(), **overrides)
+    prompts = PromptSet.load(options.prompts_dir, options.variables)
+    document = resolve_document(source, password=options.password)
+    chunks = split_document(document, chunk_size=options.chunk_size, chunk_overlap=options.overlap)
+    if not chunks:
+        raise InputError(f"{document.source}: there is no text to analyze")
+    model = _planning_model(options)
+    budgets = stage_budgets(options, prompts, model)
+    ctx = RunContext(
+        document,
+        model,
+        prompts,
+        budgets,
+        _ignore,
+        question=options.question,
+        language=resolve_language(options.language, document.text),
+    )
+    stand_ins = [_stand_in(ctx, chunk) for chunk in chunks[:STAND_IN_CHUNKS]]
+    previews = [
+        _map_preview(ctx, chunks[0]),
+        _reduce_preview(ctx, stand_ins, len(chunks)),
+        _final_preview(ctx, stand_ins, len(chunks)),
+    ]
+    return DryRun(
+        source=document.source,
+        page_count=document.page_count,
+        chunk_count=len(chunks),
+        model=model.name,
+        context_window=model.context_window,
+        request_limit=budgets.request_limit,
+        previews=previews,
+    )
+
+
+def format_dry_run(dry_run: DryRun) -> str:
+    """The dry run as text: a summary line, then each prompt under a header with its settings."""
+    summary = (
+        f"docanalyze dry run: {dry_run.source}, {_count(dry_run.page_count, 'page')}, "
+        f"{_count(dry_run.chunk_count, 'chunk')}; model {dry_run.model}, "
+        f"{dry_run.context_window:,}-token context window. No request was sent."
+    )
+    lines = [summary]
+    for preview in dry_run.previews:
+        lines.extend(_preview_lines(preview, dry_run.request_limit))
+    return "\n".join(lines) + "\n"
+
+
+def _preview_lines(preview: PromptPreview, request_limit: int) -> list[str]:
+    temperature = "the model's default" if preview.temperature is None else preview.temperature
+    size = f"~{preview.prompt_tokens:,} tokens (estimated)"
+    if not preview.fits:
+        size += f"; with max_tokens it exceeds the {request_limit:,}-token request limit"
+    lines = [
+        "",
+        f"{_RULE} {preview.title} {_RULE}",
+        f"template     {preview.template}",
+        f"model        {preview.model}",
+        f"temperature  {temperature}",
+        f"thinking     {preview.thinking or 'no thinking setting'}",
+        f"max_tokens   {preview.max_tokens:,}{_allowance_note(preview)}",
+        f"prompt       {size}",
+    ]
+    if preview.note:
+        lines.append(f"note         {preview.note}")
+    return [*lines, f"{_RULE} prompt {_RULE}", preview.prompt, f"{_RULE} end of prompt {_RULE}"]
+
+
+def _allowance_note(preview: PromptPreview) -> str:
+    if not preview.thinking_allowance:
+        return ""
+    text = preview.max_tokens - preview.thinking_allowance
+    return f" ({text:,} for the text, {preview.thinking_allowance:,} for thinking)"
+
+
+def _map_preview(ctx: RunContext, chunk: Chunk) -> PromptPreview:
+    """The map request of ``chunk``, rendered by :mod:`docanalyze.run.map`."""
+    rendered = map_prompt(ctx, chunk, chunk.start, chunk.end)
+    request = ctx.stage_request(
+        "map", rendered.prompt, ctx.budgets.map_max_tokens, (rendered.text,)
+    )
+    pages = _page_span(rendered.first_page, rendered.last_page)
+    title = f"map: chunk {chunk.index + 1} of {chunk.total} ({pages})"
+    fits = ctx.budgets.fits(rendered.tokens, request.max_tokens)
+    return _preview(
+        ctx, request, title, rendered.tokens, "" if fits else "a run sends it in halves"
+    )
+
+
+def _reduce_preview(ctx: RunContext, stand_ins: list[Partial], chunk_count: int) -> PromptPreview:
+    prompt, tokens = reduce_prompt(ctx, stand_ins, level=1, number=1, groups=1)
+    material = tuple(partial.text for partial in stand_ins)
+    request = ctx.stage_request("reduce", prompt, ctx.budgets.reduce_max_tokens, material)
+    note = (
+        f"{_stand_in_note(stand_ins)}; a run sends reduce steps only when the partial results "
+        "do not fit one final prompt, and numbers the groups of each level"
+    )
+    if chunk_count == 1:
+        note += " (this document has one chunk: a run sends no reduce step)"
+    return _preview(ctx, request, "reduce: level 1, group 1", tokens, note)
+
+
+def _final_preview(ctx: RunContext, stand_ins: list[Partial], chunk_count: int) -> PromptPreview:
+    prompt, tokens = final_prompt(ctx, stand_ins, chunk_count)
+    material = tuple(partial.text for partial in stand_ins)
+    request = ctx.stage_request("final", prompt, ctx.budgets.final_max_tokens, material)
+    note = f"{_stand_in_note(stand_ins)}; a run's final prompt holds the merged results of all"
+    note += f" {_count(chunk_count, 'chunk')}"
+    return _preview(ctx, request, "final report", tokens, note)
+
+
+def _preview(
+    ctx: RunContext, request: ModelRequest, title: str, tokens: int, note: str
+) -> PromptPreview:
+    stage_thinking = ctx.budgets.thinking.get(request.stage)
+    return PromptPreview(
+        stage=request.stage,
+        title=title,
+        template=ctx.prompts.origin(request.stage),
+        prompt=request.prompt,
+        prompt_tokens=tokens,
+        max_tokens=request.max_tokens,
+        model=request.model or ctx.model.name,
+        temperature=request.temperature,
+        fits=ctx.budgets.fits(tokens, request.max_tokens),
+        note=note,
+        thinking=stage_thinking.describe() if stage_thinking else "",
+        thinking_allowance=request.thinking_allowance,
+    )
+
+
+def _stand_in(ctx: RunContext, chunk: Chunk) -> Partial:
+    """What the offline extractive analyzer extracts from ``chunk``: a realistic partial result."""
+    text = ctx.document.marked_text(chunk.start, chunk.end)
+    return Partial(extract_sentences((text,), ctx.budgets.map_max_tokens), *_pages(ctx, chunk))
+
+
+def _stand_in_note(stand_ins: list[Partial]) -> str:
+    which = "chunk 1" if len(stand_ins) == 1 else f"chunks 1-{len(stand_ins)}"
+    return (
+        f"shown with placeholder partial results: the offline extractive analyzer's extraction "
+        f"of {which} (in a run, the partial results are the model's replies)"
+    )
+
+
+def _planning_model(options: Options) -> Model:
+    """A model with the name, window, output limit and estimate the run's backend would have."""
+    from docanalyze.planning.plan import PlannedModel
+
+    planned = PlannedModel.for_options(options)
+    if options.backend == "extractive":
+        return ExtractiveModel(context_window=planned.context_window)
+    return planned
+
+
+def _pages(ctx: RunContext, chunk: Chunk) -> tuple[int, int]:
+    document = ctx.document
+    return document.page_at(chunk.start), document.page_at(max(chunk.start, chunk.end - 1))
+
+
+def _page_span(first: int, last: int) -> str:
+    return f"page {first}" if first == last else f"pages {first}-{last}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _ignore(_event: Event) -> None:
+    """A dry run reports no progress."""

@@ -1,0 +1,496 @@
+"""What every stage of one run shares: the model, templates, budgets, and the usage and cost so far.
+
+Every request goes through :meth:`RunContext.complete`, which holds the request's worst-case cost
+against ``--max-cost`` before sending it, counts the reply's usage by model and by stage, notes
+which model wrote each stage, and streams the reply when asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol, cast
+
+from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, format_usd
+from docanalyze.document import Document, Partial
+from docanalyze.errors import BudgetError, ConfigError
+from docanalyze.events import Event, EventHandler, Notice, RequestRetried, StepFinished
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Refusal, Stage, Usage
+from docanalyze.prompting.budgets import Budgets
+from docanalyze.prompting.cache import (
+    CacheTurn,
+    CacheWarmup,
+    SharedInstructions,
+    shared_instructions,
+)
+from docanalyze.prompting.templates import PromptSet, TemplateName
+from docanalyze.text.language import Language, resolve_language
+
+__all__ = [
+    "CostStop",
+    "EventLog",
+    "Extraction",
+    "RefusalStop",
+    "RefusedPart",
+    "RunContext",
+    "StreamingModel",
+    "supports_streaming",
+    "unknown_price_message",
+]
+
+TextCallback = Callable[[str], None]
+RestartCallback = Callable[[], None]
+
+
+class CostStop(Exception):
+    """Raised instead of sending a request that could break ``--max-cost`` (caught by the pipeline)."""
+
+
+class RefusalStop(Exception):
+    """Raised when the model refused a reduce or final request, or after the map stage when it
+    refused any part (caught by the pipeline, which writes the incomplete report)."""
+
+
+@dataclass(frozen=True)
+class RefusedPart:
+    """A part of the document the model refused: the stage, pages and the API's reasons."""
+
+    stage: Stage
+    first_page: int
+    last_page: int
+    refusal: Refusal
+    chunk_index: int | None = None
+    model: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (``--format json``'s ``refused``)."""
+        return {
+            "stage": self.stage,
+            "chunk": None if self.chunk_index is None else self.chunk_index + 1,
+            "first_page": self.first_page,
+            "last_page": self.last_page,
+            "category": self.refusal.category,
+            "explanation": self.refusal.explanation,
+            "model": self.model,
+        }
+
+
+MAX_THINKING_RETRIES = 2
+"""How often a reply cut while the model was still thinking is asked again with more room."""
+
+
+class StreamingModel(Protocol):
+    """A model whose ``complete`` can stream: ``on_text`` gets each delta of the reply."""
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        on_text: TextCallback | None = None,
+        on_restart: RestartCallback | None = None,
+    ) -> ModelReply: ...
+
+
+def supports_streaming(model: object) -> bool:
+    """Whether ``model.complete`` accepts ``on_text``/``on_restart``.
+
+    A ``supports_streaming`` attribute decides when present; otherwise the signature does, and
+    a wrapper that passes ``**kwargs`` on to an ``inner`` model streams if the inner one does.
+    """
+    declared = getattr(model, "supports_streaming", None)
+    if isinstance(declared, bool):
+        return declared
+    parameters = inspect.signature(model.complete).parameters  # type: ignore[attr-defined]
+    if "on_text" in parameters:
+        return True
+    passes_keywords = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    inner = getattr(model, "inner", None)
+    return passes_keywords and inner is not None and supports_streaming(inner)
+
+
+@dataclass
+class EventLog:
+    """Forwards a run's events to the caller's handler, keeping notices and counting retries."""
+
+    handler: EventHandler | None = None
+    notices: list[str] = field(default_factory=list)
+    retries: int = 0
+    rate_limited: int = 0
+
+    def emit(self, event: Event) -> None:
+        """Record ``event`` and pass it on."""
+        if isinstance(event, Notice):
+            self.notices.append(event.message)
+        elif isinstance(event, RequestRetried):
+            self.retries += 1
+            self.rate_limited += event.status == 429
+        if self.handler is not None:
+            self.handler(event)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A map reply that was kept: the span ``[start, end)`` of the document it covers."""
+
+    chunk_index: int
+    start: int
+    end: int
+    partial: Partial
+    model: str
+
+
+@dataclass
+class RunContext:
+    """The state of one run. Stages send every request through :meth:`complete`.
+
+    ``question`` is the run's ``--question``; ``language`` the report's language, detected from
+    the document when not given. With ``cache_prompts``, long shared instructions of the map and
+    reduce templates are sent as a cached system prompt (:mod:`docanalyze.prompting.cache`); dry
+    runs and plans leave it off and render the templates whole.
+    """
+
+    document: Document
+    model: Model
+    prompts: PromptSet
+    budgets: Budgets
+    emit: EventHandler
+    prices: PriceTable = field(default_factory=PriceTable.from_catalog)
+    cost_budget: CostBudget | None = None
+    fallback_model: str | None = None
+    question: str | None = None
+    language: Language | None = None
+    ledger: UsageLedger = field(default_factory=UsageLedger)
+    stage_models: dict[str, set[str]] = field(default_factory=dict)
+    extractions: list[Extraction] = field(default_factory=list)
+    refusals: list[RefusedPart] = field(default_factory=list)
+    cache_prompts: bool = False
+    shared: dict[TemplateName, SharedInstructions] = field(default_factory=dict)
+    """The stages whose shared instructions go in a cached system prompt."""
+    warmup: CacheWarmup = field(default_factory=CacheWarmup)
+    _unpriced: set[str] = field(default_factory=set)
+    _settled: asyncio.Event = field(default_factory=asyncio.Event)
+    _in_flight: int = 0
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.question = (self.question or "").strip() or None
+        if self.language is None:
+            self.language = resolve_language(None, self.document.text)
+        if not self.shared:
+            self.shared = self._cached_instructions()
+
+    def _cached_instructions(self) -> dict[TemplateName, SharedInstructions]:
+        """The shared instructions long enough to cache (checked, whether cached or not)."""
+        found = shared_instructions(
+            self.prompts,
+            self._run_values(),
+            lambda stage: self.prompts.settings(stage).model or self.model.name,
+            self.model.estimate_tokens,
+        )
+        if not self.cache_prompts or self.model.name == "extractive":
+            return {}
+        return {stage: shared for stage, shared in found.items() if shared.cached}
+
+    def _run_values(self) -> dict[str, object]:
+        language = self.report_language
+        return {
+            "question": self.question,
+            "language": language.code,
+            "language_name": language.name,
+        }
+
+    @property
+    def report_language(self) -> Language:
+        """The language the report is written in."""
+        assert self.language is not None, "set in __post_init__"
+        return self.language
+
+    @property
+    def usage(self) -> Usage:
+        """All usage so far."""
+        return self.ledger.total
+
+    @property
+    def models_used(self) -> set[str]:
+        """Every model that replied so far."""
+        return set(self.ledger.by_model)
+
+    def render(self, name: TemplateName, **context: object) -> tuple[str, int]:
+        """Render template ``name`` for this document; return the prompt and its token estimate.
+
+        When the stage's shared instructions go in the system prompt, the prompt leaves them out
+        and the estimate counts them.
+        """
+        shared = self.shared.get(name)
+        prompt = self.prompts.render(
+            name,
+            {
+                "source": self.document.source,
+                "page_count": self.document.page_count,
+                **self._run_values(),
+                **context,
+            },
+            without_shared=shared is not None,
+        )
+        if shared is None:
+            return prompt, self.model.estimate_tokens(prompt)
+        prompt = prompt.rstrip()
+        return prompt, self.model.estimate_tokens(prompt) + shared.tokens
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        *,
+        level: int = 0,
+        on_text: TextCallback | None = None,
+        on_restart: RestartCallback | None = None,
+    ) -> ModelReply:
+        """Send one request, account for its usage and cost, and report the step.
+
+        Raises :class:`CostStop`, without sending, when the request could break ``--max-cost``.
+        With ``on_text`` the reply is streamed if the model can, else delivered whole at the end.
+        A request with a cached system prompt waits until the first one with it started replying.
+        """
+        thinking_retries = 0
+        while True:
+            turn = await self._cache_turn(request)
+            try:
+                reply = await self._complete(request, level, on_text, on_restart, turn)
+            finally:
+                if turn is not None:
+                    turn.started()
+            retry = self._thinking_retry(request, reply, thinking_retries)
+            if retry is None:
+                retry = self._refusal_retry(request, reply)
+            else:
+                thinking_retries += 1
+            if retry is None:
+                return reply
+            if on_restart is not None:
+                on_restart()
+            request = retry
+
+    def _thinking_retry(
+        self, request: ModelRequest, reply: ModelReply, retries: int
+    ) -> ModelRequest | None:
+        """``request`` with twice the room for thinking, when ``reply`` was cut while the model
+        was still thinking (it wrote less than half its text budget); None otherwise.
+
+        Halving the text would not help: thinking does not shrink with it. Raises
+        :class:`BudgetError` when the room cannot grow (the window or the output limit).
+        """
+        if not reply.truncated or reply.usage.thinking_tokens == 0:
+            return None
+        if reply.usage.text_tokens * 2 >= request.text_budget:
+            return None  # the text itself is long: the stage asks again for more text
+        # It used all its room and was still thinking: give it at least twice what it used.
+        allowance = max(2 * request.thinking_allowance, 2 * reply.usage.thinking_tokens, 1024)
+        max_tokens = request.text_budget + allowance
+        prompt_tokens = self.model.estimate_tokens(request.prompt)
+        if request.system:
+            prompt_tokens += self.model.estimate_tokens(request.system)
+        grows = (
+            retries < MAX_THINKING_RETRIES
+            and max_tokens <= self.model.max_output_tokens
+            and self.budgets.fits(prompt_tokens, max_tokens)
+        )
+        if not grows:
+            raise BudgetError(
+                f"a {request.stage} request was cut at max_tokens {request.max_tokens} while "
+                f"{reply.model} was still thinking ({reply.usage.thinking_tokens:,} thinking "
+                "tokens); lower --effort, or turn thinking off with --thinking off where the "
+                "model allows it"
+            )
+        self.emit(
+            Notice(
+                f"a {request.stage} reply was cut while {reply.model} was still thinking: asking "
+                f"again with {allowance:,} tokens for thinking"
+            )
+        )
+        return replace(request, max_tokens=max_tokens, thinking_allowance=allowance)
+
+    def _refusal_retry(self, request: ModelRequest, reply: ModelReply) -> ModelRequest | None:
+        """``request`` for the fallback model when ``reply`` is a refusal and a fallback model
+        is set that has not refused it yet; None otherwise."""
+        fallback = self.fallback_model
+        if not reply.refused or fallback is None or (request.model or self.model.name) == fallback:
+            return None
+        why = reply.refusal.describe() if reply.refusal else "no category"
+        self.emit(
+            Notice(f"{reply.model} refused a {request.stage} request ({why}): asking {fallback}")
+        )
+        return replace(request, model=fallback)
+
+    def record_refusal(self, part: RefusedPart) -> None:
+        """Note a part of the document the model refused, for the incomplete report."""
+        self.refusals.append(part)
+
+    async def _cache_turn(self, request: ModelRequest) -> CacheTurn | None:
+        if not (request.cache_system and request.system):
+            return None
+        if getattr(self.model, "sends_in_batches", False):
+            return None  # a batch answers its requests together: holding them would serialize
+        return await self.warmup.enter(request.model or self.model.name, request.system)
+
+    async def _complete(
+        self,
+        request: ModelRequest,
+        level: int,
+        on_text: TextCallback | None,
+        on_restart: RestartCallback | None,
+        turn: CacheTurn | None,
+    ) -> ModelReply:
+        hold = await self._reserve(request)
+        self._in_flight += 1
+        cost: float | None = 0.0  # a request that fails is not charged
+        try:
+            if turn is not None and turn.writer and supports_streaming(self.model):
+                on_text = _signalling_first_text(turn, on_text)
+            reply = await self._send(request, on_text, on_restart)
+            cost = self._account(request, reply, level)
+        finally:
+            self._settle(hold, cost)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+        self.emit(StepFinished(request.stage, reply.usage, level))
+        return reply
+
+    def _settle(self, hold: float, cost: float | None) -> None:
+        """Count a request's cost against the budget and wake the requests waiting for room."""
+        if self.cost_budget is None:
+            return
+        self.cost_budget.settle(hold, cost)
+        self._settled.set()
+        self._settled = asyncio.Event()
+
+    async def wait_for_requests_in_flight(self) -> None:
+        """Return once no request is in flight (every reply sent for has been counted)."""
+        while self._in_flight:
+            self._idle.clear()
+            await self._idle.wait()
+
+    def record_extraction(
+        self, chunk_index: int, start: int, end: int, partial: Partial, model: str
+    ) -> None:
+        """Keep a map reply, so that a run stopped early can still report it."""
+        self.extractions.append(Extraction(chunk_index, start, end, partial, model))
+
+    def stage_request(
+        self, stage: Stage, prompt: str, max_tokens: int, material: tuple[str, ...]
+    ) -> ModelRequest:
+        """A request of ``stage`` with this run's settings and its template header's model and
+        temperature; ``max_tokens`` is the text's budget, to which the stage's thinking
+        allowance is added (:mod:`docanalyze.prompting.thinking`)."""
+        settings = self.prompts.settings(stage)
+        shared = self.shared.get(stage)
+        thinking = self.budgets.thinking.get(stage)
+        allowance = thinking.allowance if thinking is not None else 0
+        return ModelRequest(
+            prompt=prompt,
+            max_tokens=max_tokens + allowance,
+            stage=stage,
+            thinking=thinking.thinking if thinking is not None else None,
+            effort=thinking.effort if thinking is not None else None,
+            thinking_allowance=allowance,
+            material=material,
+            system=shared.text if shared else None,
+            cache_system=shared is not None,
+            model=settings.model,
+            temperature=settings.temperature,
+            question=self.question,
+            language=self.report_language.code,
+        )
+
+    def worst_case_cost(self, request: ModelRequest) -> float:
+        """The most ``request`` can cost, with whichever of the model or its fallback answers."""
+        input_tokens = self.model.estimate_tokens(request.prompt)
+        if request.system:
+            input_tokens += self.model.estimate_tokens(request.system)
+        candidates = [request.model or self.model.name]
+        if self.fallback_model:
+            candidates.append(self.fallback_model)
+        costs = []
+        for name in candidates:
+            prices = self.prices.get(name)
+            if prices is None:
+                raise ConfigError(unknown_price_message(name))
+            costs.append(prices.worst_case(input_tokens, request.max_tokens))
+        return max(costs)
+
+    async def _reserve(self, request: ModelRequest) -> float:
+        """Hold the request's worst-case cost, waiting while requests in flight may free enough.
+
+        Raises :class:`CostStop` once nothing is in flight and the request still does not fit.
+        """
+        budget = self.cost_budget
+        if budget is None:
+            return 0.0
+        hold = self.worst_case_cost(request)
+        while not budget.try_reserve(hold):
+            if budget.stopped:
+                raise CostStop
+            if budget.holds == 0:
+                budget.stop(hold)
+                self.emit(Notice(_stop_notice(budget, hold)))
+                self._settled.set()
+                raise CostStop
+            settled = self._settled
+            await settled.wait()
+        return hold
+
+    async def _send(
+        self,
+        request: ModelRequest,
+        on_text: TextCallback | None,
+        on_restart: RestartCallback | None,
+    ) -> ModelReply:
+        if on_text is None:
+            return await self.model.complete(request)
+        if supports_streaming(self.model):
+            streaming = cast(StreamingModel, self.model)
+            return await streaming.complete(request, on_text=on_text, on_restart=on_restart)
+        reply = await self.model.complete(request)
+        on_text(reply.text)
+        return reply
+
+    def _account(self, request: ModelRequest, reply: ModelReply, level: int) -> float | None:
+        """Count the reply's usage and model; return its cost (None when the price is unknown)."""
+        prices = self.prices.get(reply.model)
+        long_prompt = prices is not None and prices.is_long(reply.usage)
+        self.ledger.add(request.stage, reply.model, reply.usage, long_prompt=long_prompt)
+        part = f"reduce-{level}" if request.stage == "reduce" else request.stage
+        self.stage_models.setdefault(part, set()).add(reply.model)
+        cost = self.prices.cost(reply.model, reply.usage)
+        if cost is None and reply.model not in self._unpriced:
+            self._unpriced.add(reply.model)
+            self.emit(Notice(f"{unknown_price_message(reply.model)}; its cost is not counted"))
+        return cost
+
+
+def _signalling_first_text(turn: CacheTurn, on_text: TextCallback | None) -> TextCallback:
+    """``on_text`` that first tells ``turn`` the reply has started: the first request of a
+    cached prefix is streamed, so the others can go at its first text instead of its end."""
+
+    def forward(text: str) -> None:
+        turn.started()
+        if on_text is not None:
+            on_text(text)
+
+    return forward
+
+
+def unknown_price_message(model: str) -> str:
+    """The one-line explanation of a model without a price, with the fix."""
+    return (
+        f"price of model {model} unknown: add it to a JSON prices file named by {PRICES_ENV} "
+        f'(e.g. {{"{model}": {{"input": 3.0, "output": 15.0}}}}, USD per million tokens)'
+    )
+
+
+def _stop_notice(budget: CostBudget, refused: float) -> str:
+    return (
+        f"stopping before exceeding --max-cost {format_usd(budget.limit)}: spent "
+        f"{format_usd(budget.spent)}, and the next request could cost up to {format_usd(refused)}"
+    )

@@ -1,0 +1,124 @@
+"""The map stage: one extraction per chunk, split or given more room until nothing is cut."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+
+from docanalyze.document import Chunk, Partial
+from docanalyze.errors import BudgetError
+from docanalyze.events import StageStarted
+from docanalyze.models.base import Refusal
+from docanalyze.report.result import ChunkResult
+from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
+from docanalyze.text.spans import split_point
+
+__all__ = ["MapPrompt", "map_chunks", "map_prompt"]
+
+
+async def map_chunks(
+    ctx: RunContext, chunks: list[Chunk]
+) -> tuple[list[ChunkResult], list[Partial]]:
+    """Extract every chunk concurrently (the model bounds concurrency); keep document order.
+
+    Raises :class:`RefusalStop` once every chunk was asked when the model refused any part."""
+    ctx.emit(StageStarted("map", len(chunks)))
+    results = await asyncio.gather(*(_map_chunk(ctx, chunk) for chunk in chunks))
+    if ctx.refusals:
+        raise RefusalStop
+    chunk_results = [result for result, _ in results]
+    partials = [partial for _, parts in results for partial in parts]
+    return chunk_results, partials
+
+
+async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[Partial]]:
+    parts = await _extract_span(ctx, chunk, chunk.start, chunk.end, ctx.budgets.map_max_tokens)
+    result = ChunkResult(
+        index=chunk.index,
+        first_page=chunk.first_page,
+        last_page=chunk.last_page,
+        text="\n".join(part.text.strip() for part, _ in parts),
+        model=", ".join(sorted({model for _, model in parts})),
+        requests=len(parts),
+    )
+    return result, [part for part, _ in parts]
+
+
+async def _extract_span(
+    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int
+) -> list[tuple[Partial, str]]:
+    """Extract ``document.text[start:end]``; returns the partials with the model that wrote each.
+
+    A span whose prompt does not fit the window is split in two. A reply whose text was cut at
+    ``max_tokens`` is asked again once with twice the budget when that fits, and otherwise in
+    two halves, so no extraction is ever lost to truncation (a reply cut while the model was
+    still thinking gets more room for thinking instead: :meth:`RunContext.complete`). A refused
+    span is recorded (:meth:`RunContext.record_refusal`) and yields no extraction.
+    """
+    rendered = map_prompt(ctx, chunk, start, end)
+    text, prompt, prompt_tokens = rendered.text, rendered.prompt, rendered.tokens
+    budgets = ctx.budgets
+    if not budgets.fits(prompt_tokens, budgets.output("map", max_tokens)):
+        return await _extract_halves(ctx, chunk, start, end, max_tokens, "does not fit the window")
+    reply = await ctx.complete(ctx.stage_request("map", prompt, max_tokens, (text,)))
+    if reply.refused:
+        refusal = reply.refusal or Refusal()
+        part = RefusedPart("map", rendered.first_page, rendered.last_page, refusal, chunk.index)
+        ctx.record_refusal(replace(part, model=reply.model))
+        return []
+    if not reply.truncated:
+        partial = Partial(reply.text, rendered.first_page, rendered.last_page)
+        ctx.record_extraction(chunk.index, start, end, partial, reply.model)
+        return [(partial, reply.model)]
+    larger = max_tokens * 2
+    if (
+        max_tokens == budgets.map_max_tokens
+        and budgets.fits(prompt_tokens, budgets.output("map", larger))
+        and budgets.output("map", larger) <= ctx.model.max_output_tokens
+    ):
+        return await _extract_span(ctx, chunk, start, end, larger)
+    return await _extract_halves(ctx, chunk, start, end, max_tokens, "was cut at max_tokens")
+
+
+@dataclass(frozen=True)
+class MapPrompt:
+    """The map prompt of a span of the document: its marked text, pages, prompt and estimate."""
+
+    text: str
+    first_page: int
+    last_page: int
+    prompt: str
+    tokens: int
+
+
+def map_prompt(ctx: RunContext, chunk: Chunk, start: int, end: int) -> MapPrompt:
+    """``map.j2`` rendered for ``document.text[start:end]`` of ``chunk``, as the stage sends it."""
+    document = ctx.document
+    text = document.marked_text(start, end)
+    first_page, last_page = document.page_at(start), document.page_at(max(start, end - 1))
+    prompt, tokens = ctx.render(
+        "map",
+        text=text,
+        index=chunk.index + 1,
+        total=chunk.total,
+        first_page=first_page,
+        last_page=last_page,
+    )
+    return MapPrompt(text, first_page, last_page, prompt, tokens)
+
+
+async def _extract_halves(
+    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int, reason: str
+) -> list[tuple[Partial, str]]:
+    middle = split_point(ctx.document.text, start, end)
+    if middle is None:
+        raise BudgetError(
+            f"the extraction of chunk {chunk.index + 1} (pages {chunk.first_page}-"
+            f"{chunk.last_page}) {reason} even for {end - start} characters with "
+            f"{max_tokens} output tokens; raise --context-window or use a larger model"
+        )
+    halves = await asyncio.gather(
+        _extract_span(ctx, chunk, start, middle, max_tokens),
+        _extract_span(ctx, chunk, middle, end, max_tokens),
+    )
+    return [*halves[0], *halves[1]]

@@ -1,0 +1,405 @@
+"""The public entry points: :class:`Pipeline`, :func:`analyze` and :func:`analyze_async`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from docanalyze.cost import CostBudget, PriceTable
+from docanalyze.document import Chunk, Document, Partial
+from docanalyze.errors import (
+    ConfigError,
+    CostLimitReached,
+    DocanalyzeError,
+    IncompleteRun,
+    InputError,
+    RefusedRun,
+)
+from docanalyze.events import EventHandler, Notice, StageStarted
+from docanalyze.ingest.chunking import split_document
+from docanalyze.ingest.sources import Source, resolve_document
+from docanalyze.models.base import Model, ModelReply
+from docanalyze.models.catalog import BATCH_DISCOUNT
+from docanalyze.options import Options
+from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet
+from docanalyze.prompting.thinking import stage_budgets
+from docanalyze.report.result import ChunkResult, Report
+from docanalyze.run.backend import calibrate_model, create_model, prepare_model
+from docanalyze.run.context import (
+    CostStop,
+    EventLog,
+    RefusalStop,
+    RunContext,
+    unknown_price_message,
+)
+from docanalyze.run.incomplete import (
+    PartialWork,
+    collect_partial_work,
+    cost_stop_note,
+    incomplete_report_text,
+    refusal_message,
+    refusal_note,
+    stop_message,
+)
+from docanalyze.run.map import map_chunks, map_prompt
+from docanalyze.run.record import RunRecorder
+from docanalyze.run.reduce import final_prompt, reduce_until_final_fits, refused_part
+from docanalyze.run.stream import ReportStream
+from docanalyze.text.language import resolve_language
+from docanalyze.text.wording import wording_for
+
+if TYPE_CHECKING:
+    from docanalyze.run.several import BatchResult
+    from docanalyze.store import RunStore
+
+__all__ = ["Pipeline", "analyze", "analyze_async"]
+
+TRUNCATED_NOTE = (
+    "\n\n> **This report is incomplete:** it was cut at the output limit (--max-tokens)."
+)
+
+
+class Pipeline:
+    """A configured analysis, reusable across documents.
+
+    ``Pipeline(chunk_size=8000, model="claude-sonnet-5-5").analyze("contract.pdf")`` reads the
+    document, maps every chunk, reduces hierarchically and returns a :class:`Report`. Options are
+    the fields of :class:`Options`, given as an object, as keywords, or both (keywords win).
+    ``client`` replaces the backend with any object that implements the model protocol;
+    ``on_event`` receives notices and progress; ``prices`` replaces the price table (default:
+    :meth:`docanalyze.cost.PriceTable.default`, which reads ``DOCANALYZE_PRICES``).
+
+    With ``max_cost``, a run that would exceed it stops early and raises
+    :class:`docanalyze.errors.CostLimitReached`, which carries the partial report. A run the
+    model refused part of (and no ``fallback_model`` answered) raises
+    :class:`docanalyze.errors.RefusedRun`, which carries the partial report too.
+    """
+
+    def __init__(
+        self,
+        options: Options | None = None,
+        *,
+        client: Model | None = None,
+        on_event: EventHandler | None = None,
+        prices: PriceTable | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.options = replace(options or Options(), **overrides)
+        self.prompts = PromptSet.load(self.options.prompts_dir, self.options.variables)
+        self.prices = prices if prices is not None else PriceTable.default()
+        self.batch_priced = self.options.batch and client is None
+        """Whether requests go through the Message Batches API, so cost the batch price."""
+        if self.batch_priced:
+            self.prices = self.prices.discounted(BATCH_DISCOUNT)
+        self._client = client
+        self._on_event = on_event
+
+    def analyze(self, source: Source) -> Report:
+        """Analyze a path, "-" for stdin, a text, or a :class:`Document`."""
+        return asyncio.run(self.analyze_async(source))
+
+    async def analyze_async(self, source: Source) -> Report:
+        """The asynchronous form of :meth:`analyze`."""
+        events = EventLog(self._on_event)
+        started = time.monotonic()
+        document = await asyncio.to_thread(resolve_document, source, password=self.options.password)
+        model, backend_notices = (
+            (self._client, []) if self._client else _create_model(self.options, events)
+        )
+        for message in backend_notices:
+            events.emit(Notice(message))
+        try:
+            return await self._analyze_with(document, model, events, started)
+        finally:
+            if self._client is None:
+                await model.aclose()
+
+    def analyze_many(self, sources: Sequence[Source], *, combine: bool = False) -> BatchResult:
+        """Analyze several documents with one model; see :func:`docanalyze.run.several.analyze_many`."""
+        return asyncio.run(self.analyze_many_async(sources, combine=combine))
+
+    async def analyze_many_async(
+        self, sources: Sequence[Source], *, combine: bool = False
+    ) -> BatchResult:
+        """The asynchronous form of :meth:`analyze_many`."""
+        from docanalyze.run.several import analyze_many
+
+        return await analyze_many(self, sources, combine=combine)
+
+    def create_model(self, events: EventLog) -> tuple[Model, list[str]]:
+        """The model of a run: the injected ``client``, or a new backend with its notices."""
+        return (self._client, []) if self._client else _create_model(self.options, events)
+
+    @property
+    def owns_model(self) -> bool:
+        """Whether the pipeline builds (and closes) its model, rather than using ``client``."""
+        return self._client is None
+
+    async def _analyze_with(
+        self, document: Document, model: Model, events: EventLog, started: float
+    ) -> Report:
+        """Run and record one document with a model the caller owns (and closes)."""
+        recorder = RunRecorder(self.options, document, model, injected=self._client is not None)
+        try:
+            return await self._recorded_run(recorder, document, model, events, started)
+        finally:
+            recorder.close()
+
+    async def _recorded_run(
+        self,
+        recorder: RunRecorder,
+        document: Document,
+        model: Model,
+        events: EventLog,
+        started: float,
+    ) -> Report:
+        """Run, and record in the store how the run ended: every paid reply is already there."""
+        try:
+            await prepare_model(model, recorder.store, events.emit)
+            report = await self._run(
+                document, recorder.model(model), events, started, recorder.store
+            )
+        except IncompleteRun as stop:
+            status = "refused" if isinstance(stop, RefusedRun) else "stopped"
+            recorder.finished(stop.report, status, str(stop))
+            raise
+        except DocanalyzeError as error:
+            recorder.ended_without_report("failed", str(error))
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            recorder.ended_without_report("interrupted")
+            raise
+        recorder.finished(report)
+        return report
+
+    async def _run(
+        self,
+        document: Document,
+        model: Model,
+        events: EventLog,
+        started: float,
+        store: RunStore | None = None,
+    ) -> Report:
+        options = self.options
+        chunks = await asyncio.to_thread(
+            split_document,
+            document,
+            chunk_size=options.chunk_size,
+            chunk_overlap=options.overlap,
+        )
+        if not chunks:
+            raise InputError(f"{document.source}: there is no text to analyze")
+        ctx = self._context(document, model, events)
+        await calibrate_model(
+            model,
+            store,
+            [map_prompt(ctx, chunk, chunk.start, chunk.end).prompt for chunk in chunks[:3]],
+        )
+        timings: dict[str, float] = {"read": time.monotonic() - started}
+        try:
+            return await self._stages(ctx, chunks, events, timings, started)
+        except CostStop:
+            await ctx.wait_for_requests_in_flight()
+            timings["total"] = time.monotonic() - started
+            raise self._cost_limit_reached(ctx, chunks, events, timings) from None
+        except RefusalStop:
+            await ctx.wait_for_requests_in_flight()
+            timings["total"] = time.monotonic() - started
+            raise self._refused_run(ctx, chunks, events, timings) from None
+
+    def _context(self, document: Document, model: Model, events: EventLog) -> RunContext:
+        """The state of a run of ``document`` with ``model``: templates, budgets, prices."""
+        return RunContext(
+            document,
+            model,
+            self.prompts,
+            stage_budgets(self.options, self.prompts, model),
+            events.emit,
+            prices=self.prices,
+            cost_budget=self._cost_budget(model),
+            fallback_model=self.options.fallback_model,
+            question=self.options.question,
+            language=resolve_language(self.options.language, document.text),
+            cache_prompts=True,
+        )
+
+    def _cost_budget(self, model: Model) -> CostBudget | None:
+        """The ``--max-cost`` budget; every model that may answer must have a known price."""
+        if self.options.max_cost is None:
+            return None
+        template_models = (self.prompts.settings(name).model for name in TEMPLATE_NAMES)
+        for name in (model.name, self.options.fallback_model, *template_models):
+            if name and self.prices.get(name) is None:
+                raise ConfigError(f"--max-cost needs prices: {unknown_price_message(name)}")
+        return CostBudget(self.options.max_cost)
+
+    async def _stages(
+        self,
+        ctx: RunContext,
+        chunks: list[Chunk],
+        events: EventLog,
+        timings: dict[str, float],
+        started: float,
+    ) -> Report:
+        mark = time.monotonic()
+        chunk_results, partials = await map_chunks(ctx, chunks)
+        timings["map"] = time.monotonic() - mark
+        return await self._reduce_and_report(
+            ctx, chunk_results, partials, len(chunks), events, timings, started
+        )
+
+    async def _reduce_and_report(
+        self,
+        ctx: RunContext,
+        chunk_results: list[ChunkResult],
+        partials: list[Partial],
+        chunk_count: int,
+        events: EventLog,
+        timings: dict[str, float],
+        started: float,
+    ) -> Report:
+        """Reduce the mapped ``partials``, write the final report and build the Report."""
+        mark = time.monotonic()
+        partials, levels = await reduce_until_final_fits(ctx, partials, chunk_count)
+        timings["reduce"] = time.monotonic() - mark
+
+        mark = time.monotonic()
+        reply, stream = await self._write_final(ctx, partials, chunk_count)
+        if reply.refused:
+            refused_part(ctx, "final", partials, reply)
+        text = (
+            _report_prefix(ctx) + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
+        )
+        if stream is not None:
+            stream.finish(text)
+        timings["final"] = time.monotonic() - mark
+        timings["total"] = time.monotonic() - started
+        if reply.truncated:
+            ctx.emit(
+                Notice(
+                    f"the final report was cut at --max-tokens {ctx.budgets.final_max_tokens}; "
+                    f"raise --max-tokens for the whole report"
+                )
+            )
+        return self._report(ctx, events, text, chunk_results, levels, timings, reply.truncated)
+
+    async def _write_final(
+        self, ctx: RunContext, partials: list[Partial], chunk_count: int
+    ) -> tuple[ModelReply, ReportStream | None]:
+        """The final request, streamed as ``ReportText`` events with ``Options.stream``."""
+        ctx.emit(StageStarted("final", 1))
+        prompt, _ = final_prompt(ctx, partials, chunk_count)
+        material = tuple(partial.text for partial in partials)
+        request = ctx.stage_request("final", prompt, ctx.budgets.final_max_tokens, material)
+        if not self.options.stream:
+            return await ctx.complete(request), None
+        stream = ReportStream(ctx.emit, prefix=_report_prefix(ctx))
+        reply = await ctx.complete(request, on_text=stream.on_text, on_restart=stream.on_restart)
+        return reply, stream
+
+    def _cost_limit_reached(
+        self,
+        ctx: RunContext,
+        chunks: list[Chunk],
+        events: EventLog,
+        timings: dict[str, float],
+    ) -> CostLimitReached:
+        """The error of a run stopped by ``--max-cost``, with the partial report it carries."""
+        budget = ctx.cost_budget
+        assert budget is not None, "only a cost budget stops a run"
+        work = collect_partial_work(chunks, ctx.extractions)
+        why = cost_stop_note(budget.limit, budget.spent)
+        report = self._incomplete_report(ctx, events, work, why, timings)
+        return CostLimitReached(
+            stop_message(work, budget.limit, budget.spent, budget.refused), report
+        )
+
+    def _refused_run(
+        self,
+        ctx: RunContext,
+        chunks: list[Chunk],
+        events: EventLog,
+        timings: dict[str, float],
+    ) -> RefusedRun:
+        """The error of a run the model refused part of, with the partial report it carries."""
+        work = collect_partial_work(chunks, ctx.extractions)
+        report = self._incomplete_report(ctx, events, work, refusal_note(ctx.refusals), timings)
+        report.refusals = [part.to_dict() for part in ctx.refusals]
+        return RefusedRun(refusal_message(work, ctx.refusals), report)
+
+    def _incomplete_report(
+        self,
+        ctx: RunContext,
+        events: EventLog,
+        work: PartialWork,
+        why: str,
+        timings: dict[str, float],
+    ) -> Report:
+        text = incomplete_report_text(ctx.document.source, work, why)
+        report = self._report(ctx, events, text, work.chunks, 0, timings, False)
+        report.complete = False
+        report.missing_chunks = [chunk.index for chunk in work.missing]
+        return report
+
+    def _report(
+        self,
+        ctx: RunContext,
+        events: EventLog,
+        text: str,
+        chunk_results: list[ChunkResult],
+        levels: int,
+        timings: dict[str, float],
+        truncated: bool,
+    ) -> Report:
+        model = ctx.model
+        return Report(
+            source=ctx.document.source,
+            text=text,
+            backend="extractive" if model.name == "extractive" else "anthropic",
+            model=", ".join(sorted(ctx.models_used)) or model.name,
+            page_count=ctx.document.page_count,
+            chunks=chunk_results,
+            usage=ctx.usage,
+            reduce_levels=levels,
+            truncated=truncated,
+            timings=timings,
+            notices=list(events.notices),
+            usage_by_model=dict(ctx.ledger.by_model),
+            usage_by_stage=dict(ctx.ledger.by_stage),
+            cost=ctx.ledger.total_cost(self.prices),
+            cost_by_model=ctx.ledger.cost_by_model(self.prices),
+            cache_savings=ctx.ledger.cache_savings(self.prices),
+            prices_checked=self.prices.checked,
+            stage_models={part: sorted(names) for part, names in ctx.stage_models.items()},
+            retries=events.retries,
+            rate_limited=events.rate_limited,
+            batch=self.batch_priced and model.name != "extractive",
+        )
+
+
+def _create_model(options: Options, events: EventLog) -> tuple[Model, list[str]]:
+    """The backend for ``options``; its retry and fallback events go to the run's event log."""
+    return create_model(options, on_event=events.emit)
+
+
+def _report_prefix(ctx: RunContext) -> str:
+    """What the report says before the model's text: the offline analyzer's title and
+    disclaimer, in the report's language."""
+    if ctx.model.name != "extractive":
+        return ""
+    wording = wording_for(ctx.report_language.code)
+    note = wording.offline_note_question if ctx.question else wording.offline_note
+    return f"{wording.title.format(source=ctx.document.source)}\n\n{note}\n\n"
+
+
+def analyze(path_or_text: Source, **options: Any) -> Report:
+    """Analyze one document and return its :class:`Report`. Options as for :class:`Pipeline`."""
+    return Pipeline(**options).analyze(path_or_text)
+
+
+async def analyze_async(path_or_text: Source, **options: Any) -> Report:
+    """The asynchronous form of :func:`analyze`."""
+    return await Pipeline(**options).analyze_async(path_or_text)

@@ -1,0 +1,88 @@
+"""Recording a run in the run store: what was asked, how it ended, what it cost."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from docanalyze.document import Document
+from docanalyze.models.base import Model, Usage
+from docanalyze.models.stored import StoredModel
+from docanalyze.options import Options
+from docanalyze.report.result import Report
+from docanalyze.store import RunStore
+
+__all__ = ["RunRecorder"]
+
+
+class RunRecorder:
+    """Opens the store, starts a run record, wraps the model, and records how the run ended.
+
+    Replies are cached only for a backend the pipeline built (not for an injected ``client``)
+    and never for the offline extractive analyzer, which costs nothing to ask again.
+    """
+
+    def __init__(self, options: Options, document: Document, model: Model, *, injected: bool):
+        self.store = RunStore(options.store_path)
+        self.run_id = self.store.start_run(
+            [{"source": document.source, "sha256": _content_hash(document)}],
+            _options_record(options),
+            model.name,
+        )
+        self.stored: StoredModel | None = None
+        if not injected and model.name != "extractive" and options.cache != "off":
+            self.stored = StoredModel(model, self.store, self.run_id, mode=options.cache)
+
+    def model(self, model: Model) -> Model:
+        """The model to use for the run: answers from the store when caching is on."""
+        return self.stored if self.stored is not None else model
+
+    @property
+    def cache_hits(self) -> int:
+        return self.stored.hits if self.stored is not None else 0
+
+    def finished(self, report: Report, status: str = "complete", error: str | None = None) -> None:
+        """Record a run that produced a report (complete, or stopped with partial work)."""
+        report.run_id = self.run_id
+        report.cache_hits = self.cache_hits
+        self.store.finish_run(
+            self.run_id,
+            status,
+            requests=report.usage.requests,
+            cached=self.cache_hits,
+            usage=report.usage,
+            cost=report.cost,
+            error=error,
+            result=report.to_dict(),
+        )
+
+    def ended_without_report(self, status: str, error: str | None = None) -> None:
+        """Record a run that failed or was interrupted; its stored replies stay for a resume."""
+        spent = self.stored.spent if self.stored is not None else Usage()
+        self.store.finish_run(
+            self.run_id,
+            status,
+            requests=spent.requests,
+            cached=self.cache_hits,
+            usage=spent,
+            cost=None,
+            error=error,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _content_hash(document: Document) -> str:
+    return hashlib.sha256(document.text.encode("utf-8")).hexdigest()
+
+
+def _options_record(options: Options) -> dict[str, Any]:
+    record = asdict(options)
+    for name, value in record.items():
+        if isinstance(value, Path):
+            record[name] = str(value)
+    record.pop("password", None)
+    return record

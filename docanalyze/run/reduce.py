@@ -1,0 +1,160 @@
+"""The reduce stage: merge partial results level by level until the final prompt fits.
+
+Each level packs the partials, in document order, into groups whose rendered reduce prompt plus
+its output budget fits the context window, and merges every group concurrently. A level must
+shrink the material; if it does not, the run stops with an error that names the budget instead
+of looping. A merge cut at ``max_tokens`` is redone in two halves, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from docanalyze.document import Partial
+from docanalyze.errors import BudgetError
+from docanalyze.events import StageStarted
+from docanalyze.models.base import ModelReply, Refusal, Stage
+from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
+from docanalyze.text.spans import split_text
+
+__all__ = [
+    "final_prompt",
+    "pack_partials",
+    "reduce_prompt",
+    "reduce_until_final_fits",
+    "refused_part",
+]
+
+
+def final_prompt(ctx: RunContext, partials: list[Partial], chunk_count: int) -> tuple[str, int]:
+    """The rendered final prompt and its token estimate."""
+    return ctx.render(
+        "final", partials=partials, chunk_count=chunk_count, offline=ctx.model.name == "extractive"
+    )
+
+
+async def reduce_until_final_fits(
+    ctx: RunContext, partials: list[Partial], chunk_count: int
+) -> tuple[list[Partial], int]:
+    """Reduce ``partials`` until the final prompt fits; return them and the number of levels."""
+    level = 0
+    while True:
+        _, final_tokens = final_prompt(ctx, partials, chunk_count)
+        budgets = ctx.budgets
+        if budgets.fits(final_tokens, budgets.output("final", budgets.final_max_tokens)):
+            return partials, level
+        level += 1
+        reduced = await _reduce_level(ctx, partials, level)
+        before, after = _material_tokens(ctx, partials), _material_tokens(ctx, reduced)
+        if after >= before:
+            raise BudgetError(
+                f"reduce level {level} did not shrink the material ({before} -> {after} tokens) "
+                f"with a reduce budget of {ctx.budgets.reduce_max_tokens} tokens in a "
+                f"{ctx.model.context_window}-token window; raise --context-window or lower "
+                f"--max-tokens"
+            )
+        partials = reduced
+
+
+def _material_tokens(ctx: RunContext, partials: list[Partial]) -> int:
+    return sum(ctx.model.estimate_tokens(partial.text) for partial in partials)
+
+
+async def _reduce_level(ctx: RunContext, partials: list[Partial], level: int) -> list[Partial]:
+    groups = pack_partials(ctx, partials, level)
+    ctx.emit(StageStarted("reduce", sum(1 for group in groups if len(group) > 1), level))
+    merged = await asyncio.gather(
+        *(
+            _reduce_group(ctx, group, level, number, len(groups))
+            for number, group in enumerate(groups, 1)
+        )
+    )
+    return [partial for group_result in merged for partial in group_result]
+
+
+def pack_partials(ctx: RunContext, partials: list[Partial], level: int) -> list[list[Partial]]:
+    """The groups of reduce level ``level``: greedy, in document order, under the reduce
+    prompt's capacity (a partial too large alone is cut in two)."""
+    overhead = reduce_prompt(ctx, [], level, 1, 1)[1]
+    budgets = ctx.budgets
+    capacity = (
+        budgets.request_limit - budgets.output("reduce", budgets.reduce_max_tokens) - overhead
+    )
+    groups: list[list[Partial]] = []
+    current: list[Partial] = []
+    used = 0
+    for item, cost in _fitting_items(ctx, partials, level, overhead, capacity):
+        if current and used + cost > capacity:
+            groups.append(current)
+            current, used = [], 0
+        current.append(item)
+        used += cost
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _fitting_items(
+    ctx: RunContext, partials: list[Partial], level: int, overhead: int, capacity: int
+) -> list[tuple[Partial, int]]:
+    """The partials and their token cost, any that alone exceeds the capacity cut to fit."""
+    items: list[tuple[Partial, int]] = []
+    pending = list(reversed(partials))
+    while pending:
+        item = pending.pop()
+        cost = reduce_prompt(ctx, [item], level, 1, 1)[1] - overhead
+        if cost <= capacity:
+            items.append((item, cost))
+            continue
+        halves = split_text(item.text)
+        if halves is None:
+            raise BudgetError(
+                f"a partial result of pages {item.first_page}-{item.last_page} cannot fit a "
+                f"reduce prompt in a {ctx.model.context_window}-token window; raise "
+                f"--context-window"
+            )
+        pending.append(Partial(halves[1], item.first_page, item.last_page))
+        pending.append(Partial(halves[0], item.first_page, item.last_page))
+    return items
+
+
+def refused_part(ctx: RunContext, stage: Stage, group: list[Partial], reply: ModelReply) -> None:
+    """Record that the model refused to merge ``group`` and stop the run (:class:`RefusalStop`)."""
+    first_page = min((partial.first_page for partial in group), default=1)
+    last_page = max((partial.last_page for partial in group), default=first_page)
+    refusal = reply.refusal or Refusal()
+    ctx.record_refusal(RefusedPart(stage, first_page, last_page, refusal, model=reply.model))
+    raise RefusalStop
+
+
+def reduce_prompt(
+    ctx: RunContext, group: list[Partial], level: int, number: int, groups: int
+) -> tuple[str, int]:
+    """The rendered reduce prompt of group ``number`` of ``groups`` and its token estimate."""
+    return ctx.render("reduce", partials=group, level=level, group=number, groups=groups)
+
+
+async def _reduce_group(
+    ctx: RunContext, group: list[Partial], level: int, number: int, groups: int
+) -> list[Partial]:
+    if len(group) == 1:
+        return group
+    prompt, prompt_tokens = reduce_prompt(ctx, group, level, number, groups)
+    budget = ctx.budgets.reduce_max_tokens
+    if ctx.budgets.fits(prompt_tokens, ctx.budgets.output("reduce", budget)):
+        material = tuple(partial.text for partial in group)
+        reply = await ctx.complete(
+            ctx.stage_request("reduce", prompt, budget, material), level=level
+        )
+        if reply.refused:
+            refused_part(ctx, "reduce", group, reply)
+        if not reply.truncated:
+            first_page = min(partial.first_page for partial in group)
+            last_page = max(partial.last_page for partial in group)
+            return [Partial(reply.text, first_page, last_page)]
+    half = len(group) // 2
+    first, second = await asyncio.gather(
+        _reduce_group(ctx, group[:half], level, number, groups),
+        _reduce_group(ctx, group[half:], level, number, groups),
+    )
+    return [*first, *second]

@@ -1,0 +1,284 @@
+"""Several documents through one model: a report each, or one report of them all (``combine``).
+
+All documents share one model instance (one rate limiter, one adaptive concurrency) and the run
+store. At most :data:`DOCUMENTS_AT_ONCE` documents run at once; the model bounds the requests in
+flight across all of them. A document that fails (unreadable, no text, a budget error) does not
+stop the others: its error is kept in :attr:`BatchResult.failures`.
+
+While a document runs, :func:`current_source` names it, so an event handler can tell which
+document an event belongs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from docanalyze.document import Document, Page, Partial
+from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
+from docanalyze.events import Notice
+from docanalyze.ingest.chunking import split_document
+from docanalyze.ingest.sources import Source, resolve_document
+from docanalyze.models.base import Model
+from docanalyze.report.result import ChunkResult, Report
+from docanalyze.run.context import EventLog, RunContext
+from docanalyze.run.map import map_chunks
+from docanalyze.run.record import RunRecorder
+
+if TYPE_CHECKING:
+    from docanalyze.run.pipeline import Pipeline
+
+__all__ = [
+    "DOCUMENTS_AT_ONCE",
+    "BatchResult",
+    "DocumentFailure",
+    "analyze_many",
+    "cite_document",
+    "current_source",
+]
+
+DOCUMENTS_AT_ONCE = 4
+"""How many documents are read and analyzed at the same time."""
+
+_CURRENT_SOURCE: ContextVar[str | None] = ContextVar("docanalyze_source", default=None)
+
+_PAGE_LIST = r"\d+(?:\s*[–—-]\s*\d+)?(?:\s*[,，]\s*\d+(?:\s*[–—-]\s*\d+)?)*"
+_CITATION = re.compile(rf"[(（]\s*(pp?\.\s*{_PAGE_LIST})\s*[)）]")
+
+
+def current_source() -> str | None:
+    """The document whose work is running now, in a run of several documents (else None)."""
+    return _CURRENT_SOURCE.get()
+
+
+@dataclass(frozen=True)
+class DocumentFailure:
+    """A document that could not be analyzed: its name as given and the error."""
+
+    source: str
+    error: DocanalyzeError
+
+    @property
+    def message(self) -> str:
+        """The one-line error."""
+        return str(self.error)
+
+
+@dataclass
+class BatchResult:
+    """What a run of several documents produced.
+
+    ``reports`` holds one report per document analyzed, in input order, each with the input it
+    came from in ``inputs``; with ``combine``, the one combined report. A document stopped by
+    ``max_cost`` has its partial report in ``reports`` and its error in ``failures``.
+    """
+
+    reports: list[Report] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    failures: list[DocumentFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every document was analyzed in full."""
+        return not self.failures
+
+
+def cite_document(text: str, name: str) -> str:
+    """Make every page citation of ``text`` name the document: ``(p. 3)`` -> ``(a.pdf, p. 3)``."""
+    return _CITATION.sub(lambda match: f"({name}, {match.group(1)})", text)
+
+
+async def analyze_many(
+    pipeline: Pipeline, sources: Sequence[Source], *, combine: bool = False
+) -> BatchResult:
+    """Analyze ``sources`` with ``pipeline``'s options and one shared model.
+
+    Without ``combine``: one report per document. With ``combine``: the documents are one corpus:
+    every chunk of every document is mapped (its citations then name its document, e.g.
+    ``(a.pdf, p. 3)``), everything is reduced together, and one report is written.
+    """
+    if not sources:
+        raise InputError("no documents to analyze: give one or more paths")
+    if combine and pipeline.options.max_cost is not None:
+        raise ConfigError("--max-cost does not work with --combine yet: drop one of them")
+    events = EventLog(pipeline._on_event)
+    model, notices = pipeline.create_model(events)
+    for message in notices:
+        events.emit(Notice(message))
+    try:
+        if combine:
+            return await _combined(pipeline, sources, model, events)
+        return await _each(pipeline, sources, model, events)
+    finally:
+        if pipeline.owns_model:
+            await model.aclose()
+
+
+async def _each(
+    pipeline: Pipeline, sources: Sequence[Source], model: Model, batch_events: EventLog
+) -> BatchResult:
+    gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
+
+    async def run_one(source: Source) -> Report | DocanalyzeError:
+        async with gate:
+            with _running(source):
+                events = EventLog(batch_events.handler, notices=list(batch_events.notices))
+                started = time.monotonic()
+                try:
+                    document = await _read(pipeline, source)
+                    return await pipeline._analyze_with(document, model, events, started)
+                except DocanalyzeError as error:
+                    return error
+
+    outcomes = await asyncio.gather(*(run_one(source) for source in sources))
+    result = BatchResult()
+    for source, outcome in zip(sources, outcomes):
+        if isinstance(outcome, IncompleteRun):
+            result.reports.append(outcome.report)
+            result.inputs.append(_input_name(source))
+        if isinstance(outcome, DocanalyzeError):
+            result.failures.append(DocumentFailure(_input_name(source), outcome))
+        else:
+            result.reports.append(outcome)
+            result.inputs.append(_input_name(source))
+    return result
+
+
+async def _combined(
+    pipeline: Pipeline, sources: Sequence[Source], model: Model, events: EventLog
+) -> BatchResult:
+    started = time.monotonic()
+    result = BatchResult()
+    documents = await _read_all(pipeline, sources, result)
+    if not documents:
+        return result
+    corpus = _corpus(documents)
+    recorder = RunRecorder(pipeline.options, corpus, model, injected=not pipeline.owns_model)
+    try:
+        run_model = recorder.model(model)
+        try:
+            report = await _combined_report(pipeline, documents, corpus, run_model, events, started)
+        except DocanalyzeError as error:
+            recorder.ended_without_report("failed", str(error))
+            raise
+        recorder.finished(report)
+    finally:
+        recorder.close()
+    result.reports.append(report)
+    result.inputs.append(corpus.source)
+    return result
+
+
+async def _read_all(
+    pipeline: Pipeline, sources: Sequence[Source], result: BatchResult
+) -> list[Document]:
+    """The readable documents, in input order; the others go to ``result.failures``."""
+    gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
+
+    async def read(source: Source) -> Document | DocanalyzeError:
+        async with gate:
+            try:
+                return await _read(pipeline, source)
+            except DocanalyzeError as error:
+                return error
+
+    documents: list[Document] = []
+    for source, outcome in zip(sources, await asyncio.gather(*(read(s) for s in sources))):
+        if isinstance(outcome, DocanalyzeError):
+            result.failures.append(DocumentFailure(_input_name(source), outcome))
+        else:
+            documents.append(outcome)
+    return documents
+
+
+async def _combined_report(
+    pipeline: Pipeline,
+    documents: list[Document],
+    corpus: Document,
+    model: Model,
+    events: EventLog,
+    started: float,
+) -> Report:
+    """Map every document's chunks (with its own ``source``), then reduce them all together."""
+    ctx = pipeline._context(corpus, model, events)
+    timings: dict[str, float] = {"read": time.monotonic() - started}
+    names = _citation_names(documents)
+    mark = time.monotonic()
+    mapped = await asyncio.gather(
+        *(_map_document(pipeline, ctx, document, names[i]) for i, document in enumerate(documents))
+    )
+    timings["map"] = time.monotonic() - mark
+    chunk_results = [result for results, _ in mapped for result in results]
+    partials = [partial for _, document_partials in mapped for partial in document_partials]
+    return await pipeline._reduce_and_report(
+        ctx, chunk_results, partials, len(chunk_results), events, timings, started
+    )
+
+
+async def _map_document(
+    pipeline: Pipeline, corpus_ctx: RunContext, document: Document, name: str
+) -> tuple[list[ChunkResult], list[Partial]]:
+    """Map one document of a corpus: its own ``source`` and pages, citations naming it.
+
+    Its context shares the corpus run's usage ledger and stage models, so usage adds up.
+    """
+    with _running(document.source):
+        chunks = await asyncio.to_thread(
+            split_document,
+            document,
+            chunk_size=pipeline.options.chunk_size,
+            chunk_overlap=pipeline.options.overlap,
+        )
+        if not chunks:
+            raise InputError(f"{document.source}: there is no text to analyze")
+        ctx = replace(corpus_ctx, document=document, extractions=[])
+        results, partials = await map_chunks(ctx, chunks)
+    return (
+        [replace(r, text=cite_document(r.text, name), source=document.source) for r in results],
+        [replace(p, text=cite_document(p.text, name)) for p in partials],
+    )
+
+
+async def _read(pipeline: Pipeline, source: Source) -> Document:
+    return await asyncio.to_thread(resolve_document, source, password=pipeline.options.password)
+
+
+def _corpus(documents: list[Document]) -> Document:
+    """One document holding every page of ``documents``, numbered on: the combined run's record."""
+    pages = [page.text for document in documents for page in document.pages]
+    return Document(
+        source=", ".join(document.source for document in documents),
+        pages=tuple(Page(number, text) for number, text in enumerate(pages, 1)),
+    )
+
+
+def _citation_names(documents: list[Document]) -> list[str]:
+    """How citations name each document: its file name, or its whole source if that is shared."""
+    names = [PurePath(document.source).name or document.source for document in documents]
+    return [
+        name if names.count(name) == 1 else document.source
+        for name, document in zip(names, documents)
+    ]
+
+
+def _input_name(source: Source) -> str:
+    if isinstance(source, Document):
+        return source.source
+    text = str(source)
+    return text if len(text) <= 200 and "\n" not in text else "<text>"
+
+
+@contextmanager
+def _running(source: Source) -> Iterator[None]:
+    token = _CURRENT_SOURCE.set(_input_name(source))
+    try:
+        yield
+    finally:
+        _CURRENT_SOURCE.reset(token)

@@ -1,0 +1,1 @@
+"""Language-aware text helpers that need no model: token estimates, spans, languages, wording."""
