@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
-import os
 from typing import Any
 
 import click
 
 from docanalyze.errors import DocanalyzeError
+from docanalyze.models.anthropic.environment import has_api_key
 
 _DEBUG_KEY = "docanalyze.debug"
 NOT_RESUMABLE_KEY = "docanalyze.not_resumable"
@@ -80,6 +80,6 @@ def freeze_startup_heap() -> None:
     200,000 objects) would otherwise be walked by every full collection, a pause of about 0.3 s
     on a small machine that lands at random in a run and stalls every request in flight.
     """
-    if os.environ.get("ANTHROPIC_API_KEY"):
+    if has_api_key():
         import docanalyze.models.anthropic.model  # noqa: F401  (loaded now, to be frozen too)
     gc.freeze()

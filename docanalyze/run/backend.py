@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from docanalyze.events import EventHandler, Notice, RequestRetried
+from docanalyze.models.anthropic.environment import api_key_in, has_api_key
 from docanalyze.models.base import Model
 from docanalyze.models.catalog import model_info
 from docanalyze.options import Options
@@ -40,7 +41,7 @@ def create_model(
     backend = options.backend
     notices: list[str] = []
     if backend == "auto":
-        backend = "anthropic" if env.get("ANTHROPIC_API_KEY") else "extractive"
+        backend = "anthropic" if has_api_key(env) else "extractive"
         if backend == "extractive":
             notices.append(NO_KEY_NOTICE)
     if backend == "extractive":
@@ -56,7 +57,7 @@ def create_model(
 
     model = AnthropicModel(
         options.model,
-        api_key=env.get("ANTHROPIC_API_KEY") or None,
+        api_key=api_key_in(env),
         context_window=options.context_window,
         concurrency=options.concurrency,
         timeout=options.timeout,
@@ -85,7 +86,7 @@ def _batch_model(
     from docanalyze.models.batches.api import SdkBatchAPI
     from docanalyze.models.batches.model import BatchModel
 
-    api = SdkBatchAPI(api_key=env.get("ANTHROPIC_API_KEY") or None)
+    api = SdkBatchAPI(api_key=api_key_in(env))
     return BatchModel(
         model,
         api,

@@ -7,14 +7,16 @@ retries are off and at most :data:`MAX_CONCURRENT_COUNTS` counts are in flight a
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping, Sequence
 
 from docanalyze.errors import ConfigError, ModelError
+from docanalyze.models.anthropic.environment import api_key_in
 
 __all__ = ["MAX_CONCURRENT_COUNTS", "NO_KEY_FOR_EXACT", "count_prompt_tokens", "require_api_key"]
 
 MAX_CONCURRENT_COUNTS = 8
+COUNT_TIMEOUT = 60.0
+"""Seconds one count may take."""
 NO_KEY_FOR_EXACT = (
     "--exact counts tokens with the Anthropic API: set ANTHROPIC_API_KEY, or drop --exact"
 )
@@ -35,8 +37,11 @@ async def count_prompt_tokens(
     api_key = require_api_key(env)
     import anthropic
 
+    from docanalyze.models.anthropic.client import credentials, new_client
+
     gate = asyncio.Semaphore(max(1, min(concurrency, MAX_CONCURRENT_COUNTS)))
-    async with anthropic.AsyncAnthropic(api_key=api_key, max_retries=0) as client:
+    creds = credentials(api_key, missing=NO_KEY_FOR_EXACT, auth_token_allowed=False)
+    async with new_client(creds, timeout=COUNT_TIMEOUT) as client:
 
         async def count(prompt: str) -> int:
             async with gate:
@@ -55,8 +60,7 @@ async def count_prompt_tokens(
 
 def require_api_key(env: Mapping[str, str] | None = None) -> str:
     """``ANTHROPIC_API_KEY``; raises :class:`ConfigError` saying to set it when it is not set."""
-    env = os.environ if env is None else env
-    api_key = env.get("ANTHROPIC_API_KEY")
+    api_key = api_key_in(env)
     if not api_key:
         raise ConfigError(NO_KEY_FOR_EXACT)
     return api_key

@@ -14,15 +14,11 @@ them at once. A request gives its slot back while it waits to be retried. Repeat
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import os
-import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
@@ -30,6 +26,7 @@ from anthropic.types import Message
 
 from docanalyze.errors import ConfigError
 from docanalyze.models.anthropic.calibration import Calibration
+from docanalyze.models.anthropic.client import credentials, new_client
 from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency, Slot
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
@@ -45,7 +42,7 @@ from docanalyze.models.anthropic.retry import (
     is_timeout,
     server_requested_delay,
 )
-from docanalyze.models.anthropic.sender import CONNECT_TIMEOUT, MessageSender
+from docanalyze.models.anthropic.sender import MessageSender
 from docanalyze.models.base import ModelReply, ModelRequest
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.models.catalog import capabilities_of
@@ -158,18 +155,7 @@ class AnthropicModel:
         if stall_timeout is not None and stall_timeout <= 0:
             raise ConfigError(f"the stall timeout must be positive (got {stall_timeout})")
         self._model = model
-        self._api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
-        self._auth_token = None if self._api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
-        if not self._api_key and not self._auth_token:
-            raise ConfigError(NO_KEY_MESSAGE)
-        self._base_url_from_env = not base_url and bool(os.environ.get("ANTHROPIC_BASE_URL"))
-        self._base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-        if self._base_url and urlsplit(self._base_url).password is not None:
-            where = "ANTHROPIC_BASE_URL" if self._base_url_from_env else "the base URL"
-            raise ConfigError(
-                f"{where} holds a user name and password (user:password@host): remove them; "
-                "the API key is sent in a header of its own"
-            )
+        self._credentials = credentials(api_key, base_url, missing=NO_KEY_MESSAGE)
         self._explicit_window = context_window
         self._descriptions: dict[str, ModelDescription] = {}
         self.described = False
@@ -382,25 +368,7 @@ class AnthropicModel:
         return self._client
 
     def _new_client(self) -> anthropic.AsyncAnthropic:
-        """An SDK client on aiohttp: with a hundred streams open, it costs about half the CPU
-        of the default httpx transport, whose pool bookkeeping grows with each connection."""
-        timeout = httpx2.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
-        http_client = anthropic.DefaultAioHttpClient(timeout=timeout, verify=_tls_context())
-        if self._api_key:
-            return anthropic.AsyncAnthropic(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                max_retries=0,
-                timeout=timeout,
-                http_client=http_client,
-            )
-        return anthropic.AsyncAnthropic(
-            auth_token=self._auth_token,
-            base_url=self._base_url,
-            max_retries=0,
-            timeout=timeout,
-            http_client=http_client,
-        )
+        return new_client(self._credentials, timeout=self.timeout, aiohttp=True)
 
     def _note_success(
         self,
@@ -470,24 +438,14 @@ class AnthropicModel:
         if self.on_retry is not None:
             self.on_retry(event)
 
-    def _secrets(self) -> tuple[str, ...]:
-        return tuple(secret for secret in (self._api_key, self._auth_token) if secret)
-
     def _endpoint(self) -> Endpoint:
+        creds = self._credentials
         return Endpoint(
-            base_url=self._base_url,
-            base_url_from_env=self._base_url_from_env,
+            base_url=creds.base_url,
+            base_url_from_env=creds.base_url_from_env,
             timeout=self.timeout,
-            secrets=self._secrets(),
+            secrets=creds.secrets,
         )
-
-
-@functools.lru_cache(maxsize=1)
-def _tls_context() -> ssl.SSLContext:
-    """The TLS settings every client of the process shares (the SDK's defaults: the system's or
-    ``SSL_CERT_FILE``'s certificates). Loading them takes tens of milliseconds, which a corpus
-    of a thousand documents, one client each, would otherwise pay a thousand times."""
-    return httpx2.create_ssl_context()
 
 
 def _input_estimate(request: ModelRequest) -> int:

@@ -22,11 +22,19 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
 
-from docanalyze.models.anthropic.retry import header_number
+from docanalyze.models.anthropic.buckets import (
+    KINDS,
+    Bucket,
+    Cooldown,
+    HeaderLimits,
+    Kind,
+    LimiterCounters,
+    LimiterStats,
+    Ticket,
+    parse_rate_limit_headers,
+    parse_reset,
+)
 
 __all__ = [
     "KINDS",
@@ -40,130 +48,8 @@ __all__ = [
     "parse_reset",
 ]
 
-Kind = Literal["requests", "input-tokens", "output-tokens"]
-KINDS: tuple[Kind, ...] = ("requests", "input-tokens", "output-tokens")
 
 Sleep = Callable[[float], Awaitable[object]]
-
-
-@dataclass(frozen=True)
-class HeaderLimits:
-    """What one response said about one bucket; ``reset`` is a wall-clock time (epoch seconds)."""
-
-    limit: float | None
-    remaining: float | None
-    reset: float | None
-
-
-def parse_reset(text: str | None) -> float | None:
-    """An RFC 3339 time (``2025-01-01T00:00:30.5Z``) as epoch seconds, or None if unreadable."""
-    if not text:
-        return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment.timestamp()
-
-
-def parse_rate_limit_headers(headers: Mapping[str, str]) -> dict[Kind, HeaderLimits]:
-    """The ``anthropic-ratelimit-{kind}-{limit,remaining,reset}`` headers, per kind present."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    found: dict[Kind, HeaderLimits] = {}
-    for kind in KINDS:
-        prefix = f"anthropic-ratelimit-{kind}-"
-        limits = HeaderLimits(
-            limit=header_number(lowered.get(prefix + "limit")),
-            remaining=header_number(lowered.get(prefix + "remaining")),
-            reset=parse_reset(lowered.get(prefix + "reset")),
-        )
-        if limits.limit is not None or limits.remaining is not None:
-            found[kind] = limits
-    return found
-
-
-@dataclass
-class Bucket:
-    """A token bucket holding at most ``capacity`` that refills at ``capacity / 60`` per second."""
-
-    capacity: float
-    level: float
-    updated: float
-
-    @property
-    def rate(self) -> float:
-        return self.capacity / 60.0
-
-    def refill(self, now: float) -> None:
-        """Add what flowed in since the last update."""
-        if now > self.updated:
-            self.level = min(self.capacity, self.level + self.rate * (now - self.updated))
-        self.updated = max(self.updated, now)
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until ``amount`` (at most the capacity) is available; 0 if it already is."""
-        need = min(amount, self.capacity) - self.level
-        return 0.0 if need <= 0 else need / self.rate
-
-    def debit(self, amount: float) -> None:
-        self.level -= min(amount, self.capacity)
-
-    def credit(self, amount: float) -> None:
-        self.level = min(self.capacity, self.level + amount)
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """One admitted request: what was debited, and the debit counters right after it."""
-
-    estimate: int
-    """The caller's raw input estimate."""
-    serial: int
-    """The order of admission (1 for the first request admitted)."""
-    costs: Mapping[Kind, float]
-    admitted_after: Mapping[Kind, float]
-    """Per kind, the total admitted so far, this request included."""
-    unheard_before: Mapping[Kind, float]
-    """Per kind, what earlier requests still unacknowledged when this one left had cost."""
-    admitted_at: float
-    """When it was admitted, on the limiter's clock."""
-
-
-@dataclass(frozen=True)
-class LimiterStats:
-    """Counters of a :class:`RateLimiter`."""
-
-    rate_limited: int
-    cooldowns: int
-    waits: int
-    """Requests that had to wait for a bucket or a cooldown."""
-    waited_seconds: float
-    """Seconds the head of the queue spent waiting: how long sends were held back in all."""
-    estimate_ratio: float
-    limits: Mapping[str, float]
-    unacknowledged: int
-    """Requests admitted whose answer (headers, error or end) has not come yet."""
-
-
-@dataclass
-class _Cooldown:
-    until: float = 0.0
-    ramp_until: float = 0.0
-    next_release: float = 0.0
-
-
-@dataclass
-class _Counters:
-    rate_limited: int = 0
-    cooldowns: int = 0
-    waits: int = 0
-    waited_seconds: float = 0.0
-    admitted: int = 0
 
 
 class RateLimiter:
@@ -210,8 +96,8 @@ class RateLimiter:
         for kind, cap in caps.items():
             if cap is not None:
                 self._buckets[f"cap:{kind}"] = Bucket(capacity=cap, level=cap, updated=now)
-        self._cooldown = _Cooldown()
-        self._counters = _Counters()
+        self._cooldown = Cooldown()
+        self._counters = LimiterCounters()
         self._costs_admitted: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
         self._unheard: set[int] = set()
         self._unheard_costs: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)

@@ -10,7 +10,6 @@ fails for good becomes a one-line :class:`~docanalyze.errors.ModelError` without
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
@@ -19,7 +18,8 @@ import httpx2
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from anthropic.types.messages.batch_create_params import Request
 
-from docanalyze.errors import ConfigError, ModelError
+from docanalyze.errors import ModelError
+from docanalyze.models.anthropic.client import credentials, new_client
 from docanalyze.models.anthropic.retry import (
     RetryPolicy,
     call_with_retries,
@@ -79,13 +79,13 @@ class SdkBatchAPI:
         retry: RetryPolicy = CONTROL_RETRY,
         timeout: float = CONTROL_TIMEOUT,
     ) -> None:
-        self._api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
-        if not self._api_key:
-            raise ConfigError(
-                "ANTHROPIC_API_KEY is not set: --batch sends requests to the Message Batches "
-                "API; set it, or drop --batch"
-            )
-        self._base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self._credentials = credentials(
+            api_key,
+            base_url,
+            missing="ANTHROPIC_API_KEY is not set: --batch sends requests to the Message Batches "
+            "API; set it, or drop --batch",
+            auth_token_allowed=False,
+        )
         self._retry = retry
         self._timeout = timeout
         self._client: anthropic.AsyncAnthropic | None = None
@@ -126,10 +126,7 @@ class SdkBatchAPI:
     def _batches(self) -> anthropic.resources.messages.AsyncBatches:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            timeout = httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0))
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=timeout
-            )
+            self._client = new_client(self._credentials, timeout=self._timeout)
             self._loop = loop
         return self._client.messages.batches
 
@@ -146,8 +143,8 @@ class SdkBatchAPI:
             return "the Anthropic API rejected the API key (401): check ANTHROPIC_API_KEY"
         detail = getattr(error, "message", None) or type(error).__name__
         detail = " ".join(str(detail).split())[:300]
-        if self._api_key:
-            detail = detail.replace(self._api_key, "[redacted]")
+        for secret in self._credentials.secrets:
+            detail = detail.replace(secret, "[redacted]")
         code = f" ({status})" if status is not None else ""
         advice = (
             "try again later" if is_retryable(error) else "check --model and ANTHROPIC_BASE_URL"
