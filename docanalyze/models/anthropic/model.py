@@ -16,31 +16,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anthropic
-import httpx2
-from anthropic.types import Message
 
 from docanalyze.errors import ConfigError
+from docanalyze.models.anthropic.attempt import FAILURES, FailureCounts, RequestAttempts
 from docanalyze.models.anthropic.calibration import Calibration
 from docanalyze.models.anthropic.client import credentials, new_client
-from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency, Slot
+from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.message_parts import reply_from_message
 from docanalyze.models.anthropic.model_lookup import ModelLookup
-from docanalyze.models.anthropic.ratelimit import Kind, RateLimiter, Ticket
+from docanalyze.models.anthropic.ratelimit import RateLimiter
 from docanalyze.models.anthropic.retry import (
     RetryEvent,
     RetryPolicy,
     call_with_retries,
-    error_headers,
-    error_status,
-    is_timeout,
-    server_requested_delay,
 )
 from docanalyze.models.anthropic.sender import MessageSender
 from docanalyze.models.base import ModelReply, ModelRequest
@@ -72,7 +67,6 @@ DEFAULT_STALL_TIMEOUT = 60.0
 """Seconds a stream may send nothing (the API sends pings while it works) before it is cut."""
 
 # What a request can fail with that is not a bug: API errors, dropped or timed-out connections.
-_FAILURES = (anthropic.AnthropicError, httpx2.TransportError, TimeoutError, asyncio.TimeoutError)
 
 TextCallback = Callable[[str], None]
 RestartCallback = Callable[[], None]
@@ -101,15 +95,6 @@ class ClientStats:
     concurrency_max: int
     fallback_used: bool
     fallback_replies: int
-
-
-@dataclass
-class _FailureCounts:
-    overloaded: int = 0
-    server_errors: int = 0
-    timeouts: int = 0
-    dropped: int = 0
-    fallback_replies: int = 0
 
 
 class AnthropicModel:
@@ -178,7 +163,7 @@ class AnthropicModel:
         self.fallback = FallbackSwitch(
             model, fallback_model, threshold=fallback_after, on_switch=on_fallback
         )
-        self._failures = _FailureCounts()
+        self.failures = FailureCounts()
         self._client: anthropic.AsyncAnthropic | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -262,7 +247,7 @@ class AnthropicModel:
 
     def stats(self) -> ClientStats:
         """What the client did so far: attempts, failures by kind, waits, concurrency, fallback."""
-        limiter, limits, failures = self.limiter.stats(), self.limits.stats(), self._failures
+        limiter, limits, failures = self.limiter.stats(), self.limits.stats(), self.failures
         return ClientStats(
             attempts=self.attempts,
             retries=self.retries,
@@ -294,7 +279,6 @@ class AnthropicModel:
         returned reply always holds only the successful attempt's text.
         """
         client = self._bind_to_running_loop()
-        requested = request.model or self._model
         sender = MessageSender(
             client,
             request,
@@ -304,51 +288,25 @@ class AnthropicModel:
             on_text=on_text,
             on_restart=on_restart,
         )
-        estimate = self.calibration.scale(_input_estimate(request))
-        attempts = 0
-        model = requested
-
-        async def attempt() -> Message:
-            nonlocal attempts, model
-            model = self.fallback.choose(requested)
-            slot = await self.limits.acquire()
-            try:
-                ticket = await self.limiter.acquire(estimate, request.max_tokens)
-                attempts += 1
-                self.attempts += 1
-                observed: set[Kind] = set()
-
-                def accepted(headers: Mapping[str, str]) -> None:
-                    observed.update(self.limiter.observe(headers, ticket))
-                    self.limits.record_accepted(slot)
-
-                try:
-                    message = await sender.send(model, accepted)
-                except _FAILURES as error:
-                    self._note_failure(error, model, slot, ticket)
-                    raise
-                except BaseException:  # cancelled: later requests must not count it as unanswered
-                    self.limiter.release_unused(ticket, rejected=False)
-                    raise
-                self._note_success(message, model, slot, ticket, requested, observed)
-                return message
-            finally:
-                self.limits.release(slot)
-
+        attempts = RequestAttempts(
+            self, sender, request, self.calibration.scale(_input_estimate(request))
+        )
         started = time.monotonic()
         try:
             message = await call_with_retries(
-                attempt, self.retry, on_retry=self._note_retry, waited_elsewhere=self._cooldown_left
+                attempts,
+                self.retry,
+                on_retry=self._note_retry,
+                waited_elsewhere=attempts.cooldown_left,
             )
-        except _FAILURES as error:
-            elapsed = time.monotonic() - started
+        except FAILURES as error:
             raise failure_error(
                 error,
                 self._endpoint(),
                 stage=request.stage,
-                model=model,
-                attempts=attempts,
-                elapsed=elapsed,
+                model=attempts.model,
+                attempts=attempts.count,
+                elapsed=time.monotonic() - started,
             ) from None
         return reply_from_message(message, time.monotonic() - started)
 
@@ -369,63 +327,6 @@ class AnthropicModel:
 
     def _new_client(self) -> anthropic.AsyncAnthropic:
         return new_client(self._credentials, timeout=self.timeout, aiohttp=True)
-
-    def _note_success(
-        self,
-        message: Message,
-        model: str,
-        slot: Slot,
-        ticket: Ticket,
-        requested: str,
-        observed: set[Kind],
-    ) -> None:
-        """Settle a reply's usage with the rate limiter; let the limits and the fallback learn.
-
-        ``observed`` are the kinds of limit the response headers reported when the request was
-        accepted. Those headers already count its input; its output is only known now (the API
-        reserves ``max_tokens`` at admission and gives back the rest when the reply ends), so the
-        output is settled whatever the headers said.
-        """
-        usage = message.usage
-        input_tokens = (
-            usage.input_tokens
-            + (usage.cache_creation_input_tokens or 0)
-            + (usage.cache_read_input_tokens or 0)
-        )
-        already_counted = observed - {"output-tokens"}
-        self.limiter.settle(ticket, input_tokens, usage.output_tokens, already_counted)
-        self.limits.record_success(slot, headroom=self.limiter.has_headroom(self.limits.limit))
-        self.fallback.record_success(model)
-        if model != requested:
-            self._failures.fallback_replies += 1
-
-    def _note_failure(self, error: BaseException, model: str, slot: Slot, ticket: Ticket) -> None:
-        """Feed a failed attempt to the rate limiter, the concurrency limiter and the fallback."""
-        status = error_status(error)
-        headers = error_headers(error) or {}
-        observed = self.limiter.observe(headers, ticket) if headers else set()
-        if status == 429:
-            self.limiter.cooldown(server_requested_delay(headers))
-            self.limits.record_overload(slot)
-        elif status == 529:
-            self._failures.overloaded += 1
-            self.limits.record_overload(slot, sporadic_ok=True)
-        elif status is not None and status >= 500:
-            self._failures.server_errors += 1
-        elif status is None and is_timeout(error):
-            self._failures.timeouts += 1
-            self.limits.record_overload(slot, sporadic_ok=True)
-        elif status is None:
-            self._failures.dropped += 1
-        rejected = status is not None and (status < 500 or status == 529)
-        self.limiter.release_unused(ticket, rejected=rejected, observed=observed)
-        self.fallback.record_failure(model, status)
-
-    def _cooldown_left(self, error: BaseException) -> float | None:
-        """For a 429, the shared cooldown the next attempt will wait for (not slept twice)."""
-        if error_status(error) != 429:
-            return None
-        return self.limiter.cooldown_remaining()
 
     def _note_retry(self, event: RetryEvent) -> None:
         self.retries += 1
