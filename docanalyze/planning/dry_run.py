@@ -218,7 +218,7 @@ def _stand_in_note(stand_ins: list[Partial]) -> str:
 
 def _planning_model(options: Options) -> Model:
     """A model with the name, window, output limit and estimate the run's backend would have."""
-    from docanalyze.planning.plan import PlannedModel
+    from docanalyze.planning.model import PlannedModel
 
     planned = PlannedModel.for_options(options)
     if options.backend == "extractive":

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, format_usd
 from docanalyze.document import Document, Partial
-from docanalyze.errors import BudgetError, ConfigError
-from docanalyze.events import Event, EventHandler, Notice, RequestRetried, StepFinished
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Refusal, Stage, Usage
+from docanalyze.errors import ConfigError
+from docanalyze.events import EventHandler, Notice, StepFinished
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
 from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.cache import (
     CacheTurn,
@@ -26,6 +26,14 @@ from docanalyze.prompting.cache import (
     shared_instructions,
 )
 from docanalyze.prompting.templates import PromptSet, TemplateName
+from docanalyze.run.outcomes import (
+    CostStop,
+    EventLog,
+    Extraction,
+    RefusalStop,
+    RefusedPart,
+)
+from docanalyze.run.reasks import refusal_reask, thinking_reask
 from docanalyze.text.language import Language, resolve_language
 
 __all__ = [
@@ -42,43 +50,6 @@ __all__ = [
 
 TextCallback = Callable[[str], None]
 RestartCallback = Callable[[], None]
-
-
-class CostStop(Exception):
-    """Raised instead of sending a request that could break ``--max-cost`` (caught by the pipeline)."""
-
-
-class RefusalStop(Exception):
-    """Raised when the model refused a reduce or final request, or after the map stage when it
-    refused any part (caught by the pipeline, which writes the incomplete report)."""
-
-
-@dataclass(frozen=True)
-class RefusedPart:
-    """A part of the document the model refused: the stage, pages and the API's reasons."""
-
-    stage: Stage
-    first_page: int
-    last_page: int
-    refusal: Refusal
-    chunk_index: int | None = None
-    model: str = ""
-
-    def to_dict(self) -> dict[str, object]:
-        """The JSON form (``--format json``'s ``refused``)."""
-        return {
-            "stage": self.stage,
-            "chunk": None if self.chunk_index is None else self.chunk_index + 1,
-            "first_page": self.first_page,
-            "last_page": self.last_page,
-            "category": self.refusal.category,
-            "explanation": self.refusal.explanation,
-            "model": self.model,
-        }
-
-
-MAX_THINKING_RETRIES = 2
-"""How often a reply cut while the model was still thinking is asked again with more room."""
 
 
 class StreamingModel(Protocol):
@@ -107,37 +78,6 @@ def supports_streaming(model: object) -> bool:
     passes_keywords = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     inner = getattr(model, "inner", None)
     return passes_keywords and inner is not None and supports_streaming(inner)
-
-
-@dataclass
-class EventLog:
-    """Forwards a run's events to the caller's handler, keeping notices and counting retries."""
-
-    handler: EventHandler | None = None
-    notices: list[str] = field(default_factory=list)
-    retries: int = 0
-    rate_limited: int = 0
-
-    def emit(self, event: Event) -> None:
-        """Record ``event`` and pass it on."""
-        if isinstance(event, Notice):
-            self.notices.append(event.message)
-        elif isinstance(event, RequestRetried):
-            self.retries += 1
-            self.rate_limited += event.status == 429
-        if self.handler is not None:
-            self.handler(event)
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """A map reply that was kept: the span ``[start, end)`` of the document it covers."""
-
-    chunk_index: int
-    start: int
-    end: int
-    partial: Partial
-    model: str
 
 
 @dataclass
@@ -260,9 +200,9 @@ class RunContext:
             finally:
                 if turn is not None:
                     turn.started()
-            retry = self._thinking_retry(request, reply, thinking_retries)
+            retry = thinking_reask(self, request, reply, thinking_retries)
             if retry is None:
-                retry = self._refusal_retry(request, reply)
+                retry = refusal_reask(self, request, reply)
             else:
                 thinking_retries += 1
             if retry is None:
@@ -270,57 +210,6 @@ class RunContext:
             if on_restart is not None:
                 on_restart()
             request = retry
-
-    def _thinking_retry(
-        self, request: ModelRequest, reply: ModelReply, retries: int
-    ) -> ModelRequest | None:
-        """``request`` with twice the room for thinking, when ``reply`` was cut while the model
-        was still thinking (it wrote less than half its text budget); None otherwise.
-
-        Halving the text would not help: thinking does not shrink with it. Raises
-        :class:`BudgetError` when the room cannot grow (the window or the output limit).
-        """
-        if not reply.truncated or reply.usage.thinking_tokens == 0:
-            return None
-        if reply.usage.text_tokens * 2 >= request.text_budget:
-            return None  # the text itself is long: the stage asks again for more text
-        # It used all its room and was still thinking: give it at least twice what it used.
-        allowance = max(2 * request.thinking_allowance, 2 * reply.usage.thinking_tokens, 1024)
-        max_tokens = request.text_budget + allowance
-        prompt_tokens = self.model.estimate_tokens(request.prompt)
-        if request.system:
-            prompt_tokens += self.model.estimate_tokens(request.system)
-        grows = (
-            retries < MAX_THINKING_RETRIES
-            and max_tokens <= self.model.max_output_tokens
-            and self.budgets.fits(prompt_tokens, max_tokens)
-        )
-        if not grows:
-            raise BudgetError(
-                f"a {request.stage} request was cut at max_tokens {request.max_tokens} while "
-                f"{reply.model} was still thinking ({reply.usage.thinking_tokens:,} thinking "
-                "tokens); lower --effort, or turn thinking off with --thinking off where the "
-                "model allows it"
-            )
-        self.emit(
-            Notice(
-                f"a {request.stage} reply was cut while {reply.model} was still thinking: asking "
-                f"again with {allowance:,} tokens for thinking"
-            )
-        )
-        return replace(request, max_tokens=max_tokens, thinking_allowance=allowance)
-
-    def _refusal_retry(self, request: ModelRequest, reply: ModelReply) -> ModelRequest | None:
-        """``request`` for the fallback model when ``reply`` is a refusal and a fallback model
-        is set that has not refused it yet; None otherwise."""
-        fallback = self.fallback_model
-        if not reply.refused or fallback is None or (request.model or self.model.name) == fallback:
-            return None
-        why = reply.refusal.describe() if reply.refusal else "no category"
-        self.emit(
-            Notice(f"{reply.model} refused a {request.stage} request ({why}): asking {fallback}")
-        )
-        return replace(request, model=fallback)
 
     def record_refusal(self, part: RefusedPart) -> None:
         """Note a part of the document the model refused, for the incomplete report."""

@@ -1,0 +1,88 @@
+"""The model a plan is made for: limits from the catalog, the Models API or ``--context-window``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from docanalyze.models.base import ModelReply, ModelRequest
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.catalog import capabilities_of, model_info, tokenizer_ratio
+from docanalyze.models.model_api import ModelDescription
+from docanalyze.options import Options
+from docanalyze.text.tokens import estimate_tokens
+
+__all__ = [
+    "FALLBACK_CONTEXT_WINDOW",
+    "FALLBACK_MAX_OUTPUT_TOKENS",
+    "PlannedModel",
+    "described_by_api",
+]
+
+FALLBACK_CONTEXT_WINDOW = 200_000
+FALLBACK_MAX_OUTPUT_TOKENS = 64_000
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """The model a plan is made for: limits from the catalog, the Models API (``--exact``) or
+    ``--context-window``; the token estimate scaled to the model's tokenizer.
+
+    It implements the model protocol so that the run's own budget and packing code can work
+    with it, but it never answers a request.
+    """
+
+    name: str
+    context_window: int
+    max_output_tokens: int
+    known: bool
+    description: ModelDescription | None = None
+    """What the Models API said of the model (``--exact``), else None."""
+
+    @classmethod
+    def for_options(
+        cls, options: Options, description: ModelDescription | None = None
+    ) -> PlannedModel:
+        """The limits the Claude client would assume for ``options.model`` (as ``description``,
+        from the Models API, says when given)."""
+        info = model_info(options.model)
+        learned = description.context_window if description else None
+        window = (
+            options.context_window
+            or learned
+            or (info.context_window if info else FALLBACK_CONTEXT_WINDOW)
+        )
+        output = (description.max_output_tokens if description else None) or (
+            info.max_output_tokens if info else FALLBACK_MAX_OUTPUT_TOKENS
+        )
+        known = options.context_window is not None or learned is not None or info is not None
+        return cls(options.model, window, min(output, window // 2), known, description)
+
+    def estimate_tokens(self, text: str) -> int:
+        """docanalyze's CJK-aware estimate, scaled to the model's tokenizer."""
+        return math.ceil(estimate_tokens(text) * tokenizer_ratio(self.name))
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The request rules of ``model``: the Models API's (``--exact``), else the catalog's."""
+        if self.description is not None and model == self.name:
+            return self.description.capabilities
+        return capabilities_of(model)
+
+    async def complete(self, request: ModelRequest) -> ModelReply:
+        """Never called: a plan sends no request."""
+        raise NotImplementedError("a plan sends no requests")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+async def described_by_api(options: Options) -> ModelDescription | None:
+    """What the Models API says of the plan's model (``--exact``; a key is required)."""
+    from docanalyze.models.anthropic.model import AnthropicModel
+
+    client = AnthropicModel(options.model, context_window=options.context_window)
+    try:
+        await client.describe(None)
+        return client.description
+    finally:
+        await client.aclose()

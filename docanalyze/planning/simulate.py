@@ -1,0 +1,175 @@
+"""How a planned run unfolds: the map spans as the run cuts them, then replies of the assumed
+size merged level by level with the run's own packing, until the final prompt fits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from docanalyze.document import Chunk, Partial
+from docanalyze.errors import BudgetError
+from docanalyze.planning.pace import Pace, PlannedRequest
+from docanalyze.run.context import RunContext
+from docanalyze.run.map import MapPrompt, map_prompt
+from docanalyze.run.reduce import final_prompt, pack_partials, reduce_prompt
+from docanalyze.text.spans import split_point
+from docanalyze.text.tokens import estimate_tokens
+
+__all__ = [
+    "FINAL_OUTPUT_SHARE",
+    "MAP_OUTPUT_SHARE",
+    "REDUCE_OUTPUT_SHARE",
+    "REQUEST_FRAMING_TOKENS",
+    "StagePlan",
+    "map_spans",
+    "simulate",
+]
+
+MAP_OUTPUT_SHARE = 0.30
+"""A map reply is assumed to be this share of its part's text tokens (at most the map budget)."""
+REDUCE_OUTPUT_SHARE = 0.50
+"""A merge is assumed to be this share of its partial results (at most the reduce budget)."""
+FINAL_OUTPUT_SHARE = 0.50
+"""The report is assumed to be this share of its material (at most ``--max-tokens``)."""
+REQUEST_FRAMING_TOKENS = 8
+"""Tokens a request costs on top of its prompt (the Claude client adds as much)."""
+_FILLER_LINE = "- A key point of this part, with its figures, names and dates (p. {page}).\n"
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage of the plan: ``map``, ``reduce`` (with its ``level``) or ``final``."""
+
+    stage: str
+    requests: list[PlannedRequest]
+    seconds: float
+    level: int = 0
+    counted: bool = False
+    """Whether the input tokens were counted by the API (``exact``) rather than estimated."""
+
+    @property
+    def label(self) -> str:
+        """``map``, ``reduce 1``, ``final``."""
+        return f"reduce {self.level}" if self.stage == "reduce" else self.stage
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(request.input_tokens for request in self.requests)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(request.output_tokens for request in self.requests)
+
+    @property
+    def thinking_tokens(self) -> int:
+        """The part of :attr:`output_tokens` planned for thinking."""
+        return sum(request.thinking_tokens for request in self.requests)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stage as JSON-ready values."""
+        return {
+            "stage": self.stage,
+            "level": self.level,
+            "requests": len(self.requests),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "thinking_tokens": self.thinking_tokens,
+            "seconds": round(self.seconds, 1),
+            "input_counted": self.counted,
+        }
+
+
+def map_spans(ctx: RunContext, chunk: Chunk) -> list[MapPrompt]:
+    """The map prompts of ``chunk``: one, or halves when its prompt does not fit (as the run)."""
+    pending = [(chunk.start, chunk.end)]
+    spans: list[MapPrompt] = []
+    while pending:
+        start, end = pending.pop()
+        rendered = map_prompt(ctx, chunk, start, end)
+        if ctx.budgets.fits(rendered.tokens, ctx.budgets.output("map", ctx.budgets.map_max_tokens)):
+            spans.append(rendered)
+            continue
+        middle = split_point(ctx.document.text, start, end)
+        if middle is None:
+            raise BudgetError(
+                f"the extraction of chunk {chunk.index + 1} (pages {chunk.first_page}-"
+                f"{chunk.last_page}) does not fit the window even for {end - start} characters; "
+                f"raise --context-window or use a larger model"
+            )
+        pending.extend([(middle, end), (start, middle)])
+    return spans
+
+
+def simulate(
+    ctx: RunContext,
+    pace: Pace,
+    map_prompts: list[MapPrompt],
+    counts: list[int] | None,
+    chunk_count: int,
+) -> list[StagePlan]:
+    budgets = ctx.budgets
+    requests: list[PlannedRequest] = []
+    partials: list[Partial] = []
+    thinking = budgets.allowance("map")
+    for number, span in enumerate(map_prompts):
+        output = _share(MAP_OUTPUT_SHARE, estimate_tokens(span.text), budgets.map_max_tokens)
+        prompt_tokens = counts[number] if counts else span.tokens + REQUEST_FRAMING_TOKENS
+        requests.append(PlannedRequest(prompt_tokens, output + thinking, thinking))
+        partials.append(_stand_in(output, span.first_page, span.last_page))
+    stages = [StagePlan("map", requests, pace.stage_seconds(requests), counted=counts is not None)]
+    level = 0
+    while True:
+        _, final_tokens = final_prompt(ctx, partials, chunk_count)
+        if budgets.fits(final_tokens, budgets.output("final", budgets.final_max_tokens)):
+            break
+        level += 1
+        requests, partials = simulate_reduce_level(ctx, partials, level)
+        stages.append(StagePlan("reduce", requests, pace.stage_seconds(requests), level=level))
+    material = sum(estimate_tokens(partial.text) for partial in partials)
+    output = _share(FINAL_OUTPUT_SHARE, material, budgets.final_max_tokens)
+    thinking = budgets.allowance("final")
+    final = [PlannedRequest(final_tokens + REQUEST_FRAMING_TOKENS, output + thinking, thinking)]
+    stages.append(StagePlan("final", final, pace.stage_seconds(final)))
+    return stages
+
+
+def simulate_reduce_level(
+    ctx: RunContext, partials: list[Partial], level: int
+) -> tuple[list[PlannedRequest], list[Partial]]:
+    """One reduce level packed as the run packs it; every group of two or more is one merge."""
+    groups = pack_partials(ctx, partials, level)
+    if all(len(group) == 1 for group in groups):
+        raise BudgetError(
+            f"reduce level {level} would not shrink the material with a reduce budget of "
+            f"{ctx.budgets.reduce_max_tokens} tokens in a {ctx.model.context_window}-token "
+            f"window; raise --context-window or lower --max-tokens"
+        )
+    requests: list[PlannedRequest] = []
+    merged: list[Partial] = []
+    for number, group in enumerate(groups, 1):
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        _, prompt_tokens = reduce_prompt(ctx, group, level, number, len(groups))
+        material = sum(estimate_tokens(partial.text) for partial in group)
+        output = _share(REDUCE_OUTPUT_SHARE, material, ctx.budgets.reduce_max_tokens)
+        thinking = ctx.budgets.allowance("reduce")
+        requests.append(
+            PlannedRequest(prompt_tokens + REQUEST_FRAMING_TOKENS, output + thinking, thinking)
+        )
+        first_page = min(partial.first_page for partial in group)
+        last_page = max(partial.last_page for partial in group)
+        merged.append(_stand_in(output, first_page, last_page))
+    return requests, merged
+
+
+def _share(share: float, tokens: int, budget: int) -> int:
+    return max(1, min(budget, math.ceil(share * tokens)))
+
+
+def _stand_in(tokens: int, first_page: int, last_page: int) -> Partial:
+    """A partial result of about ``tokens`` tokens: bullets in the form a reply takes."""
+    line = _FILLER_LINE.format(page=first_page)
+    lines = max(1, round(tokens / estimate_tokens(line)))
+    return Partial((line * lines).rstrip(), first_page, last_page)

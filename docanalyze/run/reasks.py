@@ -1,0 +1,74 @@
+"""Asking a request again when its reply is no answer: cut while thinking, or refused.
+
+A reply cut at ``max_tokens`` while the model was still thinking is asked again with more room
+for thinking (never in halves: thinking does not shrink with the text); a refused reply is
+asked of the fallback model when there is one. :meth:`RunContext.complete` calls these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from docanalyze.errors import BudgetError
+from docanalyze.events import Notice
+from docanalyze.models.base import ModelReply, ModelRequest
+
+if TYPE_CHECKING:  # the run context calls these: no cycle at run time
+    from docanalyze.run.context import RunContext
+
+__all__ = ["MAX_THINKING_RETRIES", "refusal_reask", "thinking_reask"]
+
+MAX_THINKING_RETRIES = 2
+"""How often a reply cut while the model was still thinking is asked again with more room."""
+
+
+def thinking_reask(
+    ctx: RunContext, request: ModelRequest, reply: ModelReply, retries: int
+) -> ModelRequest | None:
+    """``request`` with twice the room for thinking, when ``reply`` was cut while the model
+    was still thinking (it wrote less than half its text budget); None otherwise.
+
+    Halving the text would not help: thinking does not shrink with it. Raises
+    :class:`BudgetError` when the room cannot grow (the window or the output limit).
+    """
+    if not reply.truncated or reply.usage.thinking_tokens == 0:
+        return None
+    if reply.usage.text_tokens * 2 >= request.text_budget:
+        return None  # the text itself is long: the stage asks again for more text
+    # It used all its room and was still thinking: give it at least twice what it used.
+    allowance = max(2 * request.thinking_allowance, 2 * reply.usage.thinking_tokens, 1024)
+    max_tokens = request.text_budget + allowance
+    prompt_tokens = ctx.model.estimate_tokens(request.prompt)
+    if request.system:
+        prompt_tokens += ctx.model.estimate_tokens(request.system)
+    grows = (
+        retries < MAX_THINKING_RETRIES
+        and max_tokens <= ctx.model.max_output_tokens
+        and ctx.budgets.fits(prompt_tokens, max_tokens)
+    )
+    if not grows:
+        raise BudgetError(
+            f"a {request.stage} request was cut at max_tokens {request.max_tokens} while "
+            f"{reply.model} was still thinking ({reply.usage.thinking_tokens:,} thinking "
+            "tokens); lower --effort, or turn thinking off with --thinking off where the "
+            "model allows it"
+        )
+    ctx.emit(
+        Notice(
+            f"a {request.stage} reply was cut while {reply.model} was still thinking: asking "
+            f"again with {allowance:,} tokens for thinking"
+        )
+    )
+    return replace(request, max_tokens=max_tokens, thinking_allowance=allowance)
+
+
+def refusal_reask(ctx: RunContext, request: ModelRequest, reply: ModelReply) -> ModelRequest | None:
+    """``request`` for the fallback model when ``reply`` is a refusal and a fallback model
+    is set that has not refused it yet; None otherwise."""
+    fallback = ctx.fallback_model
+    if not reply.refused or fallback is None or (request.model or ctx.model.name) == fallback:
+        return None
+    why = reply.refusal.describe() if reply.refusal else "no category"
+    ctx.emit(Notice(f"{reply.model} refused a {request.stage} request ({why}): asking {fallback}"))
+    return replace(request, model=fallback)
