@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from docanalyze.models.base import ModelReply, ModelRequest, Usage
@@ -28,6 +28,7 @@ from docanalyze.models.extractive.textunits import (
     split_citation,
     split_marked_text,
     terms,
+    truncate_to_fit,
 )
 from docanalyze.text.tokens import estimate_tokens
 from docanalyze.text.wording import ENGLISH, Wording, wording_for
@@ -349,35 +350,11 @@ def _trimmed_best(points: list[_Point], scores: Sequence[float], budget: int) ->
     def fits(text: str) -> bool:
         return estimate_tokens(_Point(text, point.pages).bullet + "\n") <= budget
 
-    shortened = _truncate(point.text, fits)
+    shortened = truncate_to_fit(point.text, fits)
     if shortened is None:
         return []
     points[best] = _Point(shortened, point.pages)
     return [best]
-
-
-def _truncate(text: str, fits: Callable[[str], bool]) -> str | None:
-    """The longest prefix of ``text`` ending at a word boundary (or, in CJK, any character),
-    with an ellipsis, that ``fits``; ``None`` when not even one character does."""
-    low, high = 1, len(text)
-    best: str | None = None
-    while low <= high:
-        middle = (low + high) // 2
-        candidate = text if middle == len(text) else _cut_at_boundary(text, middle) + "…"
-        if fits(candidate):
-            best, low = candidate, middle + 1
-        else:
-            high = middle - 1
-    return best
-
-
-def _cut_at_boundary(text: str, length: int) -> str:
-    prefix = text[:length]
-    if length < len(text) and not is_cjk_char(text[length - 1]) and not text[length].isspace():
-        space = prefix.rfind(" ")
-        if space > 0:
-            prefix = prefix[:space]
-    return prefix.rstrip(" ,;:")
 
 
 def _overview_sentence(point: _Point) -> str:

@@ -8,19 +8,21 @@ sentences (CJK-aware) or read and write the page citations the prompts ask for: 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from docanalyze.document import PAGE_MARKER_RE
 
 __all__ = [
     "PageSentence",
+    "cut_at_boundary",
     "format_citation",
     "is_cjk_char",
     "split_citation",
     "split_marked_text",
     "split_sentences",
     "terms",
+    "truncate_to_fit",
 ]
 
 MAX_SENTENCE_CHARS = 500
@@ -325,3 +327,28 @@ def _parse_pages(page_list: str) -> set[int]:
         else:
             pages.update(range(low, high + 1))
     return pages
+
+
+def truncate_to_fit(text: str, fits: Callable[[str], bool]) -> str | None:
+    """The longest prefix of ``text`` ending at a word boundary (or, in CJK, any character),
+    with an ellipsis, that ``fits``; ``None`` when not even one character does."""
+    low, high = 1, len(text)
+    best: str | None = None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = text if middle == len(text) else cut_at_boundary(text, middle) + "…"
+        if fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def cut_at_boundary(text: str, length: int) -> str:
+    """``text`` cut to at most ``length`` characters, back to a word boundary outside CJK."""
+    prefix = text[:length]
+    if length < len(text) and not is_cjk_char(text[length - 1]) and not text[length].isspace():
+        space = prefix.rfind(" ")
+        if space > 0:
+            prefix = prefix[:space]
+    return prefix.rstrip(" ,;:")
