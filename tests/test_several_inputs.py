@@ -237,3 +237,22 @@ def test_python_api_analyze_many(tmp_path: Path) -> None:
     assert not result.ok and "broken.pdf" in result.failures[0].message
     combined = docanalyze.Pipeline().analyze_many([alpha, beta], combine=True)
     assert len(combined.reports) == 1 and combined.ok
+
+
+def test_a_combined_run_stopped_by_ctrl_c_is_recorded_as_interrupted(tmp_path: Path) -> None:
+    import asyncio
+
+    from docanalyze.models.base import ModelReply, ModelRequest
+    from docanalyze.store import RunStore
+    from tests.fakes import RecordingModel
+
+    class Interrupted(RecordingModel):
+        async def complete(self, request: ModelRequest, **_: Any) -> ModelReply:
+            raise asyncio.CancelledError
+
+    alpha, beta = write_documents(tmp_path, paragraphs=4)
+    pipeline = docanalyze.Pipeline(client=Interrupted(name="claude-sonnet-5-5"))
+    with pytest.raises(asyncio.CancelledError):
+        pipeline.analyze_many([str(alpha), str(beta)], combine=True)
+    with RunStore() as store:
+        assert store.list_runs(1)[0].status == "interrupted"

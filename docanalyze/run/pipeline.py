@@ -13,8 +13,6 @@ from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import (
     ConfigError,
     CostLimitReached,
-    DocanalyzeError,
-    IncompleteRun,
     InputError,
     RefusedRun,
 )
@@ -157,23 +155,20 @@ class Pipeline:
         started: float,
     ) -> Report:
         """Run, and record in the store how the run ended: every paid reply is already there."""
-        try:
-            await prepare_model(model, recorder.store, events.emit)
-            report = await self._run(
-                document, recorder.model(model), events, started, recorder.store
-            )
-        except IncompleteRun as stop:
-            status = "refused" if isinstance(stop, RefusedRun) else "stopped"
-            recorder.finished(stop.report, status, str(stop))
-            raise
-        except DocanalyzeError as error:
-            recorder.ended_without_report("failed", str(error))
-            raise
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            recorder.ended_without_report("interrupted")
-            raise
-        recorder.finished(report)
-        return report
+        return await recorder.recording(
+            self._prepared_run(recorder, document, model, events, started)
+        )
+
+    async def _prepared_run(
+        self,
+        recorder: RunRecorder,
+        document: Document,
+        model: Model,
+        events: EventLog,
+        started: float,
+    ) -> Report:
+        await prepare_model(model, recorder.store, events.emit)
+        return await self._run(document, recorder.model(model), events, started, recorder.store)
 
     async def _run(
         self,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from docanalyze.document import Document
+from docanalyze.errors import DocanalyzeError, IncompleteRun, RefusedRun
 from docanalyze.models.base import Model, Usage
 from docanalyze.models.stored import StoredModel
 from docanalyze.options import Options
@@ -70,6 +73,25 @@ class RunRecorder:
             cost=None,
             error=error,
         )
+
+    async def recording(self, run: Awaitable[Report]) -> Report:
+        """Await ``run`` and record how it ended: complete, stopped early with a partial report
+        (``--max-cost``, a refusal), failed, or interrupted (Ctrl-C). Every paid reply is in the
+        store already; the error, if any, is raised again."""
+        try:
+            report = await run
+        except IncompleteRun as stop:
+            status = "refused" if isinstance(stop, RefusedRun) else "stopped"
+            self.finished(stop.report, status, str(stop))
+            raise
+        except DocanalyzeError as error:
+            self.ended_without_report("failed", str(error))
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.ended_without_report("interrupted")
+            raise
+        self.finished(report)
+        return report
 
     def close(self) -> None:
         self.store.close()

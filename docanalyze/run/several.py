@@ -28,6 +28,7 @@ from docanalyze.ingest.chunking import split_document
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model
 from docanalyze.report.result import ChunkResult, Report
+from docanalyze.run.backend import prepare_model
 from docanalyze.run.context import EventLog, RunContext
 from docanalyze.run.map import map_chunks
 from docanalyze.run.record import RunRecorder
@@ -163,12 +164,9 @@ async def _combined(
     recorder = RunRecorder(pipeline.options, corpus, model, injected=not pipeline.owns_model)
     try:
         run_model = recorder.model(model)
-        try:
-            report = await _combined_report(pipeline, documents, corpus, run_model, events, started)
-        except DocanalyzeError as error:
-            recorder.ended_without_report("failed", str(error))
-            raise
-        recorder.finished(report)
+        report = await recorder.recording(
+            _combined_report(pipeline, documents, corpus, run_model, events, started, recorder)
+        )
     finally:
         recorder.close()
     result.reports.append(report)
@@ -205,8 +203,10 @@ async def _combined_report(
     model: Model,
     events: EventLog,
     started: float,
+    recorder: RunRecorder,
 ) -> Report:
     """Map every document's chunks (with its own ``source``), then reduce them all together."""
+    await prepare_model(model, recorder.store, events.emit)
     ctx = pipeline._context(corpus, model, events)
     timings: dict[str, float] = {"read": time.monotonic() - started}
     names = _citation_names(documents)
