@@ -1,0 +1,68 @@
+"""What the run store hands back: a stored reply, a run's record, a submitted batch, cache counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docanalyze.models.base import ModelReply, Usage
+
+__all__ = ["CacheStats", "RunRecord", "StoredCall", "SubmittedBatch"]
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """A stored reply, as a :class:`ModelReply` would carry it."""
+
+    text: str
+    stop_reason: str
+    model: str
+    usage: Usage
+    duration: float
+
+    def as_reply(self) -> ModelReply:
+        return ModelReply(self.text, self.stop_reason, self.model, self.usage, self.duration)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as the store keeps it. ``status``: running, complete, failed, interrupted, killed."""
+
+    id: str
+    started_at: float
+    finished_at: float | None
+    status: str
+    inputs: list[dict[str, str]]
+    options: dict[str, Any]
+    model: str
+    requests: int
+    cached: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SubmittedBatch:
+    """A Message Batch sent to the API: its id and, by custom_id, the call key and stage of
+    each request in it. ``status``: pending (results not yet stored), collected, or lost."""
+
+    id: str
+    created_at: float
+    status: str
+    requests: dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache holds: replies, their tokens, and the money they cost when first asked."""
+
+    path: Path
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    size_bytes: int
+    runs: int
