@@ -22,7 +22,6 @@ from anthropic.types.messages.batch_create_params import Request
 from click.testing import CliRunner
 
 import docanalyze.run.pipeline
-from docanalyze.run import backend as backends
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable
 from docanalyze.errors import ModelError
@@ -31,6 +30,7 @@ from docanalyze.models.base import ModelRequest, Usage
 from docanalyze.models.batches.api import BatchGone
 from docanalyze.models.batches.model import BatchModel
 from docanalyze.options import Options
+from docanalyze.run import backend as backends
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.store import RunStore
 from docanalyze.text.tokens import estimate_tokens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -11,30 +12,55 @@ from pathlib import Path
 import docanalyze
 from tests.conftest import PROJECT_ROOT
 
+PUBLIC_NAMES = [
+    "analyze",
+    "analyze_async",
+    "Pipeline",
+    "Options",
+    "Report",
+    "ChunkResult",
+    "Usage",
+    "Model",
+    "ModelRequest",
+    "ModelReply",
+    "SeveralResult",
+    "DocumentFailure",
+    "plan_run",
+    "RunPlan",
+    "preview_prompts",
+    "DryRun",
+    "analyze_corpus",
+    "CorpusSummary",
+    "Event",
+    "Notice",
+    "StageStarted",
+    "StepFinished",
+    "RequestRetried",
+    "ReportText",
+    "DocanalyzeError",
+    "InputError",
+    "TemplateError",
+    "ConfigError",
+    "ModelError",
+    "BudgetError",
+    "StoreError",
+    "IncompleteRun",
+    "CostLimitReached",
+    "RefusedRun",
+]
+
 
 def test_public_names_are_exactly_these() -> None:
-    assert sorted(docanalyze.__all__) == sorted(
-        [
-            "analyze",
-            "analyze_async",
-            "Pipeline",
-            "Options",
-            "Report",
-            "ChunkResult",
-            "Usage",
-            "Model",
-            "ModelRequest",
-            "ModelReply",
-            "DocanalyzeError",
-            "InputError",
-            "TemplateError",
-            "ConfigError",
-            "ModelError",
-            "BudgetError",
-        ]
-    )
+    assert sorted(docanalyze.__all__) == sorted(PUBLIC_NAMES)
     for name in docanalyze.__all__:
         assert getattr(docanalyze, name).__doc__, f"{name} has no docstring"
+
+
+def test_the_readme_lists_every_public_name() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("Everything `import docanalyze` exports:", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`(\w+)`", section))
+    assert set(docanalyze.__all__) <= listed, set(docanalyze.__all__) - listed
 
 
 def test_importing_the_library_loads_neither_click_nor_rich() -> None:

@@ -26,7 +26,7 @@ from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
-from docanalyze.run.several import BatchResult
+from docanalyze.run.several import SeveralResult
 
 
 @cli.command(
@@ -223,7 +223,7 @@ def _print_dry_run(path: str, options: Options, output_format: str, output: Path
 
 
 def _finish_batch(
-    batch: BatchResult,
+    batch: SeveralResult,
     output_format: str,
     output: Path | None,
     writer: StdoutStream | None,

@@ -50,7 +50,7 @@ from docanalyze.text.language import resolve_language
 from docanalyze.text.wording import wording_for
 
 if TYPE_CHECKING:
-    from docanalyze.run.several import BatchResult
+    from docanalyze.run.several import SeveralResult
     from docanalyze.store import RunStore
 
 __all__ = ["Pipeline", "analyze", "analyze_async"]
@@ -115,13 +115,13 @@ class Pipeline:
             if self._client is None:
                 await model.aclose()
 
-    def analyze_many(self, sources: Sequence[Source], *, combine: bool = False) -> BatchResult:
+    def analyze_many(self, sources: Sequence[Source], *, combine: bool = False) -> SeveralResult:
         """Analyze several documents with one model; see :func:`docanalyze.run.several.analyze_many`."""
         return asyncio.run(self.analyze_many_async(sources, combine=combine))
 
     async def analyze_many_async(
         self, sources: Sequence[Source], *, combine: bool = False
-    ) -> BatchResult:
+    ) -> SeveralResult:
         """The asynchronous form of :meth:`analyze_many`."""
         from docanalyze.run.several import analyze_many
 
@@ -141,23 +141,12 @@ class Pipeline:
     ) -> Report:
         """Run and record one document with a model the caller owns (and closes)."""
         recorder = RunRecorder(self.options, document, model, injected=self._client is not None)
-        try:
-            return await self._recorded_run(recorder, document, model, events, started)
+        try:  # the store records how the run ended; every paid reply is in it already
+            return await recorder.recording(
+                self._prepared_run(recorder, document, model, events, started)
+            )
         finally:
             recorder.close()
-
-    async def _recorded_run(
-        self,
-        recorder: RunRecorder,
-        document: Document,
-        model: Model,
-        events: EventLog,
-        started: float,
-    ) -> Report:
-        """Run, and record in the store how the run ended: every paid reply is already there."""
-        return await recorder.recording(
-            self._prepared_run(recorder, document, model, events, started)
-        )
 
     async def _prepared_run(
         self,

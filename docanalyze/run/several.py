@@ -3,7 +3,7 @@
 All documents share one model instance (one rate limiter, one adaptive concurrency) and the run
 store. At most :data:`DOCUMENTS_AT_ONCE` documents run at once; the model bounds the requests in
 flight across all of them. A document that fails (unreadable, no text, a budget error) does not
-stop the others: its error is kept in :attr:`BatchResult.failures`.
+stop the others: its error is kept in :attr:`SeveralResult.failures`.
 
 While a document runs, :func:`current_source` names it, so an event handler can tell which
 document an event belongs to.
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOCUMENTS_AT_ONCE",
-    "BatchResult",
+    "SeveralResult",
     "DocumentFailure",
     "analyze_many",
     "cite_document",
@@ -73,7 +73,7 @@ class DocumentFailure:
 
 
 @dataclass
-class BatchResult:
+class SeveralResult:
     """What a run of several documents produced.
 
     ``reports`` holds one report per document analyzed, in input order, each with the input it
@@ -98,7 +98,7 @@ def cite_document(text: str, name: str) -> str:
 
 async def analyze_many(
     pipeline: Pipeline, sources: Sequence[Source], *, combine: bool = False
-) -> BatchResult:
+) -> SeveralResult:
     """Analyze ``sources`` with ``pipeline``'s options and one shared model.
 
     Without ``combine``: one report per document. With ``combine``: the documents are one corpus:
@@ -124,7 +124,7 @@ async def analyze_many(
 
 async def _each(
     pipeline: Pipeline, sources: Sequence[Source], model: Model, batch_events: EventLog
-) -> BatchResult:
+) -> SeveralResult:
     gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
 
     async def run_one(source: Source) -> Report | DocanalyzeError:
@@ -139,7 +139,7 @@ async def _each(
                     return error
 
     outcomes = await asyncio.gather(*(run_one(source) for source in sources))
-    result = BatchResult()
+    result = SeveralResult()
     for source, outcome in zip(sources, outcomes):
         if isinstance(outcome, IncompleteRun):
             result.reports.append(outcome.report)
@@ -154,9 +154,9 @@ async def _each(
 
 async def _combined(
     pipeline: Pipeline, sources: Sequence[Source], model: Model, events: EventLog
-) -> BatchResult:
+) -> SeveralResult:
     started = time.monotonic()
-    result = BatchResult()
+    result = SeveralResult()
     documents = await _read_all(pipeline, sources, result)
     if not documents:
         return result
@@ -175,7 +175,7 @@ async def _combined(
 
 
 async def _read_all(
-    pipeline: Pipeline, sources: Sequence[Source], result: BatchResult
+    pipeline: Pipeline, sources: Sequence[Source], result: SeveralResult
 ) -> list[Document]:
     """The readable documents, in input order; the others go to ``result.failures``."""
     gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)

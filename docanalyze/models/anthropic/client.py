@@ -78,20 +78,10 @@ def new_client(
     http_client = (
         anthropic.DefaultAioHttpClient(timeout=limits, verify=_tls_context()) if aiohttp else None
     )
-    if creds.api_key:
-        return anthropic.AsyncAnthropic(
-            api_key=creds.api_key,
-            base_url=creds.base_url,
-            max_retries=0,
-            timeout=limits,
-            http_client=http_client,
-        )
+    # A key, else a bearer token: the SDK sends whichever it is given.
+    secret = {"api_key": creds.api_key} if creds.api_key else {"auth_token": creds.auth_token}
     return anthropic.AsyncAnthropic(
-        auth_token=creds.auth_token,
-        base_url=creds.base_url,
-        max_retries=0,
-        timeout=limits,
-        http_client=http_client,
+        **secret, base_url=creds.base_url, max_retries=0, timeout=limits, http_client=http_client
     )
 
 
