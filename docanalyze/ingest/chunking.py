@@ -21,9 +21,15 @@ from collections.abc import Iterable
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from docanalyze.document import Chunk, Document
-from docanalyze.errors import ConfigError
+from docanalyze.errors import ConfigError, InputError
 
-__all__ = ["DEFAULT_CHUNK_OVERLAP", "DEFAULT_CHUNK_SIZE", "check_chunk_sizes", "split_document"]
+__all__ = [
+    "DEFAULT_CHUNK_OVERLAP",
+    "DEFAULT_CHUNK_SIZE",
+    "check_chunk_sizes",
+    "chunks_to_analyze",
+    "split_document",
+]
 
 DEFAULT_CHUNK_SIZE = 10_000
 """Characters per chunk, at most."""
@@ -48,6 +54,15 @@ _BLOCKS_PER_CHUNK = 40
 few enough that merging them stays cheap."""
 
 _NON_SPACE = re.compile(r"\S")
+
+
+def chunks_to_analyze(document: Document, *, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """The chunks every run (and plan, and dry run) analyzes: :func:`split_document`'s, or an
+    :class:`InputError` that says the document has no text."""
+    chunks = split_document(document, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    if not chunks:
+        raise InputError(f"{document.source}: there is no text to analyze")
+    return chunks
 
 
 def split_document(

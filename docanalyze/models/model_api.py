@@ -20,15 +20,22 @@ from docanalyze.models.capabilities import UNKNOWN_RULES, Capabilities, capabili
 from docanalyze.models.catalog import ModelInfo, model_info
 
 __all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MAX_OUTPUT_TOKENS",
     "MODEL_INFO_MAX_AGE",
     "ModelDescription",
+    "ModelLimits",
     "describe_from_api",
     "describe_from_catalog",
     "lifecycle_problem",
+    "limits_for",
 ]
 
 MODEL_INFO_MAX_AGE = 24 * 3600.0
 """Seconds a stored Models API answer is used before the API is asked again."""
+DEFAULT_CONTEXT_WINDOW = 200_000
+"""The window assumed for a model that neither the catalog nor the Models API describes."""
+DEFAULT_MAX_OUTPUT_TOKENS = 64_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,38 @@ class ModelDescription:
     replacement: str | None = None
     source: str = "catalog"
     """``"models api"`` or ``"catalog"``."""
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """A model's context window and largest ``max_tokens``; ``known``: not assumed."""
+
+    context_window: int
+    max_output_tokens: int
+    known: bool
+
+
+def limits_for(
+    name: str,
+    *,
+    context_window: int | None = None,
+    description: ModelDescription | None = None,
+) -> ModelLimits:
+    """The one rule for a model's limits, for runs, plans and dry runs alike.
+
+    The window is ``--context-window``, else the Models API's (``description``), else the
+    catalog's, else :data:`DEFAULT_CONTEXT_WINDOW`; the output limit is the API's or the
+    catalog's (else :data:`DEFAULT_MAX_OUTPUT_TOKENS`), at most half the window.
+    """
+    described = description or describe_from_catalog(name)
+    window = described.context_window if described else None
+    output = described.max_output_tokens if described else None
+    chosen = context_window or window or DEFAULT_CONTEXT_WINDOW
+    return ModelLimits(
+        chosen,
+        min(output or DEFAULT_MAX_OUTPUT_TOKENS, chosen // 2),
+        context_window is not None or window is not None,
+    )
 
 
 def describe_from_catalog(name: str, today: dt.date | None = None) -> ModelDescription | None:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from docanalyze.document import Chunk, Partial
-from docanalyze.errors import InputError
 from docanalyze.events import Event
-from docanalyze.ingest.chunking import split_document
+from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model, ModelRequest, Stage
 from docanalyze.models.extractive.model import ExtractiveModel, extract_sentences
@@ -75,9 +74,9 @@ def preview_prompts(source: Source, options: Options | None = None, **overrides:
     options = replace(options or Options(), **overrides)
     prompts = PromptSet.load(options.prompts_dir, options.variables)
     document = resolve_document(source, password=options.password)
-    chunks = split_document(document, chunk_size=options.chunk_size, chunk_overlap=options.overlap)
-    if not chunks:
-        raise InputError(f"{document.source}: there is no text to analyze")
+    chunks = chunks_to_analyze(
+        document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
+    )
     model = _planning_model(options)
     budgets = stage_budgets(options, prompts, model)
     ctx = RunContext(

@@ -7,20 +7,12 @@ from dataclasses import dataclass
 
 from docanalyze.models.base import ModelReply, ModelRequest
 from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of, model_info, tokenizer_ratio
-from docanalyze.models.model_api import ModelDescription
+from docanalyze.models.catalog import capabilities_of, tokenizer_ratio
+from docanalyze.models.model_api import ModelDescription, limits_for
 from docanalyze.options import Options
 from docanalyze.text.tokens import estimate_tokens
 
-__all__ = [
-    "FALLBACK_CONTEXT_WINDOW",
-    "FALLBACK_MAX_OUTPUT_TOKENS",
-    "PlannedModel",
-    "described_by_api",
-]
-
-FALLBACK_CONTEXT_WINDOW = 200_000
-FALLBACK_MAX_OUTPUT_TOKENS = 64_000
+__all__ = ["PlannedModel", "described_by_api"]
 
 
 @dataclass(frozen=True)
@@ -45,18 +37,16 @@ class PlannedModel:
     ) -> PlannedModel:
         """The limits the Claude client would assume for ``options.model`` (as ``description``,
         from the Models API, says when given)."""
-        info = model_info(options.model)
-        learned = description.context_window if description else None
-        window = (
-            options.context_window
-            or learned
-            or (info.context_window if info else FALLBACK_CONTEXT_WINDOW)
+        limits = limits_for(
+            options.model, context_window=options.context_window, description=description
         )
-        output = (description.max_output_tokens if description else None) or (
-            info.max_output_tokens if info else FALLBACK_MAX_OUTPUT_TOKENS
+        return cls(
+            options.model,
+            limits.context_window,
+            limits.max_output_tokens,
+            limits.known,
+            description,
         )
-        known = options.context_window is not None or learned is not None or info is not None
-        return cls(options.model, window, min(output, window // 2), known, description)
 
     def estimate_tokens(self, text: str) -> int:
         """docanalyze's CJK-aware estimate, scaled to the model's tokenizer."""

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from docanalyze.cost import Prices, PriceTable
-from docanalyze.errors import InputError
-from docanalyze.ingest.chunking import split_document
+from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Usage
 from docanalyze.models.catalog import BATCH_DISCOUNT
@@ -217,10 +216,8 @@ async def plan_run_async(
     model = PlannedModel.for_options(options, await described_by_api(options) if exact else None)
     document = await asyncio.to_thread(resolve_document, source, password=options.password)
     chunks = await asyncio.to_thread(
-        split_document, document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
+        chunks_to_analyze, document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
     )
-    if not chunks:
-        raise InputError(f"{document.source}: there is no text to analyze")
     budgets = stage_budgets(options, prompts, model)
     ctx = RunContext(document, model, prompts, budgets, lambda _: None)
     pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)

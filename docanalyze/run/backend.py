@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from docanalyze.events import EventHandler, Notice, RequestRetried
 from docanalyze.models.anthropic.environment import api_key_in, has_api_key
 from docanalyze.models.base import Model
-from docanalyze.models.catalog import model_info
+from docanalyze.models.model_api import limits_for
 from docanalyze.options import Options
 
 if TYPE_CHECKING:
@@ -150,7 +150,4 @@ def _fallback_reporter(on_event: EventHandler) -> Callable[[str, str], None]:
 
 
 def _context_window(options: Options) -> int:
-    if options.context_window is not None:
-        return options.context_window
-    info = model_info(options.model)
-    return info.context_window if info else 200_000
+    return limits_for(options.model, context_window=options.context_window).context_window

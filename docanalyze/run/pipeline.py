@@ -13,11 +13,10 @@ from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import (
     ConfigError,
     CostLimitReached,
-    InputError,
     RefusedRun,
 )
 from docanalyze.events import EventHandler, Notice, StageStarted
-from docanalyze.ingest.chunking import split_document
+from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model, ModelReply
 from docanalyze.models.catalog import BATCH_DISCOUNT
@@ -169,13 +168,11 @@ class Pipeline:
     ) -> Report:
         options = self.options
         chunks = await asyncio.to_thread(
-            split_document,
+            chunks_to_analyze,
             document,
             chunk_size=options.chunk_size,
             chunk_overlap=options.overlap,
         )
-        if not chunks:
-            raise InputError(f"{document.source}: there is no text to analyze")
         ctx = self._context(document, model, events)
         await calibrate_model(
             model,

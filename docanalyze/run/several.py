@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
 from docanalyze.events import Notice
-from docanalyze.ingest.chunking import split_document
+from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model
 from docanalyze.report.result import ChunkResult, Report
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOCUMENTS_AT_ONCE",
-    "SeveralResult",
     "DocumentFailure",
+    "SeveralResult",
     "analyze_many",
     "cite_document",
     "current_source",
@@ -231,13 +231,11 @@ async def _map_document(
     """
     with _running(document.source):
         chunks = await asyncio.to_thread(
-            split_document,
+            chunks_to_analyze,
             document,
             chunk_size=pipeline.options.chunk_size,
             chunk_overlap=pipeline.options.overlap,
         )
-        if not chunks:
-            raise InputError(f"{document.source}: there is no text to analyze")
         ctx = replace(corpus_ctx, document=document, extractions=[])
         results, partials = await map_chunks(ctx, chunks)
     return (

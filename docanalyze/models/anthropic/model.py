@@ -41,15 +41,13 @@ from docanalyze.models.anthropic.sender import MessageSender
 from docanalyze.models.base import ModelReply, ModelRequest
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.models.catalog import capabilities_of
-from docanalyze.models.model_api import ModelDescription, describe_from_catalog
+from docanalyze.models.model_api import ModelDescription, describe_from_catalog, limits_for
 from docanalyze.text.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore
 
 __all__ = [
-    "DEFAULT_CONTEXT_WINDOW",
-    "DEFAULT_MAX_OUTPUT_TOKENS",
     "NO_KEY_MESSAGE",
     "AnthropicModel",
     "ClientStats",
@@ -57,8 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONTEXT_WINDOW = 200_000
-DEFAULT_MAX_OUTPUT_TOKENS = 64_000
 NO_KEY_MESSAGE = (
     "ANTHROPIC_API_KEY is not set: set it to analyze with Claude, or use --backend extractive"
 )
@@ -183,15 +179,13 @@ class AnthropicModel:
         return self._max_output_tokens
 
     def _apply_limits(self, description: ModelDescription | None) -> None:
-        """Take the window and output limit: ``--context-window``, else ``description``'s, else
-        200,000; the output at most half the window."""
-        window = description.context_window if description else None
-        output = description.max_output_tokens if description else None
-        self.context_window_known = self._explicit_window is not None or window is not None
-        self._context_window = self._explicit_window or window or DEFAULT_CONTEXT_WINDOW
-        self._max_output_tokens = min(
-            output or DEFAULT_MAX_OUTPUT_TOKENS, self._context_window // 2
+        """Take the window and output limit (:func:`~docanalyze.models.model_api.limits_for`)."""
+        limits = limits_for(
+            self._model, context_window=self._explicit_window, description=description
         )
+        self.context_window_known = limits.known
+        self._context_window = limits.context_window
+        self._max_output_tokens = limits.max_output_tokens
 
     def rules_of(self, model: str) -> Capabilities:
         """The request rules of ``model``: what the Models API said, else the catalog's."""
