@@ -37,7 +37,7 @@ from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report.result import Report
 from docanalyze.run.context import EventLog
 from docanalyze.run.several import DOCUMENTS_AT_ONCE
-from docanalyze.run.several import _running as running_source
+from docanalyze.run.several import running as running_source
 
 if TYPE_CHECKING:
     from docanalyze.run.pipeline import Pipeline
@@ -134,7 +134,7 @@ async def analyze_corpus_async(
     if not files:
         raise InputError("no documents to analyze: give folders, globs or files")
     _make_folder(out)
-    events = EventLog(pipeline._on_event)
+    events = EventLog(pipeline.on_event)
     model, notices = pipeline.create_model(events)
     for message in notices:
         events.emit(Notice(message))
@@ -226,7 +226,7 @@ class _CorpusRun:
             document = await asyncio.to_thread(
                 resolve_document, file.path, password=self.pipeline.options.password
             )
-            report = await self.pipeline._analyze_with(document, self.model, events, started)
+            report = await self.pipeline.analyze_document(document, self.model, events, started)
         except IncompleteRun as stop:
             report, stopped = stop.report, str(stop)
         except DocanalyzeError as error:

@@ -92,7 +92,7 @@ class Pipeline:
         if self.batch_priced:
             self.prices = self.prices.discounted(BATCH_DISCOUNT)
         self._client = client
-        self._on_event = on_event
+        self.on_event = on_event
 
     def analyze(self, source: Source) -> Report:
         """Analyze a path, "-" for stdin, a text, or a :class:`Document`."""
@@ -100,7 +100,7 @@ class Pipeline:
 
     async def analyze_async(self, source: Source) -> Report:
         """The asynchronous form of :meth:`analyze`."""
-        events = EventLog(self._on_event)
+        events = EventLog(self.on_event)
         started = time.monotonic()
         document = await asyncio.to_thread(resolve_document, source, password=self.options.password)
         model, backend_notices = (
@@ -109,7 +109,7 @@ class Pipeline:
         for message in backend_notices:
             events.emit(Notice(message))
         try:
-            return await self._analyze_with(document, model, events, started)
+            return await self.analyze_document(document, model, events, started)
         finally:
             if self._client is None:
                 await model.aclose()
@@ -135,7 +135,7 @@ class Pipeline:
         """Whether the pipeline builds (and closes) its model, rather than using ``client``."""
         return self._client is None
 
-    async def _analyze_with(
+    async def analyze_document(
         self, document: Document, model: Model, events: EventLog, started: float
     ) -> Report:
         """Run and record one document with a model the caller owns (and closes)."""
@@ -173,7 +173,7 @@ class Pipeline:
             chunk_size=options.chunk_size,
             chunk_overlap=options.overlap,
         )
-        ctx = self._context(document, model, events)
+        ctx = self.run_context(document, model, events)
         await calibrate_model(
             model,
             store,
@@ -191,7 +191,7 @@ class Pipeline:
             timings["total"] = time.monotonic() - started
             raise self._refused_run(ctx, chunks, events, timings) from None
 
-    def _context(self, document: Document, model: Model, events: EventLog) -> RunContext:
+    def run_context(self, document: Document, model: Model, events: EventLog) -> RunContext:
         """The state of a run of ``document`` with ``model``: templates, budgets, prices."""
         return RunContext(
             document,
@@ -228,11 +228,11 @@ class Pipeline:
         mark = time.monotonic()
         chunk_results, partials = await map_chunks(ctx, chunks)
         timings["map"] = time.monotonic() - mark
-        return await self._reduce_and_report(
+        return await self.reduce_and_report(
             ctx, chunk_results, partials, len(chunks), events, timings, started
         )
 
-    async def _reduce_and_report(
+    async def reduce_and_report(
         self,
         ctx: RunContext,
         chunk_results: list[ChunkResult],

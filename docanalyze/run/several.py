@@ -43,6 +43,7 @@ __all__ = [
     "analyze_many",
     "cite_document",
     "current_source",
+    "running",
 ]
 
 DOCUMENTS_AT_ONCE = 4
@@ -109,7 +110,7 @@ async def analyze_many(
         raise InputError("no documents to analyze: give one or more paths")
     if combine and pipeline.options.max_cost is not None:
         raise ConfigError("--max-cost does not work with --combine yet: drop one of them")
-    events = EventLog(pipeline._on_event)
+    events = EventLog(pipeline.on_event)
     model, notices = pipeline.create_model(events)
     for message in notices:
         events.emit(Notice(message))
@@ -129,12 +130,12 @@ async def _each(
 
     async def run_one(source: Source) -> Report | DocanalyzeError:
         async with gate:
-            with _running(source):
+            with running(source):
                 events = EventLog(batch_events.handler, notices=list(batch_events.notices))
                 started = time.monotonic()
                 try:
                     document = await _read(pipeline, source)
-                    return await pipeline._analyze_with(document, model, events, started)
+                    return await pipeline.analyze_document(document, model, events, started)
                 except DocanalyzeError as error:
                     return error
 
@@ -207,7 +208,7 @@ async def _combined_report(
 ) -> Report:
     """Map every document's chunks (with its own ``source``), then reduce them all together."""
     await prepare_model(model, recorder.store, events.emit)
-    ctx = pipeline._context(corpus, model, events)
+    ctx = pipeline.run_context(corpus, model, events)
     timings: dict[str, float] = {"read": time.monotonic() - started}
     names = _citation_names(documents)
     mark = time.monotonic()
@@ -217,7 +218,7 @@ async def _combined_report(
     timings["map"] = time.monotonic() - mark
     chunk_results = [result for results, _ in mapped for result in results]
     partials = [partial for _, document_partials in mapped for partial in document_partials]
-    return await pipeline._reduce_and_report(
+    return await pipeline.reduce_and_report(
         ctx, chunk_results, partials, len(chunk_results), events, timings, started
     )
 
@@ -229,7 +230,7 @@ async def _map_document(
 
     Its context shares the corpus run's usage ledger and stage models, so usage adds up.
     """
-    with _running(document.source):
+    with running(document.source):
         chunks = await asyncio.to_thread(
             chunks_to_analyze,
             document,
@@ -274,7 +275,8 @@ def _input_name(source: Source) -> str:
 
 
 @contextmanager
-def _running(source: Source) -> Iterator[None]:
+def running(source: Source) -> Iterator[None]:
+    """Name ``source`` as the document being analyzed in this task (for failure messages)."""
     token = _CURRENT_SOURCE.set(_input_name(source))
     try:
         yield
