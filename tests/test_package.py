@@ -111,3 +111,62 @@ def test_the_command_freezes_its_startup_heap_with_the_sdk_when_a_key_is_set() -
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["True", "True"]
+
+
+def _module_imports(path: Path, name: str, modules: set[str]) -> set[str]:
+    """The package modules ``path`` imports, inside functions too, but not under TYPE_CHECKING."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    exempt: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            exempt.update(id(inner) for sub in node.body for inner in ast.walk(sub))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in exempt:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {module for module in found if module in modules and module != name}
+
+
+def test_the_layout_has_few_top_modules_small_modules_and_no_import_cycle() -> None:
+    package = PROJECT_ROOT / "docanalyze"
+    paths = {
+        ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(
+            ".__init__"
+        ): path
+        for path in package.rglob("*.py")
+    }
+    assert len(list(package.glob("*.py"))) <= 12
+    too_long = {name for name, path in paths.items() if len(path.read_text().splitlines()) > 400}
+    assert not too_long
+    for folder in package.rglob("__init__.py"):
+        assert ast_docstring(folder), f"{folder} says nothing of its job"
+    graph = {name: _module_imports(path, name, set(paths)) for name, path in paths.items()}
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in visiting:
+            raise AssertionError("import cycle: " + " -> ".join([*visiting, name]))
+        if name in done:
+            return
+        visiting.append(name)
+        for imported in graph[name]:
+            visit(imported)
+        visiting.pop()
+        done.add(name)
+
+    for name in graph:
+        visit(name)
+
+
+def ast_docstring(path: Path) -> str | None:
+    import ast
+
+    return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
