@@ -11,9 +11,8 @@ from docanalyze.document import Chunk, Partial
 from docanalyze.errors import BudgetError
 from docanalyze.planning.pace import Pace, PlannedRequest
 from docanalyze.run.context import RunContext
-from docanalyze.run.map import MapPrompt, map_prompt
+from docanalyze.run.map import MapPrompt, map_prompt, span_middle
 from docanalyze.run.reduce import final_prompt, pack_partials, reduce_prompt
-from docanalyze.text.spans import split_point
 from docanalyze.text.tokens import estimate_tokens
 
 __all__ = [
@@ -90,13 +89,8 @@ def map_spans(ctx: RunContext, chunk: Chunk) -> list[MapPrompt]:
         if ctx.budgets.fits(rendered.tokens, ctx.budgets.output("map", ctx.budgets.map_max_tokens)):
             spans.append(rendered)
             continue
-        middle = split_point(ctx.document.text, start, end)
-        if middle is None:
-            raise BudgetError(
-                f"the extraction of chunk {chunk.index + 1} (pages {chunk.first_page}-"
-                f"{chunk.last_page}) does not fit the window even for {end - start} characters; "
-                f"raise --context-window or use a larger model"
-            )
+        reason = "does not fit the window"
+        middle = span_middle(ctx, chunk, start, end, reason, ctx.budgets.map_max_tokens)
         pending.extend([(middle, end), (start, middle)])
     return spans
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from docanalyze.errors import BudgetError
 from docanalyze.models.base import Model, Stage
@@ -13,7 +13,7 @@ from docanalyze.options import Options
 if TYPE_CHECKING:
     from docanalyze.prompting.thinking import StageThinking
 
-__all__ = ["Budgets", "plan_budgets"]
+__all__ = ["Budgets", "pack_in_order", "plan_budgets"]
 
 SAFETY_MARGIN = 0.05
 """Share of the context window kept free for estimation error, on top of the estimator's own."""
@@ -69,3 +69,27 @@ def plan_budgets(options: Options, model: Model) -> Budgets:
             f"{window}-token context window; lower --max-tokens or raise --context-window"
         )
     return Budgets(limit, map_budget, reduce_budget, options.max_tokens)
+
+
+T = TypeVar("T")
+
+
+def pack_in_order(
+    sized: Iterable[tuple[T, int]], capacity: float, max_items: float = float("inf")
+) -> list[list[T]]:
+    """Greedy packing in order: items into groups of at most ``capacity`` in size and
+    ``max_items`` in number (an item larger than ``capacity`` alone makes a group of one). The
+    reduce stage packs partial results into merges with it, the batch runner requests into
+    Message Batches."""
+    groups: list[list[T]] = []
+    current: list[T] = []
+    used = 0
+    for item, size in sized:
+        if current and (len(current) >= max_items or used + size > capacity):
+            groups.append(current)
+            current, used = [], 0
+        current.append(item)
+        used += size
+    if current:
+        groups.append(current)
+    return groups

@@ -13,7 +13,7 @@ from docanalyze.report.result import ChunkResult
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
 from docanalyze.text.spans import split_point
 
-__all__ = ["MapPrompt", "map_chunks", "map_prompt"]
+__all__ = ["MapPrompt", "map_chunks", "map_prompt", "span_middle"]
 
 
 async def map_chunks(
@@ -107,9 +107,11 @@ def map_prompt(ctx: RunContext, chunk: Chunk, start: int, end: int) -> MapPrompt
     return MapPrompt(text, first_page, last_page, prompt, tokens)
 
 
-async def _extract_halves(
-    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int, reason: str
-) -> list[tuple[Partial, str]]:
+def span_middle(
+    ctx: RunContext, chunk: Chunk, start: int, end: int, reason: str, max_tokens: int
+) -> int:
+    """Where to cut ``document.text[start:end]`` of ``chunk`` in two (runs and plans alike);
+    a :class:`BudgetError` saying ``reason`` when the span is too short to cut."""
     middle = split_point(ctx.document.text, start, end)
     if middle is None:
         raise BudgetError(
@@ -117,6 +119,13 @@ async def _extract_halves(
             f"{chunk.last_page}) {reason} even for {end - start} characters with "
             f"{max_tokens} output tokens; raise --context-window or use a larger model"
         )
+    return middle
+
+
+async def _extract_halves(
+    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int, reason: str
+) -> list[tuple[Partial, str]]:
+    middle = span_middle(ctx, chunk, start, end, reason, max_tokens)
     halves = await asyncio.gather(
         _extract_span(ctx, chunk, start, middle, max_tokens),
         _extract_span(ctx, chunk, middle, end, max_tokens),

@@ -14,6 +14,7 @@ from docanalyze.document import Partial
 from docanalyze.errors import BudgetError
 from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, Refusal, Stage
+from docanalyze.prompting.budgets import pack_in_order
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
 from docanalyze.text.spans import split_text
 
@@ -80,18 +81,7 @@ def pack_partials(ctx: RunContext, partials: list[Partial], level: int) -> list[
     capacity = (
         budgets.request_limit - budgets.output("reduce", budgets.reduce_max_tokens) - overhead
     )
-    groups: list[list[Partial]] = []
-    current: list[Partial] = []
-    used = 0
-    for item, cost in _fitting_items(ctx, partials, level, overhead, capacity):
-        if current and used + cost > capacity:
-            groups.append(current)
-            current, used = [], 0
-        current.append(item)
-        used += cost
-    if current:
-        groups.append(current)
-    return groups
+    return pack_in_order(_fitting_items(ctx, partials, level, overhead, capacity), capacity)
 
 
 def _fitting_items(

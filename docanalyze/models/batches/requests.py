@@ -18,6 +18,7 @@ from anthropic.types.messages.batch_create_params import Request
 from docanalyze.models.anthropic.message_parts import request_params
 from docanalyze.models.base import ModelRequest
 from docanalyze.models.capabilities import Capabilities
+from docanalyze.prompting.budgets import pack_in_order
 
 __all__ = [
     "CUSTOM_ID_LENGTH",
@@ -62,18 +63,7 @@ def split_batches(
 ) -> list[list[T]]:
     """Items in order, cut into batches of at most ``max_requests`` items and ``max_bytes`` bytes
     (an item larger than ``max_bytes`` alone makes a batch of one)."""
-    batches: list[list[T]] = []
-    current: list[T] = []
-    used = 0
-    for item, size in sizes:
-        if current and (len(current) >= max_requests or used + size > max_bytes):
-            batches.append(current)
-            current, used = [], 0
-        current.append(item)
-        used += size
-    if current:
-        batches.append(current)
-    return batches
+    return pack_in_order(sizes, max_bytes, max_requests)
 
 
 def result_problem(result: MessageBatchResult) -> tuple[str, bool]:
