@@ -22,7 +22,7 @@ from docanalyze.errors import (
     TemplateError,
 )
 from docanalyze.events import Event, Notice, ReportText, RequestRetried, StageStarted, StepFinished
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
+from docanalyze.models.base import Model, ModelFeatures, ModelReply, ModelRequest, Usage
 from docanalyze.options import Options
 from docanalyze.planning.dry_run import DryRun, preview_prompts
 from docanalyze.planning.plan import RunPlan, plan_run
@@ -44,6 +44,7 @@ __all__ = [
     "InputError",
     "Model",
     "ModelError",
+    "ModelFeatures",
     "ModelReply",
     "ModelRequest",
     "Notice",

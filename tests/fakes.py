@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from docanalyze.events import EventHandler, RequestRetried
-from docanalyze.models.base import ModelReply, ModelRequest, Usage
+from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.catalog import capabilities_of
 from docanalyze.text.tokens import estimate_tokens
 
 FACT = re.compile(r"FACT-\d+")
@@ -27,6 +29,11 @@ def facts_responder(request: ModelRequest) -> str:
 @dataclass
 class RecordingModel:
     """A model that records every request and refuses any over its context window."""
+
+    features = ModelFeatures()
+
+    def rules_of(self, model: str) -> Capabilities:
+        return capabilities_of(model)
 
     context_window: int = 200_000
     max_output_tokens: int = 64_000
@@ -99,6 +106,7 @@ class StreamingModel(RecordingModel):
     and the whole reply is delivered again, as after a retried stream.
     """
 
+    features = ModelFeatures(streams=True)
     delta_size: int = 7
     restart_after: int | None = None
     streamed: list[ModelRequest] = field(default_factory=list)

@@ -23,6 +23,7 @@ PUBLIC_NAMES = [
     "Model",
     "ModelRequest",
     "ModelReply",
+    "ModelFeatures",
     "SeveralResult",
     "DocumentFailure",
     "plan_run",

@@ -24,7 +24,7 @@ from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.fakeserver.policies import Exchange
 from docanalyze.ingest.chunking import split_document
 from docanalyze.models.anthropic.model import AnthropicModel
-from docanalyze.models.base import ModelRequest, Usage
+from docanalyze.models.base import ModelFeatures, ModelRequest, Usage
 from docanalyze.models.catalog import DEFAULT_MODEL, min_cache_tokens
 from docanalyze.prompting.budgets import plan_budgets
 from docanalyze.prompting.cache import CacheWarmup
@@ -403,7 +403,7 @@ def test_money_saved_is_plain_input_price_minus_the_cache_prices() -> None:
 class BatchingModel(RecordingModel):
     """A model that answers its requests together, like the Message Batches backend."""
 
-    sends_in_batches: bool = True
+    features = ModelFeatures(batches=True)
 
 
 @pytest.mark.parametrize(("model_class", "held"), [(RecordingModel, True), (BatchingModel, False)])

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of
 
 __all__ = [
     "CUT_STOP_REASONS",
     "Model",
+    "ModelFeatures",
     "ModelReply",
     "ModelRequest",
     "ModelWrapper",
@@ -156,9 +156,36 @@ class ModelReply:
         return not (self.truncated or self.refused)
 
 
+@dataclass(frozen=True)
+class ModelFeatures:
+    """What a backend can do, declared (never guessed from its signatures).
+
+    ``streams``: its ``complete`` takes ``on_text`` (each text delta as it arrives) and
+    ``on_restart`` (a retried stream starts over). ``batches``: it answers its requests together
+    (the Message Batches API), so a run must not hold requests back waiting for one another.
+    """
+
+    streams: bool = False
+    batches: bool = False
+
+
 @runtime_checkable
 class Model(Protocol):
-    """A backend that completes prompts. Implementations must be safe to call concurrently."""
+    """A backend that completes prompts. Implementations must be safe to call concurrently.
+
+    ``features`` declares what it can do; ``rules_of(model)`` gives the request rules of a model
+    name (thinking types, effort levels, sampling): a backend that knows nothing better returns
+    :func:`docanalyze.models.catalog.capabilities_of` of it.
+    """
+
+    @property
+    def features(self) -> ModelFeatures:
+        """What the backend can do (streaming, batches)."""
+        ...
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The request rules of ``model``."""
+        ...
 
     @property
     def name(self) -> str:
@@ -213,7 +240,11 @@ class ModelWrapper:
         """The wrapped backend's estimate."""
         return self.inner.estimate_tokens(text)
 
+    @property
+    def features(self) -> ModelFeatures:
+        """The wrapped backend's features."""
+        return self.inner.features
+
     def rules_of(self, model: str) -> Capabilities:
-        """The request rules of ``model`` as the wrapped backend knows them, else the catalog's."""
-        rules_of = getattr(self.inner, "rules_of", None)
-        return rules_of(model) if callable(rules_of) else capabilities_of(model)
+        """The request rules of ``model`` as the wrapped backend knows them."""
+        return self.inner.rules_of(model)

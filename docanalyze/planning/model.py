@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from docanalyze.models.base import ModelReply, ModelRequest
+from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.models.catalog import capabilities_of, tokenizer_ratio
 from docanalyze.models.model_api import ModelDescription, limits_for
@@ -30,6 +30,7 @@ class PlannedModel:
     known: bool
     description: ModelDescription | None = None
     """What the Models API said of the model (``--exact``), else None."""
+    features = ModelFeatures()
 
     @classmethod
     def for_options(

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from docanalyze.errors import ConfigError, TemplateError
 from docanalyze.models.base import Model, Stage, Thinking
 from docanalyze.models.capabilities import EFFORT_LEVELS, Capabilities
-from docanalyze.models.catalog import capabilities_of
 from docanalyze.prompting.budgets import Budgets, plan_budgets
 from docanalyze.prompting.header import apply_template_budgets, shown_path
 
@@ -75,8 +74,7 @@ class StageThinking:
 def rules_for(model: Model, name: str) -> Capabilities:
     """The request rules of model ``name`` as ``model`` knows them (a Claude backend learns them
     from the Models API), else the catalog's."""
-    rules_of = getattr(model, "rules_of", None)
-    return rules_of(name) if callable(rules_of) else capabilities_of(name)
+    return model.rules_of(name)
 
 
 def stage_budgets(options: Options, prompts: PromptSet, model: Model) -> Budgets:

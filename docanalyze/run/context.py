@@ -8,7 +8,6 @@ which model wrote each stage, and streams the reply when asked.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
@@ -63,21 +62,9 @@ class StreamingModel(Protocol):
     ) -> ModelReply: ...
 
 
-def supports_streaming(model: object) -> bool:
-    """Whether ``model.complete`` accepts ``on_text``/``on_restart``.
-
-    A ``supports_streaming`` attribute decides when present; otherwise the signature does, and
-    a wrapper that passes ``**kwargs`` on to an ``inner`` model streams if the inner one does.
-    """
-    declared = getattr(model, "supports_streaming", None)
-    if isinstance(declared, bool):
-        return declared
-    parameters = inspect.signature(model.complete).parameters  # type: ignore[attr-defined]
-    if "on_text" in parameters:
-        return True
-    passes_keywords = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    inner = getattr(model, "inner", None)
-    return passes_keywords and inner is not None and supports_streaming(inner)
+def supports_streaming(model: Model) -> bool:
+    """Whether ``model.complete`` accepts ``on_text``/``on_restart``: as its features declare."""
+    return model.features.streams
 
 
 @dataclass
@@ -218,7 +205,7 @@ class RunContext:
     async def _cache_turn(self, request: ModelRequest) -> CacheTurn | None:
         if not (request.cache_system and request.system):
             return None
-        if getattr(self.model, "sends_in_batches", False):
+        if self.model.features.batches:
             return None  # a batch answers its requests together: holding them would serialize
         return await self.warmup.enter(request.model or self.model.name, request.system)
 

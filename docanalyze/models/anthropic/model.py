@@ -38,7 +38,7 @@ from docanalyze.models.anthropic.retry import (
     call_with_retries,
 )
 from docanalyze.models.anthropic.sender import MessageSender
-from docanalyze.models.base import ModelReply, ModelRequest
+from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.models.catalog import capabilities_of
 from docanalyze.models.model_api import ModelDescription, describe_from_catalog, limits_for
@@ -162,6 +162,9 @@ class AnthropicModel:
         self.failures = FailureCounts()
         self._client: anthropic.AsyncAnthropic | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    features = ModelFeatures(streams=True)
+    """Every request is streamed; ``complete`` takes ``on_text`` and ``on_restart``."""
 
     @property
     def name(self) -> str:

@@ -32,7 +32,7 @@ from anthropic.types.messages.batch_create_params import Request
 from docanalyze.errors import ModelError
 from docanalyze.events import EventHandler, Notice
 from docanalyze.models.anthropic.message_parts import reply_from_message
-from docanalyze.models.base import Model, ModelReply, ModelRequest, ModelWrapper
+from docanalyze.models.base import Model, ModelFeatures, ModelReply, ModelRequest, ModelWrapper
 from docanalyze.models.batches.api import BatchAPI, BatchGone
 from docanalyze.models.batches.requests import (
     batch_item,
@@ -88,8 +88,7 @@ class BatchModel(ModelWrapper):
     submitted and when it ends.
     """
 
-    supports_streaming = False
-    sends_in_batches = True
+    features = ModelFeatures(batches=True)
     """A cached prefix needs no warm-up request: a batch is processed as a whole."""
 
     def __init__(

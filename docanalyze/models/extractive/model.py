@@ -20,7 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from docanalyze.models.base import ModelReply, ModelRequest, Usage
+from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
+from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.catalog import capabilities_of
 from docanalyze.models.extractive.relevance import is_relevant, relevance_scores
 from docanalyze.models.extractive.textunits import (
     format_citation,
@@ -74,6 +76,12 @@ class ExtractiveModel:
     def __init__(self, *, context_window: int = 200_000, max_output_tokens: int = 64_000) -> None:
         self._context_window = context_window
         self._max_output_tokens = max_output_tokens
+
+    features = ModelFeatures()
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The catalog's request rules of ``model`` (the offline analyzer sends no request)."""
+        return capabilities_of(model)
 
     @property
     def name(self) -> str:
