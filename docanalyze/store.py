@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS calls (
     cache_read_input_tokens INTEGER NOT NULL,
     duration REAL NOT NULL,
     created_at REAL NOT NULL,
-    run_id TEXT
+    run_id TEXT,
+    thinking_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -109,6 +110,7 @@ class RunStore:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.executescript(_SCHEMA)
+            _add_thinking_column(connection)
         except sqlite3.DatabaseError as error:
             raise self._error(error) from None
         except OSError as error:
@@ -151,13 +153,13 @@ class RunStore:
         with self._guard() as db:
             row = db.execute(
                 "SELECT text, stop_reason, model, input_tokens, output_tokens, "
-                "cache_creation_input_tokens, cache_read_input_tokens, duration "
-                "FROM calls WHERE key = ?",
+                "cache_creation_input_tokens, cache_read_input_tokens, duration, "
+                "thinking_tokens FROM calls WHERE key = ?",
                 (key,),
             ).fetchone()
         if row is None:
             return None
-        usage = Usage(1, row[3], row[4], row[5], row[6])
+        usage = Usage(1, row[3], row[4], row[5], row[6], row[8])
         return StoredCall(row[0], row[1], row[2], usage, row[7])
 
     def put_call(self, key: str, stage: str, reply: ModelReply, run_id: str | None) -> None:
@@ -165,7 +167,10 @@ class RunStore:
         usage = reply.usage
         with self._guard() as db:
             db.execute(
-                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO calls (key, model, stage, text, stop_reason, "
+                "input_tokens, output_tokens, cache_creation_input_tokens, "
+                "cache_read_input_tokens, duration, created_at, run_id, thinking_tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     reply.model,
@@ -179,6 +184,7 @@ class RunStore:
                     reply.duration,
                     time.time(),
                     run_id,
+                    usage.thinking_tokens,
                 ),
             )
 
@@ -330,6 +336,15 @@ class RunStore:
             deleted = db.execute("DELETE FROM calls").rowcount
             db.execute("VACUUM")
         return int(deleted)
+
+
+def _add_thinking_column(connection: sqlite3.Connection) -> None:
+    """Stores made before thinking was counted get the column, 0 for their replies."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(calls)")}
+    if "thinking_tokens" not in columns:
+        connection.execute(
+            "ALTER TABLE calls ADD COLUMN thinking_tokens INTEGER NOT NULL DEFAULT 0"
+        )
 
 
 def _sidecars(path: Path) -> tuple[Path, Path]:

@@ -133,3 +133,29 @@ def test_runs_are_recorded_and_found_by_prefix(tmp_path: Path) -> None:
         record = store.get_run(run_id)
     assert record.status == "complete" and record.result == {"report": "r"}
     assert record.cost == 0.5 and record.requests == 3
+
+
+def test_a_store_from_before_thinking_was_counted_gets_its_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from docanalyze.models.base import ModelReply, Usage
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE calls (key TEXT PRIMARY KEY, model TEXT NOT NULL, stage TEXT NOT NULL, "
+            "text TEXT NOT NULL, stop_reason TEXT NOT NULL, input_tokens INTEGER NOT NULL, "
+            "output_tokens INTEGER NOT NULL, cache_creation_input_tokens INTEGER NOT NULL, "
+            "cache_read_input_tokens INTEGER NOT NULL, duration REAL NOT NULL, "
+            "created_at REAL NOT NULL, run_id TEXT)"
+        )
+        old.execute(
+            "INSERT INTO calls VALUES ('k0', 'm', 'map', 'old', 'end_turn', 1, 2, 0, 0, 0.1, 0, NULL)"
+        )
+    with RunStore(path) as store:
+        stored = store.get_call("k0")
+        assert stored is not None and stored.usage.thinking_tokens == 0
+        reply = ModelReply("new", "max_tokens", "m", Usage(1, 10, 300, thinking_tokens=290))
+        store.put_call("k1", "map", reply, None)
+        again = store.get_call("k1")
+        assert again is not None and again.usage.thinking_tokens == 290

@@ -436,3 +436,20 @@ def test_calibration_fits_the_estimate_to_count_tokens(make_fake_api: MakeFakeAp
     assert factor != pytest.approx(1.3) and factor * estimate_tokens(prompts[0]) >= counts[0] - 8
     for estimate, counted in zip(estimates, counts):
         assert counted - 8 <= estimate <= counted * 1.05  # 8: the message framing it counts
+
+
+def test_a_rerun_after_thinking_cuts_asks_nothing_again(
+    rules_api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    write_long_document(tmp_path / "notes.txt", pages=12, page_chars=2500)
+    args = ("report", str(tmp_path / "notes.txt"), "--thinking", "api")
+    code, first, err = invoke(rules_api, *args)
+    assert code == 0, err
+    assert "was still thinking" in err
+    asked = len(messages(rules_api))
+
+    code, again, err = invoke(rules_api, *args)
+
+    assert code == 0, err
+    assert len(messages(rules_api)) == asked, "every reply, the cut ones too, came from the store"
+    assert again == first

@@ -139,6 +139,14 @@ class ModelReply:
     usage: Usage = field(default_factory=Usage)
     duration: float = 0.0
     refusal: Refusal | None = None
+    first_usage: Usage | None = None
+    """For a reply answered from the run store (``usage`` is then zero: it costs nothing now),
+    the usage it had when it was paid for."""
+
+    @property
+    def answered_usage(self) -> Usage:
+        """The usage of the answer itself: when it was paid for, for a stored reply."""
+        return self.first_usage if self.first_usage is not None else self.usage
 
     @property
     def truncated(self) -> bool:

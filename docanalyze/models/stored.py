@@ -67,7 +67,7 @@ class StoredModel(ModelWrapper):
                 on_text = streaming.get("on_text")
                 if on_text is not None:
                     on_text(stored.text)
-                return replace(stored.as_reply(), usage=Usage())
+                return replace(stored.as_reply(), usage=Usage(), first_usage=stored.usage)
         self.misses += 1
         reply = await self.inner.complete(request, **streaming)
         self.spent = self.spent + reply.usage

@@ -32,12 +32,13 @@ def thinking_reask(
     Halving the text would not help: thinking does not shrink with it. Raises
     :class:`BudgetError` when the room cannot grow (the window or the output limit).
     """
-    if not reply.truncated or reply.usage.thinking_tokens == 0:
+    used = reply.answered_usage  # a stored reply: as when it was paid for
+    if not reply.truncated or used.thinking_tokens == 0:
         return None
-    if reply.usage.text_tokens * 2 >= request.text_budget:
+    if used.text_tokens * 2 >= request.text_budget:
         return None  # the text itself is long: the stage asks again for more text
     # It used all its room and was still thinking: give it at least twice what it used.
-    allowance = max(2 * request.thinking_allowance, 2 * reply.usage.thinking_tokens, 1024)
+    allowance = max(2 * request.thinking_allowance, 2 * used.thinking_tokens, 1024)
     max_tokens = request.text_budget + allowance
     prompt_tokens = ctx.model.estimate_tokens(request.prompt)
     if request.system:
@@ -50,7 +51,7 @@ def thinking_reask(
     if not grows:
         raise BudgetError(
             f"a {request.stage} request was cut at max_tokens {request.max_tokens} while "
-            f"{reply.model} was still thinking ({reply.usage.thinking_tokens:,} thinking "
+            f"{reply.model} was still thinking ({used.thinking_tokens:,} thinking "
             "tokens); lower --effort, or turn thinking off with --thinking off where the "
             "model allows it"
         )
