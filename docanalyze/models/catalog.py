@@ -156,9 +156,9 @@ _ADAPTIVE_ON_REQUEST = Capabilities(frozenset({"adaptive", "disabled"}), False, 
 _ADAPTIVE_4_6 = Capabilities(
     frozenset({"adaptive", "disabled", "enabled"}), False, _NO_XHIGH, "high"
 )
-# Budgeted (extended) thinking only, off unless asked (the Claude 4.5 models).
+# Budgeted (extended) thinking only, off unless asked (the Claude 4.5 models; Opus 4.5's effort
+# parameter needed a beta header, so docanalyze does not send one to it).
 _EXTENDED = Capabilities(frozenset({"enabled", "disabled"}), False)
-_EXTENDED_WITH_EFFORT = Capabilities(frozenset({"enabled", "disabled"}), False, _UP_TO_HIGH, "high")
 
 _NEW = NEW_TOKENIZER_RATIO
 
@@ -198,7 +198,7 @@ _MODELS = (
     ModelInfo("claude-opus-4-6", _M, 128 * _K, 5.0, 25.0, 4096, 0.50, _ADAPTIVE_4_6),
     ModelInfo("claude-sonnet-4-6", _M, 128 * _K, 3.0, 15.0, 2048, 0.30, _ADAPTIVE_4_6),
     ModelInfo(
-        "claude-opus-4-5", 200 * _K, 64 * _K, 5.0, 25.0, 4096, 0.50, _EXTENDED_WITH_EFFORT,
+        "claude-opus-4-5", 200 * _K, 64 * _K, 5.0, 25.0, 4096, 0.50, _EXTENDED,
         lifecycle="deprecated", retires="2027-01-22", replacement="claude-opus-5-5",
         aliases=("claude-opus-4-5-20251101",),
     ),
