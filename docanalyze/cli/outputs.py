@@ -16,10 +16,10 @@ from docanalyze.run.several import SeveralResult
 
 __all__ = [
     "SEPARATOR",
-    "format_batch",
     "format_report",
+    "format_several",
     "stdout_is_terminal",
-    "write_batch_to_dir",
+    "write_several_to_dir",
     "write_text",
 ]
 
@@ -43,7 +43,7 @@ def format_report(report: Report, output_format: str) -> str:
     return report.to_markdown()
 
 
-def format_batch(result: SeveralResult, output_format: str) -> str:
+def format_several(result: SeveralResult, output_format: str) -> str:
     """Several reports as one text: Markdown reports separated by a ``---`` line; JSON
     ``{"reports": [...], "failed": [{"source", "error"}]}``; HTML one page with every report."""
     if output_format == "json":
@@ -61,7 +61,7 @@ def format_batch(result: SeveralResult, output_format: str) -> str:
     return SEPARATOR.join(report.to_markdown() for report in result.reports)
 
 
-def write_batch_to_dir(result: SeveralResult, output_format: str, directory: Path) -> list[Path]:
+def write_several_to_dir(result: SeveralResult, output_format: str, directory: Path) -> list[Path]:
     """One file per report in ``directory``, named after its input (a.pdf -> a.md)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -12,10 +12,10 @@ from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option
 from docanalyze.cli.corpus_command import run_corpus_command
 from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
 from docanalyze.cli.outputs import (
-    format_batch,
     format_report,
+    format_several,
     stdout_is_terminal,
-    write_batch_to_dir,
+    write_several_to_dir,
     write_text,
 )
 from docanalyze.cli.shared_options import analysis_options
@@ -194,14 +194,14 @@ def report(
     with ProgressDisplay(console, writer) as display:
         pipeline = Pipeline(Options(stream=streaming, **settings), on_event=display.handle)
         if several:
-            batch = pipeline.analyze_many(paths, combine=combine)
+            several_result = pipeline.analyze_many(paths, combine=combine)
         else:
             try:
                 result = pipeline.analyze(paths[0])
             except IncompleteRun as error:
                 result, stopped = error.report, error
     if several:
-        _finish_batch(batch, output_format, output, writer, console, combine)
+        _finish_several(several_result, output_format, output, writer, console, combine)
         return
     text = format_report(result, output_format)
     if writer is not None:
@@ -222,8 +222,8 @@ def _print_dry_run(path: str, options: Options, output_format: str, output: Path
     _write(format_dry_run(preview_prompts(path, options)), output)
 
 
-def _finish_batch(
-    batch: SeveralResult,
+def _finish_several(
+    result: SeveralResult,
     output_format: str,
     output: Path | None,
     writer: StdoutStream | None,
@@ -232,23 +232,23 @@ def _finish_batch(
 ) -> None:
     """Write the reports of several documents, their usage lines and errors; exit 1 on errors."""
     if output is not None and not combine:
-        write_batch_to_dir(batch, output_format, output)
-    elif batch.reports:
+        write_several_to_dir(result, output_format, output)
+    elif result.reports:
         text = (
-            format_report(batch.reports[0], output_format)
+            format_report(result.reports[0], output_format)
             if combine
-            else format_batch(batch, output_format)
+            else format_several(result, output_format)
         )
         if writer is not None:
             writer.finish(text)
         else:
             write_text(text, output, render=_render_on_terminal(output_format, output))
-    for name, result in zip(batch.inputs, batch.reports):
-        line = _usage_line(result)
+    for name, report in zip(result.inputs, result.reports):
+        line = _usage_line(report)
         console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
-    for failure in batch.failures:
+    for failure in result.failures:
         click.echo(f"Error: {failure.message}", err=True)
-    if batch.failures:
+    if result.failures:
         click.get_current_context().exit(1)
 
 

@@ -124,14 +124,14 @@ async def analyze_many(
 
 
 async def _each(
-    pipeline: Pipeline, sources: Sequence[Source], model: Model, batch_events: EventLog
+    pipeline: Pipeline, sources: Sequence[Source], model: Model, shared_events: EventLog
 ) -> SeveralResult:
     gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
 
     async def run_one(source: Source) -> Report | DocanalyzeError:
         async with gate:
             with running(source):
-                events = EventLog(batch_events.handler, notices=list(batch_events.notices))
+                events = EventLog(shared_events.handler, notices=list(shared_events.notices))
                 started = time.monotonic()
                 try:
                     document = await _read(pipeline, source)
