@@ -12,10 +12,12 @@ from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
 from docanalyze.text.language import language_for
 
-__all__ = ["Backend", "Options"]
+__all__ = ["THINKING_CHOICES", "Backend", "Options"]
 
 Backend = Literal["auto", "anthropic", "extractive"]
 CacheMode = Literal["use", "refresh", "off"]
+THINKING_CHOICES = ("auto", "on", "off", "api")
+"""``--thinking``: each stage's default, on, off, or no setting at all (the API's defaults)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class Options:
             raise ConfigError("timeouts must be positive")
         if self.language is not None:
             language_for(self.language)
-        if self.thinking not in ("auto", "on", "off", "api"):
+        if self.thinking not in THINKING_CHOICES:
             raise ConfigError(f"--thinking must be auto, on, off or api (got {self.thinking!r})")
         if self.effort is not None and self.effort not in EFFORT_LEVELS:
             raise ConfigError(

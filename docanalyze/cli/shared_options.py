@@ -10,7 +10,7 @@ import click
 
 from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
-from docanalyze.options import Options
+from docanalyze.options import THINKING_CHOICES, Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,7 +68,7 @@ _ANALYSIS_OPTIONS = (
     ),
     click.option(
         "--thinking",
-        type=click.Choice(["auto", "on", "off", "api"]),
+        type=click.Choice(THINKING_CHOICES),
         default="auto",
         show_default=True,
         help="Up-front thinking of every stage; auto: off for map and reduce, on for the report; "

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from docanalyze.errors import ConfigError, TemplateError
 from docanalyze.models.base import Model, Stage, Thinking
-from docanalyze.models.capabilities import EFFORT_LEVELS, Capabilities
+from docanalyze.models.capabilities import Capabilities
 from docanalyze.prompting.budgets import Budgets, plan_budgets
 from docanalyze.prompting.header import apply_template_budgets, shown_path
 
@@ -36,15 +36,12 @@ if TYPE_CHECKING:
 __all__ = [
     "FINAL_EFFORT",
     "THINKING_ALLOWANCE",
-    "THINKING_CHOICES",
     "StageThinking",
-    "check_effort_name",
     "resolve_stage_thinking",
     "rules_for",
     "stage_budgets",
 ]
 
-THINKING_CHOICES = ("auto", "on", "off", "api")
 FINAL_EFFORT = "medium"
 """The final report's effort by default, where the model has an effort parameter."""
 THINKING_ALLOWANCE = {"low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
@@ -137,14 +134,6 @@ def _fitted(budgets: Budgets) -> Budgets:
         thinking[stage] = replace(current, allowance=current.allowance - cut)
         excess -= cut if stage == "final" else cut * 2
     return replace(budgets, thinking=thinking)
-
-
-def check_effort_name(effort: str | None, where: str) -> None:
-    """Raise :class:`ConfigError` unless ``effort`` is None or one of the effort levels."""
-    if effort is not None and effort not in EFFORT_LEVELS:
-        raise ConfigError(
-            f"{where}: unknown effort {effort!r}; use one of {', '.join(EFFORT_LEVELS)}"
-        )
 
 
 def resolve_stage_thinking(

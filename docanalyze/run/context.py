@@ -178,6 +178,8 @@ class RunContext:
         Raises :class:`CostStop`, without sending, when the request could break ``--max-cost``.
         With ``on_text`` the reply is streamed if the model can, else delivered whole at the end.
         A request with a cached system prompt waits until the first one with it started replying.
+        A reply cut while the model was still thinking, or refused while a fallback model is
+        set, is asked again (:mod:`docanalyze.run.reasks`); only the last reply is returned.
         """
         thinking_retries = 0
         while True:
@@ -279,11 +281,16 @@ class RunContext:
             language=self.report_language.code,
         )
 
+    def input_estimate(self, request: ModelRequest) -> int:
+        """The estimated input tokens of ``request``: its prompt and its system prompt."""
+        tokens = self.model.estimate_tokens(request.prompt)
+        if request.system:
+            tokens += self.model.estimate_tokens(request.system)
+        return tokens
+
     def worst_case_cost(self, request: ModelRequest) -> float:
         """The most ``request`` can cost, with whichever of the model or its fallback answers."""
-        input_tokens = self.model.estimate_tokens(request.prompt)
-        if request.system:
-            input_tokens += self.model.estimate_tokens(request.system)
+        input_tokens = self.input_estimate(request)
         candidates = [request.model or self.model.name]
         if self.fallback_model:
             candidates.append(self.fallback_model)

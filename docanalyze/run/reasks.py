@@ -40,13 +40,10 @@ def thinking_reask(
     # It used all its room and was still thinking: give it at least twice what it used.
     allowance = max(2 * request.thinking_allowance, 2 * used.thinking_tokens, 1024)
     max_tokens = request.text_budget + allowance
-    prompt_tokens = ctx.model.estimate_tokens(request.prompt)
-    if request.system:
-        prompt_tokens += ctx.model.estimate_tokens(request.system)
     grows = (
         retries < MAX_THINKING_RETRIES
         and max_tokens <= ctx.model.max_output_tokens
-        and ctx.budgets.fits(prompt_tokens, max_tokens)
+        and ctx.budgets.fits(ctx.input_estimate(request), max_tokens)
     )
     if not grows:
         raise BudgetError(
