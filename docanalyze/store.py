@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import time
 import uuid
@@ -106,11 +107,7 @@ class RunStore:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            connection.executescript(_SCHEMA)
-            _add_thinking_column(connection)
+            return self._connect_when_free()
         except sqlite3.DatabaseError as error:
             raise self._error(error) from None
         except OSError as error:
@@ -118,11 +115,32 @@ class RunStore:
                 f"the run store {self.path} cannot be opened ({error.strerror}); set "
                 f"DOCANALYZE_HOME to a writable folder"
             ) from None
-        return connection
+
+    def _connect_when_free(self) -> sqlite3.Connection:
+        """Connect and set the store up, waiting while another process is setting it up too.
+
+        Switching a new file to WAL and creating its tables take locks that SQLite refuses at
+        once, without its busy wait, when another process is doing the same; so the set-up is
+        retried here until ``busy_timeout``.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+                connection.executescript(_SCHEMA)
+                _add_thinking_column(connection)
+                return connection
+            except sqlite3.OperationalError as error:
+                connection.close()
+                if not _is_busy(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05))
 
     def _error(self, error: sqlite3.Error) -> StoreError:
         message = str(error)
-        if "locked" in message or "busy" in message:
+        if _is_busy(error):
             return StoreError(
                 f"the run store {self.path} stayed locked by another process for "
                 f"{self.busy_timeout:g} s; try again when it has finished"
@@ -345,6 +363,11 @@ def _add_thinking_column(connection: sqlite3.Connection) -> None:
         connection.execute(
             "ALTER TABLE calls ADD COLUMN thinking_tokens INTEGER NOT NULL DEFAULT 0"
         )
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    message = str(error)
+    return "locked" in message or "busy" in message
 
 
 def _sidecars(path: Path) -> tuple[Path, Path]:

@@ -7,6 +7,7 @@ import multiprocessing
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,6 +96,33 @@ def test_two_processes_write_at_once_without_corruption(tmp_path: Path) -> None:
     with RunStore(path) as store:
         assert store.cache_stats().calls == 600
         assert store._connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _open_new_stores(folder: str, rounds: int, barrier: Any) -> None:
+    for number in range(rounds):
+        barrier.wait(30)
+        with RunStore(Path(folder) / f"new-{number}.sqlite3") as store:
+            store.start_run([], {}, "claude-test")
+
+
+def test_processes_creating_the_same_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    # Two runs started together on a fresh DOCANALYZE_HOME both set the new file up. SQLite
+    # refuses one of them at once (no busy wait) in about one race in five.
+    rounds, processes = 15, 4
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    workers = [
+        context.Process(target=_open_new_stores, args=(str(tmp_path), rounds, barrier))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    for number in range(rounds):
+        with RunStore(tmp_path / f"new-{number}.sqlite3") as store:
+            assert len(store.list_runs()) == processes
 
 
 def test_a_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
