@@ -294,3 +294,22 @@ def test_plan_for_the_catalog_limits_of_the_model() -> None:
     assert info is not None
     assert plan.model.context_window == info.context_window
     assert plan.to_dict()["context_window"] == info.context_window
+
+
+def test_the_plan_counts_the_question_as_the_run_sends_it() -> None:
+    # Runs, plans and dry runs are prepared in one place, so the plan's prompts carry the
+    # question and the report's language like the run's.
+    question = "Which obligations does the supplier take on, and by which dates? " * 20
+    plain = plan_run(long_english(6), chunk_size=600)
+    asked = plan_run(long_english(6), chunk_size=600, question=question)
+    [plain_map, asked_map] = [plan.stages[0] for plan in (plain, asked)]
+    assert len(plain_map.requests) == len(asked_map.requests)
+    added = asked_map.input_tokens - plain_map.input_tokens
+    assert added >= len(asked_map.requests) * count_tokens(question) * 0.9
+
+
+def test_a_plan_and_a_dry_run_render_without_a_model_that_answers() -> None:
+    from docanalyze.models.base import Model
+    from docanalyze.planning.model import PlannedModel
+
+    assert not isinstance(PlannedModel.for_options(docanalyze.Options()), Model)

@@ -28,9 +28,9 @@ from docanalyze.models.base import ModelFeatures, ModelRequest, Usage
 from docanalyze.models.catalog import DEFAULT_MODEL, min_cache_tokens
 from docanalyze.prompting.budgets import plan_budgets
 from docanalyze.prompting.cache import CacheWarmup
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
 from docanalyze.report.result import Report
-from docanalyze.run.context import RunContext
 from docanalyze.run.map import map_prompt
 from docanalyze.run.reduce import reduce_prompt
 from docanalyze.text.tokens import estimate_tokens
@@ -229,15 +229,14 @@ def test_the_claude_client_sends_a_cached_block_and_reads_cache_usage(
 # --- templates and the decision to cache (in-process) --------------------------------------------
 
 
-def run_context(prompts: PromptSet, model: RecordingModel, *, cache: bool) -> RunContext:
-    return RunContext(
+def renderer_for(prompts: PromptSet, model: RecordingModel, *, cache: bool) -> PromptRenderer:
+    return PromptRenderer(
         Document(
             "doc.txt", tuple(Page(n, t) for n, t in enumerate(document_text().split("\f"), 1))
         ),
         model,
         prompts,
         plan_budgets(docanalyze.Options(), model),
-        lambda _: None,
         question=QUESTION,
         cache_prompts=cache,
     )
@@ -252,17 +251,17 @@ def test_default_instructions_move_unchanged_to_the_cached_system_prompt(stage: 
     prompts = PromptSet.load(None, {"focus": LONG_FOCUS})
     model = RecordingModel(name=DEFAULT_MODEL)
     cached, whole = (
-        run_context(prompts, model, cache=True),
-        run_context(prompts, model, cache=False),
+        renderer_for(prompts, model, cache=True),
+        renderer_for(prompts, model, cache=False),
     )
     chunk = split_document(cached.document, chunk_size=1500)[1]
     partials = [Partial("- FACT-0001 (p. 1)", 1, 1), Partial("- FACT-0002 (p. 2)", 2, 2)]
 
-    def render(ctx: RunContext) -> tuple[str, int]:
+    def render(renderer: PromptRenderer) -> tuple[str, int]:
         if stage == "map":
-            rendered = map_prompt(ctx, chunk, chunk.start, chunk.end)
+            rendered = map_prompt(renderer, chunk, chunk.start, chunk.end)
             return rendered.prompt, rendered.tokens
-        return reduce_prompt(ctx, partials, 1, 1, 1)
+        return reduce_prompt(renderer, partials, 1, 1, 1)
 
     (message, tokens), (prompt, whole_tokens) = render(cached), render(whole)
     request = cached.stage_request(stage, message, 100, ())  # type: ignore[arg-type]
@@ -302,8 +301,8 @@ def test_haiku_4_5_needs_a_longer_prefix_than_sonnet_5_5(tmp_path: Path) -> None
     haiku = PromptSet.load(write_long_templates(tmp_path / "haiku", terms, haiku_header))
     model = RecordingModel(name=DEFAULT_MODEL)
 
-    on_sonnet = run_context(sonnet, model, cache=True).shared
-    on_haiku = run_context(haiku, model, cache=True).shared
+    on_sonnet = renderer_for(sonnet, model, cache=True).shared
+    on_haiku = renderer_for(haiku, model, cache=True).shared
 
     assert 1024 <= on_sonnet["map"].tokens < 2048
     assert "map" not in on_haiku

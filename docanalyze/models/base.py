@@ -11,6 +11,7 @@ __all__ = [
     "CUT_STOP_REASONS",
     "Model",
     "ModelFeatures",
+    "ModelLimits",
     "ModelReply",
     "ModelRequest",
     "ModelWrapper",
@@ -177,23 +178,9 @@ class ModelFeatures:
     batches: bool = False
 
 
-@runtime_checkable
-class Model(Protocol):
-    """A backend that completes prompts. Implementations must be safe to call concurrently.
-
-    ``features`` declares what it can do; ``rules_of(model)`` gives the request rules of a model
-    name (thinking types, effort levels, sampling): a backend that knows nothing better returns
-    :func:`docanalyze.models.catalog.capabilities_of` of it.
-    """
-
-    @property
-    def features(self) -> ModelFeatures:
-        """What the backend can do (streaming, batches)."""
-        ...
-
-    def rules_of(self, model: str) -> Capabilities:
-        """The request rules of ``model``."""
-        ...
+class ModelLimits(Protocol):
+    """What rendering and budgeting need to know of a model, without one that answers: its name,
+    limits, token estimate and request rules (a plan's stand-in has only these)."""
 
     @property
     def name(self) -> str:
@@ -212,6 +199,25 @@ class Model(Protocol):
 
     def estimate_tokens(self, text: str) -> int:
         """A conservative estimate of the input tokens ``text`` costs."""
+        ...
+
+    def rules_of(self, model: str) -> Capabilities:
+        """The request rules of ``model`` (thinking types, effort levels, sampling): a backend
+        that knows nothing better returns :func:`docanalyze.models.catalog.capabilities_of`."""
+        ...
+
+
+@runtime_checkable
+class Model(ModelLimits, Protocol):
+    """A backend that completes prompts. Implementations must be safe to call concurrently.
+
+    ``features`` declares what it can do; the limits and rules are those of
+    :class:`ModelLimits`.
+    """
+
+    @property
+    def features(self) -> ModelFeatures:
+        """What the backend can do (streaming, batches)."""
         ...
 
     async def complete(self, request: ModelRequest) -> ModelReply:

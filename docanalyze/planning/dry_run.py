@@ -13,18 +13,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from docanalyze.document import Chunk, Partial
-from docanalyze.events import Event
-from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
-from docanalyze.models.base import Model, ModelRequest, Stage
+from docanalyze.models.base import ModelLimits, ModelRequest, Stage
 from docanalyze.models.extractive.model import ExtractiveModel, extract_sentences
 from docanalyze.options import Options
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
-from docanalyze.prompting.thinking import stage_budgets
-from docanalyze.run.context import RunContext
 from docanalyze.run.map import map_prompt
+from docanalyze.run.prepare import prepare_run
 from docanalyze.run.reduce import final_prompt, reduce_prompt
-from docanalyze.text.language import resolve_language
 
 __all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
 
@@ -74,33 +71,22 @@ def preview_prompts(source: Source, options: Options | None = None, **overrides:
     options = replace(options or Options(), **overrides)
     prompts = PromptSet.load(options.prompts_dir, options.variables)
     document = resolve_document(source, password=options.password)
-    chunks = chunks_to_analyze(
-        document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
-    )
-    model = _planning_model(options)
-    budgets = stage_budgets(options, prompts, model)
-    ctx = RunContext(
-        document,
-        model,
-        prompts,
-        budgets,
-        _ignore,
-        question=options.question,
-        language=resolve_language(options.language, document.text),
-    )
-    stand_ins = [_stand_in(ctx, chunk) for chunk in chunks[:STAND_IN_CHUNKS]]
+    limits = _planning_limits(options)
+    prepared = prepare_run(document, options, prompts, limits)
+    chunks, renderer = prepared.chunks, prepared.renderer
+    stand_ins = [_stand_in(renderer, chunk) for chunk in chunks[:STAND_IN_CHUNKS]]
     previews = [
-        _map_preview(ctx, chunks[0]),
-        _reduce_preview(ctx, stand_ins, len(chunks)),
-        _final_preview(ctx, stand_ins, len(chunks)),
+        _map_preview(renderer, chunks[0]),
+        _reduce_preview(renderer, stand_ins, len(chunks)),
+        _final_preview(renderer, stand_ins, len(chunks)),
     ]
     return DryRun(
         source=document.source,
         page_count=document.page_count,
         chunk_count=len(chunks),
-        model=model.name,
-        context_window=model.context_window,
-        request_limit=budgets.request_limit,
+        model=limits.name,
+        context_window=limits.context_window,
+        request_limit=renderer.budgets.request_limit,
         previews=previews,
     )
 
@@ -145,66 +131,72 @@ def _allowance_note(preview: PromptPreview) -> str:
     return f" ({text:,} for the text, {preview.thinking_allowance:,} for thinking)"
 
 
-def _map_preview(ctx: RunContext, chunk: Chunk) -> PromptPreview:
+def _map_preview(renderer: PromptRenderer, chunk: Chunk) -> PromptPreview:
     """The map request of ``chunk``, rendered by :mod:`docanalyze.run.map`."""
-    rendered = map_prompt(ctx, chunk, chunk.start, chunk.end)
-    request = ctx.stage_request(
-        "map", rendered.prompt, ctx.budgets.map_max_tokens, (rendered.text,)
+    rendered = map_prompt(renderer, chunk, chunk.start, chunk.end)
+    request = renderer.stage_request(
+        "map", rendered.prompt, renderer.budgets.map_max_tokens, (rendered.text,)
     )
     pages = _page_span(rendered.first_page, rendered.last_page)
     title = f"map: chunk {chunk.index + 1} of {chunk.total} ({pages})"
-    fits = ctx.budgets.fits(rendered.tokens, request.max_tokens)
+    fits = renderer.budgets.fits(rendered.tokens, request.max_tokens)
     return _preview(
-        ctx, request, title, rendered.tokens, "" if fits else "a run sends it in halves"
+        renderer, request, title, rendered.tokens, "" if fits else "a run sends it in halves"
     )
 
 
-def _reduce_preview(ctx: RunContext, stand_ins: list[Partial], chunk_count: int) -> PromptPreview:
-    prompt, tokens = reduce_prompt(ctx, stand_ins, level=1, number=1, groups=1)
+def _reduce_preview(
+    renderer: PromptRenderer, stand_ins: list[Partial], chunk_count: int
+) -> PromptPreview:
+    prompt, tokens = reduce_prompt(renderer, stand_ins, level=1, number=1, groups=1)
     material = tuple(partial.text for partial in stand_ins)
-    request = ctx.stage_request("reduce", prompt, ctx.budgets.reduce_max_tokens, material)
+    request = renderer.stage_request("reduce", prompt, renderer.budgets.reduce_max_tokens, material)
     note = (
         f"{_stand_in_note(stand_ins)}; a run sends reduce steps only when the partial results "
         "do not fit one final prompt, and numbers the groups of each level"
     )
     if chunk_count == 1:
         note += " (this document has one chunk: a run sends no reduce step)"
-    return _preview(ctx, request, "reduce: level 1, group 1", tokens, note)
+    return _preview(renderer, request, "reduce: level 1, group 1", tokens, note)
 
 
-def _final_preview(ctx: RunContext, stand_ins: list[Partial], chunk_count: int) -> PromptPreview:
-    prompt, tokens = final_prompt(ctx, stand_ins, chunk_count)
+def _final_preview(
+    renderer: PromptRenderer, stand_ins: list[Partial], chunk_count: int
+) -> PromptPreview:
+    prompt, tokens = final_prompt(renderer, stand_ins, chunk_count)
     material = tuple(partial.text for partial in stand_ins)
-    request = ctx.stage_request("final", prompt, ctx.budgets.final_max_tokens, material)
+    request = renderer.stage_request("final", prompt, renderer.budgets.final_max_tokens, material)
     note = f"{_stand_in_note(stand_ins)}; a run's final prompt holds the merged results of all"
     note += f" {_count(chunk_count, 'chunk')}"
-    return _preview(ctx, request, "final report", tokens, note)
+    return _preview(renderer, request, "final report", tokens, note)
 
 
 def _preview(
-    ctx: RunContext, request: ModelRequest, title: str, tokens: int, note: str
+    renderer: PromptRenderer, request: ModelRequest, title: str, tokens: int, note: str
 ) -> PromptPreview:
-    stage_thinking = ctx.budgets.thinking.get(request.stage)
+    stage_thinking = renderer.budgets.thinking.get(request.stage)
     return PromptPreview(
         stage=request.stage,
         title=title,
-        template=ctx.prompts.origin(request.stage),
+        template=renderer.prompts.origin(request.stage),
         prompt=request.prompt,
         prompt_tokens=tokens,
         max_tokens=request.max_tokens,
-        model=request.model or ctx.model.name,
+        model=request.model or renderer.limits.name,
         temperature=request.temperature,
-        fits=ctx.budgets.fits(tokens, request.max_tokens),
+        fits=renderer.budgets.fits(tokens, request.max_tokens),
         note=note,
         thinking=stage_thinking.describe() if stage_thinking else "",
         thinking_allowance=request.thinking_allowance,
     )
 
 
-def _stand_in(ctx: RunContext, chunk: Chunk) -> Partial:
+def _stand_in(renderer: PromptRenderer, chunk: Chunk) -> Partial:
     """What the offline extractive analyzer extracts from ``chunk``: a realistic partial result."""
-    text = ctx.document.marked_text(chunk.start, chunk.end)
-    return Partial(extract_sentences((text,), ctx.budgets.map_max_tokens), *_pages(ctx, chunk))
+    text = renderer.document.marked_text(chunk.start, chunk.end)
+    return Partial(
+        extract_sentences((text,), renderer.budgets.map_max_tokens), *_pages(renderer, chunk)
+    )
 
 
 def _stand_in_note(stand_ins: list[Partial]) -> str:
@@ -215,8 +207,8 @@ def _stand_in_note(stand_ins: list[Partial]) -> str:
     )
 
 
-def _planning_model(options: Options) -> Model:
-    """A model with the name, window, output limit and estimate the run's backend would have."""
+def _planning_limits(options: Options) -> ModelLimits:
+    """The name, window, output limit and estimate the run's backend would have."""
     from docanalyze.planning.model import PlannedModel
 
     planned = PlannedModel.for_options(options)
@@ -225,8 +217,8 @@ def _planning_model(options: Options) -> Model:
     return planned
 
 
-def _pages(ctx: RunContext, chunk: Chunk) -> tuple[int, int]:
-    document = ctx.document
+def _pages(renderer: PromptRenderer, chunk: Chunk) -> tuple[int, int]:
+    document = renderer.document
     return document.page_at(chunk.start), document.page_at(max(chunk.start, chunk.end - 1))
 
 
@@ -236,7 +228,3 @@ def _page_span(first: int, last: int) -> str:
 
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
-
-
-def _ignore(_event: Event) -> None:
-    """A dry run reports no progress."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.models.catalog import capabilities_of, tokenizer_ratio
 from docanalyze.models.model_api import ModelDescription, limits_for
@@ -20,8 +19,8 @@ class PlannedModel:
     """The model a plan is made for: limits from the catalog, the Models API (``--exact``) or
     ``--context-window``; the token estimate scaled to the model's tokenizer.
 
-    It implements the model protocol so that the run's own budget and packing code can work
-    with it, but it never answers a request.
+    It has the model's limits (:class:`~docanalyze.models.base.ModelLimits`), which is all
+    the run's own rendering, budget and packing code needs; it answers no request.
     """
 
     name: str
@@ -30,7 +29,6 @@ class PlannedModel:
     known: bool
     description: ModelDescription | None = None
     """What the Models API said of the model (``--exact``), else None."""
-    features = ModelFeatures()
 
     @classmethod
     def for_options(
@@ -58,13 +56,6 @@ class PlannedModel:
         if self.description is not None and model == self.name:
             return self.description.capabilities
         return capabilities_of(model)
-
-    async def complete(self, request: ModelRequest) -> ModelReply:
-        """Never called: a plan sends no request."""
-        raise NotImplementedError("a plan sends no requests")
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
 
 
 async def described_by_api(options: Options) -> ModelDescription | None:

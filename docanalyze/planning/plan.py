@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from docanalyze.cost import Prices, PriceTable
-from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Usage
 from docanalyze.models.catalog import BATCH_DISCOUNT
@@ -32,9 +31,9 @@ from docanalyze.planning.simulate import (
 )
 from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.templates import PromptSet
-from docanalyze.prompting.thinking import stage_budgets
-from docanalyze.run.context import RunContext, unknown_price_message
+from docanalyze.run.context import unknown_price_message
 from docanalyze.run.map import MapPrompt
+from docanalyze.run.prepare import prepare_run
 
 __all__ = [
     "FINAL_OUTPUT_SHARE",
@@ -215,21 +214,18 @@ async def plan_run_async(
         prices = prices.discounted(BATCH_DISCOUNT)
     model = PlannedModel.for_options(options, await described_by_api(options) if exact else None)
     document = await asyncio.to_thread(resolve_document, source, password=options.password)
-    chunks = await asyncio.to_thread(
-        chunks_to_analyze, document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
-    )
-    budgets = stage_budgets(options, prompts, model)
-    ctx = RunContext(document, model, prompts, budgets, lambda _: None)
+    prepared = await asyncio.to_thread(prepare_run, document, options, prompts, model)
+    chunks, renderer = prepared.chunks, prepared.renderer
     pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)
-    map_prompts = [span for chunk in chunks for span in map_spans(ctx, chunk)]
+    map_prompts = [span for chunk in chunks for span in map_spans(renderer, chunk)]
     counts = await _exact_counts(map_prompts, options, exact)
-    stages = simulate(ctx, pace, map_prompts, counts, len(chunks))
+    stages = simulate(renderer, pace, map_prompts, counts, len(chunks))
     return RunPlan(
         source=document.source,
         model=model,
         page_count=document.page_count,
         chunk_count=len(chunks),
-        budgets=ctx.budgets,
+        budgets=renderer.budgets,
         stages=stages,
         pace=pace,
         prices=prices.get(model.name),

@@ -10,7 +10,7 @@ from typing import Any
 from docanalyze.document import Chunk, Partial
 from docanalyze.errors import BudgetError
 from docanalyze.planning.pace import Pace, PlannedRequest
-from docanalyze.run.context import RunContext
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.map import MapPrompt, map_prompt, span_middle
 from docanalyze.run.reduce import final_prompt, pack_partials, reduce_prompt
 from docanalyze.text.tokens import estimate_tokens
@@ -79,30 +79,31 @@ class StagePlan:
         }
 
 
-def map_spans(ctx: RunContext, chunk: Chunk) -> list[MapPrompt]:
+def map_spans(renderer: PromptRenderer, chunk: Chunk) -> list[MapPrompt]:
     """The map prompts of ``chunk``: one, or halves when its prompt does not fit (as the run)."""
+    budgets = renderer.budgets
     pending = [(chunk.start, chunk.end)]
     spans: list[MapPrompt] = []
     while pending:
         start, end = pending.pop()
-        rendered = map_prompt(ctx, chunk, start, end)
-        if ctx.budgets.fits(rendered.tokens, ctx.budgets.output("map", ctx.budgets.map_max_tokens)):
+        rendered = map_prompt(renderer, chunk, start, end)
+        if budgets.fits(rendered.tokens, budgets.output("map", budgets.map_max_tokens)):
             spans.append(rendered)
             continue
         reason = "does not fit the window"
-        middle = span_middle(ctx, chunk, start, end, reason, ctx.budgets.map_max_tokens)
+        middle = span_middle(renderer.document, chunk, start, end, reason, budgets.map_max_tokens)
         pending.extend([(middle, end), (start, middle)])
     return spans
 
 
 def simulate(
-    ctx: RunContext,
+    renderer: PromptRenderer,
     pace: Pace,
     map_prompts: list[MapPrompt],
     counts: list[int] | None,
     chunk_count: int,
 ) -> list[StagePlan]:
-    budgets = ctx.budgets
+    budgets = renderer.budgets
     requests: list[PlannedRequest] = []
     partials: list[Partial] = []
     thinking = budgets.allowance("map")
@@ -114,11 +115,11 @@ def simulate(
     stages = [StagePlan("map", requests, pace.stage_seconds(requests), counted=counts is not None)]
     level = 0
     while True:
-        _, final_tokens = final_prompt(ctx, partials, chunk_count)
+        _, final_tokens = final_prompt(renderer, partials, chunk_count)
         if budgets.fits(final_tokens, budgets.output("final", budgets.final_max_tokens)):
             break
         level += 1
-        requests, partials = simulate_reduce_level(ctx, partials, level)
+        requests, partials = simulate_reduce_level(renderer, partials, level)
         stages.append(StagePlan("reduce", requests, pace.stage_seconds(requests), level=level))
     material = sum(estimate_tokens(partial.text) for partial in partials)
     output = _share(FINAL_OUTPUT_SHARE, material, budgets.final_max_tokens)
@@ -129,14 +130,15 @@ def simulate(
 
 
 def simulate_reduce_level(
-    ctx: RunContext, partials: list[Partial], level: int
+    renderer: PromptRenderer, partials: list[Partial], level: int
 ) -> tuple[list[PlannedRequest], list[Partial]]:
     """One reduce level packed as the run packs it; every group of two or more is one merge."""
-    groups = pack_partials(ctx, partials, level)
+    groups = pack_partials(renderer, partials, level)
+    budgets = renderer.budgets
     if all(len(group) == 1 for group in groups):
         raise BudgetError(
             f"reduce level {level} would not shrink the material with a reduce budget of "
-            f"{ctx.budgets.reduce_max_tokens} tokens in a {ctx.model.context_window}-token "
+            f"{budgets.reduce_max_tokens} tokens in a {renderer.limits.context_window}-token "
             f"window; raise --context-window or lower --max-tokens"
         )
     requests: list[PlannedRequest] = []
@@ -145,10 +147,10 @@ def simulate_reduce_level(
         if len(group) == 1:
             merged.append(group[0])
             continue
-        _, prompt_tokens = reduce_prompt(ctx, group, level, number, len(groups))
+        _, prompt_tokens = reduce_prompt(renderer, group, level, number, len(groups))
         material = sum(estimate_tokens(partial.text) for partial in group)
-        output = _share(REDUCE_OUTPUT_SHARE, material, ctx.budgets.reduce_max_tokens)
-        thinking = ctx.budgets.allowance("reduce")
+        output = _share(REDUCE_OUTPUT_SHARE, material, budgets.reduce_max_tokens)
+        thinking = budgets.allowance("reduce")
         requests.append(
             PlannedRequest(prompt_tokens + REQUEST_FRAMING_TOKENS, output + thinking, thinking)
         )

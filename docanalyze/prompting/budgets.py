@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from docanalyze.errors import BudgetError
-from docanalyze.models.base import Model, Stage
+from docanalyze.models.base import ModelLimits, Stage
 from docanalyze.options import Options
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Budgets:
         return text_tokens + self.allowance(stage)
 
 
-def plan_budgets(options: Options, model: Model) -> Budgets:
+def plan_budgets(options: Options, model: ModelLimits) -> Budgets:
     """Derive the budgets for ``model``; intermediate budgets shrink to fit small windows.
 
     The final report's budget (``--max-tokens``) is the user's: it is never shrunk, and a window

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docanalyze.errors import BudgetError, TemplateError
-from docanalyze.models.base import Model
+from docanalyze.models.base import ModelLimits
 from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.prompting.budgets import Budgets
 
@@ -95,7 +95,7 @@ def parse_template_header(source: str, filename: str) -> TemplateSettings:
     return TemplateSettings(**values)  # type: ignore[arg-type]
 
 
-def apply_template_budgets(budgets: Budgets, prompts: PromptSet, model: Model) -> Budgets:
+def apply_template_budgets(budgets: Budgets, prompts: PromptSet, model: ModelLimits) -> Budgets:
     """``budgets`` with each stage's output budget replaced by its template's ``max_tokens``.
 
     A header budget is checked like ``--max-tokens``: more than ``model`` can write, or leaving

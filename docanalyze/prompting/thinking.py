@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from docanalyze.errors import ConfigError, TemplateError
-from docanalyze.models.base import Model, Stage, Thinking
+from docanalyze.models.base import ModelLimits, Stage, Thinking
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.prompting.budgets import Budgets, plan_budgets
 from docanalyze.prompting.header import apply_template_budgets, shown_path
@@ -68,13 +68,13 @@ class StageThinking:
         return f"{state}{effort}{room}"
 
 
-def rules_for(model: Model, name: str) -> Capabilities:
+def rules_for(model: ModelLimits, name: str) -> Capabilities:
     """The request rules of model ``name`` as ``model`` knows them (a Claude backend learns them
     from the Models API), else the catalog's."""
     return model.rules_of(name)
 
 
-def stage_budgets(options: Options, prompts: PromptSet, model: Model) -> Budgets:
+def stage_budgets(options: Options, prompts: PromptSet, model: ModelLimits) -> Budgets:
     """Every stage's budgets and thinking for a run of ``model``, checked before any request.
 
     The output budgets come from the options and the template headers

@@ -1,4 +1,4 @@
-"""What every stage of one run shares: the model, templates, budgets, and the usage and cost so far.
+"""What every stage of one run shares: the prompts, the model, and the usage and cost so far.
 
 Every request goes through :meth:`RunContext.complete`, which holds the request's worst-case cost
 against ``--max-cost`` before sending it, counts the reply's usage by model and by stage, notes
@@ -16,15 +16,10 @@ from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, for
 from docanalyze.document import Document, Partial
 from docanalyze.errors import ConfigError
 from docanalyze.events import EventHandler, Notice, StepFinished
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
 from docanalyze.prompting.budgets import Budgets
-from docanalyze.prompting.cache import (
-    CacheTurn,
-    CacheWarmup,
-    SharedInstructions,
-    shared_instructions,
-)
-from docanalyze.prompting.templates import PromptSet, TemplateName
+from docanalyze.prompting.cache import CacheTurn, CacheWarmup
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.outcomes import (
     CostStop,
     EventLog,
@@ -33,7 +28,6 @@ from docanalyze.run.outcomes import (
     RefusedPart,
 )
 from docanalyze.run.reasks import refusal_reask, thinking_reask
-from docanalyze.text.language import Language, resolve_language
 
 __all__ = [
     "CostStop",
@@ -71,67 +65,35 @@ def supports_streaming(model: Model) -> bool:
 class RunContext:
     """The state of one run. Stages send every request through :meth:`complete`.
 
-    ``question`` is the run's ``--question``; ``language`` the report's language, detected from
-    the document when not given. With ``cache_prompts``, long shared instructions of the map and
-    reduce templates are sent as a cached system prompt (:mod:`docanalyze.prompting.cache`); dry
-    runs and plans leave it off and render the templates whole.
+    ``renderer`` renders the run's prompts and builds its requests; this part sends them,
+    holds their cost against ``cost_budget`` and counts what they used.
     """
 
-    document: Document
+    renderer: PromptRenderer
     model: Model
-    prompts: PromptSet
-    budgets: Budgets
     emit: EventHandler
     prices: PriceTable = field(default_factory=PriceTable.from_catalog)
     cost_budget: CostBudget | None = None
     fallback_model: str | None = None
-    question: str | None = None
-    language: Language | None = None
     ledger: UsageLedger = field(default_factory=UsageLedger)
     stage_models: dict[str, set[str]] = field(default_factory=dict)
     extractions: list[Extraction] = field(default_factory=list)
     refusals: list[RefusedPart] = field(default_factory=list)
-    cache_prompts: bool = False
-    shared: dict[TemplateName, SharedInstructions] = field(default_factory=dict)
-    """The stages whose shared instructions go in a cached system prompt."""
     warmup: CacheWarmup = field(default_factory=CacheWarmup)
     _unpriced: set[str] = field(default_factory=set)
     _settled: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def __post_init__(self) -> None:
-        self.question = (self.question or "").strip() or None
-        if self.language is None:
-            self.language = resolve_language(None, self.document.text)
-        if not self.shared:
-            self.shared = self._cached_instructions()
-
-    def _cached_instructions(self) -> dict[TemplateName, SharedInstructions]:
-        """The shared instructions long enough to cache (checked, whether cached or not)."""
-        found = shared_instructions(
-            self.prompts,
-            self._run_values(),
-            lambda stage: self.prompts.settings(stage).model or self.model.name,
-            self.model.estimate_tokens,
-        )
-        if not self.cache_prompts or self.model.name == "extractive":
-            return {}
-        return {stage: shared for stage, shared in found.items() if shared.cached}
-
-    def _run_values(self) -> dict[str, object]:
-        language = self.report_language
-        return {
-            "question": self.question,
-            "language": language.code,
-            "language_name": language.name,
-        }
+    @property
+    def document(self) -> Document:
+        """The document of the run."""
+        return self.renderer.document
 
     @property
-    def report_language(self) -> Language:
-        """The language the report is written in."""
-        assert self.language is not None, "set in __post_init__"
-        return self.language
+    def budgets(self) -> Budgets:
+        """The run's token budgets."""
+        return self.renderer.budgets
 
     @property
     def usage(self) -> Usage:
@@ -142,28 +104,6 @@ class RunContext:
     def models_used(self) -> set[str]:
         """Every model that replied so far."""
         return set(self.ledger.by_model)
-
-    def render(self, name: TemplateName, **context: object) -> tuple[str, int]:
-        """Render template ``name`` for this document; return the prompt and its token estimate.
-
-        When the stage's shared instructions go in the system prompt, the prompt leaves them out
-        and the estimate counts them.
-        """
-        shared = self.shared.get(name)
-        prompt = self.prompts.render(
-            name,
-            {
-                "source": self.document.source,
-                "page_count": self.document.page_count,
-                **self._run_values(),
-                **context,
-            },
-            without_shared=shared is not None,
-        )
-        if shared is None:
-            return prompt, self.model.estimate_tokens(prompt)
-        prompt = prompt.rstrip()
-        return prompt, self.model.estimate_tokens(prompt) + shared.tokens
 
     async def complete(
         self,
@@ -255,42 +195,9 @@ class RunContext:
         """Keep a map reply, so that a run stopped early can still report it."""
         self.extractions.append(Extraction(chunk_index, start, end, partial, model))
 
-    def stage_request(
-        self, stage: Stage, prompt: str, max_tokens: int, material: tuple[str, ...]
-    ) -> ModelRequest:
-        """A request of ``stage`` with this run's settings and its template header's model and
-        temperature; ``max_tokens`` is the text's budget, to which the stage's thinking
-        allowance is added (:mod:`docanalyze.prompting.thinking`)."""
-        settings = self.prompts.settings(stage)
-        shared = self.shared.get(stage)
-        thinking = self.budgets.thinking.get(stage)
-        allowance = thinking.allowance if thinking is not None else 0
-        return ModelRequest(
-            prompt=prompt,
-            max_tokens=max_tokens + allowance,
-            stage=stage,
-            thinking=thinking.thinking if thinking is not None else None,
-            effort=thinking.effort if thinking is not None else None,
-            thinking_allowance=allowance,
-            material=material,
-            system=shared.text if shared else None,
-            cache_system=shared is not None,
-            model=settings.model,
-            temperature=settings.temperature,
-            question=self.question,
-            language=self.report_language.code,
-        )
-
-    def input_estimate(self, request: ModelRequest) -> int:
-        """The estimated input tokens of ``request``: its prompt and its system prompt."""
-        tokens = self.model.estimate_tokens(request.prompt)
-        if request.system:
-            tokens += self.model.estimate_tokens(request.system)
-        return tokens
-
     def worst_case_cost(self, request: ModelRequest) -> float:
         """The most ``request`` can cost, with whichever of the model or its fallback answers."""
-        input_tokens = self.input_estimate(request)
+        input_tokens = self.renderer.input_estimate(request)
         candidates = [request.model or self.model.name]
         if self.fallback_model:
             candidates.append(self.fallback_model)

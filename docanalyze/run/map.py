@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
-from docanalyze.document import Chunk, Partial
+from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import BudgetError
 from docanalyze.events import StageStarted
 from docanalyze.models.base import Refusal
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.report.result import ChunkResult
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
 from docanalyze.text.spans import split_point
@@ -55,12 +56,12 @@ async def _extract_span(
     still thinking gets more room for thinking instead: :meth:`RunContext.complete`). A refused
     span is recorded (:meth:`RunContext.record_refusal`) and yields no extraction.
     """
-    rendered = map_prompt(ctx, chunk, start, end)
+    rendered = map_prompt(ctx.renderer, chunk, start, end)
     text, prompt, prompt_tokens = rendered.text, rendered.prompt, rendered.tokens
     budgets = ctx.budgets
     if not budgets.fits(prompt_tokens, budgets.output("map", max_tokens)):
         return await _extract_halves(ctx, chunk, start, end, max_tokens, "does not fit the window")
-    reply = await ctx.complete(ctx.stage_request("map", prompt, max_tokens, (text,)))
+    reply = await ctx.complete(ctx.renderer.stage_request("map", prompt, max_tokens, (text,)))
     if reply.refused:
         refusal = reply.refusal or Refusal()
         part = RefusedPart("map", rendered.first_page, rendered.last_page, refusal, chunk.index)
@@ -91,12 +92,12 @@ class MapPrompt:
     tokens: int
 
 
-def map_prompt(ctx: RunContext, chunk: Chunk, start: int, end: int) -> MapPrompt:
+def map_prompt(renderer: PromptRenderer, chunk: Chunk, start: int, end: int) -> MapPrompt:
     """``map.j2`` rendered for ``document.text[start:end]`` of ``chunk``, as the stage sends it."""
-    document = ctx.document
+    document = renderer.document
     text = document.marked_text(start, end)
     first_page, last_page = document.page_at(start), document.page_at(max(start, end - 1))
-    prompt, tokens = ctx.render(
+    prompt, tokens = renderer.render(
         "map",
         text=text,
         index=chunk.index + 1,
@@ -108,11 +109,11 @@ def map_prompt(ctx: RunContext, chunk: Chunk, start: int, end: int) -> MapPrompt
 
 
 def span_middle(
-    ctx: RunContext, chunk: Chunk, start: int, end: int, reason: str, max_tokens: int
+    document: Document, chunk: Chunk, start: int, end: int, reason: str, max_tokens: int
 ) -> int:
     """Where to cut ``document.text[start:end]`` of ``chunk`` in two (runs and plans alike);
     a :class:`BudgetError` saying ``reason`` when the span is too short to cut."""
-    middle = split_point(ctx.document.text, start, end)
+    middle = split_point(document.text, start, end)
     if middle is None:
         raise BudgetError(
             f"the extraction of chunk {chunk.index + 1} (pages {chunk.first_page}-"
@@ -125,7 +126,7 @@ def span_middle(
 async def _extract_halves(
     ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int, reason: str
 ) -> list[tuple[Partial, str]]:
-    middle = span_middle(ctx, chunk, start, end, reason, max_tokens)
+    middle = span_middle(ctx.document, chunk, start, end, reason, max_tokens)
     halves = await asyncio.gather(
         _extract_span(ctx, chunk, start, middle, max_tokens),
         _extract_span(ctx, chunk, middle, end, max_tokens),

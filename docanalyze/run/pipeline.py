@@ -16,13 +16,12 @@ from docanalyze.errors import (
     RefusedRun,
 )
 from docanalyze.events import EventHandler, Notice, StageStarted
-from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model, ModelReply
 from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet
-from docanalyze.prompting.thinking import stage_budgets
 from docanalyze.report.result import ChunkResult, Report
 from docanalyze.run.backend import calibrate_model, create_model, prepare_model
 from docanalyze.run.context import (
@@ -42,10 +41,10 @@ from docanalyze.run.incomplete import (
     stop_message,
 )
 from docanalyze.run.map import map_chunks, map_prompt
+from docanalyze.run.prepare import prepare_run
 from docanalyze.run.record import RunRecorder
 from docanalyze.run.reduce import final_prompt, reduce_until_final_fits, refused_part
 from docanalyze.run.stream import ReportStream
-from docanalyze.text.language import resolve_language
 from docanalyze.text.wording import wording_for
 
 if TYPE_CHECKING:
@@ -166,18 +165,15 @@ class Pipeline:
         started: float,
         store: RunStore | None = None,
     ) -> Report:
-        options = self.options
-        chunks = await asyncio.to_thread(
-            chunks_to_analyze,
-            document,
-            chunk_size=options.chunk_size,
-            chunk_overlap=options.overlap,
+        prepared = await asyncio.to_thread(
+            prepare_run, document, self.options, self.prompts, model, cache_prompts=True
         )
-        ctx = self.run_context(document, model, events)
+        chunks, renderer = prepared.chunks, prepared.renderer
+        ctx = self.run_context(renderer, model, events)
         await calibrate_model(
             model,
             store,
-            [map_prompt(ctx, chunk, chunk.start, chunk.end).prompt for chunk in chunks[:3]],
+            [map_prompt(renderer, chunk, chunk.start, chunk.end).prompt for chunk in chunks[:3]],
         )
         timings: dict[str, float] = {"read": time.monotonic() - started}
         try:
@@ -191,20 +187,16 @@ class Pipeline:
             timings["total"] = time.monotonic() - started
             raise self._refused_run(ctx, chunks, events, timings) from None
 
-    def run_context(self, document: Document, model: Model, events: EventLog) -> RunContext:
-        """The state of a run of ``document`` with ``model``: templates, budgets, prices."""
+    def run_context(self, renderer: PromptRenderer, model: Model, events: EventLog) -> RunContext:
+        """The state of a run with ``model`` of the prompts of ``renderer``: prices and the
+        ``--max-cost`` budget."""
         return RunContext(
-            document,
+            renderer,
             model,
-            self.prompts,
-            stage_budgets(self.options, self.prompts, model),
             events.emit,
             prices=self.prices,
             cost_budget=self._cost_budget(model),
             fallback_model=self.options.fallback_model,
-            question=self.options.question,
-            language=resolve_language(self.options.language, document.text),
-            cache_prompts=True,
         )
 
     def _cost_budget(self, model: Model) -> CostBudget | None:
@@ -272,9 +264,11 @@ class Pipeline:
     ) -> tuple[ModelReply, ReportStream | None]:
         """The final request, streamed as ``ReportText`` events with ``Options.stream``."""
         ctx.emit(StageStarted("final", 1))
-        prompt, _ = final_prompt(ctx, partials, chunk_count)
+        prompt, _ = final_prompt(ctx.renderer, partials, chunk_count)
         material = tuple(partial.text for partial in partials)
-        request = ctx.stage_request("final", prompt, ctx.budgets.final_max_tokens, material)
+        request = ctx.renderer.stage_request(
+            "final", prompt, ctx.budgets.final_max_tokens, material
+        )
         if not self.options.stream:
             return await ctx.complete(request), None
         stream = ReportStream(ctx.emit, prefix=_report_prefix(ctx))
@@ -371,8 +365,9 @@ def _report_prefix(ctx: RunContext) -> str:
     disclaimer, in the report's language."""
     if ctx.model.name != "extractive":
         return ""
-    wording = wording_for(ctx.report_language.code)
-    note = wording.offline_note_question if ctx.question else wording.offline_note
+    renderer = ctx.renderer
+    wording = wording_for(renderer.report_language.code)
+    note = wording.offline_note_question if renderer.question else wording.offline_note
     return f"{wording.title.format(source=ctx.document.source)}\n\n{note}\n\n"
 
 

@@ -43,7 +43,7 @@ def thinking_reask(
     grows = (
         retries < MAX_THINKING_RETRIES
         and max_tokens <= ctx.model.max_output_tokens
-        and ctx.budgets.fits(ctx.input_estimate(request), max_tokens)
+        and ctx.budgets.fits(ctx.renderer.input_estimate(request), max_tokens)
     )
     if not grows:
         raise BudgetError(

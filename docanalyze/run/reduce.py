@@ -15,6 +15,7 @@ from docanalyze.errors import BudgetError
 from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, Refusal, Stage
 from docanalyze.prompting.budgets import pack_in_order
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
 from docanalyze.text.spans import split_text
 
@@ -27,11 +28,12 @@ __all__ = [
 ]
 
 
-def final_prompt(ctx: RunContext, partials: list[Partial], chunk_count: int) -> tuple[str, int]:
+def final_prompt(
+    renderer: PromptRenderer, partials: list[Partial], chunk_count: int
+) -> tuple[str, int]:
     """The rendered final prompt and its token estimate."""
-    return ctx.render(
-        "final", partials=partials, chunk_count=chunk_count, offline=ctx.model.name == "extractive"
-    )
+    offline = renderer.limits.name == "extractive"
+    return renderer.render("final", partials=partials, chunk_count=chunk_count, offline=offline)
 
 
 async def reduce_until_final_fits(
@@ -40,7 +42,7 @@ async def reduce_until_final_fits(
     """Reduce ``partials`` until the final prompt fits; return them and the number of levels."""
     level = 0
     while True:
-        _, final_tokens = final_prompt(ctx, partials, chunk_count)
+        _, final_tokens = final_prompt(ctx.renderer, partials, chunk_count)
         budgets = ctx.budgets
         if budgets.fits(final_tokens, budgets.output("final", budgets.final_max_tokens)):
             return partials, level
@@ -62,7 +64,7 @@ def _material_tokens(ctx: RunContext, partials: list[Partial]) -> int:
 
 
 async def _reduce_level(ctx: RunContext, partials: list[Partial], level: int) -> list[Partial]:
-    groups = pack_partials(ctx, partials, level)
+    groups = pack_partials(ctx.renderer, partials, level)
     ctx.emit(StageStarted("reduce", sum(1 for group in groups if len(group) > 1), level))
     merged = await asyncio.gather(
         *(
@@ -73,26 +75,28 @@ async def _reduce_level(ctx: RunContext, partials: list[Partial], level: int) ->
     return [partial for group_result in merged for partial in group_result]
 
 
-def pack_partials(ctx: RunContext, partials: list[Partial], level: int) -> list[list[Partial]]:
+def pack_partials(
+    renderer: PromptRenderer, partials: list[Partial], level: int
+) -> list[list[Partial]]:
     """The groups of reduce level ``level``: greedy, in document order, under the reduce
     prompt's capacity (a partial too large alone is cut in two)."""
-    overhead = reduce_prompt(ctx, [], level, 1, 1)[1]
-    budgets = ctx.budgets
+    overhead = reduce_prompt(renderer, [], level, 1, 1)[1]
+    budgets = renderer.budgets
     capacity = (
         budgets.request_limit - budgets.output("reduce", budgets.reduce_max_tokens) - overhead
     )
-    return pack_in_order(_fitting_items(ctx, partials, level, overhead, capacity), capacity)
+    return pack_in_order(_fitting_items(renderer, partials, level, overhead, capacity), capacity)
 
 
 def _fitting_items(
-    ctx: RunContext, partials: list[Partial], level: int, overhead: int, capacity: int
+    renderer: PromptRenderer, partials: list[Partial], level: int, overhead: int, capacity: int
 ) -> list[tuple[Partial, int]]:
     """The partials and their token cost, any that alone exceeds the capacity cut to fit."""
     items: list[tuple[Partial, int]] = []
     pending = list(reversed(partials))
     while pending:
         item = pending.pop()
-        cost = reduce_prompt(ctx, [item], level, 1, 1)[1] - overhead
+        cost = reduce_prompt(renderer, [item], level, 1, 1)[1] - overhead
         if cost <= capacity:
             items.append((item, cost))
             continue
@@ -100,7 +104,7 @@ def _fitting_items(
         if halves is None:
             raise BudgetError(
                 f"a partial result of pages {item.first_page}-{item.last_page} cannot fit a "
-                f"reduce prompt in a {ctx.model.context_window}-token window; raise "
+                f"reduce prompt in a {renderer.limits.context_window}-token window; raise "
                 f"--context-window"
             )
         pending.append(Partial(halves[1], item.first_page, item.last_page))
@@ -118,10 +122,10 @@ def refused_part(ctx: RunContext, stage: Stage, group: list[Partial], reply: Mod
 
 
 def reduce_prompt(
-    ctx: RunContext, group: list[Partial], level: int, number: int, groups: int
+    renderer: PromptRenderer, group: list[Partial], level: int, number: int, groups: int
 ) -> tuple[str, int]:
     """The rendered reduce prompt of group ``number`` of ``groups`` and its token estimate."""
-    return ctx.render("reduce", partials=group, level=level, group=number, groups=groups)
+    return renderer.render("reduce", partials=group, level=level, group=number, groups=groups)
 
 
 async def _reduce_group(
@@ -129,12 +133,12 @@ async def _reduce_group(
 ) -> list[Partial]:
     if len(group) == 1:
         return group
-    prompt, prompt_tokens = reduce_prompt(ctx, group, level, number, groups)
+    prompt, prompt_tokens = reduce_prompt(ctx.renderer, group, level, number, groups)
     budget = ctx.budgets.reduce_max_tokens
     if ctx.budgets.fits(prompt_tokens, ctx.budgets.output("reduce", budget)):
         material = tuple(partial.text for partial in group)
         reply = await ctx.complete(
-            ctx.stage_request("reduce", prompt, budget, material), level=level
+            ctx.renderer.stage_request("reduce", prompt, budget, material), level=level
         )
         if reply.refused:
             refused_part(ctx, "reduce", group, reply)

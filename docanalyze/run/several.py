@@ -31,6 +31,7 @@ from docanalyze.report.result import ChunkResult, Report
 from docanalyze.run.backend import prepare_model
 from docanalyze.run.context import EventLog, RunContext
 from docanalyze.run.map import map_chunks
+from docanalyze.run.prepare import prompt_renderer
 from docanalyze.run.record import RunRecorder
 
 if TYPE_CHECKING:
@@ -208,7 +209,10 @@ async def _combined_report(
 ) -> Report:
     """Map every document's chunks (with its own ``source``), then reduce them all together."""
     await prepare_model(model, recorder.store, events.emit)
-    ctx = pipeline.run_context(corpus, model, events)
+    renderer = prompt_renderer(
+        corpus, pipeline.options, pipeline.prompts, model, cache_prompts=True
+    )
+    ctx = pipeline.run_context(renderer, model, events)
     timings: dict[str, float] = {"read": time.monotonic() - started}
     names = _citation_names(documents)
     mark = time.monotonic()
@@ -237,7 +241,8 @@ async def _map_document(
             chunk_size=pipeline.options.chunk_size,
             chunk_overlap=pipeline.options.overlap,
         )
-        ctx = replace(corpus_ctx, document=document, extractions=[])
+        renderer = replace(corpus_ctx.renderer, document=document)
+        ctx = replace(corpus_ctx, renderer=renderer, extractions=[])
         results, partials = await map_chunks(ctx, chunks)
     return (
         [replace(r, text=cite_document(r.text, name), source=document.source) for r in results],
