@@ -8,7 +8,7 @@ Everything a pipeline author needs is exported here, and everything the exported
 methods return or raise; the rest is internal.
 """
 
-from docanalyze.corpus import CorpusSummary, analyze_corpus
+from docanalyze.corpus.runner import CorpusSummary, analyze_corpus
 from docanalyze.errors import (
     BudgetError,
     ConfigError,

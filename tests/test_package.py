@@ -130,8 +130,11 @@ def _module_imports(path: Path, name: str, modules: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            # ``from package import module`` imports the module, as ``import package.module``
+            # does; ``from module import name`` imports the module.
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in modules else node.module)
     return {module for module in found if module in modules and module != name}
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from docanalyze.cli.app import cli, debug_option
+from docanalyze.cli.shared_options import format_option
 from docanalyze.cost import format_usd
 from docanalyze.store import RunRecord, RunStore
 
@@ -66,13 +67,7 @@ Examples:
 )
 @click.argument("run_id")
 @click.option("--report", "print_report", is_flag=True, help="Print the run's report again.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json")
 @debug_option
 def show(run_id: str, print_report: bool, output_format: str) -> None:
     """Show one run (an id prefix is enough); --report prints its report again."""

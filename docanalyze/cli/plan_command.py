@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from docanalyze.cli.app import cli, debug_option
-from docanalyze.cli.shared_options import analysis_options
+from docanalyze.cli.shared_options import analysis_options, format_option
 from docanalyze.options import Options
 from docanalyze.planning.plan import plan_run
 from docanalyze.planning.text import format_plan
@@ -39,14 +39,7 @@ No model is called. --exact uses the free count_tokens endpoint and needs ANTHRO
     is_flag=True,
     help="Price the run as report --batch sends it: through the Message Batches API, half off.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Text for reading, or JSON.",
-)
+@format_option("text", "json", help="Text for reading, or JSON.")
 @debug_option
 def plan(path: str, output_format: str, exact: bool, batch: bool, **settings: Any) -> None:
     """Show what a report of PATH would cost before running it ("-" reads stdin).

@@ -18,7 +18,7 @@ from docanalyze.cli.outputs import (
     write_several_to_dir,
     write_text,
 )
-from docanalyze.cli.shared_options import analysis_options
+from docanalyze.cli.shared_options import analysis_options, format_option
 from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
@@ -67,12 +67,10 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @click.option(
     "--fallback-model", help="Model for later requests when the primary keeps failing (529/5xx)."
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["md", "json", "html"]),
-    default="md",
-    show_default=True,
+@format_option(
+    "md",
+    "json",
+    "html",
     help="Markdown report, JSON with chunks, usage and timings, or a standalone HTML page.",
 )
 @click.option(

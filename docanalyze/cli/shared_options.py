@@ -89,3 +89,15 @@ def analysis_options(command: F) -> F:
     for option in reversed(_ANALYSIS_OPTIONS):
         command = option(command)
     return command
+
+
+def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
+    """``--format`` with ``choices``, the first the default, into ``output_format``."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )

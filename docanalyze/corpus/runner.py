@@ -17,14 +17,15 @@ runs again, and any reply already paid for comes from the run store.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from docanalyze.corpus.files import CorpusFile, expand_inputs
 from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry
@@ -41,6 +42,9 @@ from docanalyze.run.several import running as running_source
 
 if TYPE_CHECKING:
     from docanalyze.run.pipeline import Pipeline
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
 
 __all__ = [
     "REPORT_SUFFIXES",
@@ -94,29 +98,6 @@ FileHandler = Callable[[FileDone], None]
 """Called after each file's report and index line are written (or the file is skipped)."""
 
 
-def analyze_corpus(
-    pipeline: Pipeline,
-    paths: Sequence[str] | Sequence[CorpusFile],
-    output_dir: str | os.PathLike[str],
-    *,
-    output_format: str = "md",
-    on_file: FileHandler | None = None,
-    documents_at_once: int = DOCUMENTS_AT_ONCE,
-) -> CorpusSummary:
-    """Analyze every file of ``paths`` (folders, globs, files; or the files that
-    :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``."""
-    return asyncio.run(
-        analyze_corpus_async(
-            pipeline,
-            paths,
-            output_dir,
-            output_format=output_format,
-            on_file=on_file,
-            documents_at_once=documents_at_once,
-        )
-    )
-
-
 async def analyze_corpus_async(
     pipeline: Pipeline,
     paths: Sequence[str] | Sequence[CorpusFile],
@@ -126,7 +107,11 @@ async def analyze_corpus_async(
     on_file: FileHandler | None = None,
     documents_at_once: int = DOCUMENTS_AT_ONCE,
 ) -> CorpusSummary:
-    """The asynchronous form of :func:`analyze_corpus`."""
+    """Analyze every file of ``paths`` (folders, globs, files; or the files that
+    :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``.
+
+    :func:`analyze_corpus` takes the same arguments and runs to the end before it returns.
+    """
     if output_format not in REPORT_SUFFIXES:
         raise ConfigError(f"format must be md, json or html (got {output_format!r})")
     out = Path(output_dir)
@@ -258,6 +243,23 @@ class _CorpusRun:
         summary.cached += entry.cached
         if summary.cost is not None and not summary.offline:
             summary.cost = None if entry.cost is None else summary.cost + entry.cost
+
+
+def _to_the_end(
+    function: Callable[_Params, Coroutine[Any, Any, _Result]],
+) -> Callable[_Params, _Result]:
+    """``function``, run to the end in a new event loop before it returns."""
+
+    @functools.wraps(function)
+    def run(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        return asyncio.run(function(*args, **kwargs))
+
+    return run
+
+
+analyze_corpus = _to_the_end(analyze_corpus_async)
+analyze_corpus.__doc__ = """Analyze every file of ``paths`` into ``output_dir``, to the end:
+the arguments of :func:`analyze_corpus_async`."""
 
 
 async def _corpus_files(paths: Sequence[str] | Sequence[CorpusFile], out: Path) -> list[CorpusFile]:

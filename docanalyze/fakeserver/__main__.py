@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import fields
 from types import FrameType
 
 from docanalyze.fakeserver.faults import Faults
@@ -20,6 +21,29 @@ from docanalyze.fakeserver.ratelimits import RateLimits
 from docanalyze.fakeserver.server import FakeMessagesAPI
 
 __all__ = ["main"]
+
+
+_SERVER_SETTINGS = [
+    "context_window",
+    "max_output_tokens",
+    "latency",
+    "api_key",
+    "stream_chunk_tokens",
+    "port",
+    "batch_latency",
+    "min_cache_tokens",
+    "model_rules",
+    "cache_ttl",
+]
+"""The options passed as they are to :class:`FakeMessagesAPI`, by the same names."""
+_FAULT_FLAGS = (
+    ("--fault-529", "overloaded", "529 overloaded"),
+    ("--fault-500", "server_error", "500 api_error"),
+    ("--fault-drop", "dropped", "close without a reply"),
+    ("--fault-hang", "hang", "hang, then close"),
+    ("--fault-slow-stream", "slow_stream", "slow streamed events"),
+)
+"""Each fault's flag, its :class:`Faults` field and what it does."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,17 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--input-tpm", type=int, default=None, help="input tokens per minute")
     limits.add_argument("--output-tpm", type=int, default=None, help="output tokens per minute")
     faults = parser.add_argument_group("faults (probabilities per message request; default: 0)")
-    faults.add_argument("--fault-529", type=float, default=0.0, metavar="P", help="529 overloaded")
-    faults.add_argument("--fault-500", type=float, default=0.0, metavar="P", help="500 api_error")
-    faults.add_argument(
-        "--fault-drop", type=float, default=0.0, metavar="P", help="close without a reply"
-    )
-    faults.add_argument(
-        "--fault-hang", type=float, default=0.0, metavar="P", help="hang, then close"
-    )
-    faults.add_argument(
-        "--fault-slow-stream", type=float, default=0.0, metavar="P", help="slow streamed events"
-    )
+    for flag, fault, what in _FAULT_FLAGS:
+        faults.add_argument(flag, dest=fault, type=float, default=0.0, metavar="P", help=what)
     faults.add_argument("--hang-seconds", type=float, default=30.0, help="how long a hang lasts")
     faults.add_argument(
         "--slow-event-seconds", type=float, default=0.5, help="gap between slow stream events"
@@ -93,16 +108,7 @@ def rate_limits_from(options: argparse.Namespace) -> RateLimits | None:
 
 def faults_from(options: argparse.Namespace) -> Faults | None:
     """The faults the options ask for, or None when every probability is 0."""
-    faults = Faults(
-        seed=options.seed,
-        overloaded=options.fault_529,
-        server_error=options.fault_500,
-        dropped=options.fault_drop,
-        hang=options.fault_hang,
-        slow_stream=options.fault_slow_stream,
-        hang_seconds=options.hang_seconds,
-        slow_event_seconds=options.slow_event_seconds,
-    )
+    faults = Faults(**{field.name: getattr(options, field.name) for field in fields(Faults)})
     return faults if faults.any_enabled else None
 
 
@@ -116,20 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(error))
     if options.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    api = FakeMessagesAPI(
-        context_window=options.context_window,
-        max_output_tokens=options.max_output_tokens,
-        latency=options.latency,
-        api_key=options.api_key,
-        stream_chunk_tokens=options.stream_chunk_tokens,
-        port=options.port,
-        rate_limits=rate_limits,
-        faults=faults,
-        batch_latency=options.batch_latency,
-        min_cache_tokens=options.min_cache_tokens,
-        model_rules=options.model_rules,
-        cache_ttl=options.cache_ttl,
-    )
+    settings = {name: getattr(options, name) for name in _SERVER_SETTINGS}
+    api = FakeMessagesAPI(**settings, rate_limits=rate_limits, faults=faults)
     try:
         api.start()
     except OSError as error:

@@ -52,16 +52,7 @@ from docanalyze.fakeserver.wire import (
     stream_events,
 )
 
-__all__ = [
-    "BytesResponse",
-    "ClosedWithoutReply",
-    "EventStreamResponse",
-    "IncomingRequest",
-    "JsonResponse",
-    "MessagesEndpoints",
-    "Response",
-    "ServerSettings",
-]
+__all__ = ["MessagesEndpoints"]
 
 MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"

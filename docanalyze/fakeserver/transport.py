@@ -16,16 +16,9 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from docanalyze.fakeserver import responses
 from docanalyze.fakeserver.endpoints import MessagesEndpoints
 from docanalyze.fakeserver.errors import error_body
-from docanalyze.fakeserver.responses import (
-    BytesResponse,
-    ClosedWithoutReply,
-    EventStreamResponse,
-    IncomingRequest,
-    JsonResponse,
-    Response,
-)
 from docanalyze.fakeserver.wire import encode_sse, new_request_id
 
 __all__ = ["LOOPBACK_HOST", "LoopbackHTTPServer"]
@@ -114,22 +107,22 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
             raw_body = self._read_body()
         except ValueError as error:
             body = error_body("invalid_request_error", str(error))
-            self._write_json(JsonResponse(400, body, {"request-id": new_request_id()}))
+            self._write_json(responses.JsonResponse(400, body, {"request-id": new_request_id()}))
             self.close_connection = True
             return
-        request = IncomingRequest(
+        request = responses.IncomingRequest(
             method=self.command,
             path=self.path,
             headers={name.lower(): value for name, value in self.headers.items()},
             raw_body=raw_body,
         )
-        response: Response = self.server.endpoints.handle(request)
+        response: responses.Response = self.server.endpoints.handle(request)
         try:
-            if isinstance(response, JsonResponse):
+            if isinstance(response, responses.JsonResponse):
                 self._write_json(response)
-            elif isinstance(response, BytesResponse):
+            elif isinstance(response, responses.BytesResponse):
                 self._write_bytes(response)
-            elif isinstance(response, EventStreamResponse):
+            elif isinstance(response, responses.EventStreamResponse):
                 self._write_event_stream(response)
             else:
                 self._close_without_reply(response)
@@ -165,16 +158,16 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
             parts.append(self.rfile.read(size))
             self.rfile.readline()  # the CRLF after each chunk
 
-    def _close_without_reply(self, response: ClosedWithoutReply) -> None:
+    def _close_without_reply(self, response: responses.ClosedWithoutReply) -> None:
         if response.hang_seconds is not None:
             self.server.stopping.wait(response.hang_seconds)
         self.close_connection = True  # the connection closes with nothing written
 
-    def _write_json(self, response: JsonResponse) -> None:
+    def _write_json(self, response: responses.JsonResponse) -> None:
         payload = json.dumps(response.body, ensure_ascii=False).encode()
         self._write_payload(response.status, response.headers, "application/json", payload)
 
-    def _write_bytes(self, response: BytesResponse) -> None:
+    def _write_bytes(self, response: responses.BytesResponse) -> None:
         self._write_payload(
             response.status, response.headers, response.content_type, response.payload
         )
@@ -190,7 +183,7 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _write_event_stream(self, response: EventStreamResponse) -> None:
+    def _write_event_stream(self, response: responses.EventStreamResponse) -> None:
         self.send_response(200)
         for name, value in response.headers.items():
             self.send_header(name, value)

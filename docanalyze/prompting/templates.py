@@ -13,7 +13,7 @@ import os
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 TemplateName = Literal["map", "reduce", "final"]
-TEMPLATE_NAMES: tuple[TemplateName, ...] = ("map", "reduce", "final")
+TEMPLATE_NAMES: tuple[TemplateName, ...] = get_args(TemplateName)
 
 RUN_VARIABLES: dict[str, object] = {"question": None, "language": None, "language_name": None}
 """The variables of the whole run every template gets, with the values :meth:`PromptSet.render`

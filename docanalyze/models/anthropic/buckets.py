@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from docanalyze.models.anthropic.retry import header_number
 
@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 Kind = Literal["requests", "input-tokens", "output-tokens"]
-KINDS: tuple[Kind, ...] = ("requests", "input-tokens", "output-tokens")
+KINDS: tuple[Kind, ...] = get_args(Kind)
+"""The limits of the API's ``anthropic-ratelimit-*`` headers that a bucket paces."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class LimiterStats:
     """Requests that had to wait for a bucket or a cooldown."""
     waited_seconds: float
     """Seconds the head of the queue spent waiting: how long sends were held back in all."""
+    admitted: int
+    """Requests let through to the API."""
     estimate_ratio: float
     limits: Mapping[str, float]
     unacknowledged: int

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import anthropic
@@ -248,18 +248,14 @@ class AnthropicModel:
         return ClientStats(
             attempts=self.attempts,
             retries=self.retries,
+            **asdict(failures),
             rate_limited=limiter.rate_limited,
-            overloaded=failures.overloaded,
-            server_errors=failures.server_errors,
-            timeouts=failures.timeouts,
-            dropped=failures.dropped,
             cooldowns=limiter.cooldowns,
             rate_waits=limiter.waits,
             rate_wait_seconds=limiter.waited_seconds,
             concurrency_limit=limits.limit,
             concurrency_max=limits.max_limit,
             fallback_used=self.fallback.switched,
-            fallback_replies=failures.fallback_replies,
         )
 
     async def complete(

@@ -22,6 +22,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import asdict
 
 from docanalyze.models.anthropic.buckets import (
     KINDS,
@@ -365,12 +366,8 @@ class RateLimiter:
 
     def stats(self) -> LimiterStats:
         """A snapshot of the counters and of the limits known now (per bucket key)."""
-        counters = self._counters
         return LimiterStats(
-            rate_limited=counters.rate_limited,
-            cooldowns=counters.cooldowns,
-            waits=counters.waits,
-            waited_seconds=counters.waited_seconds,
+            **asdict(self._counters),
             estimate_ratio=self._ratio,
             limits={key: bucket.capacity for key, bucket in self._buckets.items()},
             unacknowledged=len(self._unheard),

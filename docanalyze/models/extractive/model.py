@@ -18,7 +18,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
 from docanalyze.models.capabilities import Capabilities
@@ -33,7 +33,7 @@ from docanalyze.models.extractive.textunits import (
     truncate_to_fit,
 )
 from docanalyze.text.tokens import estimate_tokens
-from docanalyze.text.wording import ENGLISH, Wording, wording_for
+from docanalyze.text.wording import Wording, wording_for
 
 __all__ = ["ExtractiveModel"]
 
@@ -49,8 +49,8 @@ RELEVANCE_TIE_BREAK = 0.01
 """With a question, centrality times this breaks ties between equally relevant units."""
 ANSWER_SIZE = 3
 """With a question, the best passages quoted as the answer."""
-OVERVIEW_HEADING = ENGLISH.overview
-KEY_POINTS_HEADING = ENGLISH.key_points
+OVERVIEW_HEADING = wording_for("en").overview
+KEY_POINTS_HEADING = wording_for("en").key_points
 
 _BULLET_MARKER = re.compile(r"^(?:[-*•·]\s+|\d{1,3}[.)]\s+)")
 _TRAILING_PUNCTUATION = re.compile(r"[\s.!?。！？;；,，:：]+$")
@@ -70,30 +70,18 @@ class _Point:
         return f"- {self.text} {format_citation(self.pages)}".rstrip()
 
 
+@dataclass(frozen=True, kw_only=True)
 class ExtractiveModel:
     """Offline backend: quotes the most central sentences of the material, with page citations."""
 
-    def __init__(self, *, context_window: int = 200_000, max_output_tokens: int = 64_000) -> None:
-        self._context_window = context_window
-        self._max_output_tokens = max_output_tokens
-
-    features = ModelFeatures()
+    context_window: int = 200_000
+    max_output_tokens: int = 64_000
+    name: str = field(default=MODEL_NAME, init=False)
+    features: ModelFeatures = field(default=ModelFeatures(), init=False)
 
     def rules_of(self, model: str) -> Capabilities:
         """The catalog's request rules of ``model`` (the offline analyzer sends no request)."""
         return capabilities_of(model)
-
-    @property
-    def name(self) -> str:
-        return MODEL_NAME
-
-    @property
-    def context_window(self) -> int:
-        return self._context_window
-
-    @property
-    def max_output_tokens(self) -> int:
-        return self._max_output_tokens
 
     def estimate_tokens(self, text: str) -> int:
         """The same estimate the budgets use: :func:`docanalyze.text.tokens.estimate_tokens`."""
@@ -102,7 +90,7 @@ class ExtractiveModel:
     async def complete(self, request: ModelRequest) -> ModelReply:
         """Extract from ``request.material`` for ``request.stage``; never exceeds ``max_tokens``."""
         started = time.perf_counter()
-        limit = min(request.max_tokens, self._max_output_tokens)
+        limit = min(request.max_tokens, self.max_output_tokens)
         if request.stage == "map":
             text = extract_sentences(request.material, limit, request.question)
         elif request.stage == "reduce":
