@@ -12,11 +12,13 @@ from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
 from docanalyze.text.language import language_for
 
-__all__ = ["THINKING_CHOICES", "Backend", "Options"]
+__all__ = ["FINAL_CHOICES", "THINKING_CHOICES", "Backend", "Options"]
 
 Backend = Literal["auto", "anthropic", "extractive"]
 CacheMode = Literal["use", "refresh", "off"]
 THINKING_CHOICES = ("auto", "on", "off", "api")
+FINAL_CHOICES = ("auto", "single", "sections")
+"""``--final``: the report in sections when it is long, in one request, or in sections."""
 """``--thinking``: each stage's default, on, off, or no setting at all (the API's defaults)."""
 
 
@@ -42,6 +44,10 @@ class Options:
     ``thinking`` (``auto``, ``on``, ``off``, ``api``) and ``effort`` (``low`` to ``max``) set how
     much every stage thinks; ``auto`` is each stage's default, ``api`` the API's own
     (:mod:`docanalyze.prompting.thinking`).
+    ``final``: ``sections`` writes the report's sections and its overview at once, each its
+    share of ``max_tokens`` (:mod:`docanalyze.run.sections`); ``single`` writes it in one
+    request; ``auto`` writes a long report in sections, a short one or an answer to a
+    ``question`` in one request.
     """
 
     backend: Backend = "auto"
@@ -73,6 +79,7 @@ class Options:
     batch_poll_seconds: float = 10.0
     thinking: str = "auto"
     effort: str | None = None
+    final: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("prompts_dir", "store_path"):
@@ -129,6 +136,8 @@ class Options:
             raise ConfigError("timeouts must be positive")
         if self.language is not None:
             language_for(self.language)
+        if self.final not in FINAL_CHOICES:
+            raise ConfigError(f"--final must be auto, single or sections (got {self.final!r})")
         if self.thinking not in THINKING_CHOICES:
             raise ConfigError(f"--thinking must be auto, on, off or api (got {self.thinking!r})")
         if self.effort is not None and self.effort not in EFFORT_LEVELS:

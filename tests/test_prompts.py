@@ -15,6 +15,7 @@ from docanalyze.prompting.templates import (
     TemplateName,
     default_prompts_dir,
 )
+from docanalyze.run.sections import OutlineEntry
 
 INJECTION = (
     "Clause {{ 7*7 }} and {% for x in y %}loop{% endfor %} and {# note #} <b>R&D</b> 'quoted' end"
@@ -53,6 +54,29 @@ def context(name: TemplateName, **overrides: object) -> dict[str, object]:
             "chunk_count": 44,
             "offline": False,
         },
+        "section": {
+            "partials": PARTIALS,
+            "section": 2,
+            "sections": 3,
+            "outline": [
+                OutlineEntry(1, 1, 100),
+                OutlineEntry(2, 101, 200, current=True),
+                OutlineEntry(3, 201, 321),
+            ],
+            "max_tokens": 1000,
+            "source": "lease-2025.pdf",
+            "page_count": 321,
+            "chunk_count": 44,
+        },
+        "overview": {
+            "digest": PARTIALS,
+            "outline": [OutlineEntry(1, 1, 100), OutlineEntry(2, 101, 321)],
+            "sections": 2,
+            "max_tokens": 500,
+            "source": "lease-2025.pdf",
+            "page_count": 321,
+            "chunk_count": 44,
+        },
     }
     return {**contexts[name], **overrides}
 
@@ -64,12 +88,14 @@ def write_templates(directory: Path, **templates: str) -> Path:
     return directory
 
 
-def test_default_dir_holds_the_three_templates() -> None:
+def test_default_dir_holds_the_templates_of_every_stage() -> None:
     directory = default_prompts_dir()
     assert sorted(path.name for path in directory.glob("*.j2")) == [
         "final.j2",
         "map.j2",
+        "overview.j2",
         "reduce.j2",
+        "section.j2",
     ]
     prompts = PromptSet.load()
     for name in TEMPLATE_NAMES:

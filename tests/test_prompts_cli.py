@@ -29,6 +29,8 @@ def test_list_shows_every_template_from_the_defaults() -> None:
         ["map.j2", "default"],
         ["reduce.j2", "default"],
         ["final.j2", "default"],
+        ["section.j2", "default"],
+        ["overview.j2", "default"],
     ]
     assert str(default_prompts_dir().resolve() / "map.j2") in lines[0]
 

@@ -19,6 +19,7 @@ from docanalyze.models.extractive.relevance import question_terms, relevance_sco
 from docanalyze.models.extractive.textunits import split_citation
 from docanalyze.options import Options
 from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet, TemplateName
+from docanalyze.run.sections import OutlineEntry
 from docanalyze.text.language import LANGUAGE_NAMES, detect_language, language_for, resolve_language
 from fixtures.texts import SAMPLE_EN, SAMPLE_ZH, Page, page_text
 from tests.fakes import RecordingModel
@@ -130,6 +131,21 @@ def built_ins(name: TemplateName, **run: object) -> dict[str, object]:
         },
         "reduce": {"partials": partials, "level": 1, "group": 1, "groups": 1},
         "final": {"partials": partials, "chunk_count": 2, "offline": False},
+        "section": {
+            "partials": partials,
+            "section": 1,
+            "sections": 2,
+            "outline": [OutlineEntry(1, 1, 3, current=True), OutlineEntry(2, 4, 9)],
+            "max_tokens": 1000,
+            "chunk_count": 2,
+        },
+        "overview": {
+            "digest": partials,
+            "outline": [OutlineEntry(1, 1, 3), OutlineEntry(2, 4, 9)],
+            "sections": 2,
+            "max_tokens": 500,
+            "chunk_count": 2,
+        },
     }
     return {"source": "lease.pdf", "page_count": 9, **contexts[name], **run}
 

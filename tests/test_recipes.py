@@ -26,6 +26,7 @@ from docanalyze.prompting.templates import (
     PromptSet,
     TemplateName,
 )
+from docanalyze.run.sections import OutlineEntry
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 RECIPE_NAMES = ["contract-obligations", "annual-report-risks", "chinese-summary"]
@@ -82,6 +83,11 @@ def full_context(name: TemplateName) -> dict[str, object]:
         "groups": 1,
         "chunk_count": 3,
         "offline": False,
+        "section": 1,
+        "sections": 2,
+        "outline": [OutlineEntry(1, 1, 2, current=True), OutlineEntry(2, 3, 3)],
+        "digest": partials,
+        "max_tokens": 1000,
         "source": "contract.txt",
         "page_count": 3,
         "question": None,

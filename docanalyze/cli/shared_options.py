@@ -10,7 +10,7 @@ import click
 
 from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
-from docanalyze.options import THINKING_CHOICES, Options
+from docanalyze.options import FINAL_CHOICES, THINKING_CHOICES, Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +49,14 @@ _ANALYSIS_OPTIONS = (
     ),
     click.option(
         "--max-tokens", default=4096, show_default=True, help="Token budget of the report."
+    ),
+    click.option(
+        "--final",
+        type=click.Choice(FINAL_CHOICES),
+        default="auto",
+        show_default=True,
+        help="Write the report in sections at once (faster), in one request, or auto: sections "
+        "for a long report, one request for a short one or a --question.",
     ),
     click.option("--context-window", type=int, help="Context window of a model not in the table."),
     click.option(

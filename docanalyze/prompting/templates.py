@@ -34,7 +34,7 @@ __all__ = [
     "default_prompts_dir",
 ]
 
-TemplateName = Literal["map", "reduce", "final"]
+TemplateName = Literal["map", "reduce", "final", "section", "overview"]
 TEMPLATE_NAMES: tuple[TemplateName, ...] = get_args(TemplateName)
 
 RUN_VARIABLES: dict[str, object] = {"question": None, "language": None, "language_name": None}
@@ -48,6 +48,10 @@ RESERVED_VARIABLES: dict[TemplateName, tuple[str, ...]] = {
     + (*_RUN_NAMES, "vars"),
     "reduce": ("partials", "level", "group", "groups", "source", "page_count", *_RUN_NAMES, "vars"),
     "final": ("partials", "source", "page_count", "chunk_count", "offline", *_RUN_NAMES, "vars"),
+    "section": ("partials", "section", "sections", "outline", "max_tokens", "source")
+    + ("page_count", "chunk_count", *_RUN_NAMES, "vars"),
+    "overview": ("digest", "outline", "sections", "max_tokens", "source", "page_count")
+    + ("chunk_count", *_RUN_NAMES, "vars"),
 }
 """The variables docanalyze passes to each template; ``--var`` may not reuse these names."""
 
@@ -74,7 +78,7 @@ def _template_file(name: TemplateName) -> str:
 
 
 class PromptSet:
-    """The three templates of a run, loaded once and rendered for every request.
+    """The templates of a run, loaded once and rendered for every request.
 
     Rendering is safe to call concurrently. User ``variables`` are visible in every template
     as top-level names and as the dict ``vars``.

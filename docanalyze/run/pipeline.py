@@ -15,9 +15,9 @@ from docanalyze.errors import (
     CostLimitReached,
     RefusedRun,
 )
-from docanalyze.events import EventHandler, Notice, StageStarted
+from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
-from docanalyze.models.base import Model, ModelReply
+from docanalyze.models.base import Model
 from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
@@ -31,6 +31,7 @@ from docanalyze.run.context import (
     RunContext,
     unknown_price_message,
 )
+from docanalyze.run.final import write_final
 from docanalyze.run.incomplete import (
     PartialWork,
     collect_partial_work,
@@ -43,19 +44,14 @@ from docanalyze.run.incomplete import (
 from docanalyze.run.map import map_chunks, map_prompt
 from docanalyze.run.prepare import prepare_run
 from docanalyze.run.record import RunRecorder
-from docanalyze.run.reduce import final_prompt, reduce_until_final_fits, refused_part
-from docanalyze.run.stream import ReportStream
-from docanalyze.text.wording import wording_for
+from docanalyze.run.reduce import reduce_until_final_fits
+from docanalyze.run.sections import lay_out_final
 
 if TYPE_CHECKING:
     from docanalyze.run.several import SeveralResult
     from docanalyze.store import RunStore
 
 __all__ = ["Pipeline", "analyze", "analyze_async"]
-
-TRUNCATED_NOTE = (
-    "\n\n> **This report is incomplete:** it was cut at the output limit (--max-tokens)."
-)
 
 
 class Pipeline:
@@ -240,40 +236,13 @@ class Pipeline:
         timings["reduce"] = time.monotonic() - mark
 
         mark = time.monotonic()
-        reply, stream = await self._write_final(ctx, partials, chunk_count)
-        if reply.refused:
-            refused_part(ctx, "final", partials, reply)
-        text = (
-            _report_prefix(ctx) + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
-        )
-        if stream is not None:
-            stream.finish(text)
+        layout = lay_out_final(ctx.renderer, partials, chunk_count, self.options.final)
+        final = await write_final(ctx, layout, stream=self.options.stream)
         timings["final"] = time.monotonic() - mark
         timings["total"] = time.monotonic() - started
-        if reply.truncated:
-            ctx.emit(
-                Notice(
-                    f"the final report was cut at --max-tokens {ctx.budgets.final_max_tokens}; "
-                    f"raise --max-tokens for the whole report"
-                )
-            )
-        return self._report(ctx, events, text, chunk_results, levels, timings, reply.truncated)
-
-    async def _write_final(
-        self, ctx: RunContext, partials: list[Partial], chunk_count: int
-    ) -> tuple[ModelReply, ReportStream | None]:
-        """The final request, streamed as ``ReportText`` events with ``Options.stream``."""
-        ctx.emit(StageStarted("final", 1))
-        prompt, _ = final_prompt(ctx.renderer, partials, chunk_count)
-        material = tuple(partial.text for partial in partials)
-        request = ctx.renderer.stage_request(
-            "final", prompt, ctx.budgets.final_max_tokens, material
+        return self._report(
+            ctx, events, final.text, chunk_results, levels, timings, final.truncated
         )
-        if not self.options.stream:
-            return await ctx.complete(request), None
-        stream = ReportStream(ctx.emit, prefix=_report_prefix(ctx))
-        reply = await ctx.complete(request, on_text=stream.on_text, on_restart=stream.on_restart)
-        return reply, stream
 
     def _cost_limit_reached(
         self,
@@ -358,17 +327,6 @@ class Pipeline:
 def _create_model(options: Options, events: EventLog) -> tuple[Model, list[str]]:
     """The backend for ``options``; its retry and fallback events go to the run's event log."""
     return create_model(options, on_event=events.emit)
-
-
-def _report_prefix(ctx: RunContext) -> str:
-    """What the report says before the model's text: the offline analyzer's title and
-    disclaimer, in the report's language."""
-    if ctx.model.name != "extractive":
-        return ""
-    renderer = ctx.renderer
-    wording = wording_for(renderer.report_language.code)
-    note = wording.offline_note_question if renderer.question else wording.offline_note
-    return f"{wording.title.format(source=ctx.document.source)}\n\n{note}\n\n"
 
 
 def analyze(path_or_text: Source, **options: Any) -> Report:

@@ -7,9 +7,12 @@ writes every delta shows the same report as one that waits for the end.
 
 from __future__ import annotations
 
-from docanalyze.events import EventHandler, ReportText
+from collections.abc import Callable
 
-__all__ = ["ReportStream"]
+from docanalyze.events import EventHandler, ReportText
+from docanalyze.run.sections import section_body
+
+__all__ = ["ReportStream", "SectionStream"]
 
 
 class ReportStream:
@@ -64,3 +67,69 @@ class ReportStream:
     def _send(self, text: str) -> None:
         self._sent.append(text)
         self._emit(ReportText(text))
+
+
+class SectionStream:
+    """A report written in pieces at once (the overview and the sections), as ``ReportText``
+    events in report order: the first unfinished piece streams live, and a later one comes
+    out once every piece before it is done.
+
+    ``headings`` go before each piece. :meth:`done` gives a piece's final text; should what
+    was sent stop being the beginning of the report (a retried stream, a demoted heading), the
+    stream restarts with the report so far.
+    """
+
+    def __init__(self, emit: EventHandler, headings: list[str]) -> None:
+        self._emit = emit
+        self._headings = headings
+        self._texts = [""] * len(headings)
+        self._bodies: list[str | None] = [None] * len(headings)
+        self._sent = ""
+
+    def text_of(self, index: int) -> Callable[[str], None]:
+        """The ``on_text`` of piece ``index``."""
+
+        def receive(delta: str) -> None:
+            self._texts[index] += delta
+            self._pump()
+
+        return receive
+
+    def restart_of(self, index: int) -> Callable[[], None]:
+        """The ``on_restart`` of piece ``index``: its text so far is discarded."""
+
+        def restart() -> None:
+            self._texts[index] = ""
+            self._pump()
+
+        return restart
+
+    def done(self, index: int, body: str) -> None:
+        """Piece ``index`` is written: ``body`` goes under its heading."""
+        self._bodies[index] = body
+        self._pump()
+
+    def finish(self, report_text: str) -> None:
+        """Send the rest of ``report_text``, so that the events add up to it."""
+        self._send_towards(report_text)
+
+    def _pump(self) -> None:
+        pieces = []
+        for heading, text, body in zip(self._headings, self._texts, self._bodies):
+            if body is None:
+                if text.strip():
+                    pieces.append(f"{heading}\n\n{section_body(text)}")
+                elif pieces or text:
+                    pieces.append(heading)
+                break
+            pieces.append(f"{heading}\n\n{body}".rstrip())
+        if pieces:
+            self._send_towards("\n\n".join(pieces))
+
+    def _send_towards(self, target: str) -> None:
+        if not target.startswith(self._sent):
+            self._emit(ReportText("", restart=True))
+            self._sent = ""
+        if target[len(self._sent) :]:
+            self._emit(ReportText(target[len(self._sent) :]))
+            self._sent = target

@@ -29,6 +29,8 @@ class Wording:
     answer: str
     relevant_passages: str
     not_answered: str
+    section: str
+    """The heading of a section of a report written in sections; takes ``{pages}``."""
 
 
 WORDINGS_FILE = Path(__file__).with_name("wordings.json")

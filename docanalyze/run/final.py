@@ -1,0 +1,155 @@
+"""The final stage: the report, in one request or in sections written at once.
+
+Either way a reply cut at ``max_tokens`` marks the report incomplete and says so, a refused one
+stops the run (:class:`~docanalyze.run.outcomes.RefusalStop`), and every request is held to
+``--max-cost`` by :meth:`RunContext.complete`. With ``stream``, the report is emitted as
+:class:`~docanalyze.events.ReportText` events, in order, while it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from docanalyze.document import Partial
+from docanalyze.events import Notice, StageStarted
+from docanalyze.models.base import ModelReply, ModelRequest, Refusal
+from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
+from docanalyze.run.reduce import final_prompt, refused_part
+from docanalyze.run.sections import (
+    FinalLayout,
+    overview_prompt,
+    report_headings,
+    section_body,
+    section_prompt,
+    stitch_report,
+)
+from docanalyze.run.stream import ReportStream, SectionStream
+from docanalyze.text.wording import wording_for
+
+__all__ = ["TRUNCATED_NOTE", "FinalText", "write_final"]
+
+TRUNCATED_NOTE = (
+    "\n\n> **This report is incomplete:** it was cut at the output limit (--max-tokens)."
+)
+
+
+@dataclass(frozen=True)
+class FinalText:
+    """The report's text, whether a reply was cut, and how many requests wrote it."""
+
+    text: str
+    truncated: bool
+    requests: int
+
+
+async def write_final(ctx: RunContext, layout: FinalLayout, *, stream: bool) -> FinalText:
+    """Write the report of ``layout``: one request with ``final.j2``, or its sections and the
+    overview all at once."""
+    if layout.sectioned:
+        return await _write_sections(ctx, layout, stream)
+    return await _write_single(ctx, layout.parts[0], layout.chunk_count, stream)
+
+
+async def _write_single(
+    ctx: RunContext, partials: list[Partial], chunk_count: int, stream: bool
+) -> FinalText:
+    ctx.emit(StageStarted("final", 1))
+    prompt, _ = final_prompt(ctx.renderer, partials, chunk_count)
+    request = _request(ctx, prompt, ctx.budgets.final_max_tokens, partials)
+    prefix = _report_prefix(ctx)
+    streamer = ReportStream(ctx.emit, prefix=prefix) if stream else None
+    if streamer is None:
+        reply = await ctx.complete(request)
+    else:
+        reply = await ctx.complete(
+            request, on_text=streamer.on_text, on_restart=streamer.on_restart
+        )
+    if reply.refused:
+        refused_part(ctx, "final", partials, reply)
+    text = prefix + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
+    if streamer is not None:
+        streamer.finish(text)
+    if reply.truncated:
+        ctx.emit(
+            Notice(
+                f"the final report was cut at --max-tokens {ctx.budgets.final_max_tokens}; "
+                f"raise --max-tokens for the whole report"
+            )
+        )
+    return FinalText(text, reply.truncated, 1)
+
+
+async def _write_sections(ctx: RunContext, layout: FinalLayout, stream: bool) -> FinalText:
+    renderer = ctx.renderer
+    digest = layout.digest(renderer.limits.estimate_tokens)
+    overview = overview_prompt(renderer, layout)[0]
+    requests = [_request(ctx, overview, layout.overview_max_tokens, digest)]
+    requests += [
+        _request(ctx, section_prompt(renderer, layout, index)[0], layout.section_max_tokens, part)
+        for index, part in enumerate(layout.parts)
+    ]
+    headings = report_headings(renderer, layout)
+    ctx.emit(StageStarted("final", len(requests)))
+    streamer = SectionStream(ctx.emit, headings) if stream else None
+    replies = await asyncio.gather(
+        *(_write_piece(ctx, request, index, streamer) for index, request in enumerate(requests))
+    )
+    _stop_if_refused(ctx, layout, replies)
+    cut = [index for index, reply in enumerate(replies) if reply.truncated]
+    text = stitch_report(headings, [section_body(reply.text) for reply in replies])
+    text += TRUNCATED_NOTE if cut else ""
+    if streamer is not None:
+        streamer.finish(text)
+    if cut:
+        names = ", ".join("the overview" if i == 0 else f"section {i}" for i in cut)
+        ctx.emit(
+            Notice(
+                f"{names} of the report {'was' if len(cut) == 1 else 'were'} cut at its share "
+                f"of --max-tokens {ctx.budgets.final_max_tokens}; raise --max-tokens"
+            )
+        )
+    return FinalText(text, bool(cut), len(requests))
+
+
+async def _write_piece(
+    ctx: RunContext, request: ModelRequest, index: int, streamer: SectionStream | None
+) -> ModelReply:
+    if streamer is None:
+        return await ctx.complete(request)
+    reply = await ctx.complete(
+        request, on_text=streamer.text_of(index), on_restart=streamer.restart_of(index)
+    )
+    streamer.done(index, section_body(reply.text))
+    return reply
+
+
+def _stop_if_refused(ctx: RunContext, layout: FinalLayout, replies: list[ModelReply]) -> None:
+    """Record every refused piece of the report (the overview covers every page), then stop."""
+    outline = layout.outline
+    spans = [(outline[0].first_page, outline[-1].last_page)]
+    spans += [(entry.first_page, entry.last_page) for entry in outline]
+    refused = [(span, reply) for span, reply in zip(spans, replies) if reply.refused]
+    for (first_page, last_page), reply in refused:
+        refusal = reply.refusal or Refusal()
+        ctx.record_refusal(RefusedPart("final", first_page, last_page, refusal, model=reply.model))
+    if refused:
+        raise RefusalStop
+
+
+def _request(
+    ctx: RunContext, prompt: str, max_tokens: int, material: list[Partial]
+) -> ModelRequest:
+    texts = tuple(partial.text for partial in material)
+    return ctx.renderer.stage_request("final", prompt, max_tokens, texts)
+
+
+def _report_prefix(ctx: RunContext) -> str:
+    """What the report says before the model's text: the offline analyzer's title and
+    disclaimer, in the report's language."""
+    if ctx.model.name != "extractive":
+        return ""
+    renderer = ctx.renderer
+    wording = wording_for(renderer.report_language.code)
+    note = wording.offline_note_question if renderer.question else wording.offline_note
+    return f"{wording.title.format(source=ctx.document.source)}\n\n{note}\n\n"
