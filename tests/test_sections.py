@@ -210,3 +210,21 @@ def test_the_cli_writes_sections_through_the_fake_server(
     check_structure(report["report"], facts)
     assert report["usage_by_stage"]["final"]["requests"] >= 3
     assert estimate_tokens(report["report"]) > 0
+
+
+def test_plan_and_dry_run_show_the_sectioned_final(tmp_path: Path) -> None:
+    text, _ = long_text(400)
+    sectioned = docanalyze.plan_run(text, backend="anthropic")
+    single = docanalyze.plan_run(text, backend="anthropic", final="single")
+    [final] = [stage for stage in sectioned.stages if stage.stage == "final"]
+    [one] = [stage for stage in single.stages if stage.stage == "final"]
+    assert len(final.requests) >= 3 and final.label == f"final: {len(final.requests) - 1} sections"
+    assert len(one.requests) == 1
+    assert final.seconds < one.seconds, "sections written at once finish sooner"
+    text_budgets = [r.output_tokens - r.thinking_tokens for r in final.requests]
+    assert sum(text_budgets) <= 4096
+
+    titles = [p.title for p in docanalyze.preview_prompts(text, backend="anthropic").previews]
+    assert titles[2:] == ["final: the overview", "final: section 1 of 2"]
+    single_titles = docanalyze.preview_prompts(text, backend="anthropic", final="single").previews
+    assert [p.title for p in single_titles][2:] == ["final report"]

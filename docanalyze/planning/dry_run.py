@@ -22,6 +22,7 @@ from docanalyze.prompting.templates import PromptSet
 from docanalyze.run.map import map_prompt
 from docanalyze.run.prepare import prepare_run
 from docanalyze.run.reduce import final_prompt, reduce_prompt
+from docanalyze.run.sections import lay_out_final, overview_prompt, section_prompt
 
 __all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
 
@@ -78,7 +79,7 @@ def preview_prompts(source: Source, options: Options | None = None, **overrides:
     previews = [
         _map_preview(renderer, chunks[0]),
         _reduce_preview(renderer, stand_ins, len(chunks)),
-        _final_preview(renderer, stand_ins, len(chunks)),
+        *_final_previews(renderer, stand_ins, len(chunks), options.final),
     ]
     return DryRun(
         source=document.source,
@@ -158,6 +159,36 @@ def _reduce_preview(
     if chunk_count == 1:
         note += " (this document has one chunk: a run sends no reduce step)"
     return _preview(renderer, request, "reduce: level 1, group 1", tokens, note)
+
+
+def _final_previews(
+    renderer: PromptRenderer, stand_ins: list[Partial], chunk_count: int, mode: str
+) -> list[PromptPreview]:
+    """The final request, or, when a run may write the report in sections, the overview and
+    the first section of the stand-ins cut in sections."""
+    single = mode == "single" or (mode == "auto" and renderer.question is not None)
+    layout = lay_out_final(renderer, stand_ins, chunk_count, "single" if single else "sections")
+    if not layout.sectioned:
+        return [_final_preview(renderer, stand_ins, chunk_count)]
+    note = (
+        f"{_stand_in_note(stand_ins)}, cut in {len(layout.parts)} sections; a run cuts the "
+        f"merged results of all {_count(chunk_count, 'chunk')} in sections"
+    )
+    if mode == "auto":
+        note += " when the report is long (--final auto), and else sends one final prompt"
+    overview, overview_tokens = overview_prompt(renderer, layout)
+    section, section_tokens = section_prompt(renderer, layout, 0)
+    digest = tuple(partial.text for partial in layout.digest(renderer.limits.estimate_tokens))
+    material = tuple(partial.text for partial in layout.parts[0])
+    requests = [
+        renderer.stage_request("final", overview, layout.overview_max_tokens, digest),
+        renderer.stage_request("final", section, layout.section_max_tokens, material),
+    ]
+    titles = ["final: the overview", f"final: section 1 of {len(layout.parts)}"]
+    return [
+        _preview(renderer, request, title, tokens, note)
+        for request, title, tokens in zip(requests, titles, (overview_tokens, section_tokens))
+    ]
 
 
 def _final_preview(

@@ -219,7 +219,7 @@ async def plan_run_async(
     pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)
     map_prompts = [span for chunk in chunks for span in map_spans(renderer, chunk)]
     counts = await _exact_counts(map_prompts, options, exact)
-    stages = simulate(renderer, pace, map_prompts, counts, len(chunks))
+    stages = simulate(renderer, pace, map_prompts, counts, len(chunks), options.final)
     return RunPlan(
         source=document.source,
         model=model,

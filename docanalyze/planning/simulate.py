@@ -13,6 +13,13 @@ from docanalyze.planning.pace import Pace, PlannedRequest
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.map import MapPrompt, map_prompt, span_middle
 from docanalyze.run.reduce import final_prompt, pack_partials, reduce_prompt
+from docanalyze.run.sections import (
+    FINAL_OUTPUT_SHARE,
+    FinalLayout,
+    lay_out_final,
+    overview_prompt,
+    section_prompt,
+)
 from docanalyze.text.tokens import estimate_tokens
 
 __all__ = [
@@ -29,8 +36,6 @@ MAP_OUTPUT_SHARE = 0.30
 """A map reply is assumed to be this share of its part's text tokens (at most the map budget)."""
 REDUCE_OUTPUT_SHARE = 0.50
 """A merge is assumed to be this share of its partial results (at most the reduce budget)."""
-FINAL_OUTPUT_SHARE = 0.50
-"""The report is assumed to be this share of its material (at most ``--max-tokens``)."""
 REQUEST_FRAMING_TOKENS = 8
 """Tokens a request costs on top of its prompt (the Claude client adds as much)."""
 _FILLER_LINE = "- A key point of this part, with its figures, names and dates (p. {page}).\n"
@@ -49,7 +54,9 @@ class StagePlan:
 
     @property
     def label(self) -> str:
-        """``map``, ``reduce 1``, ``final``."""
+        """``map``, ``reduce 1``, ``final``, ``final: 4 sections``."""
+        if self.stage == "final" and len(self.requests) > 1:
+            return f"final: {len(self.requests) - 1} sections"
         return f"reduce {self.level}" if self.stage == "reduce" else self.stage
 
     @property
@@ -102,7 +109,10 @@ def simulate(
     map_prompts: list[MapPrompt],
     counts: list[int] | None,
     chunk_count: int,
+    final_mode: str = "auto",
 ) -> list[StagePlan]:
+    """The stages of the run: map, the reduce levels, and the final report (``final_mode`` as
+    ``--final``: in sections, one request each and the overview, all at once)."""
     budgets = renderer.budgets
     requests: list[PlannedRequest] = []
     partials: list[Partial] = []
@@ -121,12 +131,35 @@ def simulate(
         level += 1
         requests, partials = simulate_reduce_level(renderer, partials, level)
         stages.append(StagePlan("reduce", requests, pace.stage_seconds(requests), level=level))
-    material = sum(estimate_tokens(partial.text) for partial in partials)
-    output = _share(FINAL_OUTPUT_SHARE, material, budgets.final_max_tokens)
-    thinking = budgets.allowance("final")
-    final = [PlannedRequest(final_tokens + REQUEST_FRAMING_TOKENS, output + thinking, thinking)]
+    final = _final_requests(renderer, lay_out_final(renderer, partials, chunk_count, final_mode))
     stages.append(StagePlan("final", final, pace.stage_seconds(final)))
     return stages
+
+
+def _final_requests(renderer: PromptRenderer, layout: FinalLayout) -> list[PlannedRequest]:
+    """The final report's requests: one, or the overview and every section."""
+    thinking = renderer.budgets.allowance("final")
+    if not layout.sectioned:
+        partials = layout.parts[0]
+        prompt_tokens = final_prompt(renderer, partials, layout.chunk_count)[1]
+        budget = renderer.budgets.final_max_tokens
+        pieces = [(prompt_tokens, partials, budget)]
+    else:
+        digest = layout.digest(renderer.limits.estimate_tokens)
+        overview = overview_prompt(renderer, layout)[1]
+        pieces = [(overview, digest, layout.overview_max_tokens)]
+        pieces += [
+            (section_prompt(renderer, layout, index)[1], part, layout.section_max_tokens)
+            for index, part in enumerate(layout.parts)
+        ]
+    requests = []
+    for prompt_tokens, material, budget in pieces:
+        tokens = sum(estimate_tokens(partial.text) for partial in material)
+        output = _share(FINAL_OUTPUT_SHARE, tokens, budget)
+        requests.append(
+            PlannedRequest(prompt_tokens + REQUEST_FRAMING_TOKENS, output + thinking, thinking)
+        )
+    return requests
 
 
 def simulate_reduce_level(
