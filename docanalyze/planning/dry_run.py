@@ -22,7 +22,12 @@ from docanalyze.prompting.templates import PromptSet
 from docanalyze.run.map import map_prompt
 from docanalyze.run.prepare import prepare_run
 from docanalyze.run.reduce import final_prompt, reduce_prompt
-from docanalyze.run.sections import lay_out_final, overview_prompt, section_prompt
+from docanalyze.run.sections import (
+    lay_out_final,
+    overview_prompt,
+    section_count,
+    section_prompt,
+)
 
 __all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
 
@@ -166,16 +171,17 @@ def _final_previews(
 ) -> list[PromptPreview]:
     """The final request, or, when a run may write the report in sections, the overview and
     the first section of the stand-ins cut in sections."""
-    single = mode == "single" or (mode == "auto" and renderer.question is not None)
-    layout = lay_out_final(renderer, stand_ins, chunk_count, "single" if single else "sections")
+    # The run's partial results are not written yet: their size is extrapolated from the
+    # stand-ins' to decide, as the run will, whether the report is written in sections.
+    per_chunk = sum(renderer.limits.estimate_tokens(p.text) for p in stand_ins) / len(stand_ins)
+    sectioned = section_count(renderer, int(per_chunk * chunk_count), mode) > 1
+    layout = lay_out_final(renderer, stand_ins, chunk_count, "sections" if sectioned else "single")
     if not layout.sectioned:
         return [_final_preview(renderer, stand_ins, chunk_count)]
     note = (
         f"{_stand_in_note(stand_ins)}, cut in {len(layout.parts)} sections; a run cuts the "
         f"merged results of all {_count(chunk_count, 'chunk')} in sections"
     )
-    if mode == "auto":
-        note += " when the report is long (--final auto), and else sends one final prompt"
     overview, overview_tokens = overview_prompt(renderer, layout)
     section, section_tokens = section_prompt(renderer, layout, 0)
     digest = tuple(partial.text for partial in layout.digest(renderer.limits.estimate_tokens))

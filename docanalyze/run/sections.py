@@ -27,6 +27,7 @@ __all__ = [
     "overview_prompt",
     "report_headings",
     "section_body",
+    "section_count",
     "section_prompt",
     "stitch_report",
 ]
@@ -113,28 +114,33 @@ def lay_out_final(
     """
     budgets = renderer.budgets
     single = FinalLayout([list(partials)], budgets.final_max_tokens, 0, chunk_count)
-    if mode == "single" or renderer.limits.name == "extractive" or len(partials) < 2:
-        return single
-    if mode == "auto" and renderer.question:
-        return single
     material = sum(renderer.limits.estimate_tokens(partial.text) for partial in partials)
-    expected = min(budgets.final_max_tokens, math.ceil(FINAL_OUTPUT_SHARE * material))
-    overview_tokens = min(1024, max(256, int(budgets.final_max_tokens * OVERVIEW_SHARE)))
-    room = budgets.final_max_tokens - overview_tokens
-    count = min(
-        MAX_SECTIONS,
-        len(partials),
-        math.ceil(expected / SECTION_TOKENS),
-        room // MIN_SECTION_TOKENS,
-    )
-    if mode == "sections":
-        count = max(count, min(2, len(partials), room // MIN_SECTION_TOKENS))
+    count = min(len(partials), section_count(renderer, material, mode))
     if count < 2:
         return single
-    layout = FinalLayout(
-        _split_in_order(renderer, partials, count), room // count, overview_tokens, chunk_count
-    )
+    overview_tokens = _overview_tokens(budgets.final_max_tokens)
+    room = budgets.final_max_tokens - overview_tokens
+    parts = _split_in_order(renderer, partials, count)
+    layout = FinalLayout(parts, room // count, overview_tokens, chunk_count)
     return layout if _fits(renderer, layout) else single
+
+
+def section_count(renderer: PromptRenderer, material_tokens: int, mode: str) -> int:
+    """How many sections a report of ``material_tokens`` of partial results gets under
+    ``--final mode`` (below 2: one request)."""
+    if mode == "single" or renderer.limits.name == "extractive":
+        return 1
+    if mode == "auto" and renderer.question:
+        return 1
+    final_max_tokens = renderer.budgets.final_max_tokens
+    expected = min(final_max_tokens, math.ceil(FINAL_OUTPUT_SHARE * material_tokens))
+    most = (final_max_tokens - _overview_tokens(final_max_tokens)) // MIN_SECTION_TOKENS
+    count = min(MAX_SECTIONS, most, math.ceil(expected / SECTION_TOKENS))
+    return max(count, min(2, most)) if mode == "sections" else count
+
+
+def _overview_tokens(final_max_tokens: int) -> int:
+    return min(1024, max(256, int(final_max_tokens * OVERVIEW_SHARE)))
 
 
 def _split_in_order(
