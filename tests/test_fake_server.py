@@ -626,3 +626,43 @@ CHINESE_PROSE = (
 @pytest.mark.parametrize("text", [PROSE * 5, CHINESE_PROSE * 5], ids=["english", "chinese"])
 def test_the_client_estimator_errs_high_against_the_server_tokenizer(text: str) -> None:
     assert estimate_tokens(text) >= count_tokens(text)
+
+
+def test_replies_take_the_time_of_their_tokens_after_the_first_token(
+    make_fake_api: MakeFakeApi,
+) -> None:
+    text = "Every word of this reply is written at the model's speed. " * 20
+    tokens = count_tokens(text)
+    api = make_fake_api(latency=0.2, token_seconds=0.004, responder=lambda _: text)
+    client = sdk_client(api)
+    started = time.monotonic()
+    with client.messages.stream(
+        model="claude-sonnet-5-5", max_tokens=4000, messages=user("hi")
+    ) as stream:
+        first = None
+        for _ in stream.text_stream:
+            first = first or time.monotonic() - started
+        message = stream.get_final_message()
+    took = time.monotonic() - started
+    assert message.usage.output_tokens == tokens
+    assert first is not None and 0.2 <= first < 0.2 + 0.004 * tokens / 2
+    assert 0.2 + 0.004 * tokens <= took < 0.2 + 0.004 * tokens + 1.0
+    started = time.monotonic()
+    client.messages.create(model="claude-sonnet-5-5", max_tokens=4000, messages=user("hi"))
+    assert time.monotonic() - started >= 0.2 + 0.004 * tokens
+
+
+def test_replies_are_padded_to_their_share_of_the_input(make_fake_api: MakeFakeApi) -> None:
+    api = make_fake_api(responder=lambda _: "FACT-0001 (p. 1)", reply_share=0.15)
+    prompt = "The inspectors recorded the condition of every pump on the site. " * 200
+    reply = sdk_client(api).messages.create(
+        model="claude-sonnet-5-5", max_tokens=8000, messages=user(prompt)
+    )
+    [request] = api.requests
+    assert reply.content[0].text.startswith("FACT-0001 (p. 1)\n")
+    assert 0.15 * request.input_tokens <= reply.usage.output_tokens
+    assert reply.usage.output_tokens <= 0.15 * request.input_tokens + 20
+    short = sdk_client(api).messages.create(
+        model="claude-sonnet-5-5", max_tokens=8000, messages=user("hi")
+    )
+    assert short.content[0].text == "FACT-0001 (p. 1)", "a reply long enough stays as it is"

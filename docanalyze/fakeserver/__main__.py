@@ -34,6 +34,8 @@ _SERVER_SETTINGS = [
     "min_cache_tokens",
     "model_rules",
     "cache_ttl",
+    "token_seconds",
+    "reply_share",
 ]
 """The options passed as they are to :class:`FakeMessagesAPI`, by the same names."""
 _FAULT_FLAGS = (
@@ -60,7 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--context-window", type=int, default=200_000, help="tokens a prompt may use"
     )
     parser.add_argument("--max-output-tokens", type=int, default=128_000, help="largest max_tokens")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds to the first token of each reply"
+    )
+    parser.add_argument(
+        "--token-seconds", type=float, default=0.0, help="seconds per output token (0.015: Claude)"
+    )
+    parser.add_argument(
+        "--reply-share", type=float, default=None, help="pad replies to this share of the input"
+    )
     parser.add_argument("--api-key", default=None, help="accept only this key (default: any key)")
     parser.add_argument(
         "--stream-chunk-tokens", type=int, default=20, help="tokens per streamed text delta"

@@ -14,6 +14,7 @@ when a message request stops being in flight and its unused output-token estimat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -280,7 +281,11 @@ class MessagesEndpoints:
                 headers,
                 seconds_between_events=exchange.seconds_between_events,
                 seconds_before_first_event=exchange.seconds_before_first_event,
+                seconds_per_token=self.settings.token_seconds,
+                thinking_tokens=reply.thinking_tokens,
             )
+        if self.settings.token_seconds:
+            time.sleep(self.settings.token_seconds * reply.output_tokens)
         body_out = message_body(
             message_id=message_id, model=model, reply=reply, usage=composed.usage
         )

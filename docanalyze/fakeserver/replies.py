@@ -10,14 +10,25 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from docanalyze.fakeserver.errors import ApiError
 from docanalyze.fakeserver.recording import RecordedRequest
 from docanalyze.fakeserver.tokenizer import count_tokens, truncate_to_tokens
 
-__all__ = ["Reply", "ReplySource", "Responder", "ScriptedReply", "echo_responder", "finish_reply"]
+__all__ = [
+    "Reply",
+    "ReplySource",
+    "Responder",
+    "ScriptedReply",
+    "echo_responder",
+    "finish_reply",
+    "padded_to_share",
+]
+
+PADDING_LINE = "Further detail of this part is noted here for the record."
+"""What a reply is padded with to reach its share of the input (see :func:`padded_to_share`)."""
 
 Responder = Callable[[RecordedRequest], "str | ScriptedReply"]
 """Returns the reply text for a request (or a whole scripted reply, e.g. a refusal)."""
@@ -26,6 +37,28 @@ Responder = Callable[[RecordedRequest], "str | ScriptedReply"]
 def echo_responder(request: RecordedRequest) -> str:
     """The default responder: the reply is the text of the last user message."""
     return request.prompt
+
+
+def padded_to_share(responder: Responder, share: float) -> Responder:
+    """``responder`` whose replies are padded with :data:`PADDING_LINE` lines up to ``share``
+    of the request's input tokens, as long as a real model's replies to such prompts (a reply
+    already that long, or a scripted refusal, is left as it is)."""
+    if not 0 < share <= 1:
+        raise ValueError(f"reply_share must be more than 0 and at most 1, got {share}")
+    line_tokens = count_tokens(PADDING_LINE)
+
+    def respond(request: RecordedRequest) -> str | ScriptedReply:
+        answer = responder(request)
+        text = answer.text if isinstance(answer, ScriptedReply) else answer
+        if isinstance(answer, ScriptedReply) and answer.stop_reason == "refusal":
+            return answer
+        missing = int(share * request.input_tokens) - count_tokens(text)
+        if missing <= 0:
+            return answer
+        padded = text + ("\n" + PADDING_LINE) * math.ceil(missing / line_tokens)
+        return replace(answer, text=padded) if isinstance(answer, ScriptedReply) else padded
+
+    return respond
 
 
 @dataclass(frozen=True)

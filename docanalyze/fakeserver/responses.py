@@ -65,6 +65,10 @@ class EventStreamResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
     seconds_between_events: float = 0.0
     seconds_before_first_event: float = 0.0
+    seconds_per_token: float = 0.0
+    """Each event also waits this long for every token it carries (the model writing)."""
+    thinking_tokens: int = 0
+    """The tokens the thinking block stands for, written before the text."""
     on_finished: Callable[[], None] = _nothing_to_do
 
 

@@ -26,7 +26,13 @@ from docanalyze.fakeserver.policies import LatencyPolicy, RequestPolicy
 from docanalyze.fakeserver.prompt_cache import CACHE_TTL_SECONDS, MIN_CACHE_TOKENS, PromptCache
 from docanalyze.fakeserver.ratelimits import RateLimiter, RateLimits
 from docanalyze.fakeserver.recording import RecordedRequest, RequestLog
-from docanalyze.fakeserver.replies import ReplySource, Responder, ScriptedReply, echo_responder
+from docanalyze.fakeserver.replies import (
+    ReplySource,
+    Responder,
+    ScriptedReply,
+    echo_responder,
+    padded_to_share,
+)
 from docanalyze.fakeserver.settings import ServerSettings
 from docanalyze.fakeserver.stats import ServerStats, StatsRecorder
 from docanalyze.fakeserver.tokenizer import count_tokens
@@ -72,6 +78,11 @@ class FakeMessagesAPI:
     and window; ``models`` adds models to the table (e.g. one newer than docanalyze knows).
     ``GET /v1/models/{id}`` answers from that table; without model rules, any id is an active
     model with the server's limits. :attr:`model_lookups` lists the ids asked.
+
+    ``token_seconds`` is the time each output token takes, thinking included, after ``latency``
+    (the time to the first token): 0.015 writes about 67 tokens a second, as Claude does. With
+    ``reply_share``, replies are padded to that share of their input tokens
+    (:func:`~docanalyze.fakeserver.replies.padded_to_share`), as long as a model's would be.
     """
 
     def __init__(
@@ -95,11 +106,15 @@ class FakeMessagesAPI:
         cache_ttl: float = CACHE_TTL_SECONDS,
         model_rules: bool = False,
         models: Sequence[FakeModel] = (),
+        token_seconds: float = 0.0,
+        reply_share: float | None = None,
     ) -> None:
         if stream_chunk_tokens < 1:
             raise ValueError(f"stream_chunk_tokens must be at least 1, got {stream_chunk_tokens}")
         if batch_latency < 0:
             raise ValueError(f"batch_latency must be >= 0 seconds, got {batch_latency}")
+        if token_seconds < 0:
+            raise ValueError(f"token_seconds must be >= 0 seconds, got {token_seconds}")
         self.settings = ServerSettings(
             context_window=context_window,
             max_output_tokens=max_output_tokens,
@@ -110,10 +125,14 @@ class FakeMessagesAPI:
             batch_latency=batch_latency,
             model_rules=model_rules,
             models={**TODAYS_MODELS, **{model.id: model for model in models}},
+            token_seconds=token_seconds,
         )
         self.port = port
         self._log = RequestLog()
-        self._replies = ReplySource(responder or echo_responder)
+        responder = responder or echo_responder
+        if reply_share is not None:
+            responder = padded_to_share(responder, reply_share)
+        self._replies = ReplySource(responder)
         self.rate_limits = rate_limits
         self.faults = faults
         self._stats = StatsRecorder()

@@ -29,6 +29,8 @@ class ServerSettings:
     batch_latency: float = 0.05
     model_rules: bool = False
     models: Mapping[str, FakeModel] = field(default_factory=lambda: dict(TODAYS_MODELS))
+    token_seconds: float = 0.0
+    """Seconds each output token (thinking included) takes to write."""
 
     def model(self, name: object) -> FakeModel | None:
         """The rules of model ``name`` when the server follows model rules, else None."""

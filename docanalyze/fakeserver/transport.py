@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from docanalyze.fakeserver import responses
 from docanalyze.fakeserver.endpoints import MessagesEndpoints
 from docanalyze.fakeserver.errors import error_body
-from docanalyze.fakeserver.wire import encode_sse, new_request_id
+from docanalyze.fakeserver.tokenizer import count_tokens
+from docanalyze.fakeserver.wire import StreamEvent, encode_sse, new_request_id
 
 __all__ = ["LOOPBACK_HOST", "LoopbackHTTPServer"]
 
@@ -195,8 +196,20 @@ class _MessagesRequestHandler(BaseHTTPRequestHandler):
             pause = (
                 response.seconds_between_events if index else response.seconds_before_first_event
             )
+            pause += response.seconds_per_token * _tokens_written(event, response)
             if pause:
                 self.server.stopping.wait(pause)
             chunk = encode_sse(event)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")
+
+
+def _tokens_written(event: StreamEvent, response: responses.EventStreamResponse) -> int:
+    """The output tokens the model writes before it can send ``event``: a text delta's, or the
+    thinking's before its block is signed."""
+    if not response.seconds_per_token or event[0] != "content_block_delta":
+        return 0
+    delta = event[1]["delta"]
+    if delta["type"] == "text_delta":
+        return count_tokens(delta["text"])
+    return response.thinking_tokens if delta["type"] == "signature_delta" else 0
