@@ -26,6 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,8 +51,8 @@ FACT = re.compile(r"FACT-\d{4}")
 DOCUMENT_CHARS = 1_000_000
 
 
-def write_document(path: Path) -> set[str]:
-    """About 1,000,000 characters of prose in 400 pages, one FACT marker per page.
+def write_document(path: Path, chars: int = DOCUMENT_CHARS) -> set[str]:
+    """About ``chars`` characters of prose in pages of 2,500, one FACT marker per page.
 
     Each page holds paragraphs of three to five sentences, as a report's pages do.
     """
@@ -62,8 +63,8 @@ def write_document(path: Path) -> set[str]:
         "The audit committee met four times and found no material weakness in the controls.",
     ]
     pages, facts = [], set()
-    page_chars = DOCUMENT_CHARS // 400
-    for number in range(1, 401):
+    page_chars = 2_500
+    for number in range(1, chars // page_chars + 1):
         fact = f"FACT-{number:04d}"
         facts.add(fact)
         paragraphs, paragraph = [], f"{fact} is the reference of page {number}."
@@ -97,6 +98,8 @@ class Served:
     path: str
     is_map: bool
     input_tokens: int
+    output_tokens: int = 0
+    received_at: float = 0.0
 
 
 def _serve(settings: dict[str, Any], control: Connection) -> None:
@@ -109,7 +112,14 @@ def _serve(settings: dict[str, Any], control: Connection) -> None:
 
 def _served(request: RecordedRequest) -> Served:
     is_map = "<document_part>" in request.prompt
-    return Served(request.status, request.path, is_map, request.input_tokens)
+    return Served(
+        request.status,
+        request.path,
+        is_map,
+        request.input_tokens,
+        request.output_tokens,
+        request.received_at,
+    )
 
 
 @contextmanager
@@ -246,6 +256,76 @@ def latency_scenario(document: Path, facts: set[str], *, faults: Faults | None) 
     )
 
 
+FIRST_TOKEN_SECONDS = 1.5
+TOKEN_SECONDS = 0.015
+REPLY_SHARE = 0.15
+
+
+def bare_sdk_import_seconds() -> float:
+    """How long a fresh interpreter takes to ``import anthropic`` (the best of three)."""
+    times = []
+    for _ in range(3):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import anthropic"], check=True)
+        times.append(time.monotonic() - started)
+    return min(times)
+
+
+def real_speeds_scenario(folder: Path, chars: int, sdk_import: float, target: float) -> None:
+    """``docanalyze report`` as a user runs it, at Claude's speeds: the wall time against the
+    serial ideal (the slowest map reply, one latency, then every later output token in one
+    stream), and the time from process start to the first request."""
+    document = folder / f"document-{chars}.txt"
+    facts = write_document(document, chars)
+    output = folder / f"report-{chars}.md"
+    server = {
+        "context_window": 1_000_000,
+        "latency": FIRST_TOKEN_SECONDS,
+        "token_seconds": TOKEN_SECONDS,
+        "reply_share": REPLY_SHARE,
+        "rate_limits": GENEROUS,
+    }
+    with server_process(**server) as (base_url, log), tempfile.TemporaryDirectory() as home:
+        env = {
+            **os.environ,
+            "ANTHROPIC_BASE_URL": base_url,
+            "DOCANALYZE_HOME": home,
+            "ANTHROPIC_API_KEY": "benchmark-key",
+        }
+        command = [sys.executable, "-m", "docanalyze", "report", str(document)]
+        command += ["--max-tokens", "16000", "-q", "-o", str(output)]
+        started_at, started = time.time(), time.monotonic()
+        subprocess.run(command, env=env, check=True)
+        wall = time.monotonic() - started
+    messages = [r for r in log if r.status == 200 and r.path == "/v1/messages"]
+    maps = [r for r in messages if r.is_map]
+    later = [r for r in messages if not r.is_map]
+    slowest_map = FIRST_TOKEN_SECONDS + max(r.output_tokens for r in maps) * TOKEN_SECONDS
+    later_tokens = sum(r.output_tokens for r in later)
+    ideal = slowest_map + FIRST_TOKEN_SECONDS + later_tokens * TOKEN_SECONDS
+    first_request = min(r.received_at for r in log) - started_at
+    lost = len(facts - set(FACT.findall(output.read_text(encoding="utf-8"))))
+    print(
+        f"\nReal speeds: {chars:,} characters, {FIRST_TOKEN_SECONDS:g} s to the first token, "
+        f"{TOKEN_SECONDS * 1000:g} ms a token, replies {REPLY_SHARE:.0%} of their input, "
+        f"--max-tokens 16000"
+    )
+    print(f"  wall time        {wall:8.1f} s")
+    print(
+        f"  serial ideal     {ideal:8.1f} s   (slowest map reply {slowest_map:.1f} s + L "
+        f"+ {later_tokens:,} later output tokens in one stream)"
+    )
+    print(f"  ratio            {wall / ideal:8.2f}   (target at most {target:g})")
+    print(
+        f"  first request    {first_request:8.2f} s after start  (bare `import anthropic`: "
+        f"{sdk_import:.2f} s; target at most {sdk_import + 0.5:.2f} s)"
+    )
+    print(
+        f"  requests {len(messages)} ({len(maps)} map, {len(later)} reduce and final), "
+        f"lost facts {lost} of {len(facts)}"
+    )
+
+
 def main() -> None:
     os.environ["ANTHROPIC_API_KEY"] = "benchmark-key"
     freeze_startup_heap()  # as the docanalyze command does: no full collection of the SDK mid-run
@@ -258,6 +338,9 @@ def main() -> None:
         latency_scenario(
             document, facts, faults=Faults(seed=7, overloaded=0.05, server_error=0.03, dropped=0.02)
         )
+        sdk_import = bare_sdk_import_seconds()
+        real_speeds_scenario(Path(folder), 400_000, sdk_import, 0.45)
+        real_speeds_scenario(Path(folder), 1_000_000, sdk_import, 0.35)
 
 
 if __name__ == "__main__":

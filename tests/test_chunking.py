@@ -13,7 +13,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from docanalyze.document import PAGE_SEPARATOR, Chunk, Document, Page
 from docanalyze.errors import ConfigError
-from docanalyze.ingest.chunking import _splitter, split_document
+from docanalyze.ingest.chunking import chunk_splitter, split_document
 
 HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]
 WORDS = [
@@ -278,7 +278,7 @@ def test_the_linear_merge_cuts_exactly_like_the_library() -> None:
         text = "".join(rng.choices(alphabet, k=rng.randint(0, 400)))
         chunk_size = rng.randint(1, 60)
         chunk_overlap = rng.randint(0, chunk_size - 1)
-        ours = _splitter(chunk_size, chunk_overlap)
+        ours = chunk_splitter(chunk_size, chunk_overlap)
         stock = RecursiveCharacterTextSplitter(
             separators=ours._separators,
             is_separator_regex=True,

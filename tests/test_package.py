@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 import docanalyze
 from tests.conftest import PROJECT_ROOT
 
@@ -174,3 +176,39 @@ def ast_docstring(path: Path) -> str | None:
     import ast
 
     return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["--help"], True),
+        (["plan", "{document}"], True),
+        (["report", "{document}", "-q"], False),
+        (["report", "{document}", "--backend", "extractive", "-q"], True),
+        (["report", "{document}", "--dry-run"], True),
+    ],
+)
+def test_commands_that_send_nothing_never_import_the_sdk(
+    args: list[str], key: bool, tmp_path: Path
+) -> None:
+    document = tmp_path / "notes.txt"
+    document.write_text("FACT-0001 is on page one.\fFACT-0002 is on page two.", encoding="utf-8")
+    argv = ["docanalyze", *(arg.format(document=document) for arg in args)]
+    code = (
+        "import sys\n"
+        "from docanalyze.cli import main\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "print('anthropic' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "ANTHROPIC_API_KEY"}
+    if key:
+        env["ANTHROPIC_API_KEY"] = "fake-test-key"
+    env["DOCANALYZE_HOME"] = str(tmp_path / "home")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stderr.split()[-1] == "False"

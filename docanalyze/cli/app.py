@@ -69,17 +69,18 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    freeze_startup_heap()
     cli(prog_name="docanalyze")
 
 
-def freeze_startup_heap() -> None:
+def freeze_startup_heap(backend: str = "auto") -> None:
     """Move the objects that live as long as the process out of the garbage collector's way.
 
-    The modules and classes loaded at startup (with a key set, the Claude SDK's too: about
-    200,000 objects) would otherwise be walked by every full collection, a pause of about 0.3 s
-    on a small machine that lands at random in a run and stalls every request in flight.
+    A command that runs an analysis calls it before it starts. The modules and classes loaded
+    by then (with Claude as the backend, the SDK's too: about 200,000 objects) would otherwise
+    be walked by every full collection, a pause of about 0.3 s on a small machine that lands at
+    random in a run and stalls every request in flight. Commands that send nothing (``--help``,
+    ``plan``, an offline report) never load the SDK.
     """
-    if has_api_key():
+    if backend == "anthropic" or (backend == "auto" and has_api_key()):
         import docanalyze.models.anthropic.model  # noqa: F401  (loaded now, to be frozen too)
     gc.freeze()

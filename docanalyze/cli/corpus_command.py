@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from docanalyze.cli.app import freeze_startup_heap
 from docanalyze.cli.display import retry_detail
 from docanalyze.corpus.files import expand_inputs
 from docanalyze.corpus.runner import CorpusSummary, FileDone, analyze_corpus
@@ -44,6 +45,7 @@ def run_corpus_command(
     if output is None:
         output = DEFAULT_CORPUS_OUTPUT
         console.print(f"docanalyze: writing the reports to {output}/ (-o to choose)")
+    freeze_startup_heap(settings["backend"])
     with CorpusDisplay(console) as display:
         pipeline = Pipeline(Options(**settings), on_event=display.handle)
         summary = analyze_corpus(

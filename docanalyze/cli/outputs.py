@@ -9,7 +9,6 @@ from pathlib import Path, PurePath
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
 
 from docanalyze.report.result import Report
 from docanalyze.run.several import SeveralResult
@@ -93,6 +92,8 @@ def write_text(text: str, output: Path | None, *, render: bool = False) -> None:
     """Write ``text`` to ``output``, or to stdout (rendered as Markdown when ``render``)."""
     if output is None:
         if render:
+            from rich.markdown import Markdown  # with pygments: loaded only to render
+
             Console(soft_wrap=False).print(Markdown(text))
         else:
             click.echo(text, nl=False)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option
+from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
 from docanalyze.cli.corpus_command import run_corpus_command
 from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
 from docanalyze.cli.outputs import (
@@ -189,6 +189,7 @@ def report(
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     writer = StdoutStream() if streaming else None
     stopped: IncompleteRun | None = None
+    freeze_startup_heap(settings["backend"])
     with ProgressDisplay(console, writer) as display:
         pipeline = Pipeline(Options(stream=streaming, **settings), on_event=display.handle)
         if several:

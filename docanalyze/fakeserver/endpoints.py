@@ -74,6 +74,7 @@ class _Progress:
     response_headers: dict[str, str] = field(default_factory=dict)
     exchange: Exchange | None = None  # set once the request reaches the limiter and policies
     output_tokens: int = 0  # set once the reply is built
+    received_at: float = field(default_factory=time.time)
 
 
 class MessagesEndpoints:
@@ -263,8 +264,8 @@ class MessagesEndpoints:
         recorded = self._record(request, request_id, progress, 200, remember=False)
         composed = self.composer.compose(prepared, recorded)
         reply = composed.reply
-        self.log.append(recorded)
         progress.output_tokens = reply.output_tokens
+        self.log.append(replace(recorded, output_tokens=reply.output_tokens))
 
         headers = {**exchange.response_headers, "request-id": request_id}
         message_id, model = new_message_id(), body["model"]
@@ -316,6 +317,8 @@ class MessagesEndpoints:
             request_id=request_id,
             cache_read_input_tokens=progress.cache_read_tokens,
             cache_creation_input_tokens=progress.cache_write_tokens,
+            output_tokens=progress.output_tokens,
+            received_at=progress.received_at,
         )
         if remember:
             self.log.append(recorded)

@@ -120,6 +120,10 @@ class RecordedRequest:
     cache_creation_input_tokens: int = 0
     batch_id: str | None = None
     custom_id: str | None = None
+    output_tokens: int = 0
+    """The reply's output tokens, thinking included (0 without a reply)."""
+    received_at: float = 0.0
+    """When the request arrived (``time.time()``)."""
 
     @property
     def prompt(self) -> str:

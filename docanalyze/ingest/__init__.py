@@ -15,7 +15,6 @@ from pathlib import Path
 from docanalyze.document import Document, Page
 from docanalyze.errors import InputError
 from docanalyze.ingest.normalize import normalize_page_text
-from docanalyze.ingest.pdf import extract_pdf_pages
 from docanalyze.ingest.text import SUPPORTED_FORMATS, decode_text, split_text_pages
 
 __all__ = ["STDIN", "document_from_text", "load_document", "normalize_page_text"]
@@ -67,6 +66,8 @@ def document_from_bytes(data: bytes, source: str, *, password: str | None = None
 
 
 def _pdf_document(data: bytes, source: str, name: str, password: str | None) -> Document:
+    from docanalyze.ingest.pdf import extract_pdf_pages  # the PDF libraries load for PDFs only
+
     pages = [normalize_page_text(text) for text in extract_pdf_pages(data, name, password)]
     if not pages:
         raise InputError(f"{name} is a PDF with no pages: re-export it")

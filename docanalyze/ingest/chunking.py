@@ -5,7 +5,7 @@ chunk within ``chunk_size`` characters: paragraphs, then lines, sentence ends, c
 Punctuation stays at the end of its sentence. A run with none of those boundaries (Chinese
 without punctuation, a base64 blob) is cut into fixed-size blocks, so that the splitter never
 falls back to merging it one character at a time; and the merge step itself is made linear
-(see :class:`_LinearMergeSplitter`), so thousands of tiny pieces per chunk stay cheap too.
+(see :mod:`docanalyze.ingest.splitter`), so thousands of tiny pieces per chunk stay cheap too.
 
 Every chunk's ``text`` is exactly ``document.text[chunk.start:chunk.end]``; it starts and ends
 with a non-space character, and consecutive chunks leave out nothing but whitespace.
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import deque
-from collections.abc import Iterable
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from docanalyze.document import Chunk, Document
 from docanalyze.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import TextSplitter
 
 __all__ = [
     "DEFAULT_CHUNK_OVERLAP",
@@ -82,7 +82,7 @@ def split_document(
     text = document.text
     if not text.strip():
         return []
-    pieces = _splitter(chunk_size, chunk_overlap).split_text(text)
+    pieces = chunk_splitter(chunk_size, chunk_overlap).split_text(text)
     # With chunk_size 1 the library passes single characters through unstripped.
     pieces = [piece for piece in pieces if not piece.isspace()]
     spans = _locate_pieces(text, pieces, chunk_overlap)
@@ -152,42 +152,14 @@ def _next_non_space(text: str, offset: int) -> int:
     return match.start() if match else len(text)
 
 
-class _LinearMergeSplitter(RecursiveCharacterTextSplitter):
-    """The library's splitter, with its merge step made linear in the number of pieces.
+def chunk_splitter(chunk_size: int, chunk_overlap: int) -> TextSplitter:
+    """The splitter of :func:`split_document` (langchain-text-splitters is imported only
+    when a document is first split: it takes a while to import)."""
+    from docanalyze.ingest.splitter import LinearMergeSplitter
 
-    The library drops merged pieces with ``list[1:]``, which is quadratic when a chunk is made of
-    thousands of tiny pieces (one-character words, a comma every two characters). This merge
-    makes exactly the same chunks (tests compare the two) using a deque.
-    """
-
-    def _merge_splits(self, splits: Iterable[str], separator: str) -> list[str]:
-        separator_length = self._length_function(separator)
-        chunks: list[str] = []
-        current: deque[str] = deque()
-        total = 0
-        for split in splits:
-            length = self._length_function(split)
-            if current and total + length + separator_length > self._chunk_size:
-                chunk = self._join_docs(list(current), separator)
-                if chunk is not None:
-                    chunks.append(chunk)
-                while total > self._chunk_overlap or (
-                    current and total + length + separator_length > self._chunk_size
-                ):
-                    dropped = current.popleft()
-                    total -= self._length_function(dropped) + (separator_length if current else 0)
-            total += length + (separator_length if current else 0)
-            current.append(split)
-        chunk = self._join_docs(list(current), separator)
-        if chunk is not None:
-            chunks.append(chunk)
-        return chunks
-
-
-def _splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
     block = _block_size(chunk_size, chunk_overlap)
     separators = [r"\n\n", r"\n", _SENTENCE_END, _CLAUSE_END, r"\s+", rf"[\s\S]{{1,{block}}}", ""]
-    return _LinearMergeSplitter(
+    return LinearMergeSplitter(
         separators=separators,
         is_separator_regex=True,
         keep_separator="end",

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import codecs
 
-from charset_normalizer import from_bytes
-
 from docanalyze.errors import InputError
 
 __all__ = ["SUPPORTED_FORMATS", "decode_text", "split_text_pages"]
@@ -96,6 +94,8 @@ def _not_a_document(name: str, kind: str) -> InputError:
 
 
 def _detect_and_decode(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes  # loaded only for a file that is not UTF-8
+
     matches = list(from_bytes(data))
     if not matches:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -99,6 +100,8 @@ def _batch_model(
 
 def claude_backend(model: Model) -> AnthropicModel | None:
     """The Claude client under ``model``'s wrappers (the run store's, the batch runner's), if any."""
+    if "docanalyze.models.anthropic.model" not in sys.modules:
+        return None  # never loaded, so there is no Claude client: the SDK is not loaded for it
     from docanalyze.models.anthropic.model import AnthropicModel
 
     current: object = model
