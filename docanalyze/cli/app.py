@@ -84,3 +84,4 @@ def freeze_startup_heap(backend: str = "auto") -> None:
     if backend == "anthropic" or (backend == "auto" and has_api_key()):
         import docanalyze.models.anthropic.model  # noqa: F401  (loaded now, to be frozen too)
     gc.freeze()
+    gc.enable()  # paused while the command line loaded (docanalyze.__main__)
