@@ -288,7 +288,7 @@ def bare_sdk_import_seconds() -> float:
 
 
 def real_speeds_scenario(
-    folder: Path, chars: int, sdk_import: float, target: float, final: str = "auto"
+    folder: Path, chars: int, sdk_import: float, target: float | None, final: str = "auto"
 ) -> None:
     """``docanalyze report`` as a user runs it, at Claude's speeds: the wall time against the
     serial ideal (the slowest map reply, one latency, then every later output token in one
@@ -334,7 +334,8 @@ def real_speeds_scenario(
         f"  serial ideal     {ideal:8.1f} s   (slowest map reply {slowest_map:.1f} s + L "
         f"+ {later_tokens:,} later output tokens in one stream)"
     )
-    print(f"  ratio            {wall / ideal:8.2f}   (target at most {target:g})")
+    goal = f"   (target at most {target:g})" if target is not None else "   (for comparison)"
+    print(f"  ratio            {wall / ideal:8.2f}{goal}")
     print(
         f"  first request    {first_request:8.2f} s after start  (bare `import anthropic`: "
         f"{sdk_import:.2f} s; target at most {sdk_import + 0.5:.2f} s); the first message "
@@ -361,7 +362,7 @@ def main() -> None:
         sdk_import = bare_sdk_import_seconds()
         real_speeds_scenario(Path(folder), 400_000, sdk_import, 0.45)
         real_speeds_scenario(Path(folder), 1_000_000, sdk_import, 0.35)
-        real_speeds_scenario(Path(folder), 400_000, sdk_import, 1.0, final="single")
+        real_speeds_scenario(Path(folder), 400_000, sdk_import, None, final="single")
 
 
 if __name__ == "__main__":
