@@ -27,6 +27,13 @@ def _parse_vars(
     return variables
 
 
+def _auto_choice(flag: str, choices: tuple[str, ...], help: str) -> Callable[[F], F]:
+    """An option among ``choices`` (the first, ``auto``, by default)."""
+    return click.option(
+        flag, type=click.Choice(choices), default=choices[0], show_default=True, help=help
+    )
+
+
 _ANALYSIS_OPTIONS = (
     click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model."),
     click.option(
@@ -50,12 +57,10 @@ _ANALYSIS_OPTIONS = (
     click.option(
         "--max-tokens", default=4096, show_default=True, help="Token budget of the report."
     ),
-    click.option(
+    _auto_choice(
         "--final",
-        type=click.Choice(FINAL_CHOICES),
-        default="auto",
-        show_default=True,
-        help="Write the report in sections at once (faster), in one request, or auto: sections "
+        FINAL_CHOICES,
+        "Write the report in sections at once (faster), in one request, or auto: sections "
         "for a long report, one request for a short one or a --question.",
     ),
     click.option("--context-window", type=int, help="Context window of a model not in the table."),
@@ -74,12 +79,10 @@ _ANALYSIS_OPTIONS = (
         metavar="CODE",
         help="Language of the report: en, zh, ja, fr... [default: the document's].",
     ),
-    click.option(
+    _auto_choice(
         "--thinking",
-        type=click.Choice(THINKING_CHOICES),
-        default="auto",
-        show_default=True,
-        help="Up-front thinking of every stage; auto: off for map and reduce, on for the report; "
+        THINKING_CHOICES,
+        "Up-front thinking of every stage; auto: off for map and reduce, on for the report; "
         "api: send no thinking setting (the API's defaults).",
     ),
     click.option(
