@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from docanalyze.cli.app import freeze_startup_heap
 from docanalyze.cli.display import retry_detail
-from docanalyze.corpus.files import expand_inputs
+from docanalyze.corpus.files import CorpusFile, expand_inputs
 from docanalyze.corpus.runner import CorpusSummary, FileDone, analyze_corpus
 from docanalyze.cost import format_usd
 from docanalyze.events import Event, Notice, RequestRetried
@@ -34,8 +34,11 @@ def run_corpus_command(
     output: Path | None,
     quiet: bool,
     stream: bool | None,
+    ray_address: str | None = None,
+    on_ray: bool = False,
 ) -> None:
-    """Analyze the files of folders and globs into ``output``; exit 1 when any file failed."""
+    """Analyze the files of folders and globs into ``output``; exit 1 when any file failed.
+    ``on_ray``: on the Ray cluster at ``ray_address`` (else ``RAY_ADDRESS``, else a local Ray)."""
     if stream:
         raise click.UsageError("--stream writes one report: this run writes one per document")
     if "-" in paths:
@@ -47,15 +50,41 @@ def run_corpus_command(
         console.print(f"docanalyze: writing the reports to {output}/ (-o to choose)")
     freeze_startup_heap(settings["backend"])
     with CorpusDisplay(console) as display:
-        pipeline = Pipeline(Options(**settings), on_event=display.handle)
-        summary = analyze_corpus(
-            pipeline, files, output, output_format=output_format, on_file=display.file_done
-        )
+        if on_ray:
+            summary = _on_ray(settings, files, output, output_format, display, ray_address)
+        else:
+            pipeline = Pipeline(Options(**settings), on_event=display.handle)
+            summary = analyze_corpus(
+                pipeline, files, output, output_format=output_format, on_file=display.file_done
+            )
     if not quiet or not summary.ok:
         click.echo(f"docanalyze: {summary_line(summary)}", err=True)
     console.print(f"docanalyze: {usage_line(summary)}", highlight=False)
     if not summary.ok:
         click.get_current_context().exit(1)
+
+
+def _on_ray(
+    settings: dict[str, Any],
+    files: Sequence[CorpusFile],
+    output: Path,
+    output_format: str,
+    display: CorpusDisplay,
+    address: str | None,
+) -> CorpusSummary:
+    try:
+        from docanalyze.ray.runner import analyze_on_ray
+    except ImportError:
+        raise click.UsageError("--ray needs Ray: pip install 'docanalyze[ray]'") from None
+    return analyze_on_ray(
+        Options(**settings),
+        [file.path for file in files],
+        output,
+        output_format=output_format,
+        on_file=display.file_done,
+        address=address,
+        on_event=display.handle,
+    )
 
 
 def summary_line(summary: CorpusSummary) -> str:
@@ -97,13 +126,14 @@ class CorpusDisplay:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[failed]} failed"),
+                TextColumn("{task.fields[in_flight]} in flight"),
                 TextColumn("{task.fields[retries]}"),
                 TimeRemainingColumn(),
                 console=console,
                 transient=True,
             )
         self.task = (
-            self.progress.add_task("files", total=None, failed=0, retries="")
+            self.progress.add_task("files", total=None, failed=0, in_flight=0, retries="")
             if self.progress is not None
             else None
         )
@@ -147,5 +177,6 @@ class CorpusDisplay:
                 total=done.total,
                 completed=done.done,
                 failed=done.failed,
+                in_flight=done.in_flight,
                 retries=retries,
             )

@@ -124,6 +124,15 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     metavar="SECONDS",
     help="With --batch: first interval between checks of a batch (it grows as it waits).",
 )
+@click.option(
+    "--ray",
+    "on_ray",
+    is_flag=True,
+    help="Run a folder or glob on Ray: the cluster at RAY_ADDRESS, or a local Ray.",
+)
+@click.option(
+    "--ray-address", metavar="ADDRESS", help="With --ray: the cluster to join (not RAY_ADDRESS)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
 @click.option(
     "--dry-run",
@@ -139,6 +148,8 @@ def report(
     quiet: bool,
     stream: bool | None,
     dry_run: bool,
+    on_ray: bool,
+    ray_address: str | None,
     **settings: Any,
 ) -> None:
     """Write a cited report of each document at PATH ("-" reads stdin).
@@ -173,10 +184,14 @@ def report(
                 output=output,
                 quiet=quiet,
                 stream=stream,
+                ray_address=ray_address,
+                on_ray=on_ray,
             )
             return
         paths = tuple(file.path for file in expand_inputs(paths))
         several = len(paths) > 1 or combine
+    if on_ray or ray_address:
+        raise click.UsageError("--ray runs folders and globs: give a folder or a quoted glob")
     if dry_run:
         if len(paths) > 1:
             raise click.UsageError("--dry-run shows the prompts of one document: give one PATH")

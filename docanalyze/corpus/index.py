@@ -48,6 +48,8 @@ class IndexEntry:
     cost: float | None = None
     error: str | None = None
     run_id: str | None = None
+    worker: str | None = None
+    """Where the file was analyzed on a Ray cluster (node and worker process); None otherwise."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))

@@ -48,11 +48,15 @@ _Result = TypeVar("_Result")
 
 __all__ = [
     "REPORT_SUFFIXES",
+    "CorpusRun",
     "CorpusSummary",
     "FileDone",
     "FileHandler",
+    "FileTarget",
     "analyze_corpus",
     "analyze_corpus_async",
+    "analyze_file",
+    "settings_fingerprint",
 ]
 
 REPORT_SUFFIXES = {"md": ".md", "json": ".json", "html": ".html"}
@@ -69,6 +73,8 @@ class FileDone:
     done: int
     total: int
     failed: int
+    in_flight: int = 0
+    """Files being analyzed now (on a Ray cluster: across the cluster)."""
 
 
 @dataclass
@@ -106,11 +112,14 @@ async def analyze_corpus_async(
     output_format: str = "md",
     on_file: FileHandler | None = None,
     documents_at_once: int = DOCUMENTS_AT_ONCE,
+    make_run: Callable[..., CorpusRun] | None = None,
 ) -> CorpusSummary:
     """Analyze every file of ``paths`` (folders, globs, files; or the files that
     :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``.
 
     :func:`analyze_corpus` takes the same arguments and runs to the end before it returns.
+    ``make_run`` makes the run from :class:`CorpusRun`'s arguments (a Ray run's analyzes each
+    file on a worker: :mod:`docanalyze.ray`).
     """
     if output_format not in REPORT_SUFFIXES:
         raise ConfigError(f"format must be md, json or html (got {output_format!r})")
@@ -123,7 +132,7 @@ async def analyze_corpus_async(
     model, notices = pipeline.create_model(events)
     for message in notices:
         events.emit(Notice(message))
-    run = _CorpusRun(pipeline, model, events, out, output_format, on_file, len(files))
+    run = (make_run or CorpusRun)(pipeline, model, events, out, output_format, on_file, len(files))
     try:
         await run.run(files, documents_at_once)
     finally:
@@ -134,8 +143,50 @@ async def analyze_corpus_async(
     return run.summary
 
 
-class _CorpusRun:
-    """The state of one corpus run: the index, the counts, and what each file needs."""
+@dataclass(frozen=True)
+class FileTarget:
+    """Where a file's report goes and what its index entry records of the run."""
+
+    out: Path
+    report_path: PurePosixPath
+    output_format: str
+    digest: str | None
+    settings: str
+
+
+async def analyze_file(
+    pipeline: Pipeline, model: Model, events: EventLog, file: CorpusFile, target: FileTarget
+) -> IndexEntry:
+    """Read and analyze ``file`` with ``model``, write its report (atomically); its entry.
+    A file that cannot be analyzed is a ``failed`` entry, never an exception."""
+    started = time.monotonic()
+    base = IndexEntry(
+        file=file.path, status="failed", sha256=target.digest, settings=target.settings
+    )
+    stopped: str | None = None
+    try:
+        document = await asyncio.to_thread(
+            resolve_document, file.path, password=pipeline.options.password
+        )
+        report = await pipeline.analyze_document(document, model, events, started)
+    except IncompleteRun as stop:
+        report, stopped = stop.report, str(stop)
+    except DocanalyzeError as error:
+        return _with_error(base, str(error))
+    relative = str(target.report_path)
+    text = _render(report, target.output_format)
+    try:
+        await asyncio.to_thread(_write_atomically, target.out / relative, text)
+    except OSError as error:
+        return _with_error(base, f"cannot write {target.out / relative}: {error.strerror}")
+    return _entry(base, report, relative, stopped)
+
+
+class CorpusRun:
+    """The state of one corpus run: the index, the counts, and what each file needs.
+
+    :meth:`analyze` does one file's work; a run on a Ray cluster
+    (:mod:`docanalyze.ray`) sends it to a worker instead."""
 
     def __init__(
         self,
@@ -160,6 +211,7 @@ class _CorpusRun:
             out, out / INDEX_NAME, total=total, offline=model.name == "extractive"
         )
         self.started = time.monotonic()
+        self.in_flight = 0
 
     async def run(self, files: Sequence[CorpusFile], documents_at_once: int) -> None:
         """Each file in turn on ``documents_at_once`` workers; files are read only when due."""
@@ -177,7 +229,9 @@ class _CorpusRun:
             if self.on_file is not None:
                 summary = self.summary
                 done = summary.complete + summary.failed
-                self.on_file(FileDone(entry, skipped, done, summary.total, summary.failed))
+                self.on_file(
+                    FileDone(entry, skipped, done, summary.total, summary.failed, self.in_flight)
+                )
 
     async def _one(self, file: CorpusFile) -> tuple[IndexEntry, bool]:
         """The file's entry, and whether it was skipped (already done)."""
@@ -186,8 +240,12 @@ class _CorpusRun:
         previous = self.index.previous.get(file.path)
         if previous is not None and self._done_before(previous, digest, str(report_path)):
             return previous, True
-        with running_source(file.path):
-            return await self._analyze(file, digest, report_path), False
+        self.in_flight += 1
+        try:
+            with running_source(file.path):
+                return await self.analyze(file, digest, report_path), False
+        finally:
+            self.in_flight -= 1
 
     def _done_before(self, entry: IndexEntry, digest: str | None, report: str) -> bool:
         return (
@@ -200,31 +258,17 @@ class _CorpusRun:
             and (self.out / report).is_file()
         )
 
-    async def _analyze(
+    async def analyze(
         self, file: CorpusFile, digest: str | None, report_path: PurePosixPath
     ) -> IndexEntry:
-        events = EventLog(self.events.handler, notices=list(self.events.notices))
-        started = time.monotonic()
-        base = IndexEntry(file=file.path, status="failed", sha256=digest, settings=self.settings)
-        stopped: str | None = None
-        try:
-            document = await asyncio.to_thread(
-                resolve_document, file.path, password=self.pipeline.options.password
-            )
-            report = await self.pipeline.analyze_document(document, self.model, events, started)
-        except IncompleteRun as stop:
-            report, stopped = stop.report, str(stop)
-        except DocanalyzeError as error:
-            return _with_error(base, str(error))
-        try:
-            await self._write_report(report, str(report_path))
-        except OSError as error:
-            return _with_error(base, f"cannot write {self.out / report_path}: {error.strerror}")
-        return _entry(base, report, str(report_path), stopped)
-
-    async def _write_report(self, report: Report, relative: str) -> None:
-        text = _render(report, self.output_format)
-        await asyncio.to_thread(_write_atomically, self.out / relative, text)
+        """Analyze ``file`` into its report; its index entry (a Ray run does this on a worker)."""
+        return await analyze_file(
+            self.pipeline,
+            self.model,
+            EventLog(self.events.handler, notices=list(self.events.notices)),
+            file,
+            FileTarget(self.out, report_path, self.output_format, digest, self.settings),
+        )
 
     def _count(self, entry: IndexEntry, skipped: bool) -> None:
         summary = self.summary

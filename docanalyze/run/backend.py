@@ -15,6 +15,7 @@ from docanalyze.options import Options
 
 if TYPE_CHECKING:
     from docanalyze.models.anthropic.model import AnthropicModel
+    from docanalyze.models.anthropic.ratelimit import RequestPacer
     from docanalyze.models.anthropic.retry import RetryEvent
     from docanalyze.store import RunStore
 
@@ -30,13 +31,15 @@ def create_model(
     options: Options,
     env: Mapping[str, str] | None = None,
     on_event: EventHandler | None = None,
+    rate_limiter: RequestPacer | None = None,
 ) -> tuple[Model, list[str]]:
     """Build the backend the options ask for, with the notices the user should see.
 
     ``backend="auto"`` picks Claude when ``ANTHROPIC_API_KEY`` is set, else the offline
     extractive analyzer, which then works under the same budgets as the chosen model.
     ``on_event`` hears, while the run goes on, of every retry (:class:`RequestRetried`) and of a
-    switch to the fallback model (a :class:`Notice`).
+    switch to the fallback model (a :class:`Notice`). ``rate_limiter`` replaces the Claude
+    client's own, to pace it together with others (:mod:`docanalyze.ray`'s cluster limiter).
     """
     env = os.environ if env is None else env
     backend = options.backend
@@ -69,6 +72,7 @@ def create_model(
         fallback_model=options.fallback_model,
         on_retry=None if on_event is None else _retry_reporter(on_event),
         on_fallback=None if on_event is None else _fallback_reporter(on_event),
+        rate_limiter=rate_limiter,
     )
     if options.batch:
         if options.fallback_model:

@@ -31,7 +31,7 @@ from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.message_parts import reply_from_message
 from docanalyze.models.anthropic.model_lookup import ModelLookup
-from docanalyze.models.anthropic.ratelimit import RateLimiter
+from docanalyze.models.anthropic.ratelimit import RateLimiter, RequestPacer
 from docanalyze.models.anthropic.retry import (
     RetryEvent,
     RetryPolicy,
@@ -127,7 +127,7 @@ class AnthropicModel:
         fallback_model: str | None = None,
         fallback_after: int = 3,
         on_fallback: Callable[[str, str], None] | None = None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RequestPacer | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1 (got {concurrency})")
@@ -150,7 +150,7 @@ class AnthropicModel:
         self.on_retry = on_retry
         self.attempts = 0
         self.retries = 0
-        self.limiter = rate_limiter or RateLimiter(
+        self.limiter: RequestPacer = rate_limiter or RateLimiter(
             rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm
         )
         self.limits = AdaptiveConcurrency(

@@ -1,0 +1,184 @@
+"""Corpus runs on a Ray cluster: every document analyzed in a Ray task, one limiter for all.
+
+The driver (the process that runs ``docanalyze report DIR --ray`` or :func:`analyze_on_ray`)
+expands the inputs, skips what the index says is done, keeps ``OUT/index.jsonl`` and the
+progress, exactly as a corpus run on one machine (:mod:`docanalyze.corpus.runner`) does. Each
+document that needs work is read, chunked, mapped, reduced and written to ``OUT`` by a task on a
+worker; a task that dies with its worker is retried by Ray, and only the driver writes index
+lines, once a task has returned, so a document is never recorded twice. The API key never goes
+through Ray (no task argument, no ``runtime_env``): each node's workers read
+``ANTHROPIC_API_KEY`` from their own environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+from dataclasses import replace
+from pathlib import PurePosixPath
+from typing import Any
+
+import ray
+
+from docanalyze.corpus.files import CorpusFile
+from docanalyze.corpus.index import IndexEntry
+from docanalyze.corpus.runner import (
+    CorpusRun,
+    CorpusSummary,
+    FileHandler,
+    FileTarget,
+    analyze_corpus_async,
+    analyze_file,
+)
+from docanalyze.errors import ConfigError, DocanalyzeError
+from docanalyze.options import Options
+from docanalyze.ray.limiter import ClusterRateLimiter, start_rate_limiter
+from docanalyze.run.backend import create_model
+from docanalyze.run.context import EventLog
+from docanalyze.run.pipeline import Pipeline
+from docanalyze.run.several import running
+
+__all__ = ["TASK_RETRIES", "analyze_on_ray", "analyze_on_ray_async", "connect"]
+
+TASK_RETRIES = 3
+"""How often Ray runs a document again whose worker died."""
+
+
+def connect(address: str | None = None) -> None:
+    """Join the Ray cluster at ``address``, else ``RAY_ADDRESS``, else start a local Ray
+    (``local``); nothing when this process is connected already."""
+    if ray.is_initialized():
+        return
+    target = address or os.environ.get("RAY_ADDRESS") or "local"
+    if target == "local":
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=target, log_to_driver=False)
+
+
+def analyze_on_ray(
+    options: Options,
+    paths: list[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    output_format: str = "md",
+    on_file: FileHandler | None = None,
+    address: str | None = None,
+    on_event: Any = None,
+) -> CorpusSummary:
+    """Analyze every document of ``paths`` (folders, globs, files) on the Ray cluster into
+    ``output_dir``, with ``index.jsonl`` as a corpus run keeps it; a re-run resumes."""
+    return asyncio.run(
+        analyze_on_ray_async(
+            options,
+            paths,
+            output_dir,
+            output_format=output_format,
+            on_file=on_file,
+            address=address,
+            on_event=on_event,
+        )
+    )
+
+
+async def analyze_on_ray_async(
+    options: Options,
+    paths: list[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    output_format: str = "md",
+    on_file: FileHandler | None = None,
+    address: str | None = None,
+    on_event: Any = None,
+) -> CorpusSummary:
+    """The asynchronous form of :func:`analyze_on_ray`."""
+    if options.batch:
+        raise ConfigError(
+            "--batch cannot be combined with --ray: each worker would submit its own Message "
+            "Batches; run the corpus with --batch on one machine, or with --ray at the "
+            "standard price"
+        )
+    connect(address)
+    limiter = start_rate_limiter(options.rpm, options.input_tpm, options.output_tpm)
+    resources: Any = ray.cluster_resources
+    workers = max(1, int(resources().get("CPU", 1)))
+    pipeline = Pipeline(options, on_event=on_event)
+    try:
+        return await analyze_corpus_async(
+            pipeline,
+            paths,
+            output_dir,
+            output_format=output_format,
+            on_file=on_file,
+            documents_at_once=2 * workers,
+            make_run=functools.partial(RayCorpusRun, limiter=limiter),
+        )
+    finally:
+        ray.kill(limiter)
+
+
+class RayCorpusRun(CorpusRun):
+    """A corpus run whose documents are analyzed by Ray tasks, paced by one limiter."""
+
+    def __init__(self, *args: Any, limiter: Any) -> None:
+        super().__init__(*args)
+        self.limiter = limiter
+
+    async def analyze(
+        self, file: CorpusFile, digest: str | None, report_path: PurePosixPath
+    ) -> IndexEntry:
+        target = FileTarget(self.out, report_path, self.output_format, digest, self.settings)
+        task: Any = _analyze_on_worker
+        try:
+            entry: IndexEntry = await task.remote(self.pipeline.options, file, target, self.limiter)
+        except ray.exceptions.RayTaskError as error:
+            if isinstance(error.cause, DocanalyzeError):
+                raise error.cause from None  # e.g. no key on the worker: the run cannot go on
+            raise
+        except ray.exceptions.RayError as error:
+            return IndexEntry(
+                file=file.path,
+                status="failed",
+                sha256=digest,
+                settings=self.settings,
+                error=f"the Ray task failed {TASK_RETRIES + 1} times: {type(error).__name__}",
+            )
+        return entry
+
+
+def _remote(function: Any) -> Any:
+    remote: Any = ray.remote
+    return remote(max_retries=TASK_RETRIES, retry_exceptions=False)(function)
+
+
+@_remote
+def _analyze_on_worker(
+    options: Options, file: CorpusFile, target: FileTarget, limiter: Any
+) -> IndexEntry:
+    """One document, on a worker: its report written to ``target``, its index entry."""
+    return asyncio.run(_analyze_here(options, file, target, limiter))
+
+
+async def _analyze_here(
+    options: Options, file: CorpusFile, target: FileTarget, limiter: Any
+) -> IndexEntry:
+    events = EventLog(None)
+    model, _ = create_model(options, rate_limiter=ClusterRateLimiter(limiter))
+    pipeline = Pipeline(options, client=model)
+    try:
+        with running(file.path):
+            entry = await analyze_file(pipeline, model, events, file, target)
+    finally:
+        await model.aclose()
+    return replace(entry, worker=worker_name())
+
+
+def worker_name() -> str:
+    """``host/pid`` of this worker process (with its Ray node's id when in a Ray worker)."""
+    name = f"{socket.gethostname()}/{os.getpid()}"
+    if ray.is_initialized():
+        node = ray.get_runtime_context().get_node_id()
+        name = f"{node[:8]}:{name}"
+    return name
