@@ -52,7 +52,11 @@ class IndexEntry:
     """Where the file was analyzed on a Ray cluster (node and worker process); None otherwise."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        """The line: every field, ``worker`` only on a Ray run."""
+        fields = asdict(self)
+        if fields["worker"] is None:
+            del fields["worker"]
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexEntry | None:

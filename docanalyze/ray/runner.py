@@ -44,6 +44,8 @@ __all__ = ["TASK_RETRIES", "analyze_on_ray", "analyze_on_ray_async", "connect"]
 
 TASK_RETRIES = 3
 """How often Ray runs a document again whose worker died."""
+TASK_CPUS = 0.5
+"""The CPU a document's task reserves: a task mostly waits for Claude, so two share a CPU."""
 
 
 def connect(address: str | None = None) -> None:
@@ -103,7 +105,7 @@ async def analyze_on_ray_async(
     connect(address)
     limiter = start_rate_limiter(options.rpm, options.input_tpm, options.output_tpm)
     resources: Any = ray.cluster_resources
-    workers = max(1, int(resources().get("CPU", 1)))
+    tasks_at_once = max(1, int(resources().get("CPU", 1) / TASK_CPUS))
     pipeline = Pipeline(options, on_event=on_event)
     try:
         return await analyze_corpus_async(
@@ -112,7 +114,7 @@ async def analyze_on_ray_async(
             output_dir,
             output_format=output_format,
             on_file=on_file,
-            documents_at_once=2 * workers,
+            documents_at_once=tasks_at_once,
             make_run=functools.partial(RayCorpusRun, limiter=limiter),
         )
     finally:
@@ -150,7 +152,7 @@ class RayCorpusRun(CorpusRun):
 
 def _remote(function: Any) -> Any:
     remote: Any = ray.remote
-    return remote(max_retries=TASK_RETRIES, retry_exceptions=False)(function)
+    return remote(num_cpus=TASK_CPUS, max_retries=TASK_RETRIES, retry_exceptions=False)(function)
 
 
 @_remote

@@ -15,7 +15,7 @@ from docanalyze.options import Options
 
 if TYPE_CHECKING:
     from docanalyze.models.anthropic.model import AnthropicModel
-    from docanalyze.models.anthropic.ratelimit import RequestPacer
+    from docanalyze.models.anthropic.pacer import RequestPacer
     from docanalyze.models.anthropic.retry import RetryEvent
     from docanalyze.store import RunStore
 

@@ -31,7 +31,8 @@ from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.message_parts import reply_from_message
 from docanalyze.models.anthropic.model_lookup import ModelLookup
-from docanalyze.models.anthropic.ratelimit import RateLimiter, RequestPacer
+from docanalyze.models.anthropic.pacer import RequestPacer
+from docanalyze.models.anthropic.ratelimit import RateLimiter
 from docanalyze.models.anthropic.retry import (
     RetryEvent,
     RetryPolicy,

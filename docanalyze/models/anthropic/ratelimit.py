@@ -23,7 +23,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import asdict
-from typing import Protocol
 
 from docanalyze.models.anthropic.buckets import (
     KINDS,
@@ -45,7 +44,6 @@ __all__ = [
     "Kind",
     "LimiterStats",
     "RateLimiter",
-    "RequestPacer",
     "Ticket",
     "parse_rate_limit_headers",
     "parse_reset",
@@ -53,37 +51,6 @@ __all__ = [
 
 
 Sleep = Callable[[float], Awaitable[object]]
-
-
-class RequestPacer(Protocol):
-    """What the Claude client asks of its rate limiter: :class:`RateLimiter`, or a stand-in
-    that paces many clients together (:class:`docanalyze.ray.limiter.ClusterRateLimiter`)."""
-
-    async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket: ...
-
-    def observe(self, headers: Mapping[str, str], ticket: Ticket | None = None) -> set[Kind]: ...
-
-    def settle(
-        self,
-        ticket: Ticket,
-        input_tokens: int,
-        output_tokens: int,
-        observed: Collection[Kind] = (),
-    ) -> None: ...
-
-    def release_unused(
-        self, ticket: Ticket, *, rejected: bool, observed: Collection[Kind] = ()
-    ) -> None: ...
-
-    def cooldown(
-        self, retry_after: float | None, headers: Mapping[str, str] | None = None
-    ) -> float: ...
-
-    def cooldown_remaining(self) -> float: ...
-
-    def has_headroom(self, requests: int) -> bool: ...
-
-    def stats(self) -> LimiterStats: ...
 
 
 class RateLimiter:
