@@ -17,15 +17,14 @@ runs again, and any reply already paid for comes from the run store.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 from docanalyze.corpus.files import CorpusFile, expand_inputs
 from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry
@@ -36,6 +35,7 @@ from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report.result import Report
+from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.several import DOCUMENTS_AT_ONCE
 from docanalyze.run.several import running as running_source
@@ -43,8 +43,6 @@ from docanalyze.run.several import running as running_source
 if TYPE_CHECKING:
     from docanalyze.run.pipeline import Pipeline
 
-_Params = ParamSpec("_Params")
-_Result = TypeVar("_Result")
 
 __all__ = [
     "REPORT_SUFFIXES",
@@ -289,19 +287,7 @@ class CorpusRun:
             summary.cost = None if entry.cost is None else summary.cost + entry.cost
 
 
-def _to_the_end(
-    function: Callable[_Params, Coroutine[Any, Any, _Result]],
-) -> Callable[_Params, _Result]:
-    """``function``, run to the end in a new event loop before it returns."""
-
-    @functools.wraps(function)
-    def run(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
-        return asyncio.run(function(*args, **kwargs))
-
-    return run
-
-
-analyze_corpus = _to_the_end(analyze_corpus_async)
+analyze_corpus = to_the_end(analyze_corpus_async)
 analyze_corpus.__doc__ = """Analyze every file of ``paths`` into ``output_dir``, to the end:
 the arguments of :func:`analyze_corpus_async`."""
 

@@ -36,6 +36,7 @@ from docanalyze.errors import ConfigError, DocanalyzeError
 from docanalyze.options import Options
 from docanalyze.ray.limiter import ClusterRateLimiter, start_rate_limiter
 from docanalyze.run.backend import create_model
+from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.run.several import running
@@ -60,31 +61,6 @@ def connect(address: str | None = None) -> None:
         ray.init(address=target, log_to_driver=False)
 
 
-def analyze_on_ray(
-    options: Options,
-    paths: list[str],
-    output_dir: str | os.PathLike[str],
-    *,
-    output_format: str = "md",
-    on_file: FileHandler | None = None,
-    address: str | None = None,
-    on_event: Any = None,
-) -> CorpusSummary:
-    """Analyze every document of ``paths`` (folders, globs, files) on the Ray cluster into
-    ``output_dir``, with ``index.jsonl`` as a corpus run keeps it; a re-run resumes."""
-    return asyncio.run(
-        analyze_on_ray_async(
-            options,
-            paths,
-            output_dir,
-            output_format=output_format,
-            on_file=on_file,
-            address=address,
-            on_event=on_event,
-        )
-    )
-
-
 async def analyze_on_ray_async(
     options: Options,
     paths: list[str],
@@ -95,7 +71,10 @@ async def analyze_on_ray_async(
     address: str | None = None,
     on_event: Any = None,
 ) -> CorpusSummary:
-    """The asynchronous form of :func:`analyze_on_ray`."""
+    """Analyze every document of ``paths`` (folders, globs, files) on the Ray cluster into
+    ``output_dir``, with ``index.jsonl`` as a corpus run keeps it; a re-run resumes.
+
+    :func:`analyze_on_ray` takes the same arguments and runs to the end before it returns."""
     if options.batch:
         raise ConfigError(
             "--batch cannot be combined with --ray: each worker would submit its own Message "
@@ -119,6 +98,11 @@ async def analyze_on_ray_async(
         )
     finally:
         ray.kill(limiter)
+
+
+analyze_on_ray = to_the_end(analyze_on_ray_async)
+analyze_on_ray.__doc__ = """Analyze every document of ``paths`` on the Ray cluster into
+``output_dir``, to the end: the arguments of :func:`analyze_on_ray_async`."""
 
 
 class RayCorpusRun(CorpusRun):
