@@ -106,6 +106,20 @@ def test_a_corpus_on_two_workers_stays_within_a_binding_rate_limit(
     assert len(workers) >= 2, "the documents were shared among the workers"
 
 
+def test_the_concurrency_ceiling_holds_across_the_cluster(
+    make_fake_api: Callable[..., FakeMessagesAPI],
+    start_ray: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    write_corpus(tmp_path / "docs", 8)
+    server = make_fake_api(responder=facts_only, latency=0.3)
+    start_ray(server)
+    options = Options(backend="anthropic", chunk_size=400, concurrency=2)
+    summary = analyze_on_ray(options, [str(tmp_path / "docs")], tmp_path / "out")
+    assert summary.complete == 8
+    assert server.stats().max_in_flight <= 2, "four tasks ran at once, two requests in flight"
+
+
 def test_a_killed_worker_loses_nothing_and_writes_nothing_twice(
     make_fake_api: Callable[..., FakeMessagesAPI],
     start_ray: Callable[..., None],

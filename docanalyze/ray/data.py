@@ -15,7 +15,7 @@ from docanalyze.errors import DocanalyzeError, IncompleteRun
 from docanalyze.ingest import document_from_bytes
 from docanalyze.ingest.sources import resolve_document
 from docanalyze.options import Options
-from docanalyze.ray.limiter import ClusterRateLimiter
+from docanalyze.ray.limiter import ClusterConcurrency, ClusterRateLimiter
 from docanalyze.report.result import Report
 from docanalyze.run.backend import create_model
 from docanalyze.run.pipeline import Pipeline
@@ -47,8 +47,12 @@ class AnalyzeRows:
         return {**row, **asyncio.run(self._columns(row))}
 
     async def _columns(self, row: dict[str, Any]) -> dict[str, Any]:
-        pacer = ClusterRateLimiter(self.limiter) if self.limiter is not None else None
-        model, _ = create_model(self.options, rate_limiter=pacer)
+        shared = self.limiter is not None
+        model, _ = create_model(
+            self.options,
+            rate_limiter=ClusterRateLimiter(self.limiter) if shared else None,
+            concurrency_limiter=ClusterConcurrency(self.limiter) if shared else None,
+        )
         pipeline = Pipeline(self.options, client=model)
         status = "complete"
         try:

@@ -1,16 +1,21 @@
-"""One rate limiter for a whole Ray cluster: an actor that owns the buckets and the 429 pause.
+"""One rate limiter for a whole Ray cluster: an actor that owns the buckets, the 429 pause and
+the adaptive concurrency.
 
-Every worker's Claude client paces its requests through :class:`ClusterRateLimiter`, a stand-in
-for its own :class:`~docanalyze.models.anthropic.ratelimit.RateLimiter` that forwards to one
-:class:`RateLimiterActor`: admission waits there, and every response's headers, usage and 429
-are learned there, so that all workers together stay within the organisation's limits and
-``--rpm``, ``--input-tpm`` and ``--output-tpm`` cap the whole cluster.
+Every worker's Claude client paces its requests through :class:`ClusterRateLimiter` and
+:class:`ClusterConcurrency`, stand-ins for its own
+:class:`~docanalyze.models.anthropic.ratelimit.RateLimiter` and
+:class:`~docanalyze.models.anthropic.concurrency.AdaptiveConcurrency` that forward to one
+:class:`RateLimiterActor`: admission waits there, and every response's headers, usage, 429 and
+overload are learned there, so that all workers together stay within the organisation's limits,
+``--rpm``, ``--input-tpm`` and ``--output-tpm`` cap the whole cluster, and ``--concurrency`` is
+the ceiling of the requests in flight across it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -22,18 +27,78 @@ from docanalyze.models.anthropic.buckets import (
     Ticket,
     parse_rate_limit_headers,
 )
+from docanalyze.models.anthropic.concurrency import (
+    DEFAULT_CONCURRENCY,
+    AdaptiveConcurrency,
+    ConcurrencyStats,
+    Slot,
+)
 from docanalyze.models.anthropic.ratelimit import RateLimiter
 
-__all__ = ["ClusterRateLimiter", "RateLimiterActor", "start_rate_limiter"]
+__all__ = [
+    "SLOT_LIFETIME",
+    "ClusterConcurrency",
+    "ClusterRateLimiter",
+    "RateLimiterActor",
+    "start_rate_limiter",
+]
+
+SLOT_LIFETIME = 1_800.0
+"""Seconds after which a place in flight is taken back: its worker died holding it (a request
+lasts at most its timeout, 600 s by default, times its retries' backoff well within this)."""
 
 
 class RateLimiterActor:
     """The cluster's one :class:`RateLimiter`, in an actor (an async one: admission waits)."""
 
     def __init__(
-        self, rpm: float | None, input_tpm: float | None, output_tpm: float | None
+        self,
+        rpm: float | None,
+        input_tpm: float | None,
+        output_tpm: float | None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        slot_lifetime: float = SLOT_LIFETIME,
     ) -> None:
         self._limiter = RateLimiter(rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm)
+        self._slot_lifetime = slot_lifetime
+        self._limits = AdaptiveConcurrency(concurrency, headroom=self._limiter.has_headroom)
+        self._slots: dict[int, Slot] = {}
+        self._next_slot = 0
+
+    async def take_slot(self) -> tuple[int, int, float, int]:
+        """A place in flight: its key, epoch and start, and the limit now."""
+        self._reclaim_lost_slots()
+        slot = await self._limits.acquire()
+        self._next_slot += 1
+        self._slots[self._next_slot] = slot
+        return self._next_slot, slot.epoch, slot.started, self._limits.limit
+
+    def _reclaim_lost_slots(self) -> None:
+        """Give back the places of requests whose worker died holding them."""
+        oldest = time.monotonic() - self._slot_lifetime
+        for key in [key for key, slot in self._slots.items() if slot.started < oldest]:
+            self._limits.release(self._slots.pop(key))
+
+    async def give_back(self, key: int) -> None:
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._limits.release(slot)
+
+    async def slot_accepted(self, key: int) -> None:
+        if key in self._slots:
+            self._limits.record_accepted(self._slots[key])
+
+    async def slot_succeeded(self, key: int) -> None:
+        if key in self._slots:
+            headroom = self._limiter.has_headroom(self._limits.limit)
+            self._limits.record_success(self._slots[key], headroom=headroom)
+
+    async def slot_overloaded(self, key: int, sporadic_ok: bool) -> None:
+        if key in self._slots:
+            self._limits.record_overload(self._slots[key], sporadic_ok=sporadic_ok)
+
+    async def concurrency_stats(self) -> ConcurrencyStats:
+        return self._limits.stats()
 
     async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket:
         return await self._limiter.acquire(input_estimate, max_tokens)
@@ -60,12 +125,16 @@ class RateLimiterActor:
 
 
 def start_rate_limiter(
-    rpm: float | None = None, input_tpm: float | None = None, output_tpm: float | None = None
+    rpm: float | None = None,
+    input_tpm: float | None = None,
+    output_tpm: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Any:
-    """Start the cluster's rate-limiter actor (it takes no CPU); returns its handle."""
+    """Start the cluster's rate-limiter actor (it takes no CPU); returns its handle.
+    ``concurrency`` is the ceiling of requests in flight across the cluster."""
     remote: Any = ray.remote  # typed by Ray for plain functions; an actor class is fine too
     actor_class = remote(num_cpus=0, max_concurrency=10_000)(RateLimiterActor)
-    return actor_class.remote(rpm, input_tpm, output_tpm)
+    return actor_class.remote(rpm, input_tpm, output_tpm, concurrency)
 
 
 class ClusterRateLimiter:
@@ -73,8 +142,8 @@ class ClusterRateLimiter:
 
     Admission is awaited; what the client only reports (headers, usage, unused budget, a 429)
     is sent without waiting. The 429 pause's end is also kept here, for the client's own retry
-    delay, and the headroom that lets the adaptive concurrency grow is the actor's answer to
-    the previous request.
+    delay; :meth:`has_headroom` is the actor's answer to the previous question (the cluster's
+    concurrency, in the actor, asks the actor's limiter directly).
     """
 
     def __init__(self, actor: Any) -> None:
@@ -130,6 +199,53 @@ class ClusterRateLimiter:
     def stats(self) -> LimiterStats:
         stats: LimiterStats = ray.get(self._actor.stats.remote())
         return stats
+
+
+@dataclass(eq=False)
+class ClusterSlot(Slot):
+    """A place in flight held in the cluster's actor, named by its ``key`` there."""
+
+    key: int = 0
+
+
+class ClusterConcurrency:
+    """What a worker's Claude client sees as its adaptive concurrency: the cluster's, in the
+    actor. Taking a place is awaited; the rest is reported without waiting."""
+
+    def __init__(self, actor: Any) -> None:
+        self._actor = actor
+        self._limit = 1
+
+    @property
+    def limit(self) -> int:
+        """The cluster's limit as of the last place taken."""
+        return self._limit
+
+    async def acquire(self) -> Slot:
+        key, epoch, started, self._limit = await self._actor.take_slot.remote()
+        return ClusterSlot(epoch, started, key=key)
+
+    def release(self, slot: Slot) -> None:
+        self._actor.give_back.remote(_key(slot))
+
+    def record_accepted(self, slot: Slot) -> None:
+        slot.accepted = True
+        self._actor.slot_accepted.remote(_key(slot))
+
+    def record_success(self, slot: Slot, *, headroom: bool = True) -> None:
+        self._actor.slot_succeeded.remote(_key(slot))
+
+    def record_overload(self, slot: Slot, *, sporadic_ok: bool = False) -> bool:
+        self._actor.slot_overloaded.remote(_key(slot), sporadic_ok)
+        return False  # decided in the actor
+
+    def stats(self) -> ConcurrencyStats:
+        stats: ConcurrencyStats = ray.get(self._actor.concurrency_stats.remote())
+        return stats
+
+
+def _key(slot: Slot) -> int:
+    return slot.key if isinstance(slot, ClusterSlot) else 0
 
 
 def _kinds(names: list[str]) -> list[Kind]:

@@ -34,7 +34,7 @@ from docanalyze.corpus.runner import (
 )
 from docanalyze.errors import ConfigError, DocanalyzeError
 from docanalyze.options import Options
-from docanalyze.ray.limiter import ClusterRateLimiter, start_rate_limiter
+from docanalyze.ray.limiter import ClusterConcurrency, ClusterRateLimiter, start_rate_limiter
 from docanalyze.run.backend import create_model
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
@@ -82,7 +82,9 @@ async def analyze_on_ray_async(
             "standard price"
         )
     connect(address)
-    limiter = start_rate_limiter(options.rpm, options.input_tpm, options.output_tpm)
+    limiter = start_rate_limiter(
+        options.rpm, options.input_tpm, options.output_tpm, options.concurrency
+    )
     resources: Any = ray.cluster_resources
     tasks_at_once = max(1, int(resources().get("CPU", 1) / TASK_CPUS))
     pipeline = Pipeline(options, on_event=on_event)
@@ -151,7 +153,11 @@ async def _analyze_here(
     options: Options, file: CorpusFile, target: FileTarget, limiter: Any
 ) -> IndexEntry:
     events = EventLog(None)
-    model, _ = create_model(options, rate_limiter=ClusterRateLimiter(limiter))
+    model, _ = create_model(
+        options,
+        rate_limiter=ClusterRateLimiter(limiter),
+        concurrency_limiter=ClusterConcurrency(limiter),
+    )
     pipeline = Pipeline(options, client=model)
     try:
         with running(file.path):

@@ -15,7 +15,7 @@ from docanalyze.options import Options
 
 if TYPE_CHECKING:
     from docanalyze.models.anthropic.model import AnthropicModel
-    from docanalyze.models.anthropic.pacer import RequestPacer
+    from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
     from docanalyze.models.anthropic.retry import RetryEvent
     from docanalyze.store import RunStore
 
@@ -32,6 +32,7 @@ def create_model(
     env: Mapping[str, str] | None = None,
     on_event: EventHandler | None = None,
     rate_limiter: RequestPacer | None = None,
+    concurrency_limiter: SlotLimiter | None = None,
 ) -> tuple[Model, list[str]]:
     """Build the backend the options ask for, with the notices the user should see.
 
@@ -39,7 +40,8 @@ def create_model(
     extractive analyzer, which then works under the same budgets as the chosen model.
     ``on_event`` hears, while the run goes on, of every retry (:class:`RequestRetried`) and of a
     switch to the fallback model (a :class:`Notice`). ``rate_limiter`` replaces the Claude
-    client's own, to pace it together with others (:mod:`docanalyze.ray`'s cluster limiter).
+    client's own, to pace it together with others, and ``concurrency_limiter`` its adaptive
+    concurrency (:mod:`docanalyze.ray`'s cluster limiters).
     """
     env = os.environ if env is None else env
     backend = options.backend
@@ -73,6 +75,7 @@ def create_model(
         on_retry=None if on_event is None else _retry_reporter(on_event),
         on_fallback=None if on_event is None else _fallback_reporter(on_event),
         rate_limiter=rate_limiter,
+        concurrency_limiter=concurrency_limiter,
     )
     if options.batch:
         if options.fallback_model:

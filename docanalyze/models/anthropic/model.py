@@ -31,7 +31,7 @@ from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.message_parts import reply_from_message
 from docanalyze.models.anthropic.model_lookup import ModelLookup
-from docanalyze.models.anthropic.pacer import RequestPacer
+from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 from docanalyze.models.anthropic.ratelimit import RateLimiter
 from docanalyze.models.anthropic.retry import (
     RetryEvent,
@@ -129,6 +129,7 @@ class AnthropicModel:
         fallback_after: int = 3,
         on_fallback: Callable[[str, str], None] | None = None,
         rate_limiter: RequestPacer | None = None,
+        concurrency_limiter: SlotLimiter | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1 (got {concurrency})")
@@ -154,7 +155,7 @@ class AnthropicModel:
         self.limiter: RequestPacer = rate_limiter or RateLimiter(
             rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm
         )
-        self.limits = AdaptiveConcurrency(
+        self.limits: SlotLimiter = concurrency_limiter or AdaptiveConcurrency(
             concurrency, initial=initial_concurrency, headroom=self.limiter.has_headroom
         )
         self.fallback = FallbackSwitch(

@@ -1,4 +1,4 @@
-"""What the Claude client asks of whatever paces its requests: the protocol of its rate limiter.
+"""What the Claude client asks of whatever paces its requests: its rate and concurrency limiters.
 
 :class:`~docanalyze.models.anthropic.ratelimit.RateLimiter` paces one process's requests;
 :class:`docanalyze.ray.limiter.ClusterRateLimiter` paces many processes' together.
@@ -10,8 +10,9 @@ from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from docanalyze.models.anthropic.buckets import Kind, LimiterStats, Ticket
+from docanalyze.models.anthropic.concurrency import ConcurrencyStats, Slot
 
-__all__ = ["RequestPacer"]
+__all__ = ["RequestPacer", "SlotLimiter"]
 
 
 class RequestPacer(Protocol):
@@ -43,3 +44,24 @@ class RequestPacer(Protocol):
     def has_headroom(self, requests: int) -> bool: ...
 
     def stats(self) -> LimiterStats: ...
+
+
+class SlotLimiter(Protocol):
+    """What the Claude client asks of its concurrency limiter: :class:`~docanalyze.models.
+    anthropic.concurrency.AdaptiveConcurrency`, or one shared by many processes
+    (:class:`docanalyze.ray.limiter.ClusterConcurrency`)."""
+
+    @property
+    def limit(self) -> int: ...
+
+    async def acquire(self) -> Slot: ...
+
+    def release(self, slot: Slot) -> None: ...
+
+    def record_accepted(self, slot: Slot) -> None: ...
+
+    def record_success(self, slot: Slot, *, headroom: bool = True) -> None: ...
+
+    def record_overload(self, slot: Slot, *, sporadic_ok: bool = False) -> bool: ...
+
+    def stats(self) -> ConcurrencyStats: ...
