@@ -33,6 +33,7 @@ from docanalyze.models.anthropic.concurrency import (
     ConcurrencyStats,
     Slot,
 )
+from docanalyze.models.anthropic.pacer import Kinds
 from docanalyze.models.anthropic.ratelimit import RateLimiter
 
 __all__ = [
@@ -160,14 +161,8 @@ class ClusterRateLimiter:
         self._actor.observe.remote(dict(headers), ticket)
         return set(parse_rate_limit_headers(headers))
 
-    def settle(
-        self,
-        ticket: Ticket,
-        input_tokens: int,
-        output_tokens: int,
-        observed: Collection[Kind] = (),
-    ) -> None:
-        self._actor.settle.remote(ticket, input_tokens, output_tokens, list(observed))
+    def settle(self, ticket: Ticket, inputs: int, outputs: int, kinds: Kinds = (), /) -> None:
+        self._actor.settle.remote(ticket, inputs, outputs, list(kinds))
 
     def release_unused(
         self, ticket: Ticket, *, rejected: bool, observed: Collection[Kind] = ()

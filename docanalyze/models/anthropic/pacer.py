@@ -12,7 +12,10 @@ from typing import Protocol
 from docanalyze.models.anthropic.buckets import Kind, LimiterStats, Ticket
 from docanalyze.models.anthropic.concurrency import ConcurrencyStats, Slot
 
-__all__ = ["RequestPacer", "SlotLimiter"]
+__all__ = ["Kinds", "RequestPacer", "SlotLimiter"]
+
+Kinds = Collection[Kind]
+"""The kinds of limit a response's headers reported."""
 
 
 class RequestPacer(Protocol):
@@ -23,13 +26,8 @@ class RequestPacer(Protocol):
 
     def observe(self, headers: Mapping[str, str], ticket: Ticket | None = None) -> set[Kind]: ...
 
-    def settle(
-        self,
-        ticket: Ticket,
-        input_tokens: int,
-        output_tokens: int,
-        observed: Collection[Kind] = (),
-    ) -> None: ...
+    def settle(self, ticket: Ticket, inputs: int, outputs: int, kinds: Kinds = (), /) -> None:
+        """Correct ``ticket``'s debit from the reply's input and output tokens."""
 
     def release_unused(
         self, ticket: Ticket, *, rejected: bool, observed: Collection[Kind] = ()
