@@ -82,9 +82,10 @@ def test_a_corpus_on_two_workers_stays_within_a_binding_rate_limit(
     tmp_path: Path,
 ) -> None:
     facts = write_corpus(tmp_path / "docs", 30)
-    # 30 documents of 2 chunks: about 90 requests against 75 a minute.
+    (tmp_path / "docs" / "broken.pdf").write_bytes(b"%PDF-1.7 this is not a PDF")
+    # 30 documents of 2 chunks: about 90 requests against 85 a minute; one file is broken.
     server = make_fake_api(
-        responder=facts_only, rate_limits=RateLimits(requests_per_minute=75), latency=0.05
+        responder=facts_only, rate_limits=RateLimits(requests_per_minute=85), latency=0.05
     )
     start_ray(server)
     out = tmp_path / "out"
@@ -93,14 +94,17 @@ def test_a_corpus_on_two_workers_stays_within_a_binding_rate_limit(
         Options(backend="anthropic", chunk_size=400), [str(tmp_path / "docs")], out
     )
 
-    assert summary.complete == 30 and summary.failed == 0
+    assert summary.complete == 30 and summary.failed == 1
     assert reported_facts(out) == facts
     sent = messages(server)
     rate_limited = sum(1 for request in sent if request.status == 429)
-    assert len(sent) > 75, "the limit binds"
+    assert len(sent) > 85, "the limit binds"
     assert rate_limited <= 0.05 * len(sent)
     rows = index_rows(out)
-    assert len(rows) == 30 and all(row["status"] == "complete" for row in rows)
+    [broken] = [row for row in rows if row["status"] != "complete"]
+    assert broken["status"] == "failed" and "broken.pdf" in str(broken["error"])
+    rows = [row for row in rows if row["status"] == "complete"]
+    assert len(rows) == 30
     workers = {row["worker"] for row in rows}
     assert all(isinstance(worker, str) and "/" in worker for worker in workers)
     assert len(workers) >= 2, "the documents were shared among the workers"
