@@ -24,9 +24,7 @@ from docanalyze.run.prepare import prepare_run
 from docanalyze.run.reduce import final_prompt, reduce_prompt
 from docanalyze.run.sections import (
     lay_out_final,
-    overview_prompt,
     section_count,
-    section_prompt,
 )
 
 __all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
@@ -182,19 +180,13 @@ def _final_previews(
         f"{_stand_in_note(stand_ins)}, cut in {len(layout.parts)} sections; a run cuts the "
         f"merged results of all {_count(chunk_count, 'chunk')} in sections"
     )
-    overview, overview_tokens = overview_prompt(renderer, layout)
-    section, section_tokens = section_prompt(renderer, layout, 0)
-    digest = tuple(partial.text for partial in layout.digest(renderer.limits.estimate_tokens))
-    material = tuple(partial.text for partial in layout.parts[0])
-    requests = [
-        renderer.stage_request("final", overview, layout.overview_max_tokens, digest),
-        renderer.stage_request("final", section, layout.section_max_tokens, material),
-    ]
     titles = ["final: the overview", f"final: section 1 of {len(layout.parts)}"]
-    return [
-        _preview(renderer, request, title, tokens, note)
-        for request, title, tokens in zip(requests, titles, (overview_tokens, section_tokens))
-    ]
+    previews = []
+    for piece, title in zip(layout.pieces, titles):
+        material = tuple(partial.text for partial in piece.material)
+        request = renderer.stage_request("final", piece.prompt, piece.max_tokens, material)
+        previews.append(_preview(renderer, request, title, piece.tokens, note))
+    return previews
 
 
 def _final_preview(

@@ -17,8 +17,6 @@ from docanalyze.run.sections import (
     FINAL_OUTPUT_SHARE,
     FinalLayout,
     lay_out_final,
-    overview_prompt,
-    section_prompt,
 )
 from docanalyze.text.tokens import estimate_tokens
 
@@ -145,13 +143,7 @@ def _final_requests(renderer: PromptRenderer, layout: FinalLayout) -> list[Plann
         budget = renderer.budgets.final_max_tokens
         pieces = [(prompt_tokens, partials, budget)]
     else:
-        digest = layout.digest(renderer.limits.estimate_tokens)
-        overview = overview_prompt(renderer, layout)[1]
-        pieces = [(overview, digest, layout.overview_max_tokens)]
-        pieces += [
-            (section_prompt(renderer, layout, index)[1], part, layout.section_max_tokens)
-            for index, part in enumerate(layout.parts)
-        ]
+        pieces = [(piece.tokens, piece.material, piece.max_tokens) for piece in layout.pieces]
     requests = []
     for prompt_tokens, material, budget in pieces:
         tokens = sum(estimate_tokens(partial.text) for partial in material)

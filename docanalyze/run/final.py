@@ -18,10 +18,8 @@ from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
 from docanalyze.run.reduce import final_prompt, refused_part
 from docanalyze.run.sections import (
     FinalLayout,
-    overview_prompt,
     report_headings,
     section_body,
-    section_prompt,
     stitch_report,
 )
 from docanalyze.run.stream import ReportStream, SectionStream
@@ -81,15 +79,10 @@ async def _write_single(
 
 
 async def _write_sections(ctx: RunContext, layout: FinalLayout, stream: bool) -> FinalText:
-    renderer = ctx.renderer
-    digest = layout.digest(renderer.limits.estimate_tokens)
-    overview = overview_prompt(renderer, layout)[0]
-    requests = [_request(ctx, overview, layout.overview_max_tokens, digest)]
-    requests += [
-        _request(ctx, section_prompt(renderer, layout, index)[0], layout.section_max_tokens, part)
-        for index, part in enumerate(layout.parts)
+    requests = [
+        _request(ctx, piece.prompt, piece.max_tokens, piece.material) for piece in layout.pieces
     ]
-    headings = report_headings(renderer, layout)
+    headings = report_headings(ctx.renderer, layout)
     ctx.emit(StageStarted("final", len(requests)))
     streamer = SectionStream(ctx.emit, headings) if stream else None
     replies = await asyncio.gather(

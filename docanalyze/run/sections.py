@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from docanalyze.document import Partial
 from docanalyze.prompting.renderer import PromptRenderer
@@ -22,6 +22,7 @@ __all__ = [
     "FINAL_OUTPUT_SHARE",
     "SECTION_TOKENS",
     "FinalLayout",
+    "FinalPiece",
     "OutlineEntry",
     "lay_out_final",
     "overview_prompt",
@@ -64,14 +65,27 @@ class OutlineEntry:
 
 
 @dataclass(frozen=True)
+class FinalPiece:
+    """One request of a report in sections: its prompt, token estimate, material and budget."""
+
+    prompt: str
+    tokens: int
+    material: list[Partial]
+    max_tokens: int
+
+
+@dataclass(frozen=True)
 class FinalLayout:
     """How the final report is written: ``parts`` holds each section's partial results, in
-    document order (one part: a single request, with ``final.j2``)."""
+    document order (one part: a single request, with ``final.j2``). In sections, ``pieces``
+    are the requests, rendered once: the overview (from ``digest``), then every section."""
 
     parts: list[list[Partial]]
     section_max_tokens: int
     overview_max_tokens: int
     chunk_count: int
+    digest: list[Partial] = field(default_factory=list)
+    pieces: list[FinalPiece] = field(default_factory=list)
 
     @property
     def sectioned(self) -> bool:
@@ -86,20 +100,21 @@ class FinalLayout:
             for number, part in enumerate(self.parts, 1)
         ]
 
-    def digest(self, estimate_tokens: Callable[[str], int]) -> list[Partial]:
-        """The first points of every part, at most :data:`DIGEST_TOKENS` each: the overview's
-        material."""
-        digest = []
-        for entry, part in zip(self.outline, self.parts):
-            lines: list[str] = []
-            used = 0
-            for line in (line for p in part for line in p.text.splitlines() if line.strip()):
-                used += estimate_tokens(line)
-                if lines and used > DIGEST_TOKENS:
-                    break
-                lines.append(line)
-            digest.append(Partial("\n".join(lines), entry.first_page, entry.last_page))
-        return digest
+
+def _digest(layout: FinalLayout, estimate_tokens: Callable[[str], int]) -> list[Partial]:
+    """The first points of every part, at most :data:`DIGEST_TOKENS` each: the overview's
+    material."""
+    digest = []
+    for entry, part in zip(layout.outline, layout.parts):
+        lines: list[str] = []
+        used = 0
+        for line in (line for p in part for line in p.text.splitlines() if line.strip()):
+            used += estimate_tokens(line)
+            if lines and used > DIGEST_TOKENS:
+                break
+            lines.append(line)
+        digest.append(Partial("\n".join(lines), entry.first_page, entry.last_page))
+    return digest
 
 
 def lay_out_final(
@@ -122,7 +137,14 @@ def lay_out_final(
     room = budgets.final_max_tokens - overview_tokens
     parts = _split_in_order(renderer, partials, count)
     layout = FinalLayout(parts, room // count, overview_tokens, chunk_count)
-    return layout if _fits(renderer, layout) else single
+    layout = replace(layout, digest=_digest(layout, renderer.limits.estimate_tokens))
+    layout = replace(layout, pieces=_pieces(renderer, layout))
+    budgets = renderer.budgets
+    fits = all(
+        budgets.fits(piece.tokens, budgets.output("final", piece.max_tokens))
+        for piece in layout.pieces
+    )
+    return layout if fits else single
 
 
 def section_count(renderer: PromptRenderer, material_tokens: int, mode: str) -> int:
@@ -166,15 +188,18 @@ def _split_in_order(
     return parts
 
 
-def _fits(renderer: PromptRenderer, layout: FinalLayout) -> bool:
-    budgets = renderer.budgets
-    requests = [section_prompt(renderer, layout, i)[1] for i in range(len(layout.parts))]
-    return all(
-        budgets.fits(tokens, budgets.output("final", layout.section_max_tokens))
-        for tokens in requests
-    ) and budgets.fits(
-        overview_prompt(renderer, layout)[1], budgets.output("final", layout.overview_max_tokens)
+def _pieces(renderer: PromptRenderer, layout: FinalLayout) -> list[FinalPiece]:
+    """The overview's request, then every section's, rendered."""
+    overview = FinalPiece(
+        *overview_prompt(renderer, layout), layout.digest, layout.overview_max_tokens
     )
+    return [
+        overview,
+        *(
+            FinalPiece(*section_prompt(renderer, layout, index), part, layout.section_max_tokens)
+            for index, part in enumerate(layout.parts)
+        ),
+    ]
 
 
 def section_prompt(renderer: PromptRenderer, layout: FinalLayout, index: int) -> tuple[str, int]:
@@ -198,7 +223,7 @@ def overview_prompt(renderer: PromptRenderer, layout: FinalLayout) -> tuple[str,
     """``overview.j2`` rendered from the digest of every part, and its token estimate."""
     return renderer.render(
         "overview",
-        digest=layout.digest(renderer.limits.estimate_tokens),
+        digest=layout.digest,
         outline=layout.outline,
         sections=len(layout.parts),
         max_tokens=layout.overview_max_tokens,
