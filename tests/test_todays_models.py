@@ -456,3 +456,27 @@ def test_a_rerun_after_thinking_cuts_asks_nothing_again(
     assert code == 0, err
     assert len(messages(rules_api)) == asked, "every reply, the cut ones too, came from the store"
     assert again == first
+
+
+def test_a_short_report_cut_while_thinking_gets_the_room_of_the_apis_default_effort(
+    rules_api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    # A small text budget, a long prompt: at the API's default effort (high) the report thinks
+    # about ten times its text budget. Growing from twice the little room the cut reply had
+    # (300, 1,324, 2,948, ...) pays for re-ask after re-ask (and ran out of them in a report in
+    # sections of a 1,000,000-character document); the re-ask starts from high's allowance.
+    write_long_document(tmp_path / "notes.txt", pages=40, page_chars=2500)
+    code, _, err = invoke(
+        rules_api, "report", str(tmp_path / "notes.txt"), "--thinking", "api",
+        "--final", "single", "--max-tokens", "300",
+    )  # fmt: skip
+    assert code == 0, err
+    finals = [
+        request for request in messages(rules_api) if request.prompt == final_prompt(rules_api)
+    ]
+    assert [request.max_tokens for request in finals] == [300, 300 + 4096]
+    assert "a final reply was cut while claude-sonnet-5-5 was still thinking" in err
+
+
+def final_prompt(server: FakeMessagesAPI) -> str:
+    return messages(server)[-1].prompt

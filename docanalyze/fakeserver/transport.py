@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from docanalyze.fakeserver import responses
 from docanalyze.fakeserver.endpoints import MessagesEndpoints
@@ -43,6 +45,14 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self.stopping = threading.Event()
         super().__init__((LOOPBACK_HOST, port), _MessagesRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Print a handler's traceback, except for a client that went away (a cancelled
+        request): that is the client's business, not the server's failure."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def track(self, connection: socket.socket) -> None:
         """Remember an open client connection."""

@@ -13,24 +13,28 @@ from typing import TYPE_CHECKING
 from docanalyze.errors import BudgetError
 from docanalyze.events import Notice
 from docanalyze.models.base import ModelReply, ModelRequest
+from docanalyze.prompting.thinking import THINKING_ALLOWANCE
 
 if TYPE_CHECKING:  # the run context calls these: no cycle at run time
     from docanalyze.run.context import RunContext
 
 __all__ = ["MAX_THINKING_RETRIES", "refusal_reask", "thinking_reask"]
 
-MAX_THINKING_RETRIES = 2
+MAX_THINKING_RETRIES = 3
 """How often a reply cut while the model was still thinking is asked again with more room."""
 
 
 def thinking_reask(
     ctx: RunContext, request: ModelRequest, reply: ModelReply, retries: int
 ) -> ModelRequest | None:
-    """``request`` with twice the room for thinking, when ``reply`` was cut while the model
-    was still thinking (it wrote less than half its text budget); None otherwise.
+    """``request`` with more room for thinking, when ``reply`` was cut while the model was
+    still thinking (it wrote less than half its text budget); None otherwise.
 
-    Halving the text would not help: thinking does not shrink with it. Raises
-    :class:`BudgetError` when the room cannot grow (the window or the output limit).
+    The room is at least twice what the reply thought and twice the allowance it had, and at
+    least the allowance of the effort the model thinks at (a request that sent no effort, or
+    no allowance, thinks at the model's default effort). Halving the text would not help:
+    thinking does not shrink with it. Raises :class:`BudgetError` when the room cannot grow
+    (the window or the output limit) or after :data:`MAX_THINKING_RETRIES` re-asks.
     """
     used = reply.answered_usage  # a stored reply: as when it was paid for
     if not reply.truncated or used.thinking_tokens == 0:
@@ -38,7 +42,11 @@ def thinking_reask(
     if used.text_tokens * 2 >= request.text_budget:
         return None  # the text itself is long: the stage asks again for more text
     # It used all its room and was still thinking: give it at least twice what it used.
-    allowance = max(2 * request.thinking_allowance, 2 * used.thinking_tokens, 1024)
+    allowance = max(
+        2 * request.thinking_allowance,
+        2 * used.thinking_tokens,
+        _effort_allowance(ctx, request),
+    )
     max_tokens = request.text_budget + allowance
     grows = (
         retries < MAX_THINKING_RETRIES
@@ -59,6 +67,13 @@ def thinking_reask(
         )
     )
     return replace(request, max_tokens=max_tokens, thinking_allowance=allowance)
+
+
+def _effort_allowance(ctx: RunContext, request: ModelRequest) -> int:
+    """The thinking allowance of the effort ``request`` is answered at."""
+    rules = ctx.model.rules_of(request.model or ctx.model.name)
+    effort = request.effort or rules.default_effort or "low"
+    return THINKING_ALLOWANCE.get(effort, THINKING_ALLOWANCE["low"])
 
 
 def refusal_reask(ctx: RunContext, request: ModelRequest, reply: ModelReply) -> ModelRequest | None:
