@@ -13,7 +13,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.fakeserver import FakeMessagesAPI, FakeModel, count_tokens
+from docanalyze.fakeserver import TODAYS_MODELS, FakeMessagesAPI, FakeModel, count_tokens
+from docanalyze.models.catalog import KNOWN_MODELS
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 PROSE = (
@@ -177,6 +178,10 @@ def test_unknown_and_retired_models_are_404_and_the_models_api_knows_the_lifecyc
         sdk.models.retrieve("claude-nope-9")
     listed = [model.id for model in sdk.models.list()]
     assert "claude-fable-5-2" in listed and "claude-haiku-5-5" in listed
+    assert "claude-opus-4-5" in listed, "a deprecated model is listed"
+    assert "claude-sonnet-4-5" not in listed, "a retired one only when asked for"
+    retired_only = [model.id for model in sdk.models.list(lifecycle=["retired"])]
+    assert retired_only == ["claude-sonnet-4-5"]
     assert api.model_lookups == [
         "claude-sonnet-4-5",
         "claude-opus-4-5",
@@ -243,3 +248,25 @@ def test_the_cache_minimum_is_the_models_own(api: FakeMessagesAPI) -> None:
     on_5 = ask(api, model="claude-sonnet-5", system=system, thinking={"type": "disabled"})
     assert on_5_5.usage.cache_creation_input_tokens > 0  # 512 on the 5.5 models
     assert on_5.usage.cache_creation_input_tokens == 0  # 1,024 on Sonnet 5
+
+
+@pytest.mark.parametrize("name", sorted({info.name for info in KNOWN_MODELS.values()}))
+def test_the_fake_servers_table_and_docanalyzes_catalog_agree(name: str) -> None:
+    # Two transcriptions of the same published pages, made apart: where they differ, one of
+    # them misread the docs.
+    served, known = TODAYS_MODELS[name], KNOWN_MODELS[name]
+    rules = known.capabilities
+    assert (served.context_window, served.max_tokens) == (
+        known.context_window,
+        known.max_output_tokens,
+    )
+    assert served.tokenizer_ratio == known.tokenizer_ratio
+    assert served.min_cache_tokens == known.min_cache_tokens
+    assert served.thinking_types == rules.thinking_types
+    assert served.thinks_by_default == rules.thinks_by_default
+    assert served.strict_requests == rules.rejects_sampling
+    assert served.lifecycle == known.lifecycle
+    if rules.efforts:
+        assert served.efforts == rules.efforts and served.default_effort == rules.default_effort
+    if rules.thinks_by_default and rules.off_type is not None:
+        assert served.off_efforts == rules.off_efforts

@@ -15,6 +15,7 @@ when a message request stops being in flight and its unused output-token estimat
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -197,13 +198,16 @@ class MessagesEndpoints:
 
     def _models(self, request: IncomingRequest, path: str, request_id: str) -> Response:
         """``GET /v1/models/{id}`` and ``GET /v1/models``: with model rules, the server's model
-        table (404 for a model it does not have; a retired one is listed as retired); without,
-        any id is an active model with the server's limits and no capability information."""
+        table (404 for a model it does not have; a retired one is described as retired, and
+        listed only when ``lifecycle`` asks for it); without, any id is an active model with
+        the server's limits and no capability information."""
         require_headers(request.headers, self.settings.api_key)
         headers = {**self._rate_limit_headers(), "request-id": request_id}
         model_id = path[len(MODELS_PATH) :].strip("/")
         if not model_id:
+            stages = _listed_lifecycles(request.path)
             listed = [self._model_info(name) for name in self.settings.models]
+            listed = [info for info in listed if info["lifecycle"] in stages]
             first, last = (listed[0]["id"], listed[-1]["id"]) if listed else (None, None)
             page = {"data": listed, "has_more": False, "first_id": first, "last_id": last}
             return JsonResponse(200, page, headers)
@@ -323,3 +327,11 @@ class MessagesEndpoints:
         if remember:
             self.log.append(recorded)
         return recorded
+
+
+def _listed_lifecycles(path: str) -> set[str]:
+    """The lifecycle stages a ``GET /v1/models`` lists: those its ``lifecycle`` query asks for
+    (the SDK sends ``lifecycle[]=...``), else active and deprecated, as the API reference says."""
+    query = urllib.parse.parse_qs(path.partition("?")[2])
+    asked = query.get("lifecycle", []) + query.get("lifecycle[]", [])
+    return set(asked) or {"active", "deprecated"}
