@@ -187,6 +187,23 @@ def test_a_retired_model_fails_after_one_models_api_call_saying_so(
     assert messages(rules_api) == [] and rules_api.model_lookups == ["claude-sonnet-4-5"]
 
 
+def test_a_retired_or_unknown_fallback_model_fails_before_any_request_naming_its_option(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path
+) -> None:
+    path = str(fixtures_dir / "sample-en.pdf")
+    code, out, err = invoke(rules_api, "report", path, "--fallback-model", "claude-sonnet-4-5")
+    assert code == 1 and out == ""
+    assert "claude-sonnet-4-5 was retired on 2026-11-30" in err
+    assert "choose another --fallback-model, e.g. --fallback-model claude-sonnet-5-5" in err
+    code, _, err = invoke(rules_api, "report", path, "--fallback-model", "claude-nope-9")
+    assert code == 1
+    assert err.strip() == (
+        "Error: model 'claude-nope-9' is not known to the Anthropic API (404 from the Models "
+        "API: model: claude-nope-9): check --fallback-model"
+    )
+    assert messages(rules_api) == []
+
+
 def test_a_deprecated_model_gets_a_notice_with_its_retirement_date(
     rules_api: FakeMessagesAPI, fixtures_dir: Path
 ) -> None:

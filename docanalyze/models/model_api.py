@@ -126,21 +126,24 @@ def describe_from_api(body: dict[str, Any]) -> ModelDescription:
     )
 
 
-def lifecycle_problem(description: ModelDescription) -> tuple[ConfigError | None, str | None]:
-    """The error for a retired model, or the notice for a deprecated one (or neither)."""
+def lifecycle_problem(
+    description: ModelDescription, option: str = "--model"
+) -> tuple[ConfigError | None, str | None]:
+    """The error for a retired model, or the notice for a deprecated one (or neither);
+    ``option`` is where the model was chosen (``--model``, ``--fallback-model``)."""
     name = description.name
-    instead = f", e.g. --model {description.replacement}" if description.replacement else ""
+    instead = f", e.g. {option} {description.replacement}" if description.replacement else ""
     if description.lifecycle == "retired":
         when = f" on {description.retires}" if description.retires else ""
         return ConfigError(
             f"model {name} was retired{when} and no longer answers requests: choose another "
-            f"--model{instead}"
+            f"{option}{instead}"
         ), None
     if description.lifecycle == "deprecated":
         when = f" on {description.retires}" if description.retires else " soon"
         return (
             None,
-            f"model {name} is deprecated and retires{when}: move to another --model{instead}",
+            f"model {name} is deprecated and retires{when}: move to another {option}{instead}",
         )
     return None, None
 

@@ -215,7 +215,8 @@ class AnthropicModel:
         for name in dict.fromkeys((self._model, self.fallback.fallback)):
             if name is None:
                 continue
-            description, notice = await lookup.describe(name)
+            option = "--model" if name == self._model else "--fallback-model"
+            description, notice = await lookup.describe(name, option)
             if notice:
                 notices.append(notice)
             if description is not None:

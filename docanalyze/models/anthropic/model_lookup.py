@@ -42,17 +42,20 @@ class ModelLookup:
         self._store = store
         self._endpoint = endpoint
 
-    async def describe(self, name: str) -> tuple[ModelDescription | None, str | None]:
-        """What the API says of ``name`` and a notice (deprecated, or the API not reachable)."""
+    async def describe(
+        self, name: str, option: str = "--model"
+    ) -> tuple[ModelDescription | None, str | None]:
+        """What the API says of ``name`` and a notice (deprecated, or the API not reachable);
+        errors name ``option``, where the model was chosen."""
         body = self._stored(name)
         if body is None:
-            body, notice = await self._retrieve(name)
+            body, notice = await self._retrieve(name, option)
             if body is None:
                 return describe_from_catalog(name), notice
             if self._store is not None:
                 self._store.put_model(self._key(name), body)
         description = describe_from_api(body)
-        error, notice = lifecycle_problem(description)
+        error, notice = lifecycle_problem(description, option)
         if error is not None:
             raise error
         return description, notice
@@ -65,15 +68,17 @@ class ModelLookup:
             return None
         return self._store.get_model(self._key(name), MODEL_INFO_MAX_AGE)
 
-    async def _retrieve(self, name: str) -> tuple[dict[str, object] | None, str | None]:
+    async def _retrieve(
+        self, name: str, option: str
+    ) -> tuple[dict[str, object] | None, str | None]:
         try:
             info = await self._client.models.retrieve(name, timeout=LOOKUP_TIMEOUT)
         except anthropic.APIStatusError as error:
             if error.status_code == 404:
-                detail = scrub(str(getattr(error, "message", "") or ""), self._endpoint.secrets)
+                detail = scrub(_api_message(error), self._endpoint.secrets)
                 raise ConfigError(
                     f"model '{name}' is not known to the Anthropic API (404 from the Models "
-                    f"API{': ' + _short(detail) if detail else ''}): check --model"
+                    f"API{': ' + _short(detail) if detail else ''}): check {option}"
                 ) from None
             if error.status_code in (401, 403):
                 raise failure_error(
@@ -89,6 +94,16 @@ class ModelLookup:
             f"the Models API could not be asked about {name} ({why}): using docanalyze's model "
             "table for its limits and rules"
         )
+
+
+def _api_message(error: anthropic.APIStatusError) -> str:
+    """The ``error.message`` of the API's JSON error body, else the exception's text."""
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return str(getattr(error, "message", "") or "")
 
 
 def _short(text: str) -> str:
