@@ -435,7 +435,7 @@ def test_calibration_fits_the_estimate_to_count_tokens(make_fake_api: MakeFakeAp
     import asyncio
 
     from docanalyze.models.anthropic.model import AnthropicModel
-    from docanalyze.text.tokens import estimate_tokens
+    from docanalyze.text.tokens import estimate_for_tokenizer
 
     server = make_fake_api(model_rules=True)
     prompts = [
@@ -446,14 +446,15 @@ def test_calibration_fits_the_estimate_to_count_tokens(make_fake_api: MakeFakeAp
         model = AnthropicModel("claude-sonnet-5-5", api_key="test-key", base_url=server.base_url)
         try:
             await model.calibrate(None, prompts)
-            return model.calibration.factor, [model.estimate_tokens(p) for p in prompts]
+            return model.calibration.fit_factor, [model.estimate_tokens(p) for p in prompts]
         finally:
             await model.aclose()
 
-    factor, estimates = asyncio.run(calibrated())
+    fit, estimates = asyncio.run(calibrated())
     counts = [request.input_tokens for request in server.token_counts]
     assert len(counts) == 3
-    assert factor != pytest.approx(1.3) and factor * estimate_tokens(prompts[0]) >= counts[0] - 8
+    offline = estimate_for_tokenizer(prompts[0], 1.3)
+    assert fit != pytest.approx(1.0) and fit * offline >= counts[0] - 8
     for estimate, counted in zip(estimates, counts):
         assert counted - 8 <= estimate <= counted * 1.05  # 8: the message framing it counts
 

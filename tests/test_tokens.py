@@ -6,13 +6,16 @@ import math
 import random
 import re
 import string
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import anthropic
 import pytest
 
-from docanalyze.fakeserver import count_tokens
+from docanalyze.fakeserver import FakeMessagesAPI, count_tokens
 from docanalyze.ingest.sources import resolve_document
-from docanalyze.text.tokens import estimate_tokens, is_cjk_heavy
+from docanalyze.text.tokens import estimate_for_tokenizer, estimate_tokens, is_cjk_heavy
 from fixtures.texts import SAMPLE_EN, SAMPLE_TXT, SAMPLE_ZH, Page, page_text
 
 HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]
@@ -148,3 +151,27 @@ def test_the_fast_estimate_follows_the_rule_on_mixed_text() -> None:
     for _ in range(300):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
         assert estimate_tokens(text) == _reference_estimate(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [(fixture_text(SAMPLE_EN), "en"), (fixture_text(SAMPLE_ZH), "zh"), (ENGLISH * 40, "en")],
+)
+def test_the_newer_tokenizers_estimate_is_within_10_percent_of_its_count(
+    make_fake_api: Callable[..., FakeMessagesAPI], text: str, language: str
+) -> None:
+    # Claude Opus 4.7 and later count about 30% more tokens, but not on CJK characters.
+    server = make_fake_api(model_rules=True)
+    sdk = anthropic.Anthropic(api_key="test-key", base_url=server.base_url, max_retries=0)
+    messages: Any = [{"role": "user", "content": text}]
+    counted = sdk.messages.count_tokens(model="claude-sonnet-5-5", messages=messages).input_tokens
+    estimate = estimate_for_tokenizer(text, 1.3) + math.ceil(7 * 1.3)  # with the framing
+    assert counted <= estimate <= counted * 1.10, language
+
+
+def test_the_newer_tokenizer_counts_chinese_as_the_earlier_one_does() -> None:
+    chinese = han_text(2000)
+    assert estimate_for_tokenizer(chinese, 1.3) == estimate_tokens(chinese) == 2000
+    assert estimate_for_tokenizer(ENGLISH, 1.3) == math.ceil(estimate_tokens(ENGLISH) * 1.3)
+    mixed = chinese + ENGLISH
+    assert estimate_for_tokenizer(mixed, 1.3) == 2000 + math.ceil(estimate_tokens(ENGLISH) * 1.3)

@@ -40,10 +40,13 @@ class PreparedMessage:
     input_tokens: int
     cache: CachePlan
     model: FakeModel | None = None
+    ratio: float = 1.0
+    """The model's tokens per base-tokenizer token on this request's text (its prefixes and
+    its reply are counted at the same rate)."""
 
     def scaled(self, base_tokens: int) -> int:
         """``base_tokens`` of the base tokenizer, by the model's tokenizer."""
-        return self.model.scale(base_tokens) if self.model is not None else base_tokens
+        return math.ceil(base_tokens * self.ratio) if base_tokens else 0
 
     @property
     def uncached_input_tokens(self) -> int:
@@ -106,15 +109,14 @@ class MessageComposer:
         model = self.model_of(body)
         max_output = model.max_tokens if model is not None else self.settings.max_output_tokens
         validate_messages_body(body, max_output)
-        if model is not None:
-            check_request(body, model)
-            minimum = math.ceil(model.min_cache_tokens / model.tokenizer_ratio)
-            cache = self.cache.plan(body, min_tokens=minimum)
-            input_tokens = model.scale(count_request_tokens(body))
-        else:
+        if model is None:
             cache = self.cache.plan(body)
-            input_tokens = count_request_tokens(body)
-        return PreparedMessage(body, body["max_tokens"], input_tokens, cache, model)
+            return PreparedMessage(body, body["max_tokens"], count_request_tokens(body), cache)
+        check_request(body, model)
+        input_tokens = model.count_request(body)
+        ratio = input_tokens / max(1, count_request_tokens(body))
+        cache = self.cache.plan(body, min_tokens=math.ceil(model.min_cache_tokens / ratio))
+        return PreparedMessage(body, body["max_tokens"], input_tokens, cache, model, ratio)
 
     def model_of(self, body: Mapping[str, Any]) -> FakeModel | None:
         """The rules of the request's model (None without model rules); 404 for a model the
@@ -140,6 +142,7 @@ class MessageComposer:
             thinking=thinking,
             window_room=prepared.window_room(self.settings.context_window),
             ratio=model.tokenizer_ratio if model is not None else 1.0,
+            count=model.count_text if model is not None else None,
             rules=model is not None,
         )
         self._use_cache(prepared.cache)

@@ -231,9 +231,11 @@ class MessagesEndpoints:
         progress.body = parse_json_body(request.raw_body)
         validate_count_tokens_body(progress.body)
         model = self.composer.model_of(progress.body)
-        progress.input_tokens = count_request_tokens(progress.body)
-        if model is not None:
-            progress.input_tokens = model.scale(progress.input_tokens)
+        progress.input_tokens = (
+            model.count_request(progress.body)
+            if model is not None
+            else count_request_tokens(progress.body)
+        )
         self._remember_count(request, request_id, progress, 200)
         headers = {**self._rate_limit_headers(), "request-id": request_id}
         return JsonResponse(200, {"input_tokens": progress.input_tokens}, headers)

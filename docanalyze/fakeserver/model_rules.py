@@ -19,7 +19,9 @@ What it makes the server do, by model:
   the 5.x family: non-default ``temperature``/``top_p``/``top_k``, assistant prefill (a last
   message from the assistant) and a forced ``tool_choice`` (``any`` or ``tool``).
 - **404** for a model the table does not have, or one that is retired.
-- **tokenizer**: Claude 4.7 and later count 1.3 times the base tokenizer's tokens.
+- **tokenizer**: Claude 4.7 and later count 1.3 times the base tokenizer's tokens on most text,
+  and the same on CJK characters: Anthropic gives "roughly 1.0-1.35x depending on the content
+  type" for the newer tokenizer, and published measurements put Chinese near 1.0.
 - **prompt cache minimum** per model (512 tokens on the 5.5 models).
 - **the window**: a prompt over the window is a 400; a prompt that fits but leaves less than
   ``max_tokens`` of room is answered, and stops with ``model_context_window_exceeded`` if it
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from docanalyze.fakeserver.errors import ApiError
+from docanalyze.fakeserver.recording import count_request_tokens, request_texts
+from docanalyze.fakeserver.tokenizer import count_cjk_tokens, count_tokens
 
 __all__ = [
     "EFFORTS",
@@ -78,9 +82,23 @@ class FakeModel:
     retires_at: str | None = None
     released: str = "2026-01-01"
 
-    def scale(self, base_tokens: int) -> int:
-        """``base_tokens`` of the base tokenizer counted by this model's tokenizer."""
-        return math.ceil(base_tokens * self.tokenizer_ratio) if base_tokens else 0
+    def count_text(self, text: str) -> int:
+        """The tokens of ``text`` (a reply) by this model's tokenizer (see :meth:`count_request`)."""
+        base = count_tokens(text)
+        if self.tokenizer_ratio == 1.0 or not base:
+            return base
+        cjk = count_cjk_tokens(text)
+        return cjk + math.ceil((base - cjk) * self.tokenizer_ratio)
+
+    def count_request(self, body: Mapping[str, Any]) -> int:
+        """The input tokens of a request's ``body`` by this model's tokenizer: the newer
+        tokenizer counts ``tokenizer_ratio`` times the base tokenizer's tokens, except on CJK
+        characters (one token each by both)."""
+        base = count_request_tokens(body)
+        if self.tokenizer_ratio == 1.0:
+            return base
+        cjk = sum(count_cjk_tokens(text) for text in request_texts(body))
+        return cjk + math.ceil((base - cjk) * self.tokenizer_ratio)
 
 
 _ALWAYS = frozenset({"adaptive"})

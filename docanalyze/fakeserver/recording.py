@@ -18,6 +18,7 @@ __all__ = [
     "count_request_tokens",
     "last_user_text",
     "redact_headers",
+    "request_texts",
     "system_text",
 ]
 
@@ -76,15 +77,19 @@ def last_user_text(body: Mapping[str, Any]) -> str:
     return ""
 
 
-def count_request_tokens(body: Mapping[str, Any]) -> int:
-    """Input tokens of a request: system + every message's text + 4 per message + 3."""
+def request_texts(body: Mapping[str, Any]) -> list[str]:
+    """The texts of a request that count as input: its system prompt, then every message's."""
     messages = body.get("messages")
     message_list = messages if isinstance(messages, list) else []
-    total = count_tokens(system_text(body)) + TOKENS_PER_REQUEST
-    for message in message_list:
-        content = message.get("content") if isinstance(message, Mapping) else None
-        total += count_tokens(content_text(content)) + TOKENS_PER_MESSAGE
-    return total
+    contents = [m.get("content") if isinstance(m, Mapping) else None for m in message_list]
+    return [system_text(body), *(content_text(content) for content in contents)]
+
+
+def count_request_tokens(body: Mapping[str, Any]) -> int:
+    """Input tokens of a request: system + every message's text + 4 per message + 3."""
+    texts = request_texts(body)
+    framing = TOKENS_PER_REQUEST + TOKENS_PER_MESSAGE * (len(texts) - 1)
+    return framing + sum(count_tokens(text) for text in texts)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -133,13 +133,15 @@ def finish_reply(
     thinking: int = 0,
     window_room: int | None = None,
     ratio: float = 1.0,
+    count: Callable[[str], int] | None = None,
     rules: bool = False,
 ) -> Reply:
     """Apply stop sequences, thinking, and the ``max_tokens`` limit to ``scripted``.
 
     ``thinking`` tokens are spent first; the text gets what is left of ``max_tokens`` (and of
-    ``window_room``, the room the context window leaves, when smaller). Text tokens are the base
-    tokenizer's times ``ratio``. The stop reason is "stop_sequence" if the text was cut at a stop
+    ``window_room``, the room the context window leaves, when smaller). Text tokens are
+    ``count``'s (the model's tokenizer), else the base tokenizer's times ``ratio``; the text is
+    cut to fit at ``ratio`` tokens per base token. The stop reason is "stop_sequence" if the text was cut at a stop
     sequence, else "model_context_window_exceeded" or "max_tokens" if it did not fit, else
     "end_turn"; a scripted stop reason wins over all.
     """
@@ -157,7 +159,10 @@ def finish_reply(
     if scripted.stop_reason is not None:
         stop_reason = scripted.stop_reason
     text_tokens = count_tokens(text)
-    scaled = math.ceil(text_tokens * ratio) if text_tokens else 0
+    if count is not None:
+        scaled = count(text)
+    else:
+        scaled = math.ceil(text_tokens * ratio) if text_tokens else 0
     return Reply(
         text=text,
         output_tokens=min(limit, thought + scaled) if ratio != 1.0 else thought + scaled,

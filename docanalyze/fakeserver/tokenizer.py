@@ -19,7 +19,13 @@ import functools
 import re
 from itertools import islice
 
-__all__ = ["count_tokens", "split_into_chunks", "token_pieces", "truncate_to_tokens"]
+__all__ = [
+    "count_cjk_tokens",
+    "count_tokens",
+    "split_into_chunks",
+    "token_pieces",
+    "truncate_to_tokens",
+]
 
 ASCII_CHARS_PER_TOKEN = 4
 
@@ -30,6 +36,20 @@ _FREE_OR_ALNUM = re.compile(r"[A-Za-z0-9\s]+")
 # One token with the whitespace before it: a slice of up to four ASCII letters/digits, or any
 # other single non-whitespace character.
 _PIECE = re.compile(rf"\s*(?:[A-Za-z0-9]{{1,{ASCII_CHARS_PER_TOKEN}}}|[^A-Za-z0-9\s])")
+
+
+# Han, kana, hangul, CJK and fullwidth punctuation (each one token).
+_CJK = re.compile(
+    "[\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
+    "\u3200-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+    "\U00020000-\U0002fa1f]"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def count_cjk_tokens(text: str) -> int:
+    """How many of the tokens of ``text`` are CJK characters (one token each)."""
+    return len(_CJK.findall(text))
 
 
 @functools.lru_cache(maxsize=256)

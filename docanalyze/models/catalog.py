@@ -63,7 +63,9 @@ DEFAULT_MIN_CACHE_TOKENS = 1024
 """The shortest prompt prefix the API caches, for models docanalyze does not know."""
 NEW_TOKENIZER_RATIO = 1.3
 """Claude Opus 4.7 and every later model count about 30% more tokens for the same text than
-the earlier tokenizer; docanalyze's estimate (:mod:`docanalyze.text.tokens`) is scaled by it."""
+the earlier tokenizer, except on CJK characters (Anthropic: "roughly 1.0-1.35x depending on the
+content type"); docanalyze's estimate is scaled by it
+(:func:`docanalyze.text.tokens.estimate_for_tokenizer`)."""
 
 Lifecycle = Literal["active", "deprecated", "retired"]
 

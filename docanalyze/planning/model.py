@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.models.catalog import capabilities_of, tokenizer_ratio
 from docanalyze.models.model_api import ModelDescription, limits_for
 from docanalyze.options import Options
-from docanalyze.text.tokens import estimate_tokens
+from docanalyze.text.tokens import estimate_for_tokenizer
 
 __all__ = ["PlannedModel", "described_by_api"]
 
@@ -49,7 +48,7 @@ class PlannedModel:
 
     def estimate_tokens(self, text: str) -> int:
         """docanalyze's CJK-aware estimate, scaled to the model's tokenizer."""
-        return math.ceil(estimate_tokens(text) * tokenizer_ratio(self.name))
+        return estimate_for_tokenizer(text, tokenizer_ratio(self.name))
 
     def rules_of(self, model: str) -> Capabilities:
         """The request rules of ``model``: the Models API's (``--exact``), else the catalog's."""

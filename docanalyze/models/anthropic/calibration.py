@@ -1,10 +1,11 @@
 """Fitting the token estimate to a model's tokenizer, offline and against ``count_tokens``.
 
 Offline, the estimate (:mod:`docanalyze.text.tokens`) is scaled by the model's tokenizer ratio (1.3
-for Claude Opus 4.7 and later, whose tokenizer counts about 30% more tokens for the same text).
-With a key, a run counts a few of its own prompts with the free ``count_tokens`` endpoint once and
-scales the estimate so that it covers the largest ratio seen, with a small margin; the factor is
-kept a day in the run store. A count that fails leaves the offline factor in place.
+for Claude Opus 4.7 and later, whose tokenizer counts about 30% more tokens for the same text,
+except on CJK characters: :func:`~docanalyze.text.tokens.estimate_for_tokenizer`). With a key, a
+run counts a few of its own prompts with the free ``count_tokens`` endpoint once and scales that
+estimate so that it covers the largest ratio seen, with a small margin; the fit is kept a day in
+the run store. A count that fails leaves the offline estimate in place.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import anthropic
 from docanalyze.models.anthropic.error_messages import Endpoint, safe_url
 from docanalyze.models.catalog import tokenizer_ratio
 from docanalyze.models.model_api import MODEL_INFO_MAX_AGE
-from docanalyze.text.tokens import estimate_tokens
+from docanalyze.text.tokens import estimate_for_tokenizer
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore
@@ -37,16 +38,19 @@ _COUNT_TIMEOUT = 30.0
 
 
 class Calibration:
-    """The factor that turns the raw estimate into this model's tokens."""
+    """This model's estimate: the tokenizer's offline estimate, times a fit to ``count_tokens``."""
 
     def __init__(self, model: str) -> None:
         self.model = model
-        self.factor = tokenizer_ratio(model)
+        self.ratio = tokenizer_ratio(model)
+        self.fit_factor = 1.0
+        """The count_tokens answers over the offline estimate (1.0 until calibrated)."""
         self.calibrated = False
 
-    def scale(self, raw_tokens: int) -> int:
-        """``raw_tokens`` of the raw estimate in this model's tokens (rounded up)."""
-        return math.ceil(raw_tokens * self.factor) if raw_tokens else 0
+    def estimate(self, text: str) -> int:
+        """The input tokens ``text`` costs this model (rounded up)."""
+        offline = estimate_for_tokenizer(text, self.ratio)
+        return math.ceil(offline * self.fit_factor) if offline else 0
 
     async def fit(
         self,
@@ -62,8 +66,8 @@ class Calibration:
             f"calibration|{safe_url(endpoint.base_url or 'https://api.anthropic.com')}|{self.model}"
         )
         stored = store.get_model(key, MODEL_INFO_MAX_AGE) if store is not None else None
-        if stored is not None and isinstance(stored.get("factor"), (int, float)):
-            self.factor, self.calibrated = float(stored["factor"]), True
+        if stored is not None and isinstance(stored.get("fit"), (int, float)):
+            self.fit_factor, self.calibrated = float(stored["fit"]), True
             return
         samples = [prompt for prompt in prompts if prompt.strip()][:CALIBRATION_SAMPLES]
         if not samples:
@@ -73,11 +77,14 @@ class Calibration:
         except (anthropic.AnthropicError, TimeoutError, OSError) as error:
             log.debug("count_tokens calibration failed: %s", type(error).__name__)
             return
-        ratios = [actual / estimate_tokens(text) for text, actual in zip(samples, counts)]
-        self.factor = max(0.5, min(3.0, max(ratios) * CALIBRATION_MARGIN))
+        ratios = [
+            actual / max(1, estimate_for_tokenizer(text, self.ratio))
+            for text, actual in zip(samples, counts)
+        ]
+        self.fit_factor = max(0.4, min(3.0, max(ratios) * CALIBRATION_MARGIN))
         self.calibrated = True
         if store is not None:
-            store.put_model(key, {"factor": self.factor})
+            store.put_model(key, {"fit": self.fit_factor})
 
     async def _count(self, client: anthropic.AsyncAnthropic, text: str) -> int:
         counted = await client.messages.count_tokens(

@@ -43,7 +43,6 @@ from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.models.catalog import capabilities_of
 from docanalyze.models.model_api import ModelDescription, describe_from_catalog, limits_for
-from docanalyze.text.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore
@@ -243,7 +242,7 @@ class AnthropicModel:
     def estimate_tokens(self, text: str) -> int:
         """A conservative estimate of the input tokens ``text`` costs for this model: the
         estimate scaled to the model's tokenizer (and to ``count_tokens``, once calibrated)."""
-        return self.calibration.scale(estimate_tokens(text))
+        return self.calibration.estimate(text)
 
     def stats(self) -> ClientStats:
         """What the client did so far: attempts, failures by kind, waits, concurrency, fallback."""
@@ -285,7 +284,7 @@ class AnthropicModel:
             on_restart=on_restart,
         )
         attempts = RequestAttempts(
-            self, sender, request, self.calibration.scale(_input_estimate(request))
+            self, sender, request, _input_estimate(self.calibration, request)
         )
         started = time.monotonic()
         try:
@@ -345,6 +344,6 @@ class AnthropicModel:
         )
 
 
-def _input_estimate(request: ModelRequest) -> int:
-    """The raw input estimate of ``request``: prompt and system, plus a little framing."""
-    return estimate_tokens(request.prompt) + estimate_tokens(request.system or "") + 8
+def _input_estimate(calibration: Calibration, request: ModelRequest) -> int:
+    """The input estimate of ``request``: prompt and system, plus a little framing."""
+    return calibration.estimate(request.prompt) + calibration.estimate(request.system or "") + 8
