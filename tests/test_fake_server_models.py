@@ -105,6 +105,18 @@ def test_thinking_off_where_each_model_allows_it(api: FakeMessagesAPI) -> None:
         ("claude-haiku-4-5", {"output_config": {"effort": "low"}}, "not supported"),
         ("claude-sonnet-5-5", {"temperature": 0.2}, "temperature"),
         ("claude-sonnet-5", {"top_p": 0.9}, "top_p"),
+        ("claude-opus-4-8", {"temperature": 0.2}, "temperature"),
+        ("claude-opus-4-7", {"top_p": 0.5}, "top_p"),
+        (
+            "claude-sonnet-4-6",
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "{"},
+                ]
+            },
+            "prefill",
+        ),
         (
             "claude-sonnet-5-5",
             {
@@ -134,11 +146,14 @@ def test_thinking_off_where_each_model_allows_it(api: FakeMessagesAPI) -> None:
         "effort-on-haiku-4-5",
         "temperature",
         "top-p",
+        "temperature-opus-4-8",
+        "top-p-opus-4-7",
+        "prefill-sonnet-4-6",
         "prefill",
         "forced-tool-choice",
     ],
 )
-def test_what_the_5x_family_rejects_is_a_400_with_the_apis_message(
+def test_what_todays_models_reject_is_a_400_with_the_apis_message(
     api: FakeMessagesAPI, model: str, params: dict[str, Any], words: str
 ) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
@@ -149,6 +164,18 @@ def test_what_the_5x_family_rejects_is_a_400_with_the_apis_message(
 def test_older_models_still_accept_sampling_parameters(api: FakeMessagesAPI) -> None:
     message = ask(api, model="claude-sonnet-4-6", temperature=0.2)
     assert message.stop_reason == "end_turn"
+    prefilled = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "{"}]
+    assert ask(api, model="claude-haiku-4-5", messages=prefilled).stop_reason == "end_turn"
+
+
+def test_a_forced_tool_choice_is_a_400_from_the_5_5_models_on_only(api: FakeMessagesAPI) -> None:
+    forced: dict[str, Any] = {
+        "tools": [{"name": "t", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": "t"},
+    }
+    assert ask(api, model="claude-sonnet-5", **forced).stop_reason == "end_turn"
+    with pytest.raises(anthropic.BadRequestError, match="tool_choice"):
+        ask(api, model="claude-sonnet-5-5", **forced)
 
 
 def test_unknown_and_retired_models_are_404_and_the_models_api_knows_the_lifecycle(
@@ -264,7 +291,7 @@ def test_the_fake_servers_table_and_docanalyzes_catalog_agree(name: str) -> None
     assert served.min_cache_tokens == known.min_cache_tokens
     assert served.thinking_types == rules.thinking_types
     assert served.thinks_by_default == rules.thinks_by_default
-    assert served.strict_requests == rules.rejects_sampling
+    assert served.rejects_sampling == rules.rejects_sampling
     assert served.lifecycle == known.lifecycle
     if rules.efforts:
         assert served.efforts == rules.efforts and served.default_effort == rules.default_effort

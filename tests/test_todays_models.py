@@ -175,6 +175,22 @@ def test_a_template_temperature_for_the_default_model_fails_before_any_request(
     assert messages(rules_api) == [] and rules_api.stats().requests == 0
 
 
+@pytest.mark.parametrize("model", ["claude-opus-4-8", "claude-opus-4-7"])
+def test_claude_4_7_and_later_reject_a_template_temperature_too(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path, tmp_path: Path, model: str
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "reduce.j2").write_text(
+        "{#- docanalyze: temperature=0 -#}\nMerge:\n{{ partials }}", encoding="utf-8"
+    )
+    path = str(fixtures_dir / "sample-en.pdf")
+    code, _, err = invoke(rules_api, "report", path, "--prompts", str(prompts), "--model", model)
+    assert code == 1
+    assert f"temperature=0 is rejected by {model}" in err
+    assert messages(rules_api) == []
+
+
 def test_a_retired_model_fails_after_one_models_api_call_saying_so(
     rules_api: FakeMessagesAPI, fixtures_dir: Path
 ) -> None:

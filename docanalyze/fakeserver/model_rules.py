@@ -1,8 +1,9 @@
 """Today's Claude models as the published docs describe them, for ``FakeMessagesAPI(model_rules=True)``.
 
 This table is the fake server's own, written from the model pages, the migration guides, the
-thinking troubleshooting page and the pricing page (checked 2026-12-01), not from docanalyze's
-catalog: a test stands on what the service does, not on what the client expects.
+thinking troubleshooting page and the pricing page (checked 2026-12-01; the request rules of
+Claude 4.6 to 4.8 and the forced tool choice 2026-12-02), not from docanalyze's catalog: a test
+stands on what the service does, not on what the client expects.
 
 What it makes the server do, by model:
 
@@ -15,9 +16,10 @@ What it makes the server do, by model:
   effort and the prompt (:func:`thinking_tokens`).
 - **400s**: a ``thinking.type`` the model does not accept (``disabled`` on Sonnet 5.5, Opus 5.5
   and Fable; ``enabled`` with ``budget_tokens`` on Claude 4.7 and later), thinking off at an
-  effort above ``high`` where that is not allowed, an effort the model does not have, and on
-  the 5.x family: non-default ``temperature``/``top_p``/``top_k``, assistant prefill (a last
-  message from the assistant) and a forced ``tool_choice`` (``any`` or ``tool``).
+  effort above ``high`` where that is not allowed, an effort the model does not have,
+  non-default ``temperature``/``top_p``/``top_k`` (Claude 4.7 and later), assistant prefill (a
+  last message from the assistant; Claude 4.6 and later) and a forced ``tool_choice`` (``any``
+  or ``tool``; the 5.5 models and Fable 5.1 and later).
 - **404** for a model the table does not have, or one that is retired.
 - **tokenizer**: Claude 4.7 and later count 1.3 times the base tokenizer's tokens on most text,
   and the same on CJK characters: Anthropic gives "roughly 1.0-1.35x depending on the content
@@ -73,8 +75,13 @@ class FakeModel:
     efforts: tuple[str, ...] = EFFORTS
     default_effort: str | None = "high"
     off_efforts: tuple[str, ...] = _UP_TO_HIGH
-    strict_requests: bool = True
-    """Rejects sampling parameters, prefill and a forced tool choice (the 5.x family)."""
+    rejects_sampling: bool = True
+    """Non-default ``temperature``/``top_p``/``top_k`` are 400s (Claude Opus 4.7 and later)."""
+    rejects_prefill: bool = True
+    """A last message from the assistant is a 400 (the Claude 4.6 models and later)."""
+    rejects_forced_tools: bool = False
+    """``tool_choice`` ``any`` or ``tool`` is a 400 (Sonnet 5.5, Opus 5.5, Haiku 5.5, Fable 5.1
+    and later)."""
     tokenizer_ratio: float = _NEW_TOKENIZER
     min_cache_tokens: int = 1024
     lifecycle: str = "active"
@@ -105,53 +112,57 @@ _ALWAYS = frozenset({"adaptive"})
 
 
 def _on_request(model_id: str, name: str, line: str, **settings: Any) -> FakeModel:
-    """A model that thinks only when asked and accepts sampling parameters (before 5.x)."""
-    return FakeModel(
-        model_id, name, line, thinks_by_default=False, strict_requests=False,
-        off_efforts=EFFORTS, **settings,
-    )  # fmt: skip
+    """A model that thinks only when asked (before 5.x)."""
+    return FakeModel(model_id, name, line, thinks_by_default=False, off_efforts=EFFORTS, **settings)
 
 
 TODAYS_MODELS: dict[str, FakeModel] = {
     model.id: model
     for model in (
         FakeModel("claude-fable-5-2", "Claude Fable 5.2", "fable", thinking_types=_ALWAYS,
-                  off_efforts=(), min_cache_tokens=512, released="2026-11-09"),
+                  off_efforts=(), min_cache_tokens=512, released="2026-11-09",
+                  rejects_forced_tools=True),
         FakeModel("claude-fable-5-1", "Claude Fable 5.1", "fable", thinking_types=_ALWAYS,
-                  off_efforts=(), min_cache_tokens=512, released="2026-09-01"),
+                  off_efforts=(), min_cache_tokens=512, released="2026-09-01",
+                  rejects_forced_tools=True),
         FakeModel("claude-fable-5", "Claude Fable 5", "fable", thinking_types=_ALWAYS,
                   off_efforts=(), min_cache_tokens=512),
         FakeModel("claude-opus-5-5", "Claude Opus 5.5", "opus", thinking_types=_ALWAYS,
-                  default_effort="medium", off_efforts=(), min_cache_tokens=512),
+                  default_effort="medium", off_efforts=(), min_cache_tokens=512,
+                  rejects_forced_tools=True),
         FakeModel("claude-opus-5", "Claude Opus 5", "opus", min_cache_tokens=512,
                   released="2026-07-24"),
         FakeModel("claude-sonnet-5-5", "Claude Sonnet 5.5", "sonnet",
                   thinking_types=frozenset({"adaptive", "between_tools"}), min_cache_tokens=512,
-                  released="2026-09-28"),
+                  released="2026-09-28", rejects_forced_tools=True),
         FakeModel("claude-sonnet-5", "Claude Sonnet 5", "sonnet", off_efforts=EFFORTS,
                   released="2026-06-30"),
         FakeModel("claude-haiku-5-5", "Claude Haiku 5.5", "haiku", default_effort="medium",
-                  min_cache_tokens=512, released="2026-10-07"),
+                  min_cache_tokens=512, released="2026-10-07", rejects_forced_tools=True),
         _on_request("claude-opus-4-8", "Claude Opus 4.8", "opus"),
         _on_request("claude-opus-4-7", "Claude Opus 4.7", "opus", min_cache_tokens=2048),
         _on_request("claude-opus-4-6", "Claude Opus 4.6", "opus",
                     thinking_types=frozenset({"adaptive", "disabled", "enabled"}),
-                    efforts=_NO_XHIGH, tokenizer_ratio=1.0, min_cache_tokens=4096),
+                    efforts=_NO_XHIGH, tokenizer_ratio=1.0, min_cache_tokens=4096,
+                    rejects_sampling=False),
         _on_request("claude-sonnet-4-6", "Claude Sonnet 4.6", "sonnet",
                     thinking_types=frozenset({"adaptive", "disabled", "enabled"}),
-                    efforts=_NO_XHIGH, tokenizer_ratio=1.0, min_cache_tokens=2048),
+                    efforts=_NO_XHIGH, tokenizer_ratio=1.0, min_cache_tokens=2048,
+                    rejects_sampling=False),
         _on_request("claude-haiku-4-5", "Claude Haiku 4.5", "haiku", context_window=200_000,
                     max_tokens=64_000, thinking_types=frozenset({"enabled", "disabled"}),
                     efforts=(), default_effort=None, tokenizer_ratio=1.0,
-                    min_cache_tokens=4096),
+                    min_cache_tokens=4096, rejects_sampling=False, rejects_prefill=False),
         _on_request("claude-opus-4-5", "Claude Opus 4.5", "opus", context_window=200_000,
                     max_tokens=64_000, thinking_types=frozenset({"enabled", "disabled"}),
                     efforts=_UP_TO_HIGH, tokenizer_ratio=1.0, min_cache_tokens=4096,
+                    rejects_sampling=False, rejects_prefill=False,
                     lifecycle="deprecated", deprecated_at="2026-11-23T00:00:00Z",
                     retires_at="2027-01-22T00:00:00Z"),
         _on_request("claude-sonnet-4-5", "Claude Sonnet 4.5", "sonnet", context_window=200_000,
                     max_tokens=64_000, thinking_types=frozenset({"enabled", "disabled"}),
                     efforts=(), default_effort=None, tokenizer_ratio=1.0,
+                    rejects_sampling=False, rejects_prefill=False,
                     lifecycle="retired", deprecated_at="2026-08-01T00:00:00Z",
                     retires_at="2026-11-30T00:00:00Z"),
     )
@@ -173,8 +184,7 @@ def check_request(body: Mapping[str, Any], model: FakeModel) -> None:
                 f'"thinking.type.{kind}" is not supported with effort "{level}" on this model: '
                 f"thinking can be off only at effort {', '.join(model.off_efforts)}",
             )
-    if model.strict_requests:
-        _check_strict(body)
+    _check_strict(body, model)
 
 
 def _effort(body: Mapping[str, Any], model: FakeModel) -> str | None:
@@ -208,16 +218,16 @@ def _unsupported_thinking_message(kind: str, model: FakeModel) -> str:
     return f'"thinking.type.{kind}" is not supported for this model.'
 
 
-def _check_strict(body: Mapping[str, Any]) -> None:
+def _check_strict(body: Mapping[str, Any], model: FakeModel) -> None:
     for name, default in (("temperature", 1.0), ("top_p", None), ("top_k", None)):
-        if name in body and body[name] != default:
+        if model.rejects_sampling and name in body and body[name] != default:
             raise ApiError(
                 400,
                 f"`{name}` is not supported for this model: non-default sampling parameters "
                 "are rejected; remove it",
             )
     messages = body.get("messages")
-    if isinstance(messages, list) and messages:
+    if model.rejects_prefill and isinstance(messages, list) and messages:
         last = messages[-1]
         if isinstance(last, Mapping) and last.get("role") == "assistant":
             raise ApiError(
@@ -226,7 +236,8 @@ def _check_strict(body: Mapping[str, Any]) -> None:
                 "end with a user message.",
             )
     tool_choice = body.get("tool_choice")
-    if isinstance(tool_choice, Mapping) and tool_choice.get("type") in ("any", "tool"):
+    forced = isinstance(tool_choice, Mapping) and tool_choice.get("type") in ("any", "tool")
+    if model.rejects_forced_tools and forced and isinstance(tool_choice, Mapping):
         raise ApiError(
             400,
             f'tool_choice.type "{tool_choice.get("type")}" is not supported for this model: '

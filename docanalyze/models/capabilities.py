@@ -50,8 +50,9 @@ class Capabilities:
     a request without ``thinking`` thinks. ``efforts`` are the accepted ``output_config.effort``
     levels (empty: no effort parameter), ``default_effort`` the API's default. ``off_efforts``
     are the efforts at which the type that turns thinking off is accepted.
-    ``rejects_sampling`` means non-default sampling parameters, assistant prefill and a forced
-    ``tool_choice`` are 400 errors.
+    ``rejects_sampling`` means non-default ``temperature``, ``top_p`` and ``top_k`` are 400
+    errors (Claude Opus 4.7 and later). docanalyze never sends assistant prefill or a
+    ``tool_choice``, which the later models reject too.
     """
 
     thinking_types: frozenset[ThinkingType] = frozenset({"disabled"})
@@ -109,7 +110,8 @@ def capabilities_from_api(capabilities: Mapping[str, Any] | None, name: str) -> 
     The API says which thinking types and effort levels a model accepts; whether it thinks
     without being asked, at which efforts thinking can be off, and whether it rejects sampling
     parameters are not in it, so they follow the family rules: the 5.x models think by
-    default, reject sampling and allow thinking off only up to ``high`` effort.
+    default and allow thinking off only up to ``high`` effort, and Claude 4.7 and later
+    reject sampling parameters.
     """
     if not capabilities:
         return NO_THINKING
@@ -131,14 +133,20 @@ def capabilities_from_api(capabilities: Mapping[str, Any] | None, name: str) -> 
         efforts=efforts,
         default_effort="high" if "high" in efforts else (efforts[-1] if efforts else None),
         off_efforts=_UP_TO_HIGH if thinks_by_default else EFFORT_LEVELS,
-        rejects_sampling=five_family,
+        rejects_sampling=_version(name) >= (4, 7),
     )
 
 
 def _is_five_family(name: str) -> bool:
     """Whether ``name`` is a Claude model of generation 5 or later (``claude-*-5``, ``-5-5``...)."""
-    parts = name.split("-")
-    for part in parts[2:3]:
-        if part.isdigit():
-            return int(part) >= 5
-    return False
+    return _version(name) >= (5, 0)
+
+
+def _version(name: str) -> tuple[int, int]:
+    """``(5, 5)`` for ``claude-sonnet-5-5``, ``(4, 0)`` for ``claude-opus-4-20250514``;
+    ``(0, 0)`` for a name without one."""
+    parts = name.split("-")[2:4]
+    if not parts or not parts[0].isdigit():
+        return (0, 0)
+    minor = parts[1] if len(parts) > 1 and parts[1].isdigit() and len(parts[1]) <= 2 else "0"
+    return (int(parts[0]), int(minor))

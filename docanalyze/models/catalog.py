@@ -153,8 +153,11 @@ _HAIKU_5_5 = Capabilities(
 )
 # On by default; off with disabled (Sonnet 5).
 _SONNET_5 = Capabilities(frozenset({"adaptive", "disabled"}), True, _ALL, "high", _ALL, True)
-# Off unless asked: adaptive (Opus 4.7, 4.8 have xhigh; 4.6 models do not).
-_ADAPTIVE_ON_REQUEST = Capabilities(frozenset({"adaptive", "disabled"}), False, _ALL, "high")
+# Off unless asked: adaptive (Opus 4.7, 4.8 have xhigh and reject sampling parameters; the 4.6
+# models do neither).
+_ADAPTIVE_ON_REQUEST = Capabilities(
+    frozenset({"adaptive", "disabled"}), False, _ALL, "high", rejects_sampling=True
+)
 _ADAPTIVE_4_6 = Capabilities(
     frozenset({"adaptive", "disabled", "enabled"}), False, _NO_XHIGH, "high"
 )
