@@ -154,15 +154,19 @@ def test_settings_a_model_does_not_accept_fail_before_any_request(
     assert messages(rules_api) == []
 
 
+def template_folder(tmp_path: Path, name: str, header: str, body: str) -> Path:
+    """A prompts folder with one template, ``name``, whose docanalyze: header is ``header``."""
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / name).write_text(f"{{#- docanalyze: {header} -#}}\n{body}", encoding="utf-8")
+    return prompts
+
+
 @pytest.mark.parametrize("batch", [False, True], ids=["direct", "batch"])
 def test_a_template_temperature_for_the_default_model_fails_before_any_request(
     rules_api: FakeMessagesAPI, fixtures_dir: Path, tmp_path: Path, batch: bool
 ) -> None:
-    prompts = tmp_path / "prompts"
-    prompts.mkdir()
-    (prompts / "map.j2").write_text(
-        "{#- docanalyze: temperature=0.2 -#}\nExtract:\n{{ text }}", encoding="utf-8"
-    )
+    prompts = template_folder(tmp_path, "map.j2", "temperature=0.2", "Extract:\n{{ text }}")
     extra = ("--batch",) if batch else ()
     code, out, err = invoke(
         rules_api, "report", str(fixtures_dir / "sample-en.pdf"), "--prompts", str(prompts), *extra
@@ -179,11 +183,7 @@ def test_a_template_temperature_for_the_default_model_fails_before_any_request(
 def test_claude_4_7_and_later_reject_a_template_temperature_too(
     rules_api: FakeMessagesAPI, fixtures_dir: Path, tmp_path: Path, model: str
 ) -> None:
-    prompts = tmp_path / "prompts"
-    prompts.mkdir()
-    (prompts / "reduce.j2").write_text(
-        "{#- docanalyze: temperature=0 -#}\nMerge:\n{{ partials }}", encoding="utf-8"
-    )
+    prompts = template_folder(tmp_path, "reduce.j2", "temperature=0", "Merge:\n{{ partials }}")
     path = str(fixtures_dir / "sample-en.pdf")
     code, _, err = invoke(rules_api, "report", path, "--prompts", str(prompts), "--model", model)
     assert code == 1
