@@ -15,6 +15,7 @@ import pytest
 
 from docanalyze.fakeserver import FakeMessagesAPI, count_tokens
 from docanalyze.ingest.sources import resolve_document
+from docanalyze.models.catalog import tokenizer_ratio
 from docanalyze.text.tokens import estimate_for_tokenizer, estimate_tokens, is_cjk_heavy
 from fixtures.texts import SAMPLE_EN, SAMPLE_TXT, SAMPLE_ZH, Page, page_text
 
@@ -175,3 +176,15 @@ def test_the_newer_tokenizer_counts_chinese_as_the_earlier_one_does() -> None:
     assert estimate_for_tokenizer(ENGLISH, 1.3) == math.ceil(estimate_tokens(ENGLISH) * 1.3)
     mixed = chinese + ENGLISH
     assert estimate_for_tokenizer(mixed, 1.3) == 2000 + math.ceil(estimate_tokens(ENGLISH) * 1.3)
+
+
+@pytest.mark.parametrize(
+    ("model", "ratio"),
+    [("claude-nova-6", 1.3), ("claude-opus-4-9", 1.3), ("claude-opus-4-1", 1.0),
+     ("claude-opus-4-20250514", 1.0), ("claude-3-opus-20240229", 1.0), ("claude-sonnet-5-5", 1.3),
+     ("claude-haiku-4-5", 1.0)],
+)  # fmt: skip
+def test_a_model_the_catalog_does_not_know_counts_with_its_generations_tokenizer(
+    model: str, ratio: float
+) -> None:
+    assert tokenizer_ratio(model) == ratio

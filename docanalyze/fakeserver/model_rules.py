@@ -236,8 +236,11 @@ def _check_strict(body: Mapping[str, Any], model: FakeModel) -> None:
                 "end with a user message.",
             )
     tool_choice = body.get("tool_choice")
-    forced = isinstance(tool_choice, Mapping) and tool_choice.get("type") in ("any", "tool")
-    if model.rejects_forced_tools and forced and isinstance(tool_choice, Mapping):
+    if (
+        model.rejects_forced_tools
+        and isinstance(tool_choice, Mapping)
+        and tool_choice.get("type") in ("any", "tool")
+    ):
         raise ApiError(
             400,
             f'tool_choice.type "{tool_choice.get("type")}" is not supported for this model: '

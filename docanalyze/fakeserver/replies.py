@@ -141,9 +141,9 @@ def finish_reply(
     ``thinking`` tokens are spent first; the text gets what is left of ``max_tokens`` (and of
     ``window_room``, the room the context window leaves, when smaller). Text tokens are
     ``count``'s (the model's tokenizer), else the base tokenizer's times ``ratio``; the text is
-    cut to fit at ``ratio`` tokens per base token. The stop reason is "stop_sequence" if the text was cut at a stop
-    sequence, else "model_context_window_exceeded" or "max_tokens" if it did not fit, else
-    "end_turn"; a scripted stop reason wins over all.
+    cut to fit at ``ratio`` tokens per base token. The stop reason is "stop_sequence" if the
+    text was cut at a stop sequence, else "model_context_window_exceeded" or "max_tokens" if it
+    did not fit, else "end_turn"; a scripted stop reason wins over all.
     """
     limit = max_tokens if window_room is None else min(max_tokens, window_room)
     cut_reason = "max_tokens" if limit == max_tokens else "model_context_window_exceeded"

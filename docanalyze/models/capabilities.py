@@ -33,6 +33,7 @@ __all__ = [
     "Effort",
     "ThinkingType",
     "capabilities_from_api",
+    "model_version",
 ]
 
 Effort = Literal["low", "medium", "high", "xhigh", "max"]
@@ -133,17 +134,17 @@ def capabilities_from_api(capabilities: Mapping[str, Any] | None, name: str) -> 
         efforts=efforts,
         default_effort="high" if "high" in efforts else (efforts[-1] if efforts else None),
         off_efforts=_UP_TO_HIGH if thinks_by_default else EFFORT_LEVELS,
-        rejects_sampling=_version(name) >= (4, 7),
+        rejects_sampling=model_version(name) >= (4, 7),
     )
 
 
 def _is_five_family(name: str) -> bool:
     """Whether ``name`` is a Claude model of generation 5 or later (``claude-*-5``, ``-5-5``...)."""
-    return _version(name) >= (5, 0)
+    return model_version(name) >= (5, 0)
 
 
-def _version(name: str) -> tuple[int, int]:
-    """``(5, 5)`` for ``claude-sonnet-5-5``, ``(4, 0)`` for ``claude-opus-4-20250514``;
+def model_version(name: str) -> tuple[int, int]:
+    """The generation and version of a Claude model ID: ``(5, 5)`` for ``claude-sonnet-5-5``, ``(4, 0)`` for ``claude-opus-4-20250514``;
     ``(0, 0)`` for a name without one."""
     parts = name.split("-")[2:4]
     if not parts or not parts[0].isdigit():

@@ -28,6 +28,7 @@ from docanalyze.models.capabilities import (
     UNKNOWN_RULES,
     Capabilities,
     Effort,
+    model_version,
 )
 
 __all__ = [
@@ -236,14 +237,12 @@ def capabilities_of(name: str) -> Capabilities:
 
 def tokenizer_ratio(name: str) -> float:
     """How many more tokens ``name`` counts than the earlier tokenizer: the catalog's ratio; an
-    unknown model of generation 5 or later (``claude-*-5-...``) is taken to use the new one."""
+    unknown model of Claude 4.7 or later (``claude-*-4-7``, ``claude-*-6``...) is taken to use
+    the newer one."""
     info = model_info(name)
     if info is not None:
         return info.tokenizer_ratio
-    parts = name.split("-")
-    return (
-        NEW_TOKENIZER_RATIO if len(parts) > 2 and parts[2].isdigit() and int(parts[2]) >= 5 else 1.0
-    )
+    return NEW_TOKENIZER_RATIO if model_version(name) >= (4, 7) else 1.0
 
 
 def min_cache_tokens(name: str) -> int:

@@ -75,7 +75,8 @@ class ModelLookup:
             info = await self._client.models.retrieve(name, timeout=LOOKUP_TIMEOUT)
         except anthropic.APIStatusError as error:
             if error.status_code == 404:
-                detail = scrub(_api_message(error), self._endpoint.secrets)
+                said = error.api_message or getattr(error, "message", "") or ""
+                detail = scrub(str(said), self._endpoint.secrets)
                 raise ConfigError(
                     f"model '{name}' is not known to the Anthropic API (404 from the Models "
                     f"API{': ' + _short(detail) if detail else ''}): check {option}"
@@ -94,16 +95,6 @@ class ModelLookup:
             f"the Models API could not be asked about {name} ({why}): using docanalyze's model "
             "table for its limits and rules"
         )
-
-
-def _api_message(error: anthropic.APIStatusError) -> str:
-    """The ``error.message`` of the API's JSON error body, else the exception's text."""
-    body = error.body
-    if isinstance(body, dict):
-        inner = body.get("error")
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-    return str(getattr(error, "message", "") or "")
 
 
 def _short(text: str) -> str:
