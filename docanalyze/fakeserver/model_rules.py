@@ -33,7 +33,7 @@ What it makes the server do, by model:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,20 +91,21 @@ class FakeModel:
 
     def count_text(self, text: str) -> int:
         """The tokens of ``text`` (a reply) by this model's tokenizer (see :meth:`count_request`)."""
-        base = count_tokens(text)
-        if self.tokenizer_ratio == 1.0 or not base:
-            return base
-        cjk = count_cjk_tokens(text)
-        return cjk + math.ceil((base - cjk) * self.tokenizer_ratio)
+        return self._scaled(count_tokens(text), lambda: count_cjk_tokens(text))
 
     def count_request(self, body: Mapping[str, Any]) -> int:
         """The input tokens of a request's ``body`` by this model's tokenizer: the newer
         tokenizer counts ``tokenizer_ratio`` times the base tokenizer's tokens, except on CJK
         characters (one token each by both)."""
-        base = count_request_tokens(body)
-        if self.tokenizer_ratio == 1.0:
+        return self._scaled(
+            count_request_tokens(body),
+            lambda: sum(count_cjk_tokens(text) for text in request_texts(body)),
+        )
+
+    def _scaled(self, base: int, cjk_tokens: Callable[[], int]) -> int:
+        if self.tokenizer_ratio == 1.0 or not base:
             return base
-        cjk = sum(count_cjk_tokens(text) for text in request_texts(body))
+        cjk = cjk_tokens()
         return cjk + math.ceil((base - cjk) * self.tokenizer_ratio)
 
 
