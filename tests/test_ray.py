@@ -191,6 +191,41 @@ def test_the_cli_runs_on_ray_and_a_rerun_writes_nothing(
     assert {path.name: path.stat().st_mtime_ns for path in out.glob("*.md")} == written
 
 
+def test_a_nested_folder_gives_the_same_tree_and_index_on_ray_and_off_and_switching_resumes(
+    make_fake_api: Callable[..., FakeMessagesAPI],
+    start_ray: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    for number, name in enumerate(("a/x.txt", "b/x.txt", "a/y.md")):
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(f"FACT-{number:02d}1 is in {name}.", encoding="utf-8")
+    server = make_fake_api(responder=facts_only)
+    start_ray(server)
+
+    def run(out: Path, *ray: str) -> str:
+        result = CliRunner().invoke(cli, ["report", str(docs), "-o", str(out), *ray])
+        assert result.exit_code == 0, result.stderr
+        return result.stderr
+
+    def tree(out: Path) -> set[str]:
+        return {path.relative_to(out).as_posix() for path in out.rglob("*.md")}
+
+    def rows(out: Path) -> list[tuple[object, ...]]:
+        keys = ("file", "status", "report", "sha256", "settings", "requests")
+        return [tuple(row[key] for key in keys) for row in index_rows(out)]
+
+    run(tmp_path / "local")
+    run(tmp_path / "ray", "--ray")
+
+    assert tree(tmp_path / "ray") == tree(tmp_path / "local") == {"a/x.md", "b/x.md", "a/y.md"}
+    assert rows(tmp_path / "ray") == rows(tmp_path / "local")
+    asked = len(server.requests)
+    assert "3 reports (3 from an earlier run)" in run(tmp_path / "ray")
+    assert "3 reports (3 from an earlier run)" in run(tmp_path / "local", "--ray")
+    assert len(server.requests) == asked, "switching between --ray and one machine resumes"
+
+
 def test_ray_needs_a_folder_and_refuses_batch(tmp_path: Path) -> None:
     document = tmp_path / "one.txt"
     document.write_text("FACT-0001 text.", encoding="utf-8")

@@ -78,7 +78,7 @@ def _on_ray(
         raise click.UsageError("--ray needs Ray: pip install 'docanalyze[ray]'") from None
     return analyze_on_ray(
         Options(**settings),
-        [file.path for file in files],
+        files,
         output,
         output_format=output_format,
         on_file=display.file_done,

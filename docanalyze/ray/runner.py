@@ -16,6 +16,7 @@ import asyncio
 import functools
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -63,7 +64,7 @@ def connect(address: str | None = None) -> None:
 
 async def analyze_on_ray_async(
     options: Options,
-    paths: list[str],
+    paths: Sequence[str] | Sequence[CorpusFile],
     output_dir: str | os.PathLike[str],
     *,
     output_format: str = "md",
@@ -71,8 +72,10 @@ async def analyze_on_ray_async(
     address: str | None = None,
     on_event: Any = None,
 ) -> CorpusSummary:
-    """Analyze every document of ``paths`` (folders, globs, files) on the Ray cluster into
-    ``output_dir``, with ``index.jsonl`` as a corpus run keeps it; a re-run resumes.
+    """Analyze every document of ``paths`` (folders, globs, files; or the files that
+    :func:`docanalyze.corpus.files.expand_inputs` made of them) on the Ray cluster into
+    ``output_dir``: the same reports and ``index.jsonl`` as a corpus run on one machine, so a
+    re-run resumes, with or without Ray.
 
     :func:`analyze_on_ray` takes the same arguments and runs to the end before it returns."""
     if options.batch:
