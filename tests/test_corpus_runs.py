@@ -11,14 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from click.testing import CliRunner
 
 import docanalyze
 from docanalyze.cli import cli
-from docanalyze.corpus.files import expand_inputs, is_corpus_input
+from docanalyze.corpus.files import CorpusFile, expand_inputs, is_corpus_input
 from docanalyze.corpus.runner import FileDone, analyze_corpus
 from docanalyze.errors import InputError
 from docanalyze.fakeserver import FakeMessagesAPI
@@ -138,6 +138,27 @@ def test_report_names_never_clash(tmp_path: Path) -> None:
         "a/c.json",
         "a/c-2.json",
     ]
+
+
+def test_a_glob_that_climbs_out_of_its_folder_writes_nothing_outside_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "docs" / "sub").mkdir(parents=True)
+    (tmp_path / "docs" / "sub" / "d1.txt").write_text("FACT-001 is here.", encoding="utf-8")
+    for folder in ("w/x", "w/y", "out"):
+        (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "w")
+
+    code, _, err = invoke("report", "*/../../docs/sub/d1.txt", "-o", "../out/w")
+
+    assert code == 0, err
+    written = {path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file()}
+    assert written == {"docs/sub/d1.txt", "out/w/docs/sub/d1.md", "out/w/index.jsonl"}
+    assert [line["report"] for line in index_lines(tmp_path / "out" / "w")] == ["docs/sub/d1.md"]
+    deeper = expand_inputs(["*/../../docs/*/d1.txt", "../docs/sub/../sub/d1.txt"])
+    assert [str(file.report_stem) for file in deeper] == ["docs/sub/d1"]
+    with pytest.raises(InputError, match="inside the output folder"):
+        CorpusFile("d1.txt", PurePosixPath("../d1"))
 
 
 def test_a_folder_without_documents_or_a_glob_without_match_is_an_error(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ files and folders; a glob (``'docs/**/*.pdf'``) gives the files it matches; any 
 one file. The list is sorted within each PATH, so a run is deterministic.
 
 Each file's report mirrors its place under its folder (or under the fixed part of its glob):
-``docs/a/b.pdf`` gives ``a/b.md``. When a folder holds two documents with the same stem
+``docs/a/b.pdf`` gives ``a/b.md``. A report never leaves the output folder: ``..`` is resolved,
+and a file a glob reaches above its fixed part keeps its path without the climbing parts
+(``*/../../docs/d.txt`` gives ``docs/d.md``). When a folder holds two documents with the same stem
 (``b.pdf`` and ``b.txt``), both keep their suffix (``b.pdf.md``, ``b.txt.md``); a name still
 taken (the same relative path under two PATHs) gets ``-2``, ``-3``.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+import posixpath
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +45,14 @@ class CorpusFile:
     path: str
     report_stem: PurePosixPath
 
+    def __post_init__(self) -> None:
+        stem = self.report_stem
+        if not stem.parts or stem.is_absolute() or ".." in stem.parts:
+            raise InputError(
+                f"the report of {self.path} must stay inside the output folder (got {stem}): "
+                "give a relative report_stem without '..'"
+            )
+
     def report_path(self, suffix: str) -> PurePosixPath:
         """Where the report goes, relative to the output folder: ``a/b`` + ``.md``."""
         return self.report_stem.with_name(self.report_stem.name + suffix)
@@ -66,11 +77,19 @@ def expand_inputs(paths: Sequence[str], *, exclude: Path | None = None) -> list[
         found = list(_files_of(given, exclude))
         if not found and is_corpus_input(given):
             raise InputError(_nothing_found(given))
-        for path, relative in _with_report_stems(found):
-            if os.path.normpath(path) not in seen:
-                seen.add(os.path.normpath(path))
-                files.append(CorpusFile(path, _untaken(relative, taken)))
+        unseen = [(path, relative) for path, relative in found if _first_time(path, seen)]
+        for path, relative in _with_report_stems(unseen):
+            files.append(CorpusFile(path, _untaken(relative, taken)))
     return files
+
+
+def _first_time(path: str, seen: set[str]) -> bool:
+    """Whether ``path`` is new to this run (``a/../b.txt`` and ``b.txt`` are one file)."""
+    normal = os.path.normpath(path)
+    if normal in seen:
+        return False
+    seen.add(normal)
+    return True
 
 
 def _files_of(given: str, exclude: Path | None) -> Iterator[tuple[str, PurePosixPath]]:
@@ -81,9 +100,24 @@ def _files_of(given: str, exclude: Path | None) -> Iterator[tuple[str, PurePosix
         base = _glob_base(given)
         for path in sorted(glob.glob(given, recursive=True)):
             if os.path.isfile(path):
-                yield path, PurePosixPath(Path(os.path.relpath(path, base)).as_posix())
+                yield path, _inside_out(_relative(path, base))
     else:
-        yield given, PurePosixPath(Path(given).name or "stdin")
+        yield given, _inside_out(Path(given).name or "stdin")
+
+
+def _relative(path: str, base: str) -> str:
+    """``path`` relative to ``base``; its name when there is no such path (another drive)."""
+    try:
+        return os.path.relpath(path, base)
+    except ValueError:
+        return Path(path).name
+
+
+def _inside_out(relative: str) -> PurePosixPath:
+    """``relative`` as a path that stays inside the output folder: ``..`` resolved, and the parts
+    that climb above the base dropped (``../docs/d.txt`` gives ``docs/d.txt``)."""
+    normal = PurePosixPath(posixpath.normpath(Path(relative).as_posix()))
+    return PurePosixPath(*(part for part in normal.parts if part not in ("..", "/")))
 
 
 def _walk(
