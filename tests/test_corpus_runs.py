@@ -152,7 +152,9 @@ def test_a_glob_that_climbs_out_of_its_folder_writes_nothing_outside_out(
     code, _, err = invoke("report", "*/../../docs/sub/d1.txt", "-o", "../out/w")
 
     assert code == 0, err
-    written = {path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file()}
+    written = {
+        path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file()
+    }
     assert written == {"docs/sub/d1.txt", "out/w/docs/sub/d1.md", "out/w/index.jsonl"}
     assert [line["report"] for line in index_lines(tmp_path / "out" / "w")] == ["docs/sub/d1.md"]
     deeper = expand_inputs(["*/../../docs/*/d1.txt", "../docs/sub/../sub/d1.txt"])
@@ -215,6 +217,9 @@ def test_without_o_the_reports_go_to_docanalyze_reports(
     code, _, err = invoke("report", "docs")
     assert code == 0, err
     assert "docanalyze-reports/" in err
+    folder = Path.cwd() / "docanalyze-reports"
+    last = err.splitlines()[-2]
+    assert last.endswith(f"see {folder / 'index.jsonl'} (reports in {folder}{os.sep})"), last
     assert (tmp_path / "docanalyze-reports" / "part0" / "doc000.md").is_file()
     assert len(index_lines(tmp_path / "docanalyze-reports")) == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,13 @@ def _on_ray(
 
 
 def summary_line(summary: CorpusSummary) -> str:
-    """``412 reports, 3 failed: see OUT/index.jsonl``."""
+    """``412 reports, 3 failed: see /abs/OUT/index.jsonl (reports in /abs/OUT/)``."""
     earlier = f" ({summary.skipped:,} from an earlier run)" if summary.skipped else ""
+    folder = os.path.abspath(summary.output_dir)
     return (
         f"{summary.complete:,} {'report' if summary.complete == 1 else 'reports'}{earlier}, "
-        f"{summary.failed:,} failed: see {summary.index_path}"
+        f"{summary.failed:,} failed: see {os.path.abspath(summary.index_path)} "
+        f"(reports in {os.path.join(folder, '')})"
     )
 
 
