@@ -24,9 +24,9 @@ from reportlab.pdfgen import canvas
 
 from benchmarks.throughput import server_process
 from docanalyze.corpus.runner import analyze_corpus
-from docanalyze.fakeserver import RateLimits
 from docanalyze.options import Options
 from docanalyze.run.pipeline import Pipeline
+from fakeserver import RateLimits
 
 DOCUMENTS = 200
 PAGES = 3

@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docanalyze
 from docanalyze.cost import PriceTable, format_usd
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.models.base import Usage
 from docanalyze.models.catalog import BATCH_DISCOUNT, DEFAULT_MODEL
 from docanalyze.report.result import Report
 from docanalyze.text.tokens import estimate_tokens
+from fakeserver import FakeMessagesAPI, RecordedRequest
 
 DOCUMENT_CHARS = 1_000_000
 PAGES = 400

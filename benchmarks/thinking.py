@@ -3,7 +3,7 @@
 Run: ``python benchmarks/thinking.py`` (about half a minute). It analyzes the generated document
 of ``benchmarks/cost.py`` (about 1,000,000 characters, 400 pages, one planted fact per page)
 through the real SDK over HTTP against the fake Messages API following today's model rules
-(``FakeMessagesAPI(model_rules=True)``, :mod:`docanalyze.fakeserver.model_rules`): the default
+(``FakeMessagesAPI(model_rules=True)``, :mod:`fakeserver.model_rules`): the default
 model, ``claude-sonnet-5-5``, thinks by default inside ``max_tokens`` at effort ``high`` and
 counts tokens with the newer tokenizer. Three runs, side by side:
 
@@ -33,8 +33,8 @@ from cost import FACT, PAGES, respond, write_document  # the cost benchmark's do
 
 import docanalyze
 from docanalyze.cost import format_usd
-from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.models.catalog import DEFAULT_MODEL
+from fakeserver import FakeMessagesAPI
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docanalyze
 from docanalyze.cli.app import freeze_startup_heap
 from docanalyze.events import Event, RequestRetried
-from docanalyze.fakeserver import FakeMessagesAPI, Faults, RateLimits, RecordedRequest
+from fakeserver import FakeMessagesAPI, Faults, RateLimits, RecordedRequest
 
 if sys.platform != "win32":
     multiprocessing.set_start_method("spawn", force=True)  # no fork of a threaded parent

@@ -36,7 +36,7 @@ def corpus_dir() -> Path:
     return CORPUS
 
 
-# --- fake Messages API server (docanalyze.fakeserver) -------------------------------------------
+# --- fake Messages API server (fakeserver) -------------------------------------------
 # Imported lazily inside the fixtures, so that a broken import elsewhere in docanalyze does not
 # take down every test.
 
@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from docanalyze.fakeserver import FakeMessagesAPI
+    from fakeserver import FakeMessagesAPI
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def make_fake_api() -> Iterator[Callable[..., FakeMessagesAPI]]:
 
     Takes the keyword arguments of ``FakeMessagesAPI``. Every server it made stops at teardown.
     """
-    from docanalyze.fakeserver import FakeMessagesAPI
+    from fakeserver import FakeMessagesAPI
 
     started: list[FakeMessagesAPI] = []
 

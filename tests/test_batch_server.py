@@ -16,10 +16,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
-from docanalyze.fakeserver.batches import BatchFaults
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.store import RunStore
+from fakeserver import FakeMessagesAPI, RecordedRequest
+from fakeserver.batches import BatchFaults
 
 FACT = re.compile(r"FACT-\d+")
 

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from docanalyze.cli import cli
 from docanalyze.document import PAGE_MARKER_RE
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.ingest.chunking import split_document
 from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.extractive.textunits import split_citation, split_marked_text
+from fakeserver import FakeMessagesAPI, RecordedRequest
 
 CHUNK_SIZE = 200
 CHINESE_NAME = "Chinese (简体中文)"

@@ -12,7 +12,6 @@ import pytest
 
 from docanalyze.errors import ModelError
 from docanalyze.events import Event, Notice, RequestRetried
-from docanalyze.fakeserver import ApiError, Exchange, FakeMessagesAPI, RateLimits
 from docanalyze.models.anthropic.concurrency import AdaptiveConcurrency
 from docanalyze.models.anthropic.model import AnthropicModel
 from docanalyze.models.anthropic.ratelimit import RateLimiter, Ticket
@@ -20,6 +19,7 @@ from docanalyze.models.anthropic.retry import RetryPolicy
 from docanalyze.models.base import ModelReply, ModelRequest
 from docanalyze.options import Options
 from docanalyze.run.backend import create_model
+from fakeserver import ApiError, Exchange, FakeMessagesAPI, RateLimits
 
 MODEL = "claude-sonnet-5-5"
 FALLBACK = "claude-haiku-4-5"

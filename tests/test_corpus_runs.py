@@ -21,10 +21,10 @@ from docanalyze.cli import cli
 from docanalyze.corpus.files import CorpusFile, expand_inputs, is_corpus_input
 from docanalyze.corpus.runner import FileDone, analyze_corpus
 from docanalyze.errors import InputError
-from docanalyze.fakeserver import FakeMessagesAPI
-from docanalyze.fakeserver.recording import RecordedRequest
 from docanalyze.run.several import DOCUMENTS_AT_ONCE
 from docanalyze.store import RunStore
+from fakeserver import FakeMessagesAPI
+from fakeserver.recording import RecordedRequest
 from tests.fakes import GatedResponder
 
 INDEX_FIELDS = {

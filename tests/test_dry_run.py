@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
-from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.planning.dry_run import format_dry_run, preview_prompts
 from docanalyze.store import RunStore
+from fakeserver import FakeMessagesAPI
 
 PROMPT_SECTION = re.compile(
     r"^======== (?P<title>[^\n]*?) ========\n(?P<meta>.*?)^======== prompt ========\n"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import docanalyze
 from docanalyze.cli import cli
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
+from fakeserver import FakeMessagesAPI, RecordedRequest
 
 FACT_WITH_DETAIL = re.compile(r"(FACT-\d+)((?: detail)*)")
 

@@ -17,14 +17,15 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.fakeserver import ApiError, Exchange, FakeMessagesAPI, RecordedRequest
-from docanalyze.fakeserver.tokenizer import (
+from docanalyze.text.tokens import estimate_tokens
+from fakeserver import ApiError, Exchange, FakeMessagesAPI, RecordedRequest
+from fakeserver.tokenizer import (
     count_tokens,
     split_into_chunks,
     token_pieces,
     truncate_to_tokens,
 )
-from docanalyze.text.tokens import estimate_tokens
+from tests.conftest import PROJECT_ROOT
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 MODEL = "claude-sonnet-5-5"
@@ -537,11 +538,12 @@ def test_the_sdk_finds_the_server_through_environment_variables(
 
 def test_command_line_serves_until_interrupted() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "docanalyze.fakeserver", "--port", "0", "--latency", "0"],
+        [sys.executable, "-m", "fakeserver", "--port", "0", "--latency", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=PROJECT_ROOT,
     )
     try:
         assert process.stdout is not None and process.stderr is not None

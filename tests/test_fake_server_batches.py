@@ -13,8 +13,8 @@ import anthropic
 import pytest
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 
-from docanalyze.fakeserver import BatchFaults, FakeMessagesAPI
-from docanalyze.fakeserver.tokenizer import truncate_to_tokens
+from fakeserver import BatchFaults, FakeMessagesAPI
+from fakeserver.tokenizer import truncate_to_tokens
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 MODEL = "claude-sonnet-5-5"

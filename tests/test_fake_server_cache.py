@@ -10,8 +10,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.fakeserver import FakeMessagesAPI, RateLimits, count_tokens
-from docanalyze.fakeserver.prompt_cache import PromptCache
+from fakeserver import FakeMessagesAPI, RateLimits, count_tokens
+from fakeserver.prompt_cache import PromptCache
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 MODEL = "claude-sonnet-5-5"

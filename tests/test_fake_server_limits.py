@@ -13,11 +13,11 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.fakeserver import FakeMessagesAPI, Faults, RateLimits, ServerStats
-from docanalyze.fakeserver.__main__ import build_parser, faults_from, rate_limits_from
-from docanalyze.fakeserver.faults import Fault, FaultInjector
-from docanalyze.fakeserver.policies import Exchange
-from docanalyze.fakeserver.ratelimits import RateLimiter, TokenBucket
+from fakeserver import FakeMessagesAPI, Faults, RateLimits, ServerStats
+from fakeserver.__main__ import build_parser, faults_from, rate_limits_from
+from fakeserver.faults import Fault, FaultInjector
+from fakeserver.policies import Exchange
+from fakeserver.ratelimits import RateLimiter, TokenBucket
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 MODEL = "claude-sonnet-5-5"

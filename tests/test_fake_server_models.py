@@ -13,8 +13,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.fakeserver import TODAYS_MODELS, FakeMessagesAPI, FakeModel, count_tokens
 from docanalyze.models.catalog import KNOWN_MODELS
+from fakeserver import TODAYS_MODELS, FakeMessagesAPI, FakeModel, count_tokens
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 PROSE = (

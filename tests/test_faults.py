@@ -14,8 +14,8 @@ from click.testing import CliRunner
 import docanalyze
 from docanalyze.cli import cli
 from docanalyze.errors import ModelError
-from docanalyze.fakeserver import ApiError, Exchange, FakeMessagesAPI, Faults, RecordedRequest
 from docanalyze.store import RunStore
+from fakeserver import ApiError, Exchange, FakeMessagesAPI, Faults, RecordedRequest
 
 PAGES = 16
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
-from docanalyze.fakeserver import RecordedRequest
 from docanalyze.store import default_store_path
+from fakeserver import RecordedRequest
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -99,6 +99,7 @@ def test_the_wheel_ships_the_default_templates_and_the_html_page(tmp_path: Path)
         "docanalyze/prompts/final.j2",
         "docanalyze/report/templates/report.html.j2",
     } <= names
+    assert not [name for name in names if "fakeserver" in name], "the fake server is test tooling"
 
 
 def test_the_command_freezes_its_startup_heap_with_the_sdk_when_a_key_is_set() -> None:

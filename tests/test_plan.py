@@ -14,11 +14,11 @@ import docanalyze
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable
 from docanalyze.errors import ConfigError
-from docanalyze.fakeserver import TODAYS_MODELS, FakeMessagesAPI, RecordedRequest, count_tokens
 from docanalyze.models.catalog import model_info
 from docanalyze.planning.pace import Pace, PlannedRequest
 from docanalyze.planning.plan import MAP_OUTPUT_SHARE, REDUCE_OUTPUT_SHARE, RunPlan, plan_run
 from docanalyze.prompting.templates import default_prompts_dir
+from fakeserver import TODAYS_MODELS, FakeMessagesAPI, RecordedRequest, count_tokens
 from fixtures.texts import SAMPLE_EN, page_text
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]

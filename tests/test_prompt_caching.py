@@ -20,8 +20,6 @@ from docanalyze.cli import cli
 from docanalyze.cost import Prices, PriceTable, UsageLedger
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import TemplateError
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
-from docanalyze.fakeserver.policies import Exchange
 from docanalyze.ingest.chunking import split_document
 from docanalyze.models.anthropic.model import AnthropicModel
 from docanalyze.models.base import ModelFeatures, ModelRequest, Usage
@@ -34,6 +32,8 @@ from docanalyze.report.result import Report
 from docanalyze.run.map import map_prompt
 from docanalyze.run.reduce import reduce_prompt
 from docanalyze.text.tokens import estimate_tokens
+from fakeserver import FakeMessagesAPI, RecordedRequest
+from fakeserver.policies import Exchange
 from tests.fakes import RecordingModel
 
 LATENCY = 0.3

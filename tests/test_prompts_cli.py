@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
-from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.prompting.templates import TEMPLATE_NAMES, default_prompts_dir
+from fakeserver import FakeMessagesAPI
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

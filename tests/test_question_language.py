@@ -13,7 +13,6 @@ import docanalyze
 from docanalyze.cli import cli
 from docanalyze.document import Partial
 from docanalyze.errors import ConfigError
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.models.extractive.model import extract_sentences, write_report
 from docanalyze.models.extractive.relevance import question_terms, relevance_scores
 from docanalyze.models.extractive.textunits import split_citation
@@ -21,6 +20,7 @@ from docanalyze.options import Options
 from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet, TemplateName
 from docanalyze.run.sections import OutlineEntry
 from docanalyze.text.language import LANGUAGE_NAMES, detect_language, language_for, resolve_language
+from fakeserver import FakeMessagesAPI, RecordedRequest
 from fixtures.texts import SAMPLE_EN, SAMPLE_ZH, Page, page_text
 from tests.fakes import RecordingModel
 

@@ -17,11 +17,11 @@ import ray
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
-from docanalyze.fakeserver import FakeMessagesAPI, RateLimits, RecordedRequest
 from docanalyze.options import Options
 from docanalyze.ray.data import AnalyzeRows
 from docanalyze.ray.limiter import start_rate_limiter
 from docanalyze.ray.runner import analyze_on_ray
+from fakeserver import FakeMessagesAPI, RateLimits, RecordedRequest
 
 FACT = re.compile(r"FACT-\d+")
 

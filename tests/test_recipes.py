@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from docanalyze.cli import cli
 from docanalyze.document import Partial
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.models.extractive.textunits import (
     format_citation,
     split_citation,
@@ -27,6 +26,7 @@ from docanalyze.prompting.templates import (
     TemplateName,
 )
 from docanalyze.run.sections import OutlineEntry
+from fakeserver import FakeMessagesAPI, RecordedRequest
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 RECIPE_NAMES = ["contract-obligations", "annual-report-risks", "chinese-summary"]

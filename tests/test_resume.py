@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.store import RunStore
+from fakeserver import FakeMessagesAPI, RecordedRequest
 from tests.fakes import GatedResponder
 
 PAID_BEFORE_THE_KILL = 6

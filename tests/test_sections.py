@@ -14,9 +14,9 @@ import docanalyze
 from docanalyze.cli import cli
 from docanalyze.errors import RefusedRun
 from docanalyze.events import Event, ReportText
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.models.base import ModelReply, ModelRequest
 from docanalyze.text.tokens import estimate_tokens
+from fakeserver import FakeMessagesAPI, RecordedRequest
 from tests.fakes import FACT, RecordingModel, StreamingModel
 
 HEADING = re.compile(r"^(#{1,2}) (.+)$", re.MULTILINE)

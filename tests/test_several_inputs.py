@@ -15,9 +15,9 @@ from click.testing import CliRunner
 import docanalyze
 import docanalyze.run.pipeline
 from docanalyze.cli import cli
-from docanalyze.fakeserver import FakeMessagesAPI
-from docanalyze.fakeserver.recording import RecordedRequest
 from docanalyze.run.several import cite_document
+from fakeserver import FakeMessagesAPI
+from fakeserver.recording import RecordedRequest
 
 TOPICS = {
     "alpha": "The alpha pump failed twice in March. Repairs of the alpha pump cost 4,000 euros.",

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from docanalyze.cli import cli
 from docanalyze.errors import BudgetError, TemplateError
-from docanalyze.fakeserver import FakeMessagesAPI
 from docanalyze.models.extractive.model import ExtractiveModel
 from docanalyze.options import Options
 from docanalyze.prompting.budgets import plan_budgets
@@ -20,6 +19,7 @@ from docanalyze.prompting.header import (
     parse_template_header,
 )
 from docanalyze.prompting.templates import PromptSet
+from fakeserver import FakeMessagesAPI
 
 MAP_BODY = "Part {{ index }} of {{ total }}:\n{{ text }}\nList the key points (p. N)."
 

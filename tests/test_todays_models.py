@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
-from docanalyze.fakeserver import (
+from docanalyze.planning.plan import plan_run
+from fakeserver import (
     ApiError,
     Exchange,
     FakeMessagesAPI,
@@ -24,7 +25,6 @@ from docanalyze.fakeserver import (
     RecordedRequest,
     ScriptedReply,
 )
-from docanalyze.planning.plan import plan_run
 from tests.test_end_to_end import halving_responder, write_long_document
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]

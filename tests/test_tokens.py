@@ -13,10 +13,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.fakeserver import FakeMessagesAPI, count_tokens
 from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.catalog import tokenizer_ratio
 from docanalyze.text.tokens import estimate_for_tokenizer, estimate_tokens, is_cjk_heavy
+from fakeserver import FakeMessagesAPI, count_tokens
 from fixtures.texts import SAMPLE_EN, SAMPLE_TXT, SAMPLE_ZH, Page, page_text
 
 HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]

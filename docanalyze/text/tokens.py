@@ -10,7 +10,7 @@ calibrated to err a little high:
 - ASCII whitespace is free (a tokenizer folds it into the next word).
 
 On English prose this is about 4-13% above the fake server's tokenizer
-(:mod:`docanalyze.fakeserver.tokenizer`, one token per started four letters of a word, one per
+(:mod:`fakeserver.tokenizer`, one token per started four letters of a word, one per
 other character), and on Chinese prose about equal to it; both count one token per CJK
 character. Budgets keep a further safety margin (:mod:`docanalyze.prompting.budgets`), and the Claude client
 corrects its rate-limit debits from the usage the API reports.

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from docanalyze.fakeserver.errors import ApiError
-from docanalyze.fakeserver.policies import Exchange
+from fakeserver.errors import ApiError
+from fakeserver.policies import Exchange
 
 __all__ = ["RateLimiter", "RateLimits", "TokenBucket"]
 
@@ -95,7 +95,7 @@ class _Need:
 class RateLimiter:
     """Admits ``/v1/messages`` requests within :class:`RateLimits`; thread-safe.
 
-    Use it as a :class:`~docanalyze.fakeserver.policies.RequestPolicy` (its :meth:`admit` takes
+    Use it as a :class:`~fakeserver.policies.RequestPolicy` (its :meth:`admit` takes
     the budget and sets the headers) and call :meth:`headers` for responses that never reach it.
     ``clock`` (monotonic seconds) drives the buckets; ``wall_clock`` (Unix seconds) dates resets.
     """

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from docanalyze.fakeserver.tokenizer import count_tokens
+from fakeserver.tokenizer import count_tokens
 
 __all__ = [
     "REDACTED",

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from docanalyze.fakeserver.composer import MessageComposer, PreparedMessage
-from docanalyze.fakeserver.errors import ApiError
-from docanalyze.fakeserver.recording import RecordedRequest, RequestLog, redact_headers
-from docanalyze.fakeserver.settings import ServerSettings
-from docanalyze.fakeserver.stats import StatsRecorder
-from docanalyze.fakeserver.wire import message_body, new_batch_id, new_message_id, new_request_id
+from fakeserver.composer import MessageComposer, PreparedMessage
+from fakeserver.errors import ApiError
+from fakeserver.recording import RecordedRequest, RequestLog, redact_headers
+from fakeserver.settings import ServerSettings
+from fakeserver.stats import StatsRecorder
+from fakeserver.wire import message_body, new_batch_id, new_message_id, new_request_id
 
 __all__ = ["Batch", "BatchFaults", "BatchRequest", "BatchRunner"]
 

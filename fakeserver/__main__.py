@@ -1,4 +1,4 @@
-"""Run the fake Messages API in the foreground: ``python -m docanalyze.fakeserver --port 8765``.
+"""Run the fake Messages API in the foreground: ``python -m fakeserver --port 8765``.
 
 Point docanalyze (or any Anthropic SDK client) at it with ``ANTHROPIC_BASE_URL`` and any
 ``ANTHROPIC_API_KEY``. Ctrl-C stops it.
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import fields
 from types import FrameType
 
-from docanalyze.fakeserver.faults import Faults
-from docanalyze.fakeserver.ratelimits import RateLimits
-from docanalyze.fakeserver.server import FakeMessagesAPI
+from fakeserver.faults import Faults
+from fakeserver.ratelimits import RateLimits
+from fakeserver.server import FakeMessagesAPI
 
 __all__ = ["main"]
 
@@ -51,7 +51,7 @@ _FAULT_FLAGS = (
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options, one per FakeMessagesAPI setting."""
     parser = argparse.ArgumentParser(
-        prog="python -m docanalyze.fakeserver",
+        prog="python -m fakeserver",
         description="A fake Anthropic Messages API on 127.0.0.1 that echoes the last user "
         "message, for trying docanalyze offline.",
     )

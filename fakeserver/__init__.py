@@ -1,25 +1,25 @@
 """A fake Anthropic Messages API server on 127.0.0.1, speaking the real JSON and SSE formats.
 
 Use it in tests (see the ``fake_api`` and ``make_fake_api`` fixtures), in benchmarks, or to try
-templates offline: ``python -m docanalyze.fakeserver --port 8765``. Give it the real service's
+templates offline: ``python -m fakeserver --port 8765``. Give it the real service's
 :class:`RateLimits` and seeded :class:`Faults` to test a client's pacing and retries. It also
 serves Message Batches (seeded :class:`BatchFaults` make results errored or expired) and counts
 prompt-cache reads and writes in ``usage`` like the real API. ``model_rules=True`` makes it
 follow the published rules of today's models (thinking by default, the 5.x family's 400s,
-refusals, lifecycle, tokenizers): :mod:`docanalyze.fakeserver.model_rules`.
+refusals, lifecycle, tokenizers): :mod:`fakeserver.model_rules`.
 """
 
-from docanalyze.fakeserver.batches import BatchFaults
-from docanalyze.fakeserver.errors import ApiError, ConnectionFault
-from docanalyze.fakeserver.faults import Faults
-from docanalyze.fakeserver.model_rules import TODAYS_MODELS, FakeModel
-from docanalyze.fakeserver.policies import Exchange, LatencyPolicy, RequestPolicy
-from docanalyze.fakeserver.ratelimits import RateLimits
-from docanalyze.fakeserver.recording import RecordedRequest
-from docanalyze.fakeserver.replies import Responder, ScriptedReply, echo_responder
-from docanalyze.fakeserver.server import FakeMessagesAPI
-from docanalyze.fakeserver.stats import ServerStats
-from docanalyze.fakeserver.tokenizer import count_tokens
+from fakeserver.batches import BatchFaults
+from fakeserver.errors import ApiError, ConnectionFault
+from fakeserver.faults import Faults
+from fakeserver.model_rules import TODAYS_MODELS, FakeModel
+from fakeserver.policies import Exchange, LatencyPolicy, RequestPolicy
+from fakeserver.ratelimits import RateLimits
+from fakeserver.recording import RecordedRequest
+from fakeserver.replies import Responder, ScriptedReply, echo_responder
+from fakeserver.server import FakeMessagesAPI
+from fakeserver.stats import ServerStats
+from fakeserver.tokenizer import count_tokens
 
 __all__ = [
     "TODAYS_MODELS",

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from docanalyze.fakeserver.errors import ApiError
+from fakeserver.errors import ApiError
 
 __all__ = [
     "check_context_window",

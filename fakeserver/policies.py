@@ -2,12 +2,12 @@
 
 A policy sees an :class:`Exchange` (the validated request and the response headers so far). It
 may wait, add response headers, or refuse the request by raising
-:class:`~docanalyze.fakeserver.errors.ApiError` (with e.g. a ``retry-after`` header). This is the
-seam for rate limits (:mod:`~docanalyze.fakeserver.ratelimits`: token buckets answering 429 and
+:class:`~fakeserver.errors.ApiError` (with e.g. a ``retry-after`` header). This is the
+seam for rate limits (:mod:`~fakeserver.ratelimits`: token buckets answering 429 and
 setting ``anthropic-ratelimit-*`` headers) and for seeded fault injection
-(:mod:`~docanalyze.fakeserver.faults`: 529/500 answers, dropped and hung connections, slow
+(:mod:`~fakeserver.faults`: 529/500 answers, dropped and hung connections, slow
 streams). To close the connection with no reply at all, raise
-:class:`~docanalyze.fakeserver.errors.ConnectionFault`.
+:class:`~fakeserver.errors.ConnectionFault`.
 """
 
 from __future__ import annotations

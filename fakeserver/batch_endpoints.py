@@ -20,12 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import parse_qs
 
-from docanalyze.fakeserver.batches import BATCHES_PATH, Batch, BatchRequest, BatchRunner
-from docanalyze.fakeserver.errors import ApiError
-from docanalyze.fakeserver.responses import BytesResponse, IncomingRequest, JsonResponse
-from docanalyze.fakeserver.settings import ServerSettings
-from docanalyze.fakeserver.validation import parse_json_body, require_headers
-from docanalyze.fakeserver.wire import new_request_id
+from fakeserver.batches import BATCHES_PATH, Batch, BatchRequest, BatchRunner
+from fakeserver.errors import ApiError
+from fakeserver.responses import BytesResponse, IncomingRequest, JsonResponse
+from fakeserver.settings import ServerSettings
+from fakeserver.validation import parse_json_body, require_headers
+from fakeserver.wire import new_request_id
 
 __all__ = ["BATCHES_PATH", "BatchEndpoints", "parse_batch_requests"]
 

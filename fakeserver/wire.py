@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from docanalyze.fakeserver.replies import Reply
-from docanalyze.fakeserver.tokenizer import split_into_chunks
+from fakeserver.replies import Reply
+from fakeserver.tokenizer import split_into_chunks
 
 __all__ = [
     "StreamEvent",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from docanalyze.fakeserver.model_rules import TODAYS_MODELS, FakeModel
+from fakeserver.model_rules import TODAYS_MODELS, FakeModel
 
 __all__ = ["ServerSettings"]
 
@@ -17,7 +17,7 @@ class ServerSettings:
     ``max_batch_requests`` and ``max_batch_bytes`` bound a Message Batch (the real API's limits
     by default); ``batch_latency`` is the seconds a batch takes from creation to its end, its
     requests being processed evenly over that time. With ``model_rules``, each request follows
-    the rules of its model in ``models`` (:mod:`docanalyze.fakeserver.model_rules`).
+    the rules of its model in ``models`` (:mod:`fakeserver.model_rules`).
     """
 
     context_window: int = 200_000

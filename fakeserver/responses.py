@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from docanalyze.fakeserver.wire import StreamEvent
+from fakeserver.wire import StreamEvent
 
 __all__ = [
     "BytesResponse",

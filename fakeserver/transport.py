@@ -18,16 +18,16 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from docanalyze.fakeserver import responses
-from docanalyze.fakeserver.endpoints import MessagesEndpoints
-from docanalyze.fakeserver.errors import error_body
-from docanalyze.fakeserver.tokenizer import count_tokens
-from docanalyze.fakeserver.wire import StreamEvent, encode_sse, new_request_id
+from fakeserver import responses
+from fakeserver.endpoints import MessagesEndpoints
+from fakeserver.errors import error_body
+from fakeserver.tokenizer import count_tokens
+from fakeserver.wire import StreamEvent, encode_sse, new_request_id
 
 __all__ = ["LOOPBACK_HOST", "LoopbackHTTPServer"]
 
 LOOPBACK_HOST = "127.0.0.1"
-logger = logging.getLogger("docanalyze.fakeserver")
+logger = logging.getLogger("fakeserver")
 _REASONS = {529: "Overloaded"}  # statuses http.server has no reason phrase for
 
 

@@ -4,7 +4,7 @@ A request marks cache breakpoints with ``cache_control: {"type": "ephemeral"}`` 
 blocks (``system`` as a list of text blocks) or message content blocks; at most 4. The prefix of a
 breakpoint is everything up to and including its block, in the order tools, system, messages; its
 key is a hash of the model and the exact content of the prefix (``cache_control`` itself left out).
-Its tokens are counted like :func:`~docanalyze.fakeserver.recording.count_request_tokens` counts
+Its tokens are counted like :func:`~fakeserver.recording.count_request_tokens` counts
 the whole request (3 per request, 4 per message, the text of each block; tools count 0), so a
 request's input tokens split exactly into the cached prefix and the rest.
 
@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from docanalyze.fakeserver.errors import ApiError
-from docanalyze.fakeserver.recording import TOKENS_PER_MESSAGE, TOKENS_PER_REQUEST, block_text
-from docanalyze.fakeserver.tokenizer import count_tokens
+from fakeserver.errors import ApiError
+from fakeserver.recording import TOKENS_PER_MESSAGE, TOKENS_PER_REQUEST, block_text
+from fakeserver.tokenizer import count_tokens
 
 __all__ = [
     "CACHE_TTL_SECONDS",

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from docanalyze.fakeserver.errors import ApiError
-from docanalyze.fakeserver.recording import RecordedRequest
-from docanalyze.fakeserver.tokenizer import count_tokens, truncate_to_tokens
+from fakeserver.errors import ApiError
+from fakeserver.recording import RecordedRequest
+from fakeserver.tokenizer import count_tokens, truncate_to_tokens
 
 __all__ = [
     "Reply",

@@ -13,8 +13,8 @@ import random
 import threading
 from dataclasses import dataclass
 
-from docanalyze.fakeserver.errors import ApiError, ConnectionFault
-from docanalyze.fakeserver.policies import Exchange
+from fakeserver.errors import ApiError, ConnectionFault
+from fakeserver.policies import Exchange
 
 __all__ = ["Fault", "FaultInjector", "Faults"]
 
@@ -67,7 +67,7 @@ class Fault(enum.Enum):
 
 
 class FaultInjector:
-    """A :class:`~docanalyze.fakeserver.policies.RequestPolicy` that injects :class:`Faults`.
+    """A :class:`~fakeserver.policies.RequestPolicy` that injects :class:`Faults`.
 
     529 and 500 answers carry ``x-should-retry: true``, like the real API's.
     """

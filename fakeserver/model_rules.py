@@ -37,9 +37,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from docanalyze.fakeserver.errors import ApiError
-from docanalyze.fakeserver.recording import count_request_tokens, request_texts
-from docanalyze.fakeserver.tokenizer import count_cjk_tokens, count_tokens
+from fakeserver.errors import ApiError
+from fakeserver.recording import count_request_tokens, request_texts
+from fakeserver.tokenizer import count_cjk_tokens, count_tokens
 
 __all__ = [
     "EFFORTS",

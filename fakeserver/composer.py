@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from docanalyze.fakeserver.errors import ApiError
-from docanalyze.fakeserver.model_rules import FakeModel, check_request, thinking_tokens
-from docanalyze.fakeserver.prompt_cache import CachePlan, PromptCache
-from docanalyze.fakeserver.recording import RecordedRequest, count_request_tokens
-from docanalyze.fakeserver.replies import Reply, ReplySource, finish_reply
-from docanalyze.fakeserver.settings import ServerSettings
-from docanalyze.fakeserver.stats import StatsRecorder
-from docanalyze.fakeserver.validation import check_context_window, validate_messages_body
-from docanalyze.fakeserver.wire import Usage
+from fakeserver.errors import ApiError
+from fakeserver.model_rules import FakeModel, check_request, thinking_tokens
+from fakeserver.prompt_cache import CachePlan, PromptCache
+from fakeserver.recording import RecordedRequest, count_request_tokens
+from fakeserver.replies import Reply, ReplySource, finish_reply
+from fakeserver.settings import ServerSettings
+from fakeserver.stats import StatsRecorder
+from fakeserver.validation import check_context_window, validate_messages_body
+from fakeserver.wire import Usage
 
 __all__ = ["ComposedReply", "MessageComposer", "PreparedMessage"]
 
@@ -104,7 +104,7 @@ class MessageComposer:
         """Validate ``body`` (a 400 ApiError if invalid), count it and plan its cache use.
 
         With model rules, an unknown or retired model is a 404 and a request the model does not
-        accept a 400 (:func:`~docanalyze.fakeserver.model_rules.check_request`).
+        accept a 400 (:func:`~fakeserver.model_rules.check_request`).
         """
         model = self.model_of(body)
         max_output = model.max_tokens if model is not None else self.settings.max_output_tokens

@@ -5,7 +5,7 @@ tokens, look up the prompt cache and check the context window, run the rate limi
 or take the budget of the uncached input), then the policies (custom ones, fault injection, then
 the latency), take the next reply text, cut it to ``max_tokens``, write the prompt cache, record
 the request, answer. ``/v1/messages/batches...`` goes to
-:class:`~docanalyze.fakeserver.batch_endpoints.BatchEndpoints`. Every response carries the current
+:class:`~fakeserver.batch_endpoints.BatchEndpoints`. Every response carries the current
 ``anthropic-ratelimit-*`` headers when rate limits are set.
 
 The transport must call a response's ``on_finished`` once it has been sent (or abandoned): that is
@@ -20,19 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from docanalyze.fakeserver.batch_endpoints import BATCHES_PATH, BatchEndpoints
-from docanalyze.fakeserver.composer import MessageComposer
-from docanalyze.fakeserver.errors import ApiError, ConnectionFault
-from docanalyze.fakeserver.model_rules import generic_model_info, model_info_body
-from docanalyze.fakeserver.policies import Exchange, RequestPolicy
-from docanalyze.fakeserver.ratelimits import RateLimiter
-from docanalyze.fakeserver.recording import (
+from fakeserver.batch_endpoints import BATCHES_PATH, BatchEndpoints
+from fakeserver.composer import MessageComposer
+from fakeserver.errors import ApiError, ConnectionFault
+from fakeserver.model_rules import generic_model_info, model_info_body
+from fakeserver.policies import Exchange, RequestPolicy
+from fakeserver.ratelimits import RateLimiter
+from fakeserver.recording import (
     RecordedRequest,
     RequestLog,
     count_request_tokens,
     redact_headers,
 )
-from docanalyze.fakeserver.responses import (
+from fakeserver.responses import (
     BytesResponse,
     ClosedWithoutReply,
     EventStreamResponse,
@@ -40,14 +40,14 @@ from docanalyze.fakeserver.responses import (
     JsonResponse,
     Response,
 )
-from docanalyze.fakeserver.settings import ServerSettings
-from docanalyze.fakeserver.stats import StatsRecorder
-from docanalyze.fakeserver.validation import (
+from fakeserver.settings import ServerSettings
+from fakeserver.stats import StatsRecorder
+from fakeserver.validation import (
     parse_json_body,
     require_headers,
     validate_count_tokens_body,
 )
-from docanalyze.fakeserver.wire import (
+from fakeserver.wire import (
     message_body,
     new_message_id,
     new_request_id,

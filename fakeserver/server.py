@@ -16,27 +16,27 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from docanalyze.fakeserver.batch_endpoints import BatchEndpoints
-from docanalyze.fakeserver.batches import BatchFaults, BatchRunner
-from docanalyze.fakeserver.composer import MessageComposer
-from docanalyze.fakeserver.endpoints import MessagesEndpoints
-from docanalyze.fakeserver.faults import FaultInjector, Faults
-from docanalyze.fakeserver.model_rules import TODAYS_MODELS, FakeModel
-from docanalyze.fakeserver.policies import LatencyPolicy, RequestPolicy
-from docanalyze.fakeserver.prompt_cache import CACHE_TTL_SECONDS, MIN_CACHE_TOKENS, PromptCache
-from docanalyze.fakeserver.ratelimits import RateLimiter, RateLimits
-from docanalyze.fakeserver.recording import RecordedRequest, RequestLog
-from docanalyze.fakeserver.replies import (
+from fakeserver.batch_endpoints import BatchEndpoints
+from fakeserver.batches import BatchFaults, BatchRunner
+from fakeserver.composer import MessageComposer
+from fakeserver.endpoints import MessagesEndpoints
+from fakeserver.faults import FaultInjector, Faults
+from fakeserver.model_rules import TODAYS_MODELS, FakeModel
+from fakeserver.policies import LatencyPolicy, RequestPolicy
+from fakeserver.prompt_cache import CACHE_TTL_SECONDS, MIN_CACHE_TOKENS, PromptCache
+from fakeserver.ratelimits import RateLimiter, RateLimits
+from fakeserver.recording import RecordedRequest, RequestLog
+from fakeserver.replies import (
     ReplySource,
     Responder,
     ScriptedReply,
     echo_responder,
     padded_to_share,
 )
-from docanalyze.fakeserver.settings import ServerSettings
-from docanalyze.fakeserver.stats import ServerStats, StatsRecorder
-from docanalyze.fakeserver.tokenizer import count_tokens
-from docanalyze.fakeserver.transport import LoopbackHTTPServer
+from fakeserver.settings import ServerSettings
+from fakeserver.stats import ServerStats, StatsRecorder
+from fakeserver.tokenizer import count_tokens
+from fakeserver.transport import LoopbackHTTPServer
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11
@@ -54,26 +54,26 @@ class FakeMessagesAPI:
 
     Replies come from the queue filled by :meth:`enqueue`, then from ``responder`` (default: echo
     the last user message). A reply longer than the request's ``max_tokens`` (counted with
-    :func:`~docanalyze.fakeserver.tokenizer.count_tokens`) is cut, with stop_reason "max_tokens".
+    :func:`~fakeserver.tokenizer.count_tokens`) is cut, with stop_reason "max_tokens".
     A prompt that does not fit ``context_window`` is refused with the real 400 error. ``latency``
     seconds pass before each message reply. With ``api_key`` set, any other key gets a 401.
-    ``rate_limits`` (see :mod:`~docanalyze.fakeserver.ratelimits`) refuse a message request at
+    ``rate_limits`` (see :mod:`~fakeserver.ratelimits`) refuse a message request at
     once with a 429, before anything else can delay it, and add ``anthropic-ratelimit-*`` headers
-    to every response. ``faults`` (see :mod:`~docanalyze.fakeserver.faults`) are drawn for each
+    to every response. ``faults`` (see :mod:`~fakeserver.faults`) are drawn for each
     request the limiter lets through: a faulted request has used its request and input-token
     budget, like on the real API. ``policies`` run, in order, after the rate limiter and before
-    the faults and the latency; see :mod:`docanalyze.fakeserver.policies`. :meth:`stats` counts
+    the faults and the latency; see :mod:`fakeserver.policies`. :meth:`stats` counts
     what happened.
 
-    Message Batches (:mod:`~docanalyze.fakeserver.batches`) take ``batch_latency`` seconds from
+    Message Batches (:mod:`~fakeserver.batches`) take ``batch_latency`` seconds from
     creation to their end, hold at most ``max_batch_requests`` requests in a body of at most
     ``max_batch_bytes``, and ``batch_faults`` make some results errored or expired; the rate
     limits, faults, policies and latency above do not apply to them. Prompt caching
-    (:mod:`~docanalyze.fakeserver.prompt_cache`) caches a prefix of at least ``min_cache_tokens``
+    (:mod:`~fakeserver.prompt_cache`) caches a prefix of at least ``min_cache_tokens``
     tokens for ``cache_ttl`` seconds after its last use.
 
     With ``model_rules``, every request follows the published rules of its model
-    (:mod:`~docanalyze.fakeserver.model_rules`): default thinking inside ``max_tokens``, the 400s
+    (:mod:`~fakeserver.model_rules`): default thinking inside ``max_tokens``, the 400s
     of the 5.x family, 404 for unknown and retired models, each model's tokenizer, cache minimum
     and window; ``models`` adds models to the table (e.g. one newer than docanalyze knows).
     ``GET /v1/models/{id}`` answers from that table; without model rules, any id is an active
@@ -82,7 +82,7 @@ class FakeMessagesAPI:
     ``token_seconds`` is the time each output token takes, thinking included, after ``latency``
     (the time to the first token): 0.015 writes about 67 tokens a second, as Claude does. With
     ``reply_share``, replies are padded to that share of their input tokens
-    (:func:`~docanalyze.fakeserver.replies.padded_to_share`), as long as a model's would be.
+    (:func:`~fakeserver.replies.padded_to_share`), as long as a model's would be.
     """
 
     def __init__(
