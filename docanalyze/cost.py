@@ -35,6 +35,7 @@ from docanalyze.models.catalog import (
     PRICES_CHECKED,
     ModelInfo,
 )
+from docanalyze.report.figures import format_usd, input_tokens_with_cache
 
 __all__ = [
     "PRICES_ENV",
@@ -359,15 +360,3 @@ class CostBudget:
         self.reserved = max(0.0, self.reserved - worst_case)
         self.holds -= 1
         self.spent += worst_case if actual is None else actual
-
-
-def input_tokens_with_cache(usage: Usage) -> int:
-    """All input tokens: uncached plus cache writes plus cache reads."""
-    return usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
-
-
-def format_usd(amount: float) -> str:
-    """``$1.04``; amounts under a cent keep two significant digits (``$0.0031``)."""
-    if amount == 0 or amount >= 0.01:
-        return f"${amount:,.2f}"
-    return f"${amount:.2g}"

@@ -24,7 +24,7 @@ __all__ = [
     "DEFAULT_MAX_OUTPUT_TOKENS",
     "MODEL_INFO_MAX_AGE",
     "ModelDescription",
-    "ModelLimits",
+    "TokenLimits",
     "describe_from_api",
     "describe_from_catalog",
     "lifecycle_problem",
@@ -55,7 +55,7 @@ class ModelDescription:
 
 
 @dataclass(frozen=True)
-class ModelLimits:
+class TokenLimits:
     """A model's context window and largest ``max_tokens``; ``known``: not assumed."""
 
     context_window: int
@@ -68,7 +68,7 @@ def limits_for(
     *,
     context_window: int | None = None,
     description: ModelDescription | None = None,
-) -> ModelLimits:
+) -> TokenLimits:
     """The one rule for a model's limits, for runs, plans and dry runs alike.
 
     The window is ``--context-window``, else the Models API's (``description``), else the
@@ -79,7 +79,7 @@ def limits_for(
     window = described.context_window if described else None
     output = described.max_output_tokens if described else None
     chosen = context_window or window or DEFAULT_CONTEXT_WINDOW
-    return ModelLimits(
+    return TokenLimits(
         chosen,
         min(output or DEFAULT_MAX_OUTPUT_TOKENS, chosen // 2),
         context_window is not None or window is not None,

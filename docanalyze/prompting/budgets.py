@@ -1,30 +1,54 @@
-"""Token budgets: what must fit in one request to a model."""
+"""Token budgets: what must fit in one request to a model.
+
+Budgets are made in one direction: planned here from the options and the model's limits
+(:func:`plan_budgets`), then changed by the template headers
+(:func:`docanalyze.prompting.header.apply_template_budgets`), then given each stage's thinking
+allowance (:func:`docanalyze.prompting.thinking.stage_budgets`). This module imports none of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from docanalyze.errors import BudgetError
-from docanalyze.models.base import ModelLimits, Stage
+from docanalyze.models.base import ModelLimits, Stage, Thinking
 from docanalyze.options import Options
 
-if TYPE_CHECKING:
-    from docanalyze.prompting.thinking import StageThinking
-
-__all__ = ["Budgets", "pack_in_order", "plan_budgets"]
+__all__ = ["Budgets", "StageThinking", "pack_in_order", "plan_budgets"]
 
 SAFETY_MARGIN = 0.05
 """Share of the context window kept free for estimation error, on top of the estimator's own."""
 
 
 @dataclass(frozen=True)
+class StageThinking:
+    """What a stage's requests send: ``thinking`` on/off (None: no setting), the effort (None:
+    the model's default) and the tokens of ``max_tokens`` set aside for thinking; chosen by
+    :func:`docanalyze.prompting.thinking.stage_budgets`."""
+
+    thinking: Thinking | None = None
+    effort: str | None = None
+    allowance: int = 0
+
+    def describe(self) -> str:
+        """``thinking off``, ``thinking on at effort medium (+2,048 tokens)`` and the like."""
+        if self.thinking is None and self.effort is None:
+            return "no thinking setting"
+        state = {"on": "thinking on", "off": "thinking off", None: "thinking"}[self.thinking]
+        effort = f" at effort {self.effort}" if self.effort else ""
+        room = f" (+{self.allowance:,} tokens)" if self.allowance else ""
+        return f"{state}{effort}{room}"
+
+
+@dataclass(frozen=True)
 class Budgets:
     """The request limit and the output budget of each stage, in tokens.
 
-    ``thinking`` holds each stage's thinking (:mod:`docanalyze.prompting.thinking`); a stage that
-    thinks sends its text budget plus :meth:`allowance` as ``max_tokens``.
+    ``thinking`` holds each stage's thinking (chosen by
+    :func:`docanalyze.prompting.thinking.stage_budgets`); a stage that thinks sends its text
+    budget plus :meth:`allowance` as ``max_tokens``.
     """
 
     request_limit: int

@@ -23,18 +23,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from docanalyze.errors import BudgetError, TemplateError
-from docanalyze.models.base import ModelLimits
+from docanalyze.models.base import ModelLimits, Stage
 from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.prompting.budgets import Budgets
 
-if TYPE_CHECKING:
-    from docanalyze.prompting.templates import PromptSet, TemplateName
-
 __all__ = [
     "HEADER_KEYS",
+    "TemplateHeaders",
     "TemplateSettings",
     "apply_template_budgets",
     "parse_template_header",
@@ -47,7 +45,7 @@ HEADER_KEYS = ("model", "temperature", "max_tokens", "thinking", "effort")
 _HEADER_START = re.compile(r"\{#-?\s*docanalyze\s*:")
 _LEADING_HEADER = re.compile(r"\s*\{#-?\s*docanalyze\s*:(?P<body>.*?)-?#\}", re.DOTALL)
 _SEPARATOR = re.compile(r"[,\n]")
-_STAGES: tuple[TemplateName, ...] = ("map", "reduce", "final")
+_STAGES: tuple[Stage, ...] = ("map", "reduce", "final")
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,20 @@ class TemplateSettings:
         """``model=..., temperature=...`` for the settings that are set, or ``""``."""
         values = {key: getattr(self, key) for key in HEADER_KEYS}
         return ", ".join(f"{key}={value}" for key, value in values.items() if value is not None)
+
+
+class TemplateHeaders(Protocol):
+    """What budgeting reads of a run's templates (a
+    :class:`~docanalyze.prompting.templates.PromptSet`): each stage template's header settings
+    and the file it came from."""
+
+    def settings(self, name: Stage) -> TemplateSettings:
+        """The settings in the header of template ``name``."""
+        ...
+
+    def origin(self, name: Stage) -> str:
+        """The path of the file template ``name`` was loaded from."""
+        ...
 
 
 def parse_template_header(source: str, filename: str) -> TemplateSettings:
@@ -95,7 +107,9 @@ def parse_template_header(source: str, filename: str) -> TemplateSettings:
     return TemplateSettings(**values)  # type: ignore[arg-type]
 
 
-def apply_template_budgets(budgets: Budgets, prompts: PromptSet, model: ModelLimits) -> Budgets:
+def apply_template_budgets(
+    budgets: Budgets, prompts: TemplateHeaders, model: ModelLimits
+) -> Budgets:
     """``budgets`` with each stage's output budget replaced by its template's ``max_tokens``.
 
     A header budget is checked like ``--max-tokens``: more than ``model`` can write, or leaving

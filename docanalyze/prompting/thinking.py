@@ -20,13 +20,13 @@ allowance for the effort (:data:`THINKING_ALLOWANCE`), within the model's output
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from docanalyze.errors import ConfigError, TemplateError
-from docanalyze.models.base import ModelLimits, Stage, Thinking
+from docanalyze.models.base import ModelLimits, Stage
 from docanalyze.models.capabilities import Capabilities
-from docanalyze.prompting.budgets import Budgets, plan_budgets
+from docanalyze.prompting.budgets import Budgets, StageThinking, plan_budgets
 from docanalyze.prompting.header import apply_template_budgets, shown_path
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FINAL_EFFORT",
     "THINKING_ALLOWANCE",
-    "StageThinking",
     "resolve_stage_thinking",
     "rules_for",
     "stage_budgets",
@@ -47,25 +46,6 @@ FINAL_EFFORT = "medium"
 THINKING_ALLOWANCE = {"low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
 """Output tokens set aside for thinking at each effort, on top of the stage's text budget."""
 _DEFAULT_ALLOWANCE = THINKING_ALLOWANCE["high"]
-
-
-@dataclass(frozen=True)
-class StageThinking:
-    """What a stage's requests send: ``thinking`` on/off (None: no setting), the effort (None:
-    the model's default) and the tokens of ``max_tokens`` set aside for thinking."""
-
-    thinking: Thinking | None = None
-    effort: str | None = None
-    allowance: int = 0
-
-    def describe(self) -> str:
-        """``thinking off``, ``thinking on at effort medium (+2,048 tokens)`` and the like."""
-        if self.thinking is None and self.effort is None:
-            return "no thinking setting"
-        state = {"on": "thinking on", "off": "thinking off", None: "thinking"}[self.thinking]
-        effort = f" at effort {self.effort}" if self.effort else ""
-        room = f" (+{self.allowance:,} tokens)" if self.allowance else ""
-        return f"{state}{effort}{room}"
 
 
 def rules_for(model: ModelLimits, name: str) -> Capabilities:

@@ -1,4 +1,4 @@
-"""The results of a run: the Report, and its HTML page."""
+"""The results of a run: the Report, its HTML page, and how figures are written (dollars, tokens)."""
 
 from docanalyze.report.result import ChunkResult, Report
 

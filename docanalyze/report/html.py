@@ -7,25 +7,73 @@ disabled, so markup written in a document or by the model is shown as text, neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from docanalyze.cost import format_usd, input_tokens_with_cache
+from docanalyze.models.base import Usage
+from docanalyze.report.figures import format_usd, input_tokens_with_cache
 
-if TYPE_CHECKING:  # Report.to_html imports this module: no cycle at run time
-    from docanalyze.report.result import ChunkResult, Report
-
-__all__ = ["render_html"]
+__all__ = ["ShownChunk", "ShownReport", "render_html"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
+
+
+class ShownChunk(Protocol):
+    """What the page shows of a chunk's extraction (a
+    :class:`~docanalyze.report.result.ChunkResult`)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def first_page(self) -> int: ...
+    @property
+    def last_page(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+
+
+class ShownReport(Protocol):
+    """What the page shows of a report (a :class:`~docanalyze.report.result.Report`, whose
+    :meth:`~docanalyze.report.result.Report.to_html` imports this module: it cannot import it)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def offline(self) -> bool: ...
+    @property
+    def page_count(self) -> int: ...
+    @property
+    def chunks(self) -> Sequence[ShownChunk]: ...
+    @property
+    def usage(self) -> Usage: ...
+    @property
+    def cost(self) -> float | None: ...
+    @property
+    def timings(self) -> Mapping[str, float]: ...
+    @property
+    def notices(self) -> Sequence[str]: ...
+    @property
+    def truncated(self) -> bool: ...
+    @property
+    def complete(self) -> bool: ...
+    @property
+    def missing_chunks(self) -> Sequence[int]: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +100,7 @@ class _ReportView:
     chunks: list[_ChunkView]
 
 
-def render_html(reports: Sequence[Report], *, title: str | None = None) -> str:
+def render_html(reports: Sequence[ShownReport], *, title: str | None = None) -> str:
     """One HTML page showing ``reports`` in order, each followed by its chunks' extractions."""
     views = [_report_view(report) for report in reports]
     page_title = title or " · ".join(view.source for view in views) or "docanalyze"
@@ -80,7 +128,7 @@ def markdown_to_html(text: str) -> Markup:
     return Markup(_markdown().render(text))
 
 
-def _report_view(report: Report) -> _ReportView:
+def _report_view(report: ShownReport) -> _ReportView:
     return _ReportView(
         source=report.source,
         facts=_facts(report),
@@ -91,7 +139,7 @@ def _report_view(report: Report) -> _ReportView:
     )
 
 
-def _facts(report: Report) -> list[_Fact]:
+def _facts(report: ShownReport) -> list[_Fact]:
     usage = report.usage
     facts = [
         _Fact("Pages", f"{report.page_count:,}"),
@@ -112,7 +160,7 @@ def _facts(report: Report) -> list[_Fact]:
     return facts
 
 
-def _warnings(report: Report) -> list[str]:
+def _warnings(report: ShownReport) -> list[str]:
     warnings: list[str] = []
     if report.offline:
         warnings.append(
@@ -126,7 +174,7 @@ def _warnings(report: Report) -> list[str]:
     return warnings
 
 
-def _chunk_view(chunk: ChunkResult) -> _ChunkView:
+def _chunk_view(chunk: ShownChunk) -> _ChunkView:
     pages = (
         f"p. {chunk.first_page}"
         if chunk.first_page == chunk.last_page

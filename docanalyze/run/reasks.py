@@ -2,30 +2,59 @@
 
 A reply cut at ``max_tokens`` while the model was still thinking is asked again with more room
 for thinking (never in halves: thinking does not shrink with the text); a refused reply is
-asked of the fallback model when there is one. :meth:`RunContext.complete` calls these.
+asked of the fallback model when there is one. :meth:`docanalyze.run.context.RunContext.complete`
+calls these with itself, seen as a :class:`ReaskContext`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from docanalyze.errors import BudgetError
-from docanalyze.events import Notice
-from docanalyze.models.base import ModelReply, ModelRequest
+from docanalyze.events import EventHandler, Notice
+from docanalyze.models.base import Model, ModelReply, ModelRequest
+from docanalyze.prompting.budgets import Budgets
+from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.thinking import THINKING_ALLOWANCE
 
-if TYPE_CHECKING:  # the run context calls these: no cycle at run time
-    from docanalyze.run.context import RunContext
-
-__all__ = ["MAX_THINKING_RETRIES", "refusal_reask", "thinking_reask"]
+__all__ = ["MAX_THINKING_RETRIES", "ReaskContext", "refusal_reask", "thinking_reask"]
 
 MAX_THINKING_RETRIES = 3
 """How often a reply cut while the model was still thinking is asked again with more room."""
 
 
+class ReaskContext(Protocol):
+    """What a re-ask reads of the run (a :class:`~docanalyze.run.context.RunContext`)."""
+
+    @property
+    def model(self) -> Model:
+        """The run's model."""
+        ...
+
+    @property
+    def budgets(self) -> Budgets:
+        """The run's token budgets."""
+        ...
+
+    @property
+    def renderer(self) -> PromptRenderer:
+        """The run's prompts, for the size of a request."""
+        ...
+
+    @property
+    def fallback_model(self) -> str | None:
+        """The model a refused request is asked of, if any."""
+        ...
+
+    @property
+    def emit(self) -> EventHandler:
+        """Where the run's notices go."""
+        ...
+
+
 def thinking_reask(
-    ctx: RunContext, request: ModelRequest, reply: ModelReply, retries: int
+    ctx: ReaskContext, request: ModelRequest, reply: ModelReply, retries: int
 ) -> ModelRequest | None:
     """``request`` with more room for thinking, when ``reply`` was cut while the model was
     still thinking (it wrote less than half its text budget); None otherwise.
@@ -69,14 +98,16 @@ def thinking_reask(
     return replace(request, max_tokens=max_tokens, thinking_allowance=allowance)
 
 
-def _effort_allowance(ctx: RunContext, request: ModelRequest) -> int:
+def _effort_allowance(ctx: ReaskContext, request: ModelRequest) -> int:
     """The thinking allowance of the effort ``request`` is answered at."""
     rules = ctx.model.rules_of(request.model or ctx.model.name)
     effort = request.effort or rules.default_effort or "low"
     return THINKING_ALLOWANCE.get(effort, THINKING_ALLOWANCE["low"])
 
 
-def refusal_reask(ctx: RunContext, request: ModelRequest, reply: ModelReply) -> ModelRequest | None:
+def refusal_reask(
+    ctx: ReaskContext, request: ModelRequest, reply: ModelReply
+) -> ModelRequest | None:
     """``request`` for the fallback model when ``reply`` is a refusal and a fallback model
     is set that has not refused it yet; None otherwise."""
     fallback = ctx.fallback_model

@@ -19,14 +19,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
-from docanalyze.events import Notice
+from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model
+from docanalyze.options import Options
+from docanalyze.prompting.renderer import PromptRenderer
+from docanalyze.prompting.templates import PromptSet
 from docanalyze.report.result import ChunkResult, Report
 from docanalyze.run.backend import prepare_model
 from docanalyze.run.context import EventLog, RunContext
@@ -34,12 +37,10 @@ from docanalyze.run.map import map_chunks
 from docanalyze.run.prepare import prompt_renderer
 from docanalyze.run.record import RunRecorder
 
-if TYPE_CHECKING:
-    from docanalyze.run.pipeline import Pipeline
-
 __all__ = [
     "DOCUMENTS_AT_ONCE",
     "DocumentFailure",
+    "DocumentPipeline",
     "SeveralResult",
     "analyze_many",
     "cite_document",
@@ -93,13 +94,54 @@ class SeveralResult:
         return not self.failures
 
 
+class DocumentPipeline(Protocol):
+    """What a run of several documents uses of the :class:`~docanalyze.run.pipeline.Pipeline`
+    that starts it: its settings, its model, and the steps of a run of one document."""
+
+    options: Options
+    prompts: PromptSet
+    on_event: EventHandler | None
+
+    @property
+    def owns_model(self) -> bool:
+        """Whether the pipeline builds (and closes) its model."""
+        ...
+
+    def create_model(self, events: EventLog) -> tuple[Model, list[str]]:
+        """The model of the run, with its notices."""
+        ...
+
+    async def analyze_document(
+        self, document: Document, model: Model, events: EventLog, started: float
+    ) -> Report:
+        """Run and record one document with ``model``."""
+        ...
+
+    def run_context(self, renderer: PromptRenderer, model: Model, events: EventLog) -> RunContext:
+        """The state of a run with ``model`` of the prompts of ``renderer``."""
+        ...
+
+    async def reduce_and_report(
+        self,
+        ctx: RunContext,
+        chunk_results: list[ChunkResult],
+        partials: list[Partial],
+        chunk_count: int,
+        events: EventLog,
+        timings: dict[str, float],
+        started: float,
+    ) -> Report:
+        """Reduce the mapped ``partials``, write the final report and build the Report."""
+        ...
+
+
 def cite_document(text: str, name: str) -> str:
     """Make every page citation of ``text`` name the document: ``(p. 3)`` -> ``(a.pdf, p. 3)``."""
     return _CITATION.sub(lambda match: f"({name}, {match.group(1)})", text)
 
 
 async def analyze_many(
-    pipeline: Pipeline, sources: Sequence[Source], *, combine: bool = False
+    pipeline: DocumentPipeline, sources: Sequence[Source], *, combine: bool = False
 ) -> SeveralResult:
     """Analyze ``sources`` with ``pipeline``'s options and one shared model.
 
@@ -125,7 +167,7 @@ async def analyze_many(
 
 
 async def _each(
-    pipeline: Pipeline, sources: Sequence[Source], model: Model, shared_events: EventLog
+    pipeline: DocumentPipeline, sources: Sequence[Source], model: Model, shared_events: EventLog
 ) -> SeveralResult:
     gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
 
@@ -155,7 +197,7 @@ async def _each(
 
 
 async def _combined(
-    pipeline: Pipeline, sources: Sequence[Source], model: Model, events: EventLog
+    pipeline: DocumentPipeline, sources: Sequence[Source], model: Model, events: EventLog
 ) -> SeveralResult:
     started = time.monotonic()
     result = SeveralResult()
@@ -177,7 +219,7 @@ async def _combined(
 
 
 async def _read_all(
-    pipeline: Pipeline, sources: Sequence[Source], result: SeveralResult
+    pipeline: DocumentPipeline, sources: Sequence[Source], result: SeveralResult
 ) -> list[Document]:
     """The readable documents, in input order; the others go to ``result.failures``."""
     gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
@@ -199,7 +241,7 @@ async def _read_all(
 
 
 async def _combined_report(
-    pipeline: Pipeline,
+    pipeline: DocumentPipeline,
     documents: list[Document],
     corpus: Document,
     model: Model,
@@ -228,7 +270,7 @@ async def _combined_report(
 
 
 async def _map_document(
-    pipeline: Pipeline, corpus_ctx: RunContext, document: Document, name: str
+    pipeline: DocumentPipeline, corpus_ctx: RunContext, document: Document, name: str
 ) -> tuple[list[ChunkResult], list[Partial]]:
     """Map one document of a corpus: its own ``source`` and pages, citations naming it.
 
@@ -250,7 +292,7 @@ async def _map_document(
     )
 
 
-async def _read(pipeline: Pipeline, source: Source) -> Document:
+async def _read(pipeline: DocumentPipeline, source: Source) -> Document:
     return await asyncio.to_thread(resolve_document, source, password=pipeline.options.password)
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import anthropic
 import httpx2
 from anthropic.types import Message
 
 from docanalyze.models.anthropic.concurrency import Slot
+from docanalyze.models.anthropic.fallback import FallbackSwitch
+from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 from docanalyze.models.anthropic.ratelimit import Kind, Ticket
 from docanalyze.models.anthropic.retry import (
     error_headers,
@@ -31,10 +33,7 @@ from docanalyze.models.anthropic.retry import (
 from docanalyze.models.anthropic.sender import MessageSender
 from docanalyze.models.base import ModelRequest
 
-if TYPE_CHECKING:  # the client builds its attempts: no cycle at run time
-    from docanalyze.models.anthropic.model import AnthropicModel
-
-__all__ = ["FAILURES", "FailureCounts", "RequestAttempts"]
+__all__ = ["FAILURES", "AttemptingClient", "FailureCounts", "RequestAttempts"]
 
 FAILURES = (anthropic.AnthropicError, httpx2.TransportError, TimeoutError, asyncio.TimeoutError)
 """What a request can fail with that is not a bug: API errors, dropped or timed-out connections."""
@@ -51,6 +50,23 @@ class FailureCounts:
     fallback_replies: int = 0
 
 
+class AttemptingClient(Protocol):
+    """What the attempts use of the client that makes them
+    (:class:`~docanalyze.models.anthropic.model.AnthropicModel`): its limiters, its fallback
+    switch and its counters."""
+
+    attempts: int
+    limiter: RequestPacer
+    limits: SlotLimiter
+    fallback: FallbackSwitch
+    failures: FailureCounts
+
+    @property
+    def name(self) -> str:
+        """The primary model."""
+        ...
+
+
 class RequestAttempts:
     """The attempts of ``request`` through ``client``; call it once per attempt.
 
@@ -59,7 +75,7 @@ class RequestAttempts:
     """
 
     def __init__(
-        self, client: AnthropicModel, sender: MessageSender, request: ModelRequest, estimate: int
+        self, client: AttemptingClient, sender: MessageSender, request: ModelRequest, estimate: int
     ) -> None:
         self.client = client
         self.sender = sender
