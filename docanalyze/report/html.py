@@ -1,8 +1,9 @@
 """Reports as one standalone HTML page: inline CSS, no external assets, no JavaScript.
 
 The page is rendered from ``templates/report.html.j2`` with autoescaping on. Markdown (the report
-and each chunk's extraction) becomes HTML through markdown-it-py in CommonMark mode with raw HTML
-disabled, so markup written in a document or by the model is shown as text, never run.
+and each chunk's extraction) becomes HTML through :mod:`docanalyze.report.markdown`: raw HTML
+disabled, so markup written in a document or by the model is shown as text, never run, and a quote
+that begins like a numbered item is shown as written.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from docanalyze.cost import format_usd, input_tokens_with_cache
+from docanalyze.report.markdown import markdown_to_html
 
 if TYPE_CHECKING:  # Report.to_html imports this module: no cycle at run time
     from docanalyze.report.result import ChunkResult, Report
@@ -70,24 +71,14 @@ def _environment() -> Environment:
     )
 
 
-@cache
-def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-
-
-def markdown_to_html(text: str) -> Markup:
-    """Markdown as safe HTML: raw HTML in ``text`` is escaped, unsafe link schemes refused."""
-    return Markup(_markdown().render(text))
-
-
 def _report_view(report: Report) -> _ReportView:
     return _ReportView(
         source=report.source,
         facts=_facts(report),
         warnings=_warnings(report),
         notices=list(report.notices),
-        body=markdown_to_html(report.text),
-        chunks=[_chunk_view(chunk) for chunk in report.chunks],
+        body=markdown_to_html(report.text, quoted=report.offline),
+        chunks=[_chunk_view(chunk, quoted=report.offline) for chunk in report.chunks],
     )
 
 
@@ -126,7 +117,7 @@ def _warnings(report: Report) -> list[str]:
     return warnings
 
 
-def _chunk_view(chunk: ChunkResult) -> _ChunkView:
+def _chunk_view(chunk: ChunkResult, *, quoted: bool) -> _ChunkView:
     pages = (
         f"p. {chunk.first_page}"
         if chunk.first_page == chunk.last_page
@@ -136,5 +127,8 @@ def _chunk_view(chunk: ChunkResult) -> _ChunkView:
     if chunk.source:
         title = f"{chunk.source} · {title}"
     return _ChunkView(
-        title=title, pages=pages, model=chunk.model, body=markdown_to_html(chunk.text)
+        title=title,
+        pages=pages,
+        model=chunk.model,
+        body=markdown_to_html(chunk.text, quoted=quoted),
     )
