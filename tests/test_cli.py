@@ -47,6 +47,39 @@ def test_json_has_chunks_pages_usage_model_and_timings(fixtures_dir: Path) -> No
     assert set(result["timings"]) >= {"map", "reduce", "final", "total"}
 
 
+def test_offline_json_labels_its_token_figures_as_an_estimate(fixtures_dir: Path) -> None:
+    code, out, _ = invoke("report", str(fixtures_dir / "sample-en.pdf"), "--format", "json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["usage"]["requests"] == 0 and result["usage"]["input_tokens"] > 0
+    assert result["usage"]["estimated"] is True
+    assert all(usage["estimated"] for usage in result["usage_by_stage"].values())
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (("--var", "focus=risks"), "it ignores --var;"),
+        (("--prompts", "PROMPTS"), "it ignores --prompts (only"),
+        (("--prompts", "PROMPTS", "--var", "focus=risks"), "it ignores --prompts and --var ("),
+    ],
+)
+def test_offline_run_says_once_that_it_ignores_prompts_and_vars(
+    fixtures_dir: Path, tmp_path: Path, given: tuple[str, ...], named: str
+) -> None:
+    (tmp_path / "map.j2").write_text("Extract the key points.\n\n{{ text }}\n", encoding="utf-8")
+    arguments = [str(tmp_path) if argument == "PROMPTS" else argument for argument in given]
+    code, _, err = invoke("report", str(fixtures_dir / "sample.txt"), *arguments)
+    assert code == 0
+    assert err.count("the offline extractive analyzer reads no prompt") == 1
+    assert named in err
+
+
+def test_offline_run_without_prompts_or_vars_has_no_such_notice(fixtures_dir: Path) -> None:
+    code, _, err = invoke("report", str(fixtures_dir / "sample.txt"))
+    assert code == 0 and "reads no prompt" not in err
+
+
 def test_output_file_leaves_stdout_empty(fixtures_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "report.md"
     code, out, _ = invoke("report", str(fixtures_dir / "sample.txt"), "-o", str(target), "-q")

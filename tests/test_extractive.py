@@ -9,7 +9,7 @@ import time
 import pytest
 
 from docanalyze.document import Document, Page
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
 from docanalyze.models.extractive.model import ExtractiveModel
 from docanalyze.models.extractive.textunits import (
     format_citation,
@@ -179,6 +179,7 @@ def test_usage_and_model_name() -> None:
     assert reply.usage.requests == 0
     assert reply.usage.input_tokens == estimate_tokens("P" * 300)
     assert reply.usage.output_tokens == estimate_tokens(reply.text) > 0
+    assert reply.usage.estimated and (reply.usage + Usage()).estimated
     assert not reply.truncated
 
 

@@ -12,6 +12,7 @@ import docanalyze
 from docanalyze.cli import cli
 from docanalyze.models.base import Usage
 from docanalyze.report.html import render_html
+from docanalyze.report.markdown import markdown_to_html
 from docanalyze.report.result import ChunkResult, Report
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base", "source"}
@@ -110,6 +111,57 @@ def test_cli_html_of_the_pdf_holds_the_report_and_every_chunk(
         assert chunk.text.splitlines()[0].lstrip("- ")[:40] in text
     assert "Offline" in text and "Overview" in text
     assert out.startswith("<!DOCTYPE html>") and "<script" not in out
+
+
+NUMBERED_QUOTES = (
+    "2) Sei X eine Menge und d eine Metrik auf X.",
+    "1) X = R mit d(x, y) = |x - y| ist vollständig.",
+)
+
+
+def numbered_report(text: str, backend: str = "anthropic") -> Report:
+    return Report(
+        source="analysis.pdf",
+        text=text,
+        backend=backend,
+        model="claude-sonnet-5-5" if backend == "anthropic" else "extractive",
+        page_count=3,
+        chunks=[ChunkResult(0, 1, 3, f"- {NUMBERED_QUOTES[0]} (p. 3)", "claude-sonnet-5-5")],
+        usage=Usage(requests=2),
+        reduce_levels=0,
+    )
+
+
+@pytest.mark.parametrize("quote", NUMBERED_QUOTES)
+def test_html_shows_a_quote_that_begins_with_a_number_as_written(quote: str) -> None:
+    text = f"# Report\n\n- {quote} (p. 3)\n- Another point. (p. 2)\n\n> {quote}\n"
+    page = render_html([numbered_report(text)])
+    checker = parse(page)
+    assert "ol" not in checker.tags
+    assert f"<li>{quote} (p. 3)</li>" in page and f"<p>{quote}</p>" in page
+
+
+def test_html_keeps_a_numbered_list_the_model_wrote() -> None:
+    page = render_html([numbered_report("# Report\n\n1. First step. (p. 1)\n2. Second. (p. 2)\n")])
+    assert "<ol>\n<li>First step. (p. 1)</li>" in page
+
+
+def test_a_numbered_line_in_a_code_block_is_left_alone() -> None:
+    html = markdown_to_html("```\n- 2) Sei X\n```\n", quoted=True)
+    assert html == "<pre><code>- 2) Sei X\n</code></pre>\n"
+
+
+@pytest.mark.parametrize("quote", NUMBERED_QUOTES)
+def test_html_of_an_offline_report_shows_every_numbered_quote_as_written(
+    tmp_path: Path, quote: str
+) -> None:
+    document = tmp_path / "skript.txt"
+    document.write_text(f"{quote} Das gilt auf jeder Seite.\n\n3) Jede Folge konvergiert.\n")
+    code, out, _ = invoke("report", str(document), "--format", "html", "-q")
+    assert code == 0
+    assert "<ol" not in out
+    opening = quote[: quote.index(" ", 5)]  # "2) Sei X", "1) X = R"
+    assert f"<p>{opening} " in out and f"<li>{opening} " in out
 
 
 def test_cli_html_escapes_script_in_a_document(tmp_path: Path) -> None:

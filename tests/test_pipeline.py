@@ -177,6 +177,7 @@ def test_offline_report_without_a_key_says_so() -> None:
     assert "offline" in report.text.lower()
     assert any("ANTHROPIC_API_KEY is not set" in notice for notice in notices)
     assert report.chunks and all(chunk.text for chunk in report.chunks)
+    assert report.usage.requests == 0 and report.usage.estimated
 
 
 # --- usage, cost, --max-cost, models of each part, streaming -------------------------------------
@@ -198,6 +199,7 @@ def test_usage_by_stage_and_by_model_adds_up_to_the_total() -> None:
     assert report.cost_by_model == {"fake-model": report.cost}
     data = report.to_dict()
     assert data["complete"] is True and data["missing_chunks"] == []
+    assert data["usage"]["estimated"] is False
     assert data["cost"]["total"] == pytest.approx(report.cost)
     assert data["cost"]["prices_checked"] == PRICES_CHECKED
     assert data["usage_by_stage"]["map"]["requests"] == report.usage_by_stage["map"].requests

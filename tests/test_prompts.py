@@ -141,6 +141,19 @@ def test_default_final_renders_its_variables() -> None:
     assert "## Overview" in prompt
 
 
+@pytest.mark.parametrize("name", ["map", "final", "section", "overview"])
+def test_default_templates_count_one_page_and_one_part_in_the_singular(name: TemplateName) -> None:
+    prompt = PromptSet.load().render(name, context(name, page_count=1, chunk_count=1, total=1))
+    assert '"lease-2025.pdf" (1 page)' in prompt
+    assert "1 pages" not in prompt and "1 parts" not in prompt
+
+
+@pytest.mark.parametrize("name", ["final", "section", "overview"])
+def test_default_templates_say_how_many_parts_there_were(name: TemplateName) -> None:
+    prompt = PromptSet.load().render(name, context(name))
+    assert '"lease-2025.pdf" (321 pages, analyzed in 44 parts)' in prompt
+
+
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
 def test_default_templates_follow_the_focus_variable(name: TemplateName) -> None:
     plain = PromptSet.load().render(name, context(name))

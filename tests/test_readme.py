@@ -1,4 +1,5 @@
-"""The README stays true: its newcomer commands run, and it documents every option."""
+"""The README stays true: its newcomer commands run, its samples are what the commands print, and
+its tables match the code (options, their defaults and choices; the prompt templates)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
-from docanalyze.cli import report
+import click
+import pytest
+from click.testing import CliRunner
+
+from docanalyze.cli import cli, report
+from docanalyze.prompting.templates import TEMPLATE_NAMES
 from tests.conftest import PROJECT_ROOT
+from tests.readme_samples import command_output, samples
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -61,3 +69,94 @@ def test_every_report_option_is_documented() -> None:
                 assert re.search(rf"`[^`]*{re.escape(flag)}\b", table), (
                     f"{flag} is not in the README"
                 )
+
+
+def report_option_rows() -> list[tuple[list[str], str, str]]:
+    """Each row of the README's ``report`` options table: its flags, default and meaning."""
+    table = README[README.index("| option |") :].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        option, default, meaning = (cell.strip() for cell in line.strip().strip("|").split("|", 2))
+        rows.append((re.findall(r"(?<![\w-])--?[a-z][a-z-]*", option), default, meaning))
+    return rows
+
+
+def report_options() -> dict[str, click.Option]:
+    return {
+        flag: parameter
+        for parameter in report.params
+        if isinstance(parameter, click.Option)
+        for flag in parameter.opts + parameter.secondary_opts
+    }
+
+
+def test_every_option_row_names_a_real_option() -> None:
+    options = report_options()
+    for flags, _, _ in report_option_rows():
+        assert flags and all(flag in options for flag in flags), f"{flags}: not options of report"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        parameter.name
+        for parameter in report.params
+        if isinstance(parameter, click.Option) and isinstance(parameter.type, click.Choice)
+    ],
+)
+def test_the_options_table_lists_every_choice(name: str) -> None:
+    option = next(parameter for parameter in report.params if parameter.name == name)
+    row = next(row for row in report_option_rows() if option.opts[-1] in row[0])
+    choices = getattr(option.type, "choices", ())
+    missing = [choice for choice in choices if f"`{choice}`" not in row[1] + row[2]]
+    assert not missing, f"{option.opts[-1]}: the README's row lacks {missing}"
+
+
+def test_the_options_table_shows_each_default() -> None:
+    options = report_options()
+    for flags, default, _ in report_option_rows():
+        option = options[flags[0]]
+        value = option.default
+        if option.is_flag or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            continue
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        assert shown in default.replace("`", "").replace(",", ""), (
+            f"{flags[0]}: the README's default is {default!r}, the code's {shown}"
+        )
+
+
+def test_every_sample_output_is_what_its_command_prints() -> None:
+    shown = samples(README)
+    assert shown, "the README shows at least one sample output"
+    for command, output in shown:
+        assert output == command_output(command), (
+            f"the README's output of `{command}` is stale: run python -m tests.readme_samples"
+        )
+
+
+NUMBER_WORDS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+
+
+def test_the_readme_counts_the_prompt_templates_as_the_code_does() -> None:
+    section = README[README.index("## Prompt templates") :]
+    section = section[: section.index("\n## ", 1)]
+    count = NUMBER_WORDS[len(TEMPLATE_NAMES)]
+    assert f"through {count} [Jinja]" in section and f"(all {count}, or those named)" in section
+    for name in TEMPLATE_NAMES:
+        assert f"| `{name}.j2`" in section, f"{name}.j2 is not in the templates table"
+    wrong = {word for number, word in NUMBER_WORDS.items() if number != len(TEMPLATE_NAMES)}
+    assert not any(f"{word} templates" in section or f"all {word}" in section for word in wrong)
+
+
+def test_the_readme_quotes_the_missing_prompts_folder_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["prompts", "list", "--prompts", "my-prompts"])
+    message = result.stderr.strip().removeprefix("Error: ")
+    assert message.startswith("--prompts my-prompts: no such folder") and message in README
+
+
+def test_the_prompts_option_help_names_every_template() -> None:
+    option = report_options()["--prompts"]
+    assert option.help and all(f"{name}.j2" in option.help for name in TEMPLATE_NAMES)

@@ -11,8 +11,14 @@ import click
 from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
 from docanalyze.options import FINAL_CHOICES, THINKING_CHOICES, Options
+from docanalyze.prompting.templates import TEMPLATE_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_TEMPLATE_FILES = ", ".join(f"{name}.j2" for name in TEMPLATE_NAMES[:-1])
+_PROMPTS_HELP = (
+    f"Folder with any of {_TEMPLATE_FILES} and {TEMPLATE_NAMES[-1]}.j2 overriding the defaults."
+)
 
 
 def _parse_vars(
@@ -40,7 +46,8 @@ _ANALYSIS_OPTIONS = (
         "--prompts",
         "prompts_dir",
         type=click.Path(path_type=Path),
-        help="Folder with map.j2, reduce.j2 and/or final.j2 overriding the defaults.",
+        metavar="DIR",
+        help=_PROMPTS_HELP,
     ),
     click.option(
         "--var",

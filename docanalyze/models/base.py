@@ -67,7 +67,12 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens and requests spent; adds up with ``+``."""
+    """Tokens and requests spent; adds up with ``+``.
+
+    ``estimated`` is True when the token figures are docanalyze's estimate rather than counts an
+    API billed: the offline extractive analyzer sends no request (``requests`` is 0) and reports
+    the tokens its prompts and extractions would take. A sum is estimated if any part is.
+    """
 
     requests: int = 0
     input_tokens: int = 0
@@ -76,6 +81,7 @@ class Usage:
     cache_read_input_tokens: int = 0
     thinking_tokens: int = 0
     """The part of ``output_tokens`` the model spent thinking (billed as output)."""
+    estimated: bool = False
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -87,6 +93,7 @@ class Usage:
             ),
             cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
             thinking_tokens=self.thinking_tokens + other.thinking_tokens,
+            estimated=self.estimated or other.estimated,
         )
 
     def __sub__(self, other: Usage) -> Usage:
@@ -99,6 +106,7 @@ class Usage:
             ),
             cache_read_input_tokens=self.cache_read_input_tokens - other.cache_read_input_tokens,
             thinking_tokens=self.thinking_tokens - other.thinking_tokens,
+            estimated=self.estimated or other.estimated,
         )
 
     @property

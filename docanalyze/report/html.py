@@ -1,8 +1,9 @@
 """Reports as one standalone HTML page: inline CSS, no external assets, no JavaScript.
 
 The page is rendered from ``templates/report.html.j2`` with autoescaping on. Markdown (the report
-and each chunk's extraction) becomes HTML through markdown-it-py in CommonMark mode with raw HTML
-disabled, so markup written in a document or by the model is shown as text, never run.
+and each chunk's extraction) becomes HTML through :mod:`docanalyze.report.markdown`: raw HTML
+disabled, so markup written in a document or by the model is shown as text, never run, and a quote
+that begins like a numbered item is shown as written.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from pathlib import Path
 from typing import Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from docanalyze.models.base import Usage
 from docanalyze.report.figures import format_usd, input_tokens_with_cache
+from docanalyze.report.markdown import markdown_to_html
 
 __all__ = ["ShownChunk", "ShownReport", "render_html"]
 
@@ -118,24 +119,14 @@ def _environment() -> Environment:
     )
 
 
-@cache
-def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-
-
-def markdown_to_html(text: str) -> Markup:
-    """Markdown as safe HTML: raw HTML in ``text`` is escaped, unsafe link schemes refused."""
-    return Markup(_markdown().render(text))
-
-
 def _report_view(report: ShownReport) -> _ReportView:
     return _ReportView(
         source=report.source,
         facts=_facts(report),
         warnings=_warnings(report),
         notices=list(report.notices),
-        body=markdown_to_html(report.text),
-        chunks=[_chunk_view(chunk) for chunk in report.chunks],
+        body=markdown_to_html(report.text, quoted=report.offline),
+        chunks=[_chunk_view(chunk, quoted=report.offline) for chunk in report.chunks],
     )
 
 
@@ -174,7 +165,7 @@ def _warnings(report: ShownReport) -> list[str]:
     return warnings
 
 
-def _chunk_view(chunk: ShownChunk) -> _ChunkView:
+def _chunk_view(chunk: ShownChunk, *, quoted: bool) -> _ChunkView:
     pages = (
         f"p. {chunk.first_page}"
         if chunk.first_page == chunk.last_page
@@ -184,5 +175,8 @@ def _chunk_view(chunk: ShownChunk) -> _ChunkView:
     if chunk.source:
         title = f"{chunk.source} · {title}"
     return _ChunkView(
-        title=title, pages=pages, model=chunk.model, body=markdown_to_html(chunk.text)
+        title=title,
+        pages=pages,
+        model=chunk.model,
+        body=markdown_to_html(chunk.text, quoted=quoted),
     )

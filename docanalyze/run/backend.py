@@ -55,6 +55,9 @@ def create_model(
 
         if options.batch:
             notices.append("--batch has no effect on the offline extractive analyzer")
+        ignored = _prompt_options_given(options)
+        if ignored:
+            notices.append(_ignored_prompts_notice(ignored))
 
         return ExtractiveModel(context_window=_context_window(options)), notices
 
@@ -157,6 +160,21 @@ def _fallback_reporter(on_event: EventHandler) -> Callable[[str, str], None]:
         on_event(Notice(fallback_notice(primary, fallback)))
 
     return report
+
+
+def _prompt_options_given(options: Options) -> list[str]:
+    """Which of ``--prompts`` and ``--var`` were given."""
+    given = (("--prompts", options.prompts_dir), ("--var", options.variables))
+    return [flag for flag, value in given if value]
+
+
+def _ignored_prompts_notice(flags: list[str]) -> str:
+    """The offline analyzer reads no prompt: what it does with ``flags`` (nothing, but budgets)."""
+    budgets = " (only a template header's max_tokens applies)" if "--prompts" in flags else ""
+    return (
+        f"the offline extractive analyzer reads no prompt: it ignores {' and '.join(flags)}"
+        f"{budgets}; analyze with Claude (ANTHROPIC_API_KEY) to use them"
+    )
 
 
 def _context_window(options: Options) -> int:

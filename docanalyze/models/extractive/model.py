@@ -103,7 +103,10 @@ class ExtractiveModel:
             stop_reason="end_turn",
             model=MODEL_NAME,
             usage=Usage(
-                requests=0, input_tokens=prompt_tokens, output_tokens=estimate_tokens(text)
+                requests=0,
+                input_tokens=prompt_tokens,
+                output_tokens=estimate_tokens(text),
+                estimated=True,
             ),
             duration=time.perf_counter() - started,
         )
