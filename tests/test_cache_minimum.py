@@ -160,7 +160,7 @@ def test_a_block_is_marked_only_when_the_server_caches_it(
             system=[{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}],
             messages=[{"role": "user", "content": "This is part 1 of 9: " + document_text(1)}],
         )
-        outcomes.append((estimate, is_marked, reply.usage.cache_creation_input_tokens > 0))
+        outcomes.append((estimate, is_marked, bool(reply.usage.cache_creation_input_tokens)))
     not_cached = [
         estimate for estimate, is_marked, written in outcomes if is_marked and not written
     ]
