@@ -12,11 +12,15 @@ price table (:mod:`docanalyze.models.catalog`):
   ``BATCH_DISCOUNT`` times the price. If ``--batch`` does not run here, the standard usage is
   priced at the discount instead; the output says which;
 * **prompt caching**: the template as written, so the glossary goes in a cached system prompt:
-  the first map request writes it (1.25 times the input price), the others read it (0.1 times).
+  the first map request writes it (1.25 times the input price), the others read it (at the
+  model's cache-read price: $0.10 per million tokens on claude-sonnet-5-5).
 
-The fake server counts tokens with its own tokenizer and caches a prefix like the real API
-(at least 1024 tokens, 5 minutes, readable once the writing request has started replying).
-Replies are stand-ins of a realistic length: a dozen bullets per chunk, shorter merges.
+The fake server follows the default model's published rules (``model_rules``): it counts tokens
+with its own tokenizer scaled to the model's, and caches a prefix like the real API (at least the
+model's minimum, 512 tokens on claude-sonnet-5-5; 5 minutes; readable once the writing request has
+started replying). The cache writes and reads shown are the server's own records, with how many
+requests carried ``cache_control`` and how many of them wrote or read the cache. Replies are
+stand-ins of a realistic length: a dozen bullets per chunk, shorter merges.
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docanalyze
 from docanalyze.cost import PriceTable, format_usd
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT, DEFAULT_MODEL
+from docanalyze.models.catalog import BATCH_DISCOUNT, DEFAULT_MODEL, tokenizer_ratio
 from docanalyze.report.result import Report
-from docanalyze.text.tokens import estimate_tokens
+from docanalyze.text.tokens import estimate_for_tokenizer
 from fakeserver import FakeMessagesAPI, RecordedRequest
 
 DOCUMENT_CHARS = 1_000_000
@@ -65,7 +69,7 @@ GLOSSARY
 
 
 def glossary() -> str:
-    """A made-up glossary of GLOSSARY_TERMS entries (about 4,500 tokens)."""
+    """A made-up glossary of GLOSSARY_TERMS entries (about 6,000 tokens on the default model)."""
     lines = []
     for number in range(1, GLOSSARY_TERMS + 1):
         lines.append(
@@ -117,6 +121,41 @@ def respond(request: RecordedRequest) -> str:
 
 
 @dataclass(frozen=True)
+class ServerCache:
+    """The prompt cache as the fake server recorded it: requests that carried ``cache_control``,
+    requests that wrote or read the cache, and the tokens written and read."""
+
+    marked: int = 0
+    writes: int = 0
+    reads: int = 0
+    written: int = 0
+    read: int = 0
+
+    @classmethod
+    def of(cls, requests: list[RecordedRequest]) -> ServerCache:
+        answered = [request for request in requests if request.status == 200]
+        return cls(
+            marked=sum(1 for request in answered if marked_for_caching(request)),
+            writes=sum(1 for request in answered if request.cache_creation_input_tokens),
+            reads=sum(1 for request in answered if request.cache_read_input_tokens),
+            written=sum(request.cache_creation_input_tokens for request in answered),
+            read=sum(request.cache_read_input_tokens for request in answered),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.marked} request(s) sent cache_control; the server recorded {self.writes} "
+            f"cache write(s) ({self.written:,} tokens) and {self.reads} read(s) "
+            f"({self.read:,} tokens)"
+        )
+
+
+def marked_for_caching(request: RecordedRequest) -> bool:
+    system = request.body.get("system")
+    return isinstance(system, list) and any("cache_control" in block for block in system)
+
+
+@dataclass(frozen=True)
 class Priced:
     """One way of running the analysis: its usage, cost, and how it was obtained."""
 
@@ -124,27 +163,31 @@ class Priced:
     usage: Usage
     cost: float
     note: str
+    cache: ServerCache = ServerCache()
 
 
-def analyze(document: Path, prompts: Path, **options: object) -> Report:
-    with FakeMessagesAPI(context_window=1_000_000, responder=respond) as server:
+def analyze(document: Path, prompts: Path, **options: object) -> tuple[Report, ServerCache]:
+    """A run against the fake server, and the prompt cache as the server recorded it."""
+    with FakeMessagesAPI(context_window=1_000_000, responder=respond, model_rules=True) as server:
         os.environ["ANTHROPIC_API_KEY"] = "benchmark-key"
         os.environ["ANTHROPIC_BASE_URL"] = server.base_url
-        return docanalyze.analyze(
+        report = docanalyze.analyze(
             str(document), backend="anthropic", prompts_dir=prompts, cache="off", **options
         )
+        return report, ServerCache.of(server.requests)
 
 
 def batch_run(document: Path, standard: Priced, prompts: Path, prices: PriceTable) -> Priced:
     """The batch price: a real ``--batch`` run if it works here, else standard x discount."""
     try:
-        report = analyze(document, prompts, batch=True, batch_poll_seconds=0.05)
+        report, cache = analyze(document, prompts, batch=True, batch_poll_seconds=0.05)
     except Exception as error:  # noqa: BLE001 - any failure: fall back to the computed price
         cost = standard.cost * BATCH_DISCOUNT
         note = f"computed: standard usage x {BATCH_DISCOUNT} (--batch failed: {error})"
-        return Priced("batch", standard.usage, cost, note)
+        return Priced("batch", standard.usage, cost, note, standard.cache)
     cost = report.cost if report.cost is not None else 0.0
-    return Priced("batch", report.usage, cost, "measured: a --batch run, priced by docanalyze")
+    note = "measured: a --batch run, priced by docanalyze"
+    return Priced("batch", report.usage, cost, note, cache)
 
 
 def show(rows: list[Priced], standard: Priced) -> None:
@@ -160,12 +203,21 @@ def show(rows: list[Priced], standard: Priced) -> None:
         share = f"{format_usd(saved)} ({saved / standard.cost:.0%})" if row is not standard else ""
         print(
             f"{row.name:<15}{usage.requests:>9,}{usage.input_tokens:>12,}"
-            f"{usage.cache_creation_input_tokens:>13,}{usage.cache_read_input_tokens:>12,}"
+            f"{row.cache.written:>13,}{row.cache.read:>12,}"
             f"{usage.output_tokens:>10,}{format_usd(row.cost):>10}{share:>16}"
         )
     print()
     for row in rows:
-        print(f"{row.name}: {row.note}")
+        print(f"{row.name}: {row.note}; {row.cache.describe()}")
+        usage = row.usage
+        if (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) != (
+            row.cache.written,
+            row.cache.read,
+        ):
+            print(
+                f"  (the run's own usage differs: {usage.cache_creation_input_tokens:,} written, "
+                f"{usage.cache_read_input_tokens:,} read)"
+            )
 
 
 def main() -> None:
@@ -181,16 +233,19 @@ def main() -> None:
         standard_prompts = write_templates(root / "standard", cached=False)
         cached_prompts = write_templates(root / "cached", cached=True)
 
-        plain = analyze(document, standard_prompts)
-        standard = Priced("standard", plain.usage, plain.cost or 0.0, "measured, uncached")
+        plain, plain_cache = analyze(document, standard_prompts)
+        standard = Priced(
+            "standard", plain.usage, plain.cost or 0.0, "measured, uncached", plain_cache
+        )
         batch = batch_run(document, standard, standard_prompts, prices)
-        caching = analyze(document, cached_prompts)
+        caching, server_cache = analyze(document, cached_prompts)
         cached = Priced(
             "prompt caching",
             caching.usage,
             caching.cost or 0.0,
             f"measured; the run reports {format_usd(caching.cache_savings or 0.0)} saved by "
             "prompt caching (cache writes and reads against the plain input price)",
+            server_cache,
         )
 
     print(
@@ -204,7 +259,8 @@ def main() -> None:
     )
     print(
         f"map template: {GLOSSARY_TERMS}-term glossary in its shared instructions, "
-        f"~{estimate_tokens(glossary()):,} tokens by docanalyze's estimate\n"
+        f"~{estimate_for_tokenizer(glossary(), tokenizer_ratio(DEFAULT_MODEL)):,} tokens by "
+        "docanalyze's estimate for the model\n"
     )
     show([standard, batch, cached], standard)
 

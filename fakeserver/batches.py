@@ -293,8 +293,8 @@ class BatchRunner:
             stream=False,
             status=status,
             request_id=request_id,
-            cache_read_input_tokens=prepared.cache.read_tokens if prepared else 0,
-            cache_creation_input_tokens=prepared.cache.write_tokens if prepared else 0,
+            cache_read_input_tokens=prepared.cache_read_tokens if prepared else 0,
+            cache_creation_input_tokens=prepared.cache_write_tokens if prepared else 0,
             batch_id=batch.id,
             custom_id=request.custom_id,
         )

@@ -49,9 +49,19 @@ class PreparedMessage:
         return math.ceil(base_tokens * self.ratio) if base_tokens else 0
 
     @property
+    def cache_read_tokens(self) -> int:
+        """Tokens read from the prompt cache, by the model's tokenizer (as the usage reports)."""
+        return self.scaled(self.cache.read_tokens)
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """Tokens written to the prompt cache, by the model's tokenizer (as the usage reports)."""
+        return self.scaled(self.cache.write_tokens)
+
+    @property
     def uncached_input_tokens(self) -> int:
         """Input tokens not read from the cache (what the real API's input rate limit counts)."""
-        return self.input_tokens - self.scaled(self.cache.read_tokens)
+        return self.input_tokens - self.cache_read_tokens
 
     def check_context_window(self, context_window: int) -> None:
         """Raise the real 400 if the prompt, alone or with ``max_tokens``, does not fit."""
@@ -71,8 +81,8 @@ class PreparedMessage:
         return Usage(
             input_tokens=self.input_tokens - prefix,
             output_tokens=reply.output_tokens,
-            cache_creation_input_tokens=self.scaled(self.cache.write_tokens),
-            cache_read_input_tokens=self.scaled(self.cache.read_tokens),
+            cache_creation_input_tokens=self.cache_write_tokens,
+            cache_read_input_tokens=self.cache_read_tokens,
             thinking_tokens=reply.thinking_tokens if reply.report_details else None,
         )
 
@@ -145,7 +155,7 @@ class MessageComposer:
             count=model.count_text if model is not None else None,
             rules=model is not None,
         )
-        self._use_cache(prepared.cache)
+        self._use_cache(prepared)
         self._count_reply(reply)
         return ComposedReply(reply, prepared.usage(reply))
 
@@ -157,11 +167,11 @@ class MessageComposer:
         if reply.thinking_tokens:
             self.stats.add("thinking_tokens", reply.thinking_tokens)
 
-    def _use_cache(self, plan: CachePlan) -> None:
-        self.cache.commit(plan)
-        if plan.read_tokens:
+    def _use_cache(self, prepared: PreparedMessage) -> None:
+        self.cache.commit(prepared.cache)
+        if prepared.cache_read_tokens:
             self.stats.add("cache_reads")
-            self.stats.add("cache_read_tokens", plan.read_tokens)
-        if plan.write_tokens:
+            self.stats.add("cache_read_tokens", prepared.cache_read_tokens)
+        if prepared.cache_write_tokens:
             self.stats.add("cache_writes")
-            self.stats.add("cache_write_tokens", plan.write_tokens)
+            self.stats.add("cache_write_tokens", prepared.cache_write_tokens)

@@ -248,8 +248,8 @@ class MessagesEndpoints:
         progress.stream = body.get("stream") is True
         prepared = self.composer.prepare(body)
         progress.input_tokens = prepared.input_tokens
-        progress.cache_read_tokens = prepared.cache.read_tokens
-        progress.cache_write_tokens = prepared.cache.write_tokens
+        progress.cache_read_tokens = prepared.cache_read_tokens
+        progress.cache_write_tokens = prepared.cache_write_tokens
         prepared.check_context_window(self.settings.context_window)
 
         exchange = progress.exchange = Exchange(

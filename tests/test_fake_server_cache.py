@@ -71,7 +71,7 @@ def test_a_cached_system_prompt_is_written_once_then_read(make_fake_api: MakeFak
 
 
 def test_a_prefix_under_the_minimum_is_not_cached(make_fake_api: MakeFakeApi) -> None:
-    api = make_fake_api()  # min_cache_tokens defaults to 1024, as for Sonnet and Opus
+    api = make_fake_api()  # without model rules, the server's own minimum: 1024 by default
     client = sdk_client(api)
 
     usages = [ask(client, "Question?") for _ in range(2)]
@@ -80,6 +80,27 @@ def test_a_prefix_under_the_minimum_is_not_cached(make_fake_api: MakeFakeApi) ->
     for usage in usages:
         assert usage.input_tokens == total
         assert usage.cache_creation_input_tokens == usage.cache_read_input_tokens == 0
+
+
+def test_with_model_rules_the_models_minimum_applies_and_every_record_agrees(
+    make_fake_api: MakeFakeApi,
+) -> None:
+    api = make_fake_api(model_rules=True)  # claude-sonnet-5-5: 512 tokens, counted 1.3x
+    client = sdk_client(api)
+    just_over = " ".join(f"Rule {i}: cite pages." for i in range(57))
+    just_under = " ".join(f"Rule {i}: cite pages." for i in range(54))
+
+    over = [ask(client, "Question?", cached_system(just_over)) for _ in range(2)]
+    under = ask(client, "Question?", cached_system(just_under))
+
+    written, read = over[0].cache_creation_input_tokens, over[1].cache_read_input_tokens
+    assert 512 <= written == read < 560
+    assert under.cache_creation_input_tokens == under.cache_read_input_tokens == 0
+    recorded = [r for r in api.requests if r.path == "/v1/messages"]
+    assert [r.cache_creation_input_tokens for r in recorded] == [written, 0, 0]
+    assert [r.cache_read_input_tokens for r in recorded] == [0, read, 0]
+    stats = api.stats()
+    assert (stats.cache_write_tokens, stats.cache_read_tokens) == (written, read)
 
 
 def test_another_model_or_prefix_text_writes_a_new_entry(make_fake_api: MakeFakeApi) -> None:

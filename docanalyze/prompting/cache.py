@@ -2,13 +2,14 @@
 
 A map or reduce template's ``shared_instructions`` block (:mod:`docanalyze.prompting.shared_instructions`)
 is rendered once per run, with the run's variables only (``question``, ``language``,
-``language_name``, ``vars`` and the ``--var`` names). When its estimated tokens reach the model's
-minimum cacheable prefix (:func:`docanalyze.models.catalog.min_cache_tokens`), every request of
-the stage sends it as its system prompt marked for caching, and the rest of the template (with
-the document text) as its message: the first request writes the cache (1.25 times the input
-price) and the others read it (0.1 times). Shorter instructions stay where the template puts
-them, in the message, exactly as without caching. The final report is one request, which could
-only write the cache, so ``final.j2`` is always sent whole.
+``language_name``, ``vars`` and the ``--var`` names). When its estimated tokens clear the model's
+minimum cacheable prefix (:func:`docanalyze.models.catalog.min_cache_tokens`) with a margin
+(:func:`worth_caching`), every request of the stage sends it as its system prompt marked for
+caching, and the rest of the template (with the document text) as its message: the first request
+writes the cache (1.25 times the input price) and the others read it (0.1 times). Shorter
+instructions stay where the template puts them, in the message, exactly as without caching, and
+no request waits. The final report is one request, which could only write the cache, so
+``final.j2`` is always sent whole.
 
 A cache entry can be read only once the request that writes it has started replying, so
 :class:`CacheWarmup` lets the first request of a cached prefix go alone and holds the others
@@ -18,6 +19,7 @@ until it has (its first streamed text, or its reply).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,17 +30,39 @@ from docanalyze.prompting.templates import PromptSet, TemplateName
 
 __all__ = [
     "CACHED_STAGES",
+    "CACHE_MARGIN",
     "CACHE_TTL_SECONDS",
     "CacheTurn",
     "CacheWarmup",
     "SharedInstructions",
+    "cache_threshold",
     "shared_instructions",
+    "worth_caching",
 ]
 
 CACHED_STAGES: tuple[TemplateName, ...] = ("map", "reduce")
 """The stages whose shared instructions may be cached: those that send many requests."""
 CACHE_TTL_SECONDS = 300.0
 """A cache entry lives 5 minutes after it was last written or read."""
+CACHE_MARGIN = 1.25
+"""A block is marked for caching only when its estimate is this many times the model's minimum.
+
+The API caches nothing below the minimum, without an error, and counts with its own tokenizer;
+docanalyze's estimate errs up to about 15% high against it (:mod:`docanalyze.text.tokens`), so a
+block estimated at the minimum can be counted under it, and every request would then be marked,
+and the first held back, for a cache that is never written."""
+
+
+def cache_threshold(minimum: int) -> int:
+    """The estimated tokens a block needs to be marked for caching, for a model whose minimum
+    cacheable prefix is ``minimum``: the minimum times :data:`CACHE_MARGIN`, rounded up."""
+    return math.ceil(minimum * CACHE_MARGIN)
+
+
+def worth_caching(estimated_tokens: int, minimum: int) -> bool:
+    """Whether a block of ``estimated_tokens`` is sent marked for caching to a model whose
+    minimum cacheable prefix is ``minimum`` (the one rule: runs, plans and dry runs ask it)."""
+    return estimated_tokens >= cache_threshold(minimum)
 
 
 @dataclass(frozen=True)
@@ -56,7 +80,7 @@ class SharedInstructions:
     @property
     def cached(self) -> bool:
         """Whether the stage sends these instructions as a cached system prompt."""
-        return self.tokens >= self.minimum
+        return worth_caching(self.tokens, self.minimum)
 
 
 def shared_instructions(
