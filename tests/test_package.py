@@ -59,6 +59,14 @@ def test_public_names_are_exactly_these() -> None:
         assert getattr(docanalyze, name).__doc__, f"{name} has no docstring"
 
 
+def test_each_public_name_is_written_once() -> None:
+    stub = (PROJECT_ROOT / "docanalyze" / "__init__.pyi").read_text(encoding="utf-8")
+    module = (PROJECT_ROOT / "docanalyze" / "__init__.py").read_text(encoding="utf-8")
+    for name in PUBLIC_NAMES:
+        assert stub.count(f"    {name} as {name},") == 1, name
+        assert not re.search(rf"\b{name}\b", module.split('"""', 2)[2]), name
+
+
 def test_the_readme_lists_every_public_name() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("Everything `import docanalyze` exports:", 1)[1].split("\n## ", 1)[0]
