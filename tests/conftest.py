@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,9 @@ def isolated_environment(
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    contact = sys.modules.get("docanalyze.models.anthropic.contact")
+    if contact is not None:  # no server has answered yet: a port may be used again
+        contact.ServerContact.forget_all()
     yield
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from docanalyze.errors import ConfigError, ModelError
+from docanalyze.models.anthropic.environment import redact
 from docanalyze.models.anthropic.model import AnthropicModel
 from docanalyze.models.anthropic.retry import RetryEvent, RetryPolicy
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
@@ -523,24 +524,103 @@ def test_refusals_are_not_retried(
     assert api.count == 1
 
 
-def test_a_key_echoed_by_the_api_is_scrubbed(scripted: Callable[..., ScriptedAPI]) -> None:
+def test_a_key_echoed_by_the_api_is_redacted(scripted: Callable[..., ScriptedAPI]) -> None:
     api = scripted([api_error(400, "invalid_request_error", f"bad header x-api-key: {KEY}")])
     message = str(failure(model_for(api.base_url)))
     assert KEY not in message
     assert "x-api-key: [redacted]" in message
 
 
-def test_connection_refused_names_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as probe:  # a port that nothing listens on
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+def test_a_refused_first_connection_fails_fast_naming_the_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = free_port()
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}/?token=hidden")
-    model = AnthropicModel(MODEL, retry=RetryPolicy(2, 30.0, 0.001, 0.001))
+    model = AnthropicModel(MODEL, retry=RetryPolicy(8, 30.0, 0.001, 0.001))
+    started = time.monotonic()
     message = str(failure(model))
-    assert message.startswith("gave up on a map request after 2 attempts over ")
-    assert f"could not connect to http://127.0.0.1:{port} (ANTHROPIC_BASE_URL)" in message
-    assert "hidden" not in message and KEY not in message
+    assert time.monotonic() - started < 3.0
+    assert model.attempts == 2
+    assert message.startswith(
+        f"could not connect to http://127.0.0.1:{port} (ANTHROPIC_BASE_URL): connection refused "
+        "(2 attempts in "
+    )
+    assert message.endswith("; check ANTHROPIC_BASE_URL and the network")
+    assert "hidden" not in message and KEY not in message and "--concurrency" not in message
+
+
+def test_a_server_that_stops_after_answering_gets_the_full_retry_policy(
+    scripted: Callable[..., ScriptedAPI],
+) -> None:
+    api = scripted()
+    model = model_for(api.base_url)
+    assert run(model, ask()).text == "scripted reply"
+    api.stop()  # now the port refuses connections
+    message = str(failure(model))
+    assert model.attempts == 1 + FAST.max_attempts
+    assert message.startswith(f"gave up on a map request after {FAST.max_attempts} attempts over ")
+    assert f"could not connect to {api.base_url} (connection refused)" in message
+    assert message.endswith("check the network, then try again")
+    assert "--concurrency" not in message
+
+
+@pytest.mark.parametrize(
+    ("step", "advice"),
+    [
+        (
+            api_error(529, "overloaded_error", "Overloaded"),
+            "try again later or lower --concurrency",
+        ),
+        (
+            api_error(429, "rate_limit_error", "slow down", retry_after_ms="1"),
+            "lower --concurrency",
+        ),
+        (api_error(500, "api_error", "Internal"), "try again later"),
+    ],
+    ids=["529", "429", "500"],
+)
+def test_only_rate_limits_and_overloads_advise_a_lower_concurrency(
+    scripted: Callable[..., ScriptedAPI], step: Step, advice: str
+) -> None:
+    api = scripted([step] * FAST.max_attempts)
+    message = str(failure(model_for(api.base_url)))
+    assert message.endswith(advice)
+    if step.status == 500:
+        assert "--concurrency" not in message
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        api_error(400, "invalid_request_error", f"bad header x-api-key: {KEY}"),
+        api_error(404, "not_found_error", f"no model for key {KEY}"),
+        api_error(401, "authentication_error", f"invalid x-api-key {KEY}"),
+        api_error(503, "api_error", f"{KEY} is busy", x_should_retry="false"),
+    ],
+    ids=["400", "404", "401", "503"],
+)
+def test_a_realistic_key_never_reaches_an_error_message(
+    scripted: Callable[..., ScriptedAPI], step: Step
+) -> None:
+    api = scripted([step])
+    message = str(failure(model_for(api.base_url)))
+    assert KEY not in message and "SECRET" not in message
+
+
+def test_a_one_letter_key_alters_no_message(scripted: Callable[..., ScriptedAPI]) -> None:
+    said = "model: claude-nonexistent does not exist; x marks the spot"
+    api = scripted([api_error(400, "invalid_request_error", said)])
+    model = AnthropicModel(MODEL, api_key="x", base_url=api.base_url, retry=FAST)
+    message = str(failure(model))
+    assert said in message and "[redacted]" not in message
 
 
 def test_credentials_in_the_base_url_are_refused_without_showing_them(
@@ -613,3 +693,11 @@ def test_a_slow_server_times_out_and_is_retried(scripted: Callable[..., Scripted
     assert api.count == 2
     assert message.startswith("gave up on a map request after 2 attempts over ")
     assert "the request timed out (timeout 0.1 s)" in message
+
+
+def test_redaction_replaces_only_a_whole_key_of_realistic_length() -> None:
+    assert redact("model: claude-nonexistent", ["x"]) == "model: claude-nonexistent"
+    assert redact(f"x-api-key: {KEY}, again {KEY}.", [KEY]) == (
+        "x-api-key: [redacted], again [redacted]."
+    )
+    assert redact("model claude-sonnet-5-5", ["claude-sonnet"]) == "model claude-sonnet-5-5"

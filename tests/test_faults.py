@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,26 @@ def test_the_api_key_never_reaches_the_store(make_fake_api, tmp_path: Path, monk
     stored = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
     assert b"fake-test-secret" not in stored
     assert "fake-test-secret" not in json.dumps(report.to_dict())
+
+
+def test_an_address_where_nothing_listens_fails_within_seconds_naming_it(
+    fixtures_dir: Path,
+) -> None:
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "ANTHROPIC_API_KEY": "fake-test-secret-key-0123456789",
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["report", str(fixtures_dir / "sample.txt")], env=env)
+    assert time.monotonic() - started < 5.0
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(
+        f"Error: could not connect to http://127.0.0.1:{port} (ANTHROPIC_BASE_URL): "
+        "connection refused (2 attempts in "
+    )
+    assert result.stderr.rstrip().endswith("; check ANTHROPIC_BASE_URL and the network")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "fake-test-secret" not in result.stderr and "--concurrency" not in result.stderr

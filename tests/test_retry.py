@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable
 
@@ -12,6 +13,11 @@ import anthropic
 import httpx2
 import pytest
 
+from docanalyze.models.anthropic.contact import (
+    ServerContact,
+    connect_failure_reason,
+    is_connect_failure,
+)
 from docanalyze.models.anthropic.retry import (
     NEVER_RETRY_STATUSES,
     RETRYABLE_STATUSES,
@@ -332,3 +338,76 @@ def test_reasons_name_timeouts_and_connections() -> None:
     assert describe_error(anthropic.APIConnectionError(request=REQUEST)) == "connection"
     assert describe_error(httpx2.RemoteProtocolError("closed", request=REQUEST)) == "connection"
     assert describe_error(status_error(529)) == "529"
+
+
+# --- the first contact with a server ---------------------------------------------------------
+
+
+def refused() -> anthropic.APIConnectionError:
+    """What the SDK raises when nothing listens at the address: a ConnectError underneath."""
+    error = anthropic.APIConnectionError(request=REQUEST)
+    cause = httpx2.ConnectError("Connect call failed", request=REQUEST)
+    cause.__cause__ = ConnectionRefusedError(111, "Connect call failed")
+    error.__cause__ = cause
+    return error
+
+
+def run_in_contact(
+    call: Callable[[], Awaitable[str]], contact: ServerContact, clock: FakeClock
+) -> str:
+    return asyncio.run(
+        call_with_retries(
+            call, POLICY, sleep=clock.sleep, rng=random.Random(0), clock=clock, contact=contact
+        )
+    )
+
+
+def test_a_refused_first_connection_is_tried_twice_quickly() -> None:
+    contact = ServerContact("http://127.0.0.1:9")
+    call, calls = failing_then([refused() for _ in range(10)])
+    clock = FakeClock()
+    with pytest.raises(anthropic.APIConnectionError):
+        run_in_contact(call, contact, clock)
+    assert len(calls) == POLICY.first_contact_attempts == 2
+    assert clock.sleeps == [POLICY.first_contact_delay]
+    assert not contact.answered
+
+
+def test_a_refused_connection_after_an_answer_keeps_the_full_policy() -> None:
+    contact = ServerContact("http://127.0.0.1:9")
+    answered, _ = failing_then([])
+    assert run_in_contact(answered, contact, FakeClock()) == "ok"
+    assert contact.answered
+    call, calls = failing_then([refused() for _ in range(10)])
+    with pytest.raises(anthropic.APIConnectionError):
+        run_in_contact(call, contact, FakeClock())
+    assert len(calls) == POLICY.max_attempts
+
+
+def test_an_error_status_is_an_answer() -> None:
+    contact = ServerContact("http://127.0.0.1:9")
+    call, calls = failing_then([status_error(529), *(refused() for _ in range(10))])
+    with pytest.raises(anthropic.APIConnectionError):
+        run_in_contact(call, contact, FakeClock())
+    assert contact.answered
+    assert len(calls) == POLICY.max_attempts
+
+
+def test_other_connection_failures_keep_the_full_policy_from_the_start() -> None:
+    contact = ServerContact("http://127.0.0.1:9")
+    dropped = [anthropic.APIConnectionError(request=REQUEST) for _ in range(10)]
+    call, calls = failing_then(list(dropped))
+    with pytest.raises(anthropic.APIConnectionError):
+        run_in_contact(call, contact, FakeClock())
+    assert len(calls) == POLICY.max_attempts
+
+
+def test_a_connect_failure_says_why() -> None:
+    unresolved = anthropic.APIConnectionError(request=REQUEST)
+    cause = httpx2.ConnectError("Name or service not known", request=REQUEST)
+    cause.__cause__ = socket.gaierror(-2, "Name or service not known")
+    unresolved.__cause__ = cause
+    assert is_connect_failure(unresolved) and is_connect_failure(refused())
+    assert connect_failure_reason(unresolved) == "the host name did not resolve"
+    assert connect_failure_reason(refused()) == "connection refused"
+    assert not is_connect_failure(httpx2.RemoteProtocolError("closed", request=REQUEST))

@@ -32,8 +32,8 @@ FORBIDDEN = "FORBIDDEN-TOPIC"
 REFUSAL = {"type": "refusal", "category": "cyber", "explanation": "exploit development"}
 
 
-def invoke(server: FakeMessagesAPI, *args: str) -> tuple[int, str, str]:
-    env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.base_url}
+def invoke(server: FakeMessagesAPI, *args: str, key: str = "test-key") -> tuple[int, str, str]:
+    env = {"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": server.base_url}
     result = CliRunner().invoke(cli, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
@@ -218,6 +218,29 @@ def test_a_retired_or_unknown_fallback_model_fails_before_any_request_naming_its
         "API: model: claude-nope-9): check --fallback-model"
     )
     assert messages(rules_api) == []
+
+
+def test_a_one_letter_key_leaves_an_unknown_models_name_as_it_is(
+    rules_api: FakeMessagesAPI, fixtures_dir: Path
+) -> None:
+    path = str(fixtures_dir / "sample.txt")
+    code, out, err = invoke(rules_api, "report", path, "--model", "claude-nonexistent", key="x")
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        "Error: model 'claude-nonexistent' is not known to the Anthropic API (404 from the Models "
+        "API: model: claude-nonexistent): check --model"
+    )
+
+
+def test_a_rejected_key_is_not_shown(make_fake_api: MakeFakeApi, fixtures_dir: Path) -> None:
+    server = make_fake_api(api_key="the-key-the-server-expects-0123456789")
+    key = "sk-ant-api03-" + "Zq7" * 30
+    code, out, err = invoke(server, "report", str(fixtures_dir / "sample.txt"), key=key)
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        "Error: the Anthropic API rejected the API key (401): check ANTHROPIC_API_KEY"
+    )
+    assert key[:20] not in err
 
 
 def test_a_deprecated_model_gets_a_notice_with_its_retirement_date(

@@ -94,8 +94,10 @@ class RequestAttempts:
             self.count += 1
             client.attempts += 1
             observed: set[Kind] = set()
+            contact = client.endpoint.contact
 
             def accepted(headers: Mapping[str, str]) -> None:
+                contact.note_answer()
                 observed.update(client.limiter.observe(headers, ticket))
                 client.limits.record_accepted(slot)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import anthropic
 
-from docanalyze.models.anthropic.error_messages import Endpoint, safe_url
+from docanalyze.models.anthropic.error_messages import Endpoint
 from docanalyze.models.catalog import tokenizer_ratio
 from docanalyze.models.model_api import MODEL_INFO_MAX_AGE
 from docanalyze.text.tokens import estimate_for_tokenizer
@@ -62,9 +62,7 @@ class Calibration:
         """Count up to :data:`CALIBRATION_SAMPLES` of ``prompts`` and fit the factor (once)."""
         if self.calibrated:
             return
-        key = (
-            f"calibration|{safe_url(endpoint.base_url or 'https://api.anthropic.com')}|{self.model}"
-        )
+        key = f"calibration|{endpoint.address}|{self.model}"
         stored = store.get_model(key, MODEL_INFO_MAX_AGE) if store is not None else None
         if stored is not None and isinstance(stored.get("fit"), (int, float)):
             self.fit_factor, self.calibrated = float(stored["fit"]), True

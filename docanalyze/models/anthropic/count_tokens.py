@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from docanalyze.errors import ConfigError, ModelError
-from docanalyze.models.anthropic.environment import api_key_in
+from docanalyze.models.anthropic.environment import api_key_in, redact
 
 __all__ = ["MAX_CONCURRENT_COUNTS", "NO_KEY_FOR_EXACT", "count_prompt_tokens", "require_api_key"]
 
@@ -68,4 +68,4 @@ def require_api_key(env: Mapping[str, str] | None = None) -> str:
 
 def _failure(what: str, api_key: str) -> str:
     message = f"counting tokens with the API failed ({what}); try again, or drop --exact"
-    return message.replace(api_key, "[redacted]")
+    return redact(message, (api_key,))

@@ -2,27 +2,35 @@
 
 A request that was retried until the attempts or the time ran out says how often it was tried
 and why it failed (status and API message, a timeout, or the connection, with the address it
-tried); one the API refused (a 4xx) says which option or variable to check: for a 401,
-``ANTHROPIC_API_KEY``. Every message passes through :func:`scrub`, so no secret reaches it.
+tried); only a rate limit or an overload advises a lower ``--concurrency``. A connection that
+could not be opened to a server that never answered says to check the address
+(``ANTHROPIC_BASE_URL``) and the network. One the API refused (a 4xx) says which option or
+variable to check: for a 401, ``ANTHROPIC_API_KEY``. Messages are built without the key; each
+still passes through :func:`~docanalyze.models.anthropic.environment.redact` as a safety net.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import anthropic
-import httpx2
 
 from docanalyze.errors import ModelError
-from docanalyze.models.anthropic.retry import error_status, is_retryable
+from docanalyze.models.anthropic.contact import (
+    ServerContact,
+    connect_failure_reason,
+    is_connect_failure,
+)
+from docanalyze.models.anthropic.environment import redact
+from docanalyze.models.anthropic.retry import error_status, is_retryable, is_timeout
 from docanalyze.models.base import Stage
 
-__all__ = ["REDACTED", "Endpoint", "failure_error", "safe_url", "scrub"]
+__all__ = ["DEFAULT_BASE_URL", "Endpoint", "failure_error", "safe_url"]
 
-REDACTED = "[redacted]"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
 _API_MESSAGE_LIMIT = 300
+_OVERLOAD_STATUSES = frozenset({429, 529})
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,21 @@ class Endpoint:
     base_url_from_env: bool
     timeout: float
     secrets: tuple[str, ...]
+
+    @property
+    def address(self) -> str:
+        """The base URL without credentials, query or fragment (the SDK's default if unset)."""
+        return safe_url(self.base_url or DEFAULT_BASE_URL)
+
+    @property
+    def contact(self) -> ServerContact:
+        """Whether the server at :attr:`address` has answered in this process."""
+        return ServerContact(self.address)
+
+    @property
+    def named(self) -> str:
+        """The address, and where it was set when it was set by ``ANTHROPIC_BASE_URL``."""
+        return self.address + (" (ANTHROPIC_BASE_URL)" if self.base_url_from_env else "")
 
 
 def failure_error(
@@ -45,37 +68,51 @@ def failure_error(
     elapsed: float,
 ) -> ModelError:
     """The ModelError for a ``stage`` request that failed for good with ``error``."""
-    if is_retryable(error):
-        plural = "attempt" if attempts == 1 else "attempts"
+    plural = "attempt" if attempts == 1 else "attempts"
+    if is_connect_failure(error) and not endpoint.contact.answered:
+        message = (
+            f"could not connect to {endpoint.named}: {connect_failure_reason(error)} "
+            f"({attempts} {plural} in {elapsed:.1f} s); {_check_address(endpoint)}"
+        )
+    elif is_retryable(error):
         message = (
             f"gave up on a {stage} request after {attempts} {plural} over {elapsed:.1f} s: "
-            f"{_transient_summary(error, endpoint)}; try again later or lower --concurrency"
+            f"{_transient_summary(error, endpoint)}; {_transient_advice(error)}"
         )
     else:
         message = _refusal_message(error, stage, model, endpoint.secrets)
-    return ModelError(_one_line(scrub(message, endpoint.secrets)))
+    return ModelError(_one_line(redact(message, endpoint.secrets)))
 
 
-def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret replaced by ``[redacted]``."""
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
+def _check_address(endpoint: Endpoint) -> str:
+    """What to check when the API's address cannot be reached at all."""
+    if endpoint.base_url_from_env:
+        return "check ANTHROPIC_BASE_URL and the network"
+    if endpoint.base_url:
+        return "check the base URL and the network"
+    return "check the network (or ANTHROPIC_BASE_URL, to reach the API through a proxy)"
+
+
+def _transient_advice(error: BaseException) -> str:
+    """What to do after retries ran out: fewer requests at once only helps against limits."""
+    if error_status(error) in _OVERLOAD_STATUSES:
+        return "try again later or lower --concurrency"
+    if isinstance(error, anthropic.APIStatusError) or is_timeout(error):
+        return "try again later"
+    return "check the network, then try again"
 
 
 def _transient_summary(error: BaseException, endpoint: Endpoint) -> str:
     """A short description of a transient failure: its status and API message, or its kind."""
     if isinstance(error, anthropic.APIStatusError):
         return _status_summary(error, endpoint.secrets)
-    if _is_timeout(error):
+    if is_timeout(error) and not is_connect_failure(error):
         return f"the request timed out (timeout {endpoint.timeout:g} s)"
-    where = safe_url(endpoint.base_url or "https://api.anthropic.com")
-    source = " (ANTHROPIC_BASE_URL)" if endpoint.base_url_from_env else ""
-    if _caused_by(error, httpx2.ConnectError):
-        return f"could not connect to {where}{source}"
+    if is_connect_failure(error):
+        return f"could not connect to {endpoint.named} ({connect_failure_reason(error)})"
     cause = error.__cause__
     detail = type(cause).__name__ if cause is not None else _api_message(error, ())
-    return f"the connection to {where}{source} failed ({detail})"
+    return f"the connection to {endpoint.named} failed ({detail})"
 
 
 def _refusal_message(
@@ -134,7 +171,7 @@ def _status_summary(error: anthropic.APIStatusError, secrets: tuple[str, ...]) -
 def _api_message(error: BaseException, secrets: tuple[str, ...]) -> str:
     """The API's own explanation (or the exception text), scrubbed, on one line, shortened."""
     text = getattr(error, "api_message", None) or str(error) or type(error).__name__
-    text = _one_line(scrub(str(text), secrets))
+    text = _one_line(redact(str(text), secrets))
     if len(text) > _API_MESSAGE_LIMIT:
         text = text[: _API_MESSAGE_LIMIT - 1] + "…"
     return text
@@ -151,19 +188,3 @@ def safe_url(url: str) -> str:
     host = f"[{host}]" if ":" in host else host
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}".rstrip("/")
-
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    current: BaseException | None = error
-    seen: set[int] = set()
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _is_timeout(error: BaseException) -> bool:
-    timeouts = (anthropic.APITimeoutError, TimeoutError, asyncio.TimeoutError)  # distinct on 3.10
-    return isinstance(error, timeouts) or _caused_by(error, httpx2.TimeoutException)

@@ -209,7 +209,7 @@ class AnthropicModel:
         the notices to show (a deprecated model, a Models API that could not be asked).
         """
         self.described = True
-        lookup = ModelLookup(self._bind_to_running_loop(), store, self._endpoint())
+        lookup = ModelLookup(self._bind_to_running_loop(), store, self.endpoint)
         notices: list[str] = []
         for name in dict.fromkeys((self._model, self.fallback.fallback)):
             if name is None:
@@ -232,7 +232,7 @@ class AnthropicModel:
 
     async def calibrate(self, store: RunStore | None, prompts: Sequence[str]) -> None:
         """Fit the token estimate to ``count_tokens`` on a few of the run's own prompts."""
-        await self.calibration.fit(self._bind_to_running_loop(), store, self._endpoint(), prompts)
+        await self.calibration.fit(self._bind_to_running_loop(), store, self.endpoint, prompts)
 
     @property
     def switched_to_fallback(self) -> bool:
@@ -293,11 +293,12 @@ class AnthropicModel:
                 self.retry,
                 on_retry=self._note_retry,
                 waited_elsewhere=attempts.cooldown_left,
+                contact=self.endpoint.contact,
             )
         except FAILURES as error:
             raise failure_error(
                 error,
-                self._endpoint(),
+                self.endpoint,
                 stage=request.stage,
                 model=attempts.model,
                 attempts=attempts.count,
@@ -334,7 +335,9 @@ class AnthropicModel:
         if self.on_retry is not None:
             self.on_retry(event)
 
-    def _endpoint(self) -> Endpoint:
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where requests go, and what must never be shown: for messages about failed requests."""
         creds = self._credentials
         return Endpoint(
             base_url=creds.base_url,

@@ -2,19 +2,26 @@
 
 :meth:`ModelLookup.describe` returns what the API says (or, when it cannot be asked, what the
 catalog says, with a notice), and raises a one-line :class:`~docanalyze.errors.ConfigError` for a
-model that is retired or that the API does not know. The store keeps the answer's JSON under the
-model's name and the API's address, never the key.
+model that is retired or that the API does not know. A connection that cannot be opened to a
+server that has not answered yet is tried twice, then is a :class:`~docanalyze.errors.ModelError`
+naming the address: no message request could get through either. The store keeps the answer's
+JSON under the model's name and the API's address, never the key.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import anthropic
 import httpx2
 
 from docanalyze.errors import ConfigError
-from docanalyze.models.anthropic.error_messages import Endpoint, failure_error, safe_url, scrub
+from docanalyze.models.anthropic.client import CONNECT_TIMEOUT
+from docanalyze.models.anthropic.contact import is_connect_failure
+from docanalyze.models.anthropic.environment import redact
+from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
+from docanalyze.models.anthropic.retry import RetryEvent, RetryPolicy, call_with_retries
 from docanalyze.models.model_api import (
     MODEL_INFO_MAX_AGE,
     ModelDescription,
@@ -30,6 +37,8 @@ __all__ = ["LOOKUP_TIMEOUT", "ModelLookup"]
 
 LOOKUP_TIMEOUT = 30.0
 """Seconds one Models API call may take."""
+LOOKUP_RETRY = RetryPolicy(max_attempts=1)
+"""Asked once (the catalog serves when the API cannot answer), but a first connection twice."""
 
 
 class ModelLookup:
@@ -61,7 +70,7 @@ class ModelLookup:
         return description, notice
 
     def _key(self, name: str) -> str:
-        return f"{safe_url(self._endpoint.base_url or 'https://api.anthropic.com')}|{name}"
+        return f"{self._endpoint.address}|{name}"
 
     def _stored(self, name: str) -> dict[str, object] | None:
         if self._store is None:
@@ -71,12 +80,20 @@ class ModelLookup:
     async def _retrieve(
         self, name: str, option: str
     ) -> tuple[dict[str, object] | None, str | None]:
+        endpoint, started = self._endpoint, time.monotonic()
+        retries: list[RetryEvent] = []
+        timeout = httpx2.Timeout(LOOKUP_TIMEOUT, connect=CONNECT_TIMEOUT)
         try:
-            info = await self._client.models.retrieve(name, timeout=LOOKUP_TIMEOUT)
+            info = await call_with_retries(
+                lambda: self._client.models.retrieve(name, timeout=timeout),
+                LOOKUP_RETRY,
+                on_retry=retries.append,
+                contact=endpoint.contact,
+            )
         except anthropic.APIStatusError as error:
             if error.status_code == 404:
                 said = error.api_message or getattr(error, "message", "") or ""
-                detail = scrub(str(said), self._endpoint.secrets)
+                detail = redact(str(said), endpoint.secrets)
                 raise ConfigError(
                     f"model '{name}' is not known to the Anthropic API (404 from the Models "
                     f"API{': ' + _short(detail) if detail else ''}): check {option}"
@@ -87,6 +104,16 @@ class ModelLookup:
                 ) from None
             return None, self._unreachable(name, f"{error.status_code}")
         except (anthropic.APIConnectionError, httpx2.TransportError, TimeoutError) as error:
+            if is_connect_failure(error) and not endpoint.contact.answered:
+                elapsed = time.monotonic() - started
+                raise failure_error(
+                    error,
+                    endpoint,
+                    stage="map",
+                    model=name,
+                    attempts=len(retries) + 1,
+                    elapsed=elapsed,
+                ) from None
             return None, self._unreachable(name, type(error).__name__)
         return info.model_dump(mode="json"), None
 

@@ -3,7 +3,9 @@
 The Anthropic SDK's own retries are switched off (``max_retries=0``), so every retry of a model
 request happens here, bounded by a number of attempts and by the time spent on one request.
 Waits follow the server's ``retry-after-ms`` / ``retry-after`` headers when it sends them, and
-otherwise exponential backoff with full jitter.
+otherwise exponential backoff with full jitter. A connection that cannot be opened to a server
+that has not answered yet in this process (:mod:`docanalyze.models.anthropic.contact`) is tried only
+a couple of times, quickly: the address is most likely wrong, and the user should hear so at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TypeVar
 
 import anthropic
 import httpx2
+
+from docanalyze.models.anthropic.contact import ServerContact, causes, is_connect_failure
 
 __all__ = [
     "NEVER_RETRY_STATUSES",
@@ -61,12 +65,17 @@ class RetryPolicy:
     ``max_attempts`` counts every attempt including the first; ``max_elapsed`` bounds the seconds
     from the first attempt to the start of the last one (a wait that would pass it is not made).
     Backoff waits are drawn uniformly from ``[0, min(max_delay, base_delay * 2**retry))``.
+    A connection that cannot be opened to a server that has not answered yet gets
+    ``first_contact_attempts`` attempts (whatever ``max_attempts`` says), ``first_contact_delay``
+    seconds apart.
     """
 
     max_attempts: int = 8
     max_elapsed: float = 900.0
     base_delay: float = 1.0
     max_delay: float = 60.0
+    first_contact_attempts: int = 2
+    first_contact_delay: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -210,22 +219,13 @@ def is_retryable(error: BaseException) -> bool:
 
 def is_timeout(error: BaseException) -> bool:
     """Whether ``error`` (or an error in its cause chain) is a timeout."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(
-            current,
-            (
-                anthropic.APITimeoutError,
-                httpx2.TimeoutException,
-                TimeoutError,
-                asyncio.TimeoutError,
-            ),
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    timeouts = (
+        anthropic.APITimeoutError,
+        httpx2.TimeoutException,
+        TimeoutError,
+        asyncio.TimeoutError,
+    )
+    return any(isinstance(link, timeouts) for link in causes(error))
 
 
 def describe_error(error: BaseException) -> str:
@@ -253,6 +253,7 @@ async def call_with_retries(
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
     waited_elsewhere: Callable[[BaseException], float | None] | None = None,
+    contact: ServerContact | None = None,
 ) -> T:
     """Await ``call()`` until it succeeds, retrying what :func:`is_retryable` allows.
 
@@ -264,6 +265,10 @@ async def call_with_retries(
     ``waited_elsewhere(error)`` may return the seconds a shared wait will hold the next attempt
     (the rate limiter's cooldown after a 429): that delay is reported and counted against
     ``max_elapsed``, but not slept here, since the next attempt waits for it anyway.
+
+    ``contact`` learns when the server answers (a reply or an error status). While it has not,
+    a connection that cannot be opened is tried ``policy.first_contact_attempts`` times,
+    ``policy.first_contact_delay`` seconds apart, instead of the full policy.
     """
     rng = rng if rng is not None else random.Random()
     started = clock()
@@ -271,15 +276,23 @@ async def call_with_retries(
     while True:
         attempt += 1
         try:
-            return await call()
+            result = await call()
         except Exception as error:
-            if not is_retryable(error) or attempt >= policy.max_attempts:
+            if contact is not None and error_status(error) is not None:
+                contact.note_answer()
+            first_contact = (
+                contact is not None and not contact.answered and is_connect_failure(error)
+            )
+            limit = policy.first_contact_attempts if first_contact else policy.max_attempts
+            if not is_retryable(error) or attempt >= limit:
                 raise
             shared = None if waited_elsewhere is None else waited_elsewhere(error)
-            if shared is None:
-                delay = retry_delay(attempt - 1, error_headers(error), policy, rng)
-            else:
+            if shared is not None:
                 delay = shared
+            elif first_contact:
+                delay = policy.first_contact_delay
+            else:
+                delay = retry_delay(attempt - 1, error_headers(error), policy, rng)
             elapsed = clock() - started
             if elapsed + delay > policy.max_elapsed:
                 raise
@@ -289,3 +302,7 @@ async def call_with_retries(
                 )
             if shared is None:
                 await sleep(delay)
+        else:
+            if contact is not None:
+                contact.note_answer()
+            return result

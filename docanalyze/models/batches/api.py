@@ -20,6 +20,7 @@ from anthropic.types.messages.batch_create_params import Request
 
 from docanalyze.errors import ModelError
 from docanalyze.models.anthropic.client import credentials, new_client
+from docanalyze.models.anthropic.environment import redact
 from docanalyze.models.anthropic.retry import (
     RetryPolicy,
     call_with_retries,
@@ -143,8 +144,7 @@ class SdkBatchAPI:
             return "the Anthropic API rejected the API key (401): check ANTHROPIC_API_KEY"
         detail = getattr(error, "message", None) or type(error).__name__
         detail = " ".join(str(detail).split())[:300]
-        for secret in self._credentials.secrets:
-            detail = detail.replace(secret, "[redacted]")
+        detail = redact(detail, self._credentials.secrets)
         code = f" ({status})" if status is not None else ""
         advice = (
             "try again later" if is_retryable(error) else "check --model and ANTHROPIC_BASE_URL"
