@@ -31,9 +31,11 @@ if TYPE_CHECKING:
         Event,
         Notice,
         ReportText,
+        RequestReasked,
         RequestRetried,
         StageStarted,
         StepFinished,
+        Waiting,
     )
     from docanalyze.models.base import Model, ModelFeatures, ModelReply, ModelRequest, Usage
     from docanalyze.options import Options
@@ -66,6 +68,7 @@ __all__ = [
     "RefusedRun",
     "Report",
     "ReportText",
+    "RequestReasked",
     "RequestRetried",
     "RunPlan",
     "SeveralResult",
@@ -74,6 +77,7 @@ __all__ = [
     "StoreError",
     "TemplateError",
     "Usage",
+    "Waiting",
     "analyze",
     "analyze_async",
     "analyze_corpus",
@@ -104,6 +108,7 @@ _HOMES = {
     "RefusedRun": "docanalyze.errors",
     "Report": "docanalyze.report",
     "ReportText": "docanalyze.events",
+    "RequestReasked": "docanalyze.events",
     "RequestRetried": "docanalyze.events",
     "RunPlan": "docanalyze.planning.plan",
     "SeveralResult": "docanalyze.run.several",
@@ -112,6 +117,7 @@ _HOMES = {
     "StoreError": "docanalyze.errors",
     "TemplateError": "docanalyze.errors",
     "Usage": "docanalyze.models.base",
+    "Waiting": "docanalyze.events",
     "analyze": "docanalyze.run.pipeline",
     "analyze_async": "docanalyze.run.pipeline",
     "analyze_corpus": "docanalyze.corpus.runner",
