@@ -65,7 +65,7 @@ class StdoutStream:
 @dataclass
 class _Bar:
     """The bar of one document: the stage it counts (None before the first stage), its steps
-    done, the replies asked again, and what the run waits on until the next step is done."""
+    done, the replies asked again, and what the run waits on until the next reply."""
 
     task: TaskID
     stage: Stage | None = None
@@ -84,7 +84,7 @@ class ProgressDisplay:
 
     A bar counts the steps of the current stage (chunks, reduce groups, parts of the report),
     each once, and says beside it how many replies were asked again, how many requests were
-    retried, and what the run is waiting on until the next step is done. With a ``writer``,
+    retried, and what the run is waiting on until the next reply. With a ``writer``,
     the streamed report goes to stdout: the bar stops at its first text.
     """
 
@@ -149,7 +149,7 @@ class ProgressDisplay:
             bar.reasked += 1
         else:
             bar.done += 1
-            bar.status = ""
+        bar.status = ""  # a reply came: whatever the run waited on is over
         self._update(bar)
 
     def _report_text(self, event: ReportText) -> None:
