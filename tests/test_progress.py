@@ -137,12 +137,15 @@ def test_reduce_levels_count_groups_not_the_halves_of_a_cut_merge() -> None:
 def test_a_run_stopped_early_does_not_finish_its_stage() -> None:
     events: list[Event] = []
     model = RecordingModel(context_window=3000, responder=halving_responder, delay=0.02)
-    pipeline = small_window_pipeline(model, prices=EXPENSIVE, max_cost=10.0, on_event=events.append)
+    pipeline = small_window_pipeline(
+        model, prices=EXPENSIVE, max_cost=70.0, map_max_tokens=80, on_event=events.append
+    )
     with pytest.raises(CostLimitReached) as stopped:
         pipeline.analyze(long_document())
 
-    finished = check_steps(events)
     [total] = [e.steps for e in events if isinstance(e, StageStarted)]
+    assert len(model.requests) > total, "the chunks were asked again before the stop"
+    finished = check_steps(events)
     assert finished[("map", 0)] == len(stopped.value.report.chunks) < total
 
 
