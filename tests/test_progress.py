@@ -3,6 +3,7 @@ their own, and the terminal bar never counts past its total (through the fake se
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections import Counter
@@ -26,7 +27,9 @@ from docanalyze.events import (
 from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
 from docanalyze.fakeserver.faults import Faults
 from docanalyze.models.base import Usage
+from docanalyze.options import Options
 from docanalyze.report.result import Report
+from docanalyze.run.backend import create_model
 from tests.fakes import RecordingModel
 from tests.test_pipeline import EXPENSIVE, halving_responder, long_document, small_window_pipeline
 from tests.test_prompt_caching import use_server, write_long_templates
@@ -119,6 +122,21 @@ def test_each_step_is_finished_once_and_reasks_retries_waits_are_their_own_event
     waits = [e.what for e in events[:first_step] if isinstance(e, Waiting)]
     assert waits[0] == "the Models API"
     assert "the first request, which writes the prompt cache" in waits
+
+
+def test_a_rate_limit_pause_is_told_with_its_seconds() -> None:
+    events: list[Event] = []
+    model, _ = create_model(
+        Options(backend="anthropic"), env={"ANTHROPIC_API_KEY": "test-key"}, on_event=events.append
+    )
+    limiter = model.limiter  # type: ignore[attr-defined]
+    limiter.cooldown(0.2)  # as after a 429
+
+    asyncio.run(limiter.acquire(10, 10))
+
+    [wait] = [e for e in events if isinstance(e, Waiting)]
+    assert wait.what == "a rate-limit pause"
+    assert wait.seconds is not None and 0.2 <= wait.seconds <= 0.5
 
 
 def test_reduce_levels_count_groups_not_the_halves_of_a_cut_merge() -> None:
