@@ -2,6 +2,12 @@
 
 The core never prints. It calls the ``on_event`` callback it was given (the CLI turns events into
 a progress display and stderr lines) and also keeps every notice in the report.
+
+Progress counts steps, not requests: a stage announces its ``steps`` (:class:`StageStarted`) and
+then finishes each exactly once (:class:`StepFinished`), however many requests a step took. A
+reply asked again (:class:`RequestReasked`) and a failed attempt sent again
+(:class:`RequestRetried`) are events of their own; :class:`Waiting` says what holds the run up.
+A run that stops early has finished fewer steps than it announced.
 """
 
 from __future__ import annotations
@@ -11,7 +17,17 @@ from dataclasses import dataclass
 
 from docanalyze.models.base import Stage, Usage
 
-__all__ = ["Event", "EventHandler", "Notice", "StageStarted", "StepFinished"]
+__all__ = [
+    "Event",
+    "EventHandler",
+    "Notice",
+    "ReportText",
+    "RequestReasked",
+    "RequestRetried",
+    "StageStarted",
+    "StepFinished",
+    "Waiting",
+]
 
 
 @dataclass(frozen=True)
@@ -32,11 +48,34 @@ class StageStarted:
 
 @dataclass(frozen=True)
 class StepFinished:
-    """One step (a chunk's extraction, a reduce group, the final report) is done."""
+    """One step of a stage is done: a chunk extracted, a reduce group merged, the report or
+    one of its parts written. Sent once per step; ``usage`` counts every request the step
+    took (re-asks included)."""
 
     stage: Stage
     usage: Usage
     level: int = 0
+
+
+@dataclass(frozen=True)
+class RequestReasked:
+    """A reply was no answer and its step asks again: ``reason`` is ``"max_tokens"`` (cut:
+    asked with more room, or in two halves), ``"thinking"`` (cut while thinking: more room to
+    think) or ``"refused"`` (asked of the fallback model)."""
+
+    stage: Stage
+    reason: str
+    level: int = 0
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The run waits before it can go on: on ``what`` (``"the Models API"``, ``"count_tokens"``,
+    ``"a rate-limit pause"``, ``"the first request, which writes the prompt cache"``), for
+    ``seconds`` when that is known."""
+
+    what: str
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,5 +101,7 @@ class ReportText:
     restart: bool = False
 
 
-Event = Notice | StageStarted | StepFinished | RequestRetried | ReportText
+Event = (
+    Notice | StageStarted | StepFinished | RequestReasked | RequestRetried | Waiting | ReportText
+)
 EventHandler = Callable[[Event], None]

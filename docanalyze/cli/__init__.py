@@ -4,9 +4,11 @@ It parses options, calls the Python API and formats output. stdout carries the r
 carries progress, notices and the usage line.
 """
 
-from docanalyze.cli import history_commands as _history_commands
-from docanalyze.cli import plan_command as _plan_command  # noqa: F401  (registers `plan`)
-from docanalyze.cli import prompts_command as _prompts_command
+from docanalyze.cli import (
+    history_commands as _history_commands,
+    plan_command as _plan_command,  # noqa: F401  (registers `plan`)
+    prompts_command as _prompts_command,
+)
 from docanalyze.cli.app import cli, main
 from docanalyze.cli.report_command import report
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 from rich.console import Console
 from rich.progress import (
@@ -14,13 +16,29 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from docanalyze.events import Event, Notice, ReportText, RequestRetried, StageStarted, StepFinished
+from docanalyze.events import (
+    Event,
+    Notice,
+    ReportText,
+    RequestReasked,
+    RequestRetried,
+    StageStarted,
+    StepFinished,
+    Waiting,
+)
+from docanalyze.models.base import Stage
 from docanalyze.run.several import current_source
 
 
 def retry_detail(retries: int, rate_limited: int) -> str:
     """``2 retries, 1 rate-limited``."""
     return f"{retries} {'retry' if retries == 1 else 'retries'}, {rate_limited} rate-limited"
+
+
+def waiting_detail(event: Waiting) -> str:
+    """``waiting on a rate-limit pause (12.0 s)``."""
+    seconds = "" if event.seconds is None else f" ({event.seconds:.1f} s)"
+    return f"waiting on {event.what}{seconds}"
 
 
 class StdoutStream:
@@ -44,10 +62,30 @@ class StdoutStream:
         click.echo(text[len(sent) :] if text.startswith(sent) else "\n", nl=False)
 
 
-class ProgressDisplay:
-    """Shows notices always, and a progress bar with retries when stderr is a terminal.
+@dataclass
+class _Bar:
+    """The bar of one document: the stage it counts (None before the first stage), its steps
+    done, the replies asked again, and what the run waits on until the next reply."""
 
-    With a ``writer``, the streamed report goes to stdout: the bar stops at its first text.
+    task: TaskID
+    stage: Stage | None = None
+    level: int = 0
+    done: int = 0
+    reasked: int = 0
+    status: str = ""
+
+    def counts(self, stage: Stage, level: int) -> bool:
+        """Whether an event of ``stage`` at ``level`` belongs to this bar."""
+        return self.stage == stage and self.level == level
+
+
+class ProgressDisplay:
+    """Shows notices always, and a progress bar when stderr is a terminal.
+
+    A bar counts the steps of the current stage (chunks, reduce groups, parts of the report),
+    each once, and says beside it how many replies were asked again, how many requests were
+    retried, and what the run is waiting on until the next reply. With a ``writer``,
+    the streamed report goes to stdout: the bar stops at its first text.
     """
 
     def __init__(self, console: Console, writer: StdoutStream | None = None) -> None:
@@ -60,13 +98,13 @@ class ProgressDisplay:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[tokens]} tokens"),
-                TextColumn("{task.fields[retries]}"),
+                TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=console,
                 transient=True,
             )
-        self.tasks: dict[str | None, TaskID] = {}
+        self.bars: dict[str | None, _Bar] = {}
         """The bar of each document running (key None for a single document)."""
         self.tokens = 0
         self.retries = 0
@@ -88,12 +126,31 @@ class ProgressDisplay:
         elif isinstance(event, RequestRetried):
             self.retries += 1
             self.rate_limited += event.status == 429
-            self._update()
+            self._update(self.bars.get(current_source()))
         elif isinstance(event, StageStarted):
             self._stage_started(event)
-        elif isinstance(event, StepFinished):
+        else:
+            self._progressed(event)
+
+    def _progressed(self, event: StepFinished | RequestReasked | Waiting) -> None:
+        """A step done or asked again, or a wait: on the bar of the stage it belongs to."""
+        if isinstance(event, Waiting):
+            bar = self._bar()
+            if bar is not None:
+                bar.status = waiting_detail(event)
+            self._update(bar)
+            return
+        if isinstance(event, StepFinished):
             self.tokens += event.usage.input_tokens + event.usage.output_tokens
-            self._update(advance=1)
+        bar = self.bars.get(current_source())
+        if bar is None or not bar.counts(event.stage, event.level):
+            return
+        if isinstance(event, RequestReasked):
+            bar.reasked += 1
+        else:
+            bar.done += 1
+        bar.status = ""  # a reply came: whatever the run waited on is over
+        self._update(bar)
 
     def _report_text(self, event: ReportText) -> None:
         if self.writer is None:
@@ -105,6 +162,16 @@ class ProgressDisplay:
             )
         self.writer.write(event)
 
+    def _bar(self) -> _Bar | None:
+        """The current document's bar; before its first stage, one that counts nothing yet."""
+        source = current_source()
+        bar = self.bars.get(source)
+        if bar is None and self.progress is not None:
+            label = "starting" if source is None else f"{source}: starting"
+            task = self.progress.add_task(label, total=None, tokens=self._tokens(), detail="")
+            bar = self.bars[source] = _Bar(task)
+        return bar
+
     def _stage_started(self, event: StageStarted) -> None:
         if self.progress is None:
             return
@@ -112,25 +179,29 @@ class ProgressDisplay:
         source = current_source()
         if source is not None:
             label = f"{source}: {label}"
-        previous = self.tasks.pop(source, None)
+        previous = self.bars.pop(source, None)
         if previous is not None:
-            self.progress.remove_task(previous)
-        self.tasks[source] = self.progress.add_task(
-            label, total=event.steps, tokens=self._tokens(), retries=self._retries()
-        )
+            self.progress.remove_task(previous.task)
+        task = self.progress.add_task(label, total=event.steps, tokens=self._tokens(), detail="")
+        bar = self.bars[source] = _Bar(task, event.stage, event.level)
+        if previous is not None and previous.stage is None:
+            bar.status = previous.status  # still waiting on it until the first step is done
+        self._update(bar)
 
-    def _update(self, advance: int = 0) -> None:
-        task = self.tasks.get(current_source())
-        if self.progress is not None and task is not None:
-            self.progress.update(
-                task, advance=advance, tokens=self._tokens(), retries=self._retries()
-            )
+    def _update(self, bar: _Bar | None) -> None:
+        if self.progress is None or bar is None:
+            return
+        details = [f"re-asked {bar.reasked}"] if bar.reasked else []
+        if self.retries:
+            details.append(retry_detail(self.retries, self.rate_limited))
+        if bar.status:
+            details.append(bar.status)
+        self.progress.update(
+            bar.task, completed=bar.done, tokens=self._tokens(), detail=" · ".join(details)
+        )
 
     def _tokens(self) -> str:
         return f"{self.tokens:,}"
-
-    def _retries(self) -> str:
-        return retry_detail(self.retries, self.rate_limited) if self.retries else ""
 
     def _stop_progress(self) -> None:
         if self.progress is not None:

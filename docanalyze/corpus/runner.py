@@ -37,8 +37,7 @@ from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report.result import Report
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
-from docanalyze.run.several import DOCUMENTS_AT_ONCE
-from docanalyze.run.several import running as running_source
+from docanalyze.run.several import DOCUMENTS_AT_ONCE, running as running_source
 
 if TYPE_CHECKING:
     from docanalyze.run.pipeline import Pipeline

@@ -118,6 +118,8 @@ class _Gate:
 
     opened: asyncio.Event = field(default_factory=asyncio.Event)
     last_used: float = 0.0
+    held: bool = False
+    """Whether a request already waited for it."""
 
 
 @dataclass
@@ -149,13 +151,21 @@ class CacheWarmup:
         self._clock = clock
         self._gates: dict[tuple[str, str], _Gate] = {}
 
-    async def enter(self, model: str, system: str) -> CacheTurn:
-        """Wait for the turn of a request of ``model`` with the cached ``system`` prompt."""
+    async def enter(
+        self, model: str, system: str, on_hold: Callable[[], None] | None = None
+    ) -> CacheTurn:
+        """Wait for the turn of a request of ``model`` with the cached ``system`` prompt.
+
+        ``on_hold`` is called when the first request is held back behind the one writing it."""
         key = (model, system)
         gate = self._gates.get(key)
         if gate is None or self._expired(gate):
             gate = self._gates[key] = _Gate()
             return CacheTurn(True, gate, self._clock)
+        if not gate.opened.is_set() and not gate.held:
+            gate.held = True
+            if on_hold is not None:
+                on_hold()
         await gate.opened.wait()
         return CacheTurn(False, gate, self._clock)
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from docanalyze.events import EventHandler, Notice, RequestRetried
+from docanalyze.events import EventHandler, Notice, RequestRetried, Waiting
 from docanalyze.models.anthropic.environment import api_key_in, has_api_key
 from docanalyze.models.base import Model
 from docanalyze.models.model_api import limits_for
@@ -39,7 +39,8 @@ def create_model(
     ``backend="auto"`` picks Claude when ``ANTHROPIC_API_KEY`` is set, else the offline
     extractive analyzer, which then works under the same budgets as the chosen model.
     ``on_event`` hears, while the run goes on, of every retry (:class:`RequestRetried`) and of a
-    switch to the fallback model (a :class:`Notice`). ``rate_limiter`` replaces the Claude
+    switch to the fallback model (a :class:`Notice`), and of every rate-limit pause
+    (:class:`Waiting`). ``rate_limiter`` replaces the Claude
     client's own, to pace it together with others, and ``concurrency_limiter`` its adaptive
     concurrency (:mod:`docanalyze.ray`'s cluster limiters).
     """
@@ -77,6 +78,7 @@ def create_model(
         fallback_model=options.fallback_model,
         on_retry=None if on_event is None else _retry_reporter(on_event),
         on_fallback=None if on_event is None else _fallback_reporter(on_event),
+        on_pause=None if on_event is None else _pause_reporter(on_event),
         rate_limiter=rate_limiter,
         concurrency_limiter=concurrency_limiter,
     )
@@ -129,14 +131,19 @@ async def prepare_model(model: Model, store: RunStore | None, on_event: EventHan
     claude = claude_backend(model)
     if claude is None or claude.described:
         return
+    on_event(Waiting("the Models API"))
     for notice in await claude.describe(store):
         on_event(Notice(notice))
 
 
-async def calibrate_model(model: Model, store: RunStore | None, prompts: list[str]) -> None:
+async def calibrate_model(
+    model: Model, store: RunStore | None, prompts: list[str], on_event: EventHandler
+) -> None:
     """Fit a Claude model's token estimate to ``count_tokens`` on a few of the run's prompts."""
     claude = claude_backend(model)
     if claude is not None:
+        if not claude.calibration.calibrated:
+            on_event(Waiting("count_tokens"))
         await claude.calibrate(store, prompts)
 
 
@@ -151,6 +158,13 @@ def fallback_notice(primary: str, fallback: str) -> str:
 def _retry_reporter(on_event: EventHandler) -> Callable[[RetryEvent], None]:
     def report(event: RetryEvent) -> None:
         on_event(RequestRetried(reason=event.reason, delay=event.delay, status=event.status))
+
+    return report
+
+
+def _pause_reporter(on_event: EventHandler) -> Callable[[float], None]:
+    def report(seconds: float) -> None:
+        on_event(Waiting("a rate-limit pause", seconds))
 
     return report
 

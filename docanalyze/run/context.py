@@ -15,7 +15,7 @@ from typing import Protocol, cast
 from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, format_usd
 from docanalyze.document import Document, Partial
 from docanalyze.errors import ConfigError
-from docanalyze.events import EventHandler, Notice, StepFinished
+from docanalyze.events import EventHandler, Notice, RequestReasked, StepFinished, Waiting
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
 from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.cache import CacheTurn, CacheWarmup
@@ -26,6 +26,7 @@ from docanalyze.run.outcomes import (
     Extraction,
     RefusalStop,
     RefusedPart,
+    Step,
 )
 from docanalyze.run.reasks import refusal_reask, thinking_reask
 
@@ -36,6 +37,7 @@ __all__ = [
     "RefusalStop",
     "RefusedPart",
     "RunContext",
+    "Step",
     "StreamingModel",
     "supports_streaming",
     "unknown_price_message",
@@ -108,37 +110,50 @@ class RunContext:
     async def complete(
         self,
         request: ModelRequest,
+        step: Step,
         *,
-        level: int = 0,
         on_text: TextCallback | None = None,
         on_restart: RestartCallback | None = None,
     ) -> ModelReply:
-        """Send one request, account for its usage and cost, and report the step.
+        """Send one request of ``step``, account for its usage (in ``step`` too) and cost.
 
         Raises :class:`CostStop`, without sending, when the request could break ``--max-cost``.
         With ``on_text`` the reply is streamed if the model can, else delivered whole at the end.
         A request with a cached system prompt waits until the first one with it started replying.
         A reply cut while the model was still thinking, or refused while a fallback model is
         set, is asked again (:mod:`docanalyze.run.reasks`); only the last reply is returned.
+        The stage finishes ``step`` itself (:meth:`finish`), once its work is kept.
         """
         thinking_retries = 0
         while True:
             turn = await self._cache_turn(request)
             try:
-                reply = await self._complete(request, level, on_text, on_restart, turn)
+                reply = await self._complete(request, step, on_text, on_restart, turn)
             finally:
                 if turn is not None:
                     turn.started()
             retry = thinking_reask(self, request, reply, thinking_retries)
-            if retry is None:
-                retry = refusal_reask(self, request, reply)
-            else:
+            if retry is not None:
                 thinking_retries += 1
+                self.reask(step, "thinking")
+            else:
+                retry = refusal_reask(self, request, reply)
+                if retry is not None:
+                    self.reask(step, "refused")
             if retry is None:
                 return reply
             if on_restart is not None:
                 on_restart()
             request = retry
+
+    def reask(self, step: Step, reason: str) -> None:
+        """Tell that a reply of ``step`` was no answer and is asked again (``reason``: see
+        :class:`~docanalyze.events.RequestReasked`)."""
+        self.emit(RequestReasked(step.stage, reason, step.level))
+
+    def finish(self, step: Step) -> None:
+        """Tell that ``step`` is done: called once per step, with the usage of all its requests."""
+        self.emit(StepFinished(step.stage, step.usage, step.level))
 
     def record_refusal(self, part: RefusedPart) -> None:
         """Note a part of the document the model refused, for the incomplete report."""
@@ -149,12 +164,17 @@ class RunContext:
             return None
         if self.model.features.batches:
             return None  # a batch answers its requests together: holding them would serialize
-        return await self.warmup.enter(request.model or self.model.name, request.system)
+        return await self.warmup.enter(
+            request.model or self.model.name, request.system, on_hold=self._cache_hold
+        )
+
+    def _cache_hold(self) -> None:
+        self.emit(Waiting("the first request, which writes the prompt cache"))
 
     async def _complete(
         self,
         request: ModelRequest,
-        level: int,
+        step: Step,
         on_text: TextCallback | None,
         on_restart: RestartCallback | None,
         turn: CacheTurn | None,
@@ -166,13 +186,13 @@ class RunContext:
             if turn is not None and turn.writer and supports_streaming(self.model):
                 on_text = _signalling_first_text(turn, on_text)
             reply = await self._send(request, on_text, on_restart)
-            cost = self._account(request, reply, level)
+            cost = self._account(request, reply, step.level)
         finally:
             self._settle(hold, cost)
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
-        self.emit(StepFinished(request.stage, reply.usage, level))
+        step.usage += reply.usage
         return reply
 
     def _settle(self, hold: float, cost: float | None) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from docanalyze.document import Partial
 from docanalyze.events import Notice, StageStarted
 from docanalyze.models.base import ModelReply, ModelRequest, Refusal
-from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
+from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
 from docanalyze.run.reduce import final_prompt, refused_part
 from docanalyze.run.sections import (
     FinalLayout,
@@ -57,14 +57,16 @@ async def _write_single(
     request = _request(ctx, prompt, ctx.budgets.final_max_tokens, partials)
     prefix = _report_prefix(ctx)
     streamer = ReportStream(ctx.emit, prefix=prefix) if stream else None
+    step = Step("final")
     if streamer is None:
-        reply = await ctx.complete(request)
+        reply = await ctx.complete(request, step)
     else:
         reply = await ctx.complete(
-            request, on_text=streamer.on_text, on_restart=streamer.on_restart
+            request, step, on_text=streamer.on_text, on_restart=streamer.on_restart
         )
     if reply.refused:
         refused_part(ctx, "final", partials, reply)
+    ctx.finish(step)
     text = prefix + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
     if streamer is not None:
         streamer.finish(text)
@@ -108,12 +110,17 @@ async def _write_sections(ctx: RunContext, layout: FinalLayout, stream: bool) ->
 async def _write_piece(
     ctx: RunContext, request: ModelRequest, index: int, streamer: SectionStream | None
 ) -> ModelReply:
+    """Write the overview (``index`` 0) or a section: one step, unless it is refused."""
+    step = Step("final")
     if streamer is None:
-        return await ctx.complete(request)
-    reply = await ctx.complete(
-        request, on_text=streamer.text_of(index), on_restart=streamer.restart_of(index)
-    )
-    streamer.done(index, section_body(reply.text))
+        reply = await ctx.complete(request, step)
+    else:
+        reply = await ctx.complete(
+            request, step, on_text=streamer.text_of(index), on_restart=streamer.restart_of(index)
+        )
+        streamer.done(index, section_body(reply.text))
+    if not reply.refused:
+        ctx.finish(step)
     return reply
 
 

@@ -11,7 +11,7 @@ from docanalyze.events import StageStarted
 from docanalyze.models.base import Refusal
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.report.result import ChunkResult
-from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
+from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
 from docanalyze.text.spans import split_point
 
 __all__ = ["MapPrompt", "map_chunks", "map_prompt", "span_middle"]
@@ -33,7 +33,13 @@ async def map_chunks(
 
 
 async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[Partial]]:
-    parts = await _extract_span(ctx, chunk, chunk.start, chunk.end, ctx.budgets.map_max_tokens)
+    """Extract ``chunk``: one step of the map stage, finished unless a part of it was refused."""
+    step = Step("map")
+    parts = await _extract_span(
+        ctx, step, chunk, chunk.start, chunk.end, ctx.budgets.map_max_tokens
+    )
+    if not any(part.chunk_index == chunk.index for part in ctx.refusals):
+        ctx.finish(step)
     result = ChunkResult(
         index=chunk.index,
         first_page=chunk.first_page,
@@ -46,7 +52,7 @@ async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[P
 
 
 async def _extract_span(
-    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int
+    ctx: RunContext, step: Step, chunk: Chunk, start: int, end: int, max_tokens: int
 ) -> list[tuple[Partial, str]]:
     """Extract ``document.text[start:end]``; returns the partials with the model that wrote each.
 
@@ -60,8 +66,11 @@ async def _extract_span(
     text, prompt, prompt_tokens = rendered.text, rendered.prompt, rendered.tokens
     budgets = ctx.budgets
     if not budgets.fits(prompt_tokens, budgets.output("map", max_tokens)):
-        return await _extract_halves(ctx, chunk, start, end, max_tokens, "does not fit the window")
-    reply = await ctx.complete(ctx.renderer.stage_request("map", prompt, max_tokens, (text,)))
+        return await _extract_halves(
+            ctx, step, chunk, start, end, max_tokens, "does not fit the window"
+        )
+    request = ctx.renderer.stage_request("map", prompt, max_tokens, (text,))
+    reply = await ctx.complete(request, step)
     if reply.refused:
         refusal = reply.refusal or Refusal()
         part = RefusedPart("map", rendered.first_page, rendered.last_page, refusal, chunk.index)
@@ -71,14 +80,15 @@ async def _extract_span(
         partial = Partial(reply.text, rendered.first_page, rendered.last_page)
         ctx.record_extraction(chunk.index, start, end, partial, reply.model)
         return [(partial, reply.model)]
+    ctx.reask(step, "max_tokens")
     larger = max_tokens * 2
     if (
         max_tokens == budgets.map_max_tokens
         and budgets.fits(prompt_tokens, budgets.output("map", larger))
         and budgets.output("map", larger) <= ctx.model.max_output_tokens
     ):
-        return await _extract_span(ctx, chunk, start, end, larger)
-    return await _extract_halves(ctx, chunk, start, end, max_tokens, "was cut at max_tokens")
+        return await _extract_span(ctx, step, chunk, start, end, larger)
+    return await _extract_halves(ctx, step, chunk, start, end, max_tokens, "was cut at max_tokens")
 
 
 @dataclass(frozen=True)
@@ -124,11 +134,17 @@ def span_middle(
 
 
 async def _extract_halves(
-    ctx: RunContext, chunk: Chunk, start: int, end: int, max_tokens: int, reason: str
+    ctx: RunContext,
+    step: Step,
+    chunk: Chunk,
+    start: int,
+    end: int,
+    max_tokens: int,
+    reason: str,
 ) -> list[tuple[Partial, str]]:
     middle = span_middle(ctx.document, chunk, start, end, reason, max_tokens)
     halves = await asyncio.gather(
-        _extract_span(ctx, chunk, start, middle, max_tokens),
-        _extract_span(ctx, chunk, middle, end, max_tokens),
+        _extract_span(ctx, step, chunk, start, middle, max_tokens),
+        _extract_span(ctx, step, chunk, middle, end, max_tokens),
     )
     return [*halves[0], *halves[1]]

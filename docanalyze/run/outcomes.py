@@ -1,4 +1,5 @@
-"""What a run records and how it stops early: the event log, kept extractions, refused parts.
+"""What a run records and how it stops early: the event log, the steps, kept extractions, refused
+parts.
 
 :class:`CostStop` and :class:`RefusalStop` end a run's stages early (``--max-cost``, a refusal);
 the pipeline catches them and writes the incomplete report from the :class:`Extraction` list and
@@ -11,9 +12,9 @@ from dataclasses import dataclass, field
 
 from docanalyze.document import Partial
 from docanalyze.events import Event, EventHandler, Notice, RequestRetried
-from docanalyze.models.base import Refusal, Stage
+from docanalyze.models.base import Refusal, Stage, Usage
 
-__all__ = ["CostStop", "EventLog", "Extraction", "RefusalStop", "RefusedPart"]
+__all__ = ["CostStop", "EventLog", "Extraction", "RefusalStop", "RefusedPart", "Step"]
 
 
 class CostStop(Exception):
@@ -78,3 +79,13 @@ class Extraction:
     end: int
     partial: Partial
     model: str
+
+
+@dataclass
+class Step:
+    """One step of a stage's progress (a chunk, a reduce group, the report or one of its parts):
+    the usage of every request it took so far. It is finished once, when its work is kept."""
+
+    stage: Stage
+    level: int = 0
+    usage: Usage = field(default_factory=Usage)

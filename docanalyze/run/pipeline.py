@@ -170,6 +170,7 @@ class Pipeline:
             model,
             store,
             [map_prompt(renderer, chunk, chunk.start, chunk.end).prompt for chunk in chunks[:3]],
+            events.emit,
         )
         timings: dict[str, float] = {"read": time.monotonic() - started}
         try:

@@ -16,7 +16,7 @@ from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, Refusal, Stage
 from docanalyze.prompting.budgets import pack_in_order
 from docanalyze.prompting.renderer import PromptRenderer
-from docanalyze.run.context import RefusalStop, RefusedPart, RunContext
+from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
 from docanalyze.text.spans import split_text
 
 __all__ = [
@@ -68,11 +68,23 @@ async def _reduce_level(ctx: RunContext, partials: list[Partial], level: int) ->
     ctx.emit(StageStarted("reduce", sum(1 for group in groups if len(group) > 1), level))
     merged = await asyncio.gather(
         *(
-            _reduce_group(ctx, group, level, number, len(groups))
+            _merge_group(ctx, group, level, number, len(groups))
             for number, group in enumerate(groups, 1)
         )
     )
     return [partial for group_result in merged for partial in group_result]
+
+
+async def _merge_group(
+    ctx: RunContext, group: list[Partial], level: int, number: int, groups: int
+) -> list[Partial]:
+    """Merge ``group``: one step of its level (a group of one partial is kept as it is)."""
+    if len(group) == 1:
+        return group
+    step = Step("reduce", level)
+    merged = await _reduce_group(ctx, step, group, number, groups)
+    ctx.finish(step)
+    return merged
 
 
 def pack_partials(
@@ -129,26 +141,26 @@ def reduce_prompt(
 
 
 async def _reduce_group(
-    ctx: RunContext, group: list[Partial], level: int, number: int, groups: int
+    ctx: RunContext, step: Step, group: list[Partial], number: int, groups: int
 ) -> list[Partial]:
     if len(group) == 1:
         return group
-    prompt, prompt_tokens = reduce_prompt(ctx.renderer, group, level, number, groups)
+    prompt, prompt_tokens = reduce_prompt(ctx.renderer, group, step.level, number, groups)
     budget = ctx.budgets.reduce_max_tokens
     if ctx.budgets.fits(prompt_tokens, ctx.budgets.output("reduce", budget)):
         material = tuple(partial.text for partial in group)
-        reply = await ctx.complete(
-            ctx.renderer.stage_request("reduce", prompt, budget, material), level=level
-        )
+        request = ctx.renderer.stage_request("reduce", prompt, budget, material)
+        reply = await ctx.complete(request, step)
         if reply.refused:
             refused_part(ctx, "reduce", group, reply)
         if not reply.truncated:
             first_page = min(partial.first_page for partial in group)
             last_page = max(partial.last_page for partial in group)
             return [Partial(reply.text, first_page, last_page)]
+        ctx.reask(step, "max_tokens")
     half = len(group) // 2
     first, second = await asyncio.gather(
-        _reduce_group(ctx, group[:half], level, number, groups),
-        _reduce_group(ctx, group[half:], level, number, groups),
+        _reduce_group(ctx, step, group[:half], number, groups),
+        _reduce_group(ctx, step, group[half:], number, groups),
     )
     return [*first, *second]

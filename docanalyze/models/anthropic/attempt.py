@@ -21,6 +21,7 @@ import httpx2
 from anthropic.types import Message
 
 from docanalyze.models.anthropic.concurrency import Slot
+from docanalyze.models.anthropic.error_messages import Endpoint
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 from docanalyze.models.anthropic.ratelimit import Kind, Ticket
@@ -64,6 +65,11 @@ class AttemptingClient(Protocol):
     @property
     def name(self) -> str:
         """The primary model."""
+        ...
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The API address it talks to, and whether that address has answered yet."""
         ...
 
 

@@ -103,7 +103,9 @@ class AnthropicModel:
     ``output_tpm`` cap it on top of the server's limits). ``timeout`` bounds each attempt; a
     stream that sends nothing for ``stall_timeout`` seconds is cut. After
     ``fallback_after`` consecutive 529/5xx failures of the primary model, attempts go to
-    ``fallback_model`` and ``on_fallback(primary, fallback)`` is called once. ``attempts`` and
+    ``fallback_model`` and ``on_fallback(primary, fallback)`` is called once. ``on_pause(seconds)``
+    hears when a request waits for the rate limits (of the client's own limiter, not of an
+    injected ``rate_limiter``). ``attempts`` and
     ``retries`` count HTTP attempts and retries; :meth:`stats` has the rest. The SDK client is
     created inside the running event loop, again whenever the loop changes.
     """
@@ -127,6 +129,7 @@ class AnthropicModel:
         fallback_model: str | None = None,
         fallback_after: int = 3,
         on_fallback: Callable[[str, str], None] | None = None,
+        on_pause: Callable[[float], None] | None = None,
         rate_limiter: RequestPacer | None = None,
         concurrency_limiter: SlotLimiter | None = None,
     ) -> None:
@@ -152,7 +155,7 @@ class AnthropicModel:
         self.attempts = 0
         self.retries = 0
         self.limiter: RequestPacer = rate_limiter or RateLimiter(
-            rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm
+            rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm, on_pause=on_pause
         )
         self.limits: SlotLimiter = concurrency_limiter or AdaptiveConcurrency(
             concurrency, initial=initial_concurrency, headroom=self.limiter.has_headroom

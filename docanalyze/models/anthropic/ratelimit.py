@@ -59,8 +59,9 @@ class RateLimiter:
     ``rpm``, ``input_tpm``, ``output_tpm`` are the user's caps (None: only the server's limits).
     ``margin`` is added to every input estimate; the learned ratio of actual to estimated input
     tokens never falls below ``min_ratio``. ``resume_jitter`` bounds the random spread with which
-    requests leave a cooldown. ``clock``, ``wall_clock``, ``sleep`` and ``rng`` are injectable so
-    that tests can run on a fake clock.
+    requests leave a cooldown. ``on_pause(seconds)`` hears when a request starts waiting, and
+    for about how long. ``clock``, ``wall_clock``, ``sleep`` and ``rng`` are injectable so that
+    tests can run on a fake clock.
     """
 
     def __init__(
@@ -77,8 +78,10 @@ class RateLimiter:
         wall_clock: Callable[[], float] = time.time,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        on_pause: Callable[[float], None] | None = None,
     ) -> None:
         self.margin = margin
+        self.on_pause = on_pause
         self.min_ratio = min_ratio
         self.smoothing = smoothing
         self.resume_jitter = resume_jitter
@@ -135,6 +138,8 @@ class RateLimiter:
                 delay = self._delay(costs, now)
                 if delay <= 0:
                     break
+                if not waited and self.on_pause is not None:
+                    self.on_pause(delay)
                 waited = True
                 changed.clear()
                 await self._sleep_or_change(delay, changed)
