@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from docanalyze.fakeserver import FakeMessagesAPI, RecordedRequest
-from docanalyze.fakeserver.faults import Faults
 from rich.console import Console
 
 import docanalyze
@@ -30,6 +28,8 @@ from docanalyze.models.base import Usage
 from docanalyze.options import Options
 from docanalyze.report.result import Report
 from docanalyze.run.backend import create_model
+from fakeserver import FakeMessagesAPI, RecordedRequest
+from fakeserver.faults import Faults
 from tests.fakes import RecordingModel
 from tests.test_pipeline import EXPENSIVE, halving_responder, long_document, small_window_pipeline
 from tests.test_prompt_caching import use_server, write_long_templates
