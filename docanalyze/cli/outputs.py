@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from docanalyze.report.formats import FORMATS, OutputFormat
+from docanalyze.report.formats import OutputFormat, format_names
 from docanalyze.run.several import SeveralResult
 
 __all__ = [
@@ -34,7 +34,7 @@ class RegisteredFormat(click.Choice[str]):
     @property
     def choices(self) -> tuple[str, ...]:
         """The names of the registered formats."""
-        return tuple(FORMATS)
+        return format_names()
 
     @choices.setter
     def choices(self, _value: Any) -> None:
