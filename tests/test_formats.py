@@ -105,7 +105,7 @@ def test_the_corpus_runner_writes_a_registered_format_with_its_suffix(
     tmp_path: Path, txt_format: OutputFormat
 ) -> None:
     docs = tmp_path / "docs"
-    first, second = write_notes(docs)
+    first, _ = write_notes(docs)
     summary = analyze_corpus(Pipeline(), [str(docs)], tmp_path / "out", output_format="txt")
     assert summary.complete == 2
     entries = [json.loads(line) for line in summary.index_path.read_text().splitlines()]
