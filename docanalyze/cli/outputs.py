@@ -1,31 +1,44 @@
-"""Writing reports: the formats (md, json, html), several reports, -o FILE or DIR, the terminal."""
+"""Writing reports: several reports, -o FILE or DIR, the terminal; ``--format`` choices.
+
+The formats themselves (md, json, html) are registered in :mod:`docanalyze.report.formats`.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path, PurePath
+from typing import Any
 
 import click
 from rich.console import Console
 
-from docanalyze.report.result import Report
+from docanalyze.report.formats import OutputFormat, format_names
 from docanalyze.run.several import SeveralResult
 
 __all__ = [
-    "SEPARATOR",
-    "format_report",
-    "format_several",
+    "RegisteredFormat",
     "stdout_is_terminal",
     "write_several_to_dir",
     "write_text",
 ]
 
-SEPARATOR = "\n---\n\n"
-"""Between the Markdown reports of several documents written to one stream."""
 
-SUFFIXES = {"md": ".md", "json": ".json", "html": ".html"}
+class RegisteredFormat(click.Choice[str]):
+    """``--format``'s choices: the formats registered when the option is read, not when the
+    command was built (:data:`docanalyze.report.formats.FORMATS`)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The names of the registered formats."""
+        return format_names()
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:
+        """Set by :class:`click.Choice`'s constructor; the registry decides."""
 
 
 def stdout_is_terminal() -> bool:
@@ -33,44 +46,19 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def format_report(report: Report, output_format: str) -> str:
-    """One report as ``md``, ``json`` or ``html`` text."""
-    if output_format == "json":
-        return report.to_json()
-    if output_format == "html":
-        return report.to_html()
-    return report.to_markdown()
-
-
-def format_several(result: SeveralResult, output_format: str) -> str:
-    """Several reports as one text: Markdown reports separated by a ``---`` line; JSON
-    ``{"reports": [...], "failed": [{"source", "error"}]}``; HTML one page with every report."""
-    if output_format == "json":
-        data = {
-            "reports": [report.to_dict() for report in result.reports],
-            "failed": [
-                {"source": failure.source, "error": failure.message} for failure in result.failures
-            ],
-        }
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    if output_format == "html":
-        from docanalyze.report.html import render_html
-
-        return render_html(result.reports)
-    return SEPARATOR.join(report.to_markdown() for report in result.reports)
-
-
-def write_several_to_dir(result: SeveralResult, output_format: str, directory: Path) -> list[Path]:
+def write_several_to_dir(
+    result: SeveralResult, output: OutputFormat, directory: Path
+) -> list[Path]:
     """One file per report in ``directory``, named after its input (a.pdf -> a.md)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise click.FileError(str(directory), hint=error.strerror) from error
-    targets = output_names(result.inputs, SUFFIXES[output_format])
+    targets = output_names(result.inputs, output.suffix)
     written: list[Path] = []
     for report, name in zip(result.reports, targets):
         target = directory / name
-        write_text(format_report(report, output_format), target)
+        write_text(output.render(report), target)
         written.append(target)
     return written
 

@@ -12,18 +12,18 @@ from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_star
 from docanalyze.cli.corpus_command import run_corpus_command
 from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
 from docanalyze.cli.outputs import (
-    format_report,
-    format_several,
+    RegisteredFormat,
     stdout_is_terminal,
     write_several_to_dir,
     write_text,
 )
-from docanalyze.cli.shared_options import analysis_options, format_option
+from docanalyze.cli.shared_options import analysis_options
 from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
+from docanalyze.report.formats import DEFAULT_FORMAT, OutputFormat, output_format
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.run.several import SeveralResult
@@ -67,10 +67,12 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @click.option(
     "--fallback-model", help="Model for later requests when the primary keeps failing (529/5xx)."
 )
-@format_option(
-    "md",
-    "json",
-    "html",
+@click.option(
+    "--format",
+    "format_name",
+    type=RegisteredFormat(),
+    default=DEFAULT_FORMAT,
+    show_default=True,
     help="Markdown report, JSON with chunks, usage and timings, or a standalone HTML page.",
 )
 @click.option(
@@ -143,7 +145,7 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 def report(
     paths: tuple[str, ...],
     combine: bool,
-    output_format: str,
+    format_name: str,
     output: Path | None,
     quiet: bool,
     stream: bool | None,
@@ -180,7 +182,7 @@ def report(
             run_corpus_command(
                 paths,
                 settings,
-                output_format=output_format,
+                output_format=format_name,
                 output=output,
                 quiet=quiet,
                 stream=stream,
@@ -195,12 +197,13 @@ def report(
     if dry_run:
         if len(paths) > 1:
             raise click.UsageError("--dry-run shows the prompts of one document: give one PATH")
-        _print_dry_run(paths[0], Options(**settings), output_format, output)
+        _print_dry_run(paths[0], Options(**settings), format_name, output)
         return
     if several and not combine:
         _check_no_stream(stream)
         stream = False
-    streaming = _should_stream(stream, output_format, output)
+    chosen = output_format(format_name)
+    streaming = _should_stream(stream, chosen, output)
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     writer = StdoutStream() if streaming else None
     stopped: IncompleteRun | None = None
@@ -215,30 +218,30 @@ def report(
             except IncompleteRun as error:
                 result, stopped = error.report, error
     if several:
-        _finish_several(several_result, output_format, output, writer, console, combine)
+        _finish_several(several_result, chosen, output, writer, console, combine)
         return
-    text = format_report(result, output_format)
+    text = chosen.render(result)
     if writer is not None:
         writer.finish(text)
     else:
-        write_text(text, output, render=_render_on_terminal(output_format, output))
+        write_text(text, output, render=_render_on_terminal(chosen, output))
     console.print(_usage_line(result), highlight=False)
     if stopped is not None:
         raise stopped
 
 
-def _print_dry_run(path: str, options: Options, output_format: str, output: Path | None) -> None:
+def _print_dry_run(path: str, options: Options, format_name: str, output: Path | None) -> None:
     """``--dry-run``: the prompts a run would send first, on stdout (or ``-o``)."""
     from docanalyze.planning.dry_run import format_dry_run, preview_prompts
 
-    if output_format != "md":
+    if format_name != DEFAULT_FORMAT:
         raise click.UsageError("--dry-run prints the prompts as text: drop --format json")
     _write(format_dry_run(preview_prompts(path, options)), output)
 
 
 def _finish_several(
     result: SeveralResult,
-    output_format: str,
+    chosen: OutputFormat,
     output: Path | None,
     writer: StdoutStream | None,
     console: Console,
@@ -246,17 +249,17 @@ def _finish_several(
 ) -> None:
     """Write the reports of several documents, their usage lines and errors; exit 1 on errors."""
     if output is not None and not combine:
-        write_several_to_dir(result, output_format, output)
+        write_several_to_dir(result, chosen, output)
     elif result.reports:
         text = (
-            format_report(result.reports[0], output_format)
+            chosen.render(result.reports[0])
             if combine
-            else format_several(result, output_format)
+            else chosen.render_many(result.reports, result.failures)
         )
         if writer is not None:
             writer.finish(text)
         else:
-            write_text(text, output, render=_render_on_terminal(output_format, output))
+            write_text(text, output, render=_render_on_terminal(chosen, output))
     for name, report in zip(result.inputs, result.reports):
         line = _usage_line(report)
         console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
@@ -271,17 +274,17 @@ def _check_no_stream(stream: bool | None) -> None:
         raise click.UsageError("--stream writes one report: add --combine, or give one PATH")
 
 
-def _render_on_terminal(output_format: str, output: Path | None) -> bool:
+def _render_on_terminal(chosen: OutputFormat, output: Path | None) -> bool:
     """Render Markdown for reading when it goes to a terminal (not streamed, not to a file)."""
-    return output_format == "md" and output is None and stdout_is_terminal()
+    return chosen.markdown and output is None and stdout_is_terminal()
 
 
-def _should_stream(stream: bool | None, output_format: str, output: Path | None) -> bool:
-    """Stream when asked, or by default when the Markdown report goes to a terminal."""
-    to_terminal_md = output_format == "md" and output is None
+def _should_stream(stream: bool | None, chosen: OutputFormat, output: Path | None) -> bool:
+    """Stream when asked, or by default when a format that can stream goes to a terminal."""
+    can_stream = chosen.streams and output is None
     if stream is None:
-        return to_terminal_md and stdout_is_terminal()
-    if stream and not to_terminal_md:
+        return can_stream and stdout_is_terminal()
+    if stream and not can_stream:
         raise click.UsageError("--stream writes Markdown to stdout: drop --format json and -o")
     return stream
 

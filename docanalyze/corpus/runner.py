@@ -34,6 +34,7 @@ from docanalyze.events import Notice
 from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompting.templates import TEMPLATE_NAMES
+from docanalyze.report import formats
 from docanalyze.report.result import Report
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "REPORT_SUFFIXES",
     "CorpusRun",
     "CorpusSummary",
     "FileDone",
@@ -55,8 +55,6 @@ __all__ = [
     "analyze_file",
     "settings_fingerprint",
 ]
-
-REPORT_SUFFIXES = {"md": ".md", "json": ".json", "html": ".html"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ async def analyze_corpus_async(
     paths: Sequence[str] | Sequence[CorpusFile],
     output_dir: str | os.PathLike[str],
     *,
-    output_format: str = "md",
+    output_format: str = formats.DEFAULT_FORMAT,
     on_file: FileHandler | None = None,
     documents_at_once: int = DOCUMENTS_AT_ONCE,
     make_run: Callable[..., CorpusRun] | None = None,
@@ -116,10 +114,10 @@ async def analyze_corpus_async(
 
     :func:`analyze_corpus` takes the same arguments and runs to the end before it returns.
     ``make_run`` makes the run from :class:`CorpusRun`'s arguments (a Ray run's analyzes each
-    file on a worker: :mod:`docanalyze.ray`).
+    file on a worker: :mod:`docanalyze.ray`). ``output_format`` names a format of
+    :mod:`docanalyze.report.formats`.
     """
-    if output_format not in REPORT_SUFFIXES:
-        raise ConfigError(f"format must be md, json or html (got {output_format!r})")
+    formats.output_format(output_format)
     out = Path(output_dir)
     files = await _corpus_files(paths, out)
     if not files:
@@ -171,7 +169,7 @@ async def analyze_file(
     except DocanalyzeError as error:
         return _with_error(base, str(error))
     relative = str(target.report_path)
-    text = _render(report, target.output_format)
+    text = formats.output_format(target.output_format).render(report)
     try:
         await asyncio.to_thread(_write_atomically, target.out / relative, text)
     except OSError as error:
@@ -199,7 +197,7 @@ class CorpusRun:
         self.model = model
         self.events = events
         self.out = out
-        self.suffix = REPORT_SUFFIXES[output_format]
+        self.suffix = formats.output_format(output_format).suffix
         self.output_format = output_format
         self.on_file = on_file
         self.index = CorpusIndex(out / INDEX_NAME)
@@ -346,14 +344,6 @@ def _with_error(base: IndexEntry, error: str) -> IndexEntry:
     return IndexEntry(
         file=base.file, status="failed", sha256=base.sha256, settings=base.settings, error=error
     )
-
-
-def _render(report: Report, output_format: str) -> str:
-    if output_format == "json":
-        return report.to_json()
-    if output_format == "html":
-        return report.to_html()
-    return report.to_markdown()
 
 
 def _file_hash(path: str) -> str | None:

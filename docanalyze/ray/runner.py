@@ -36,6 +36,7 @@ from docanalyze.corpus.runner import (
 from docanalyze.errors import ConfigError, DocanalyzeError
 from docanalyze.options import Options
 from docanalyze.ray.limiter import ClusterConcurrency, ClusterRateLimiter, start_rate_limiter
+from docanalyze.report.formats import DEFAULT_FORMAT
 from docanalyze.run.backend import create_model
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
@@ -67,7 +68,7 @@ async def analyze_on_ray_async(
     paths: Sequence[str] | Sequence[CorpusFile],
     output_dir: str | os.PathLike[str],
     *,
-    output_format: str = "md",
+    output_format: str = DEFAULT_FORMAT,
     on_file: FileHandler | None = None,
     address: str | None = None,
     on_event: Any = None,

@@ -1,4 +1,4 @@
-"""The results of a run: the Report, its HTML page, and how figures are written (dollars, tokens)."""
+"""A run's results: the Report, its output formats, its HTML page, how figures are written."""
 
 from docanalyze.report.result import ChunkResult, Report
 
