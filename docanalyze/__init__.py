@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         RefusedRun,
         StoreError,
         TemplateError,
+        UsageError,
     )
     from docanalyze.events import (
         Event,
@@ -74,6 +75,7 @@ __all__ = [
     "StoreError",
     "TemplateError",
     "Usage",
+    "UsageError",
     "analyze",
     "analyze_async",
     "analyze_corpus",
@@ -112,6 +114,7 @@ _HOMES = {
     "StoreError": "docanalyze.errors",
     "TemplateError": "docanalyze.errors",
     "Usage": "docanalyze.models.base",
+    "UsageError": "docanalyze.errors",
     "analyze": "docanalyze.run.pipeline",
     "analyze_async": "docanalyze.run.pipeline",
     "analyze_corpus": "docanalyze.corpus.runner",

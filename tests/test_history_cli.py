@@ -151,6 +151,7 @@ def test_a_killed_run_shows_what_it_paid_for(make_fake_api, tmp_path: Path) -> N
         store.close()
     assert 6 <= stats.calls < 40, "killed mid-run, after some replies were stored"
     code, listing, _ = invoke("runs", env={"DOCANALYZE_HOME": str(home)})
+    assert code == 0
     row = next(line for line in listing.splitlines() if "killed" in line)
     assert f" {stats.calls:,} " in row
     assert f"{stats.input_tokens:,} / {stats.output_tokens:,}" in row
@@ -160,5 +161,5 @@ def test_a_killed_run_shows_what_it_paid_for(make_fake_api, tmp_path: Path) -> N
         "runs", "show", run_id, "--format", "json", env={"DOCANALYZE_HOME": str(home)}
     )
     shown = json.loads(data)
-    assert shown["status"] == "killed" and shown["requests"] == stats.calls
+    assert code == 0 and shown["status"] == "killed" and shown["requests"] == stats.calls
     assert shown["cost"] > 0

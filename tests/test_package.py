@@ -50,6 +50,7 @@ PUBLIC_NAMES = [
     "IncompleteRun",
     "CostLimitReached",
     "RefusedRun",
+    "UsageError",
 ]
 
 
