@@ -16,6 +16,7 @@ from .errors import (
     RefusedRun as RefusedRun,
     StoreError as StoreError,
     TemplateError as TemplateError,
+    UsageError as UsageError,
 )
 from .events import (
     Event as Event,

@@ -4,16 +4,23 @@ Every error a user can cause or fix is a :class:`DocanalyzeError`. Its message i
 that says what went wrong and how to fix it (which file, page, template line or environment
 variable). The CLI catches this base class once and prints the message; anything else is a bug
 and shows a traceback. Messages never contain the API key.
+
+Exit codes of the CLI: :mod:`docanalyze.exit_codes`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from docanalyze.exit_codes import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_USAGE
+
 if TYPE_CHECKING:
     from docanalyze.report.result import Report
 
 __all__ = [
+    "EXIT_ERROR",
+    "EXIT_INCOMPLETE",
+    "EXIT_USAGE",
     "BudgetError",
     "ConfigError",
     "CostLimitReached",
@@ -24,6 +31,7 @@ __all__ = [
     "RefusedRun",
     "StoreError",
     "TemplateError",
+    "UsageError",
 ]
 
 
@@ -40,7 +48,12 @@ class TemplateError(DocanalyzeError):
 
 
 class ConfigError(DocanalyzeError):
-    """An option or a combination of options is invalid."""
+    """The configuration cannot work: a prices file, a template's settings, a key, a model."""
+
+
+class UsageError(ConfigError):
+    """An option's value cannot work, or options conflict (``--batch`` with ``--ray``). Raised
+    before any work; the CLI exits 2 (:data:`EXIT_USAGE`), as for its own usage errors."""
 
 
 class ModelError(DocanalyzeError):
@@ -58,7 +71,8 @@ class StoreError(DocanalyzeError):
 class IncompleteRun(DocanalyzeError):
     """A run that ended without a whole report; ``report`` holds its partial work, marked
     incomplete (``report.complete`` is False): the chunk extractions obtained so far, which
-    chunks are missing, and the usage and cost spent. The CLI prints it and exits 1."""
+    chunks are missing, and the usage and cost spent. The CLI writes it, prints the message and
+    exits 3 (:data:`EXIT_INCOMPLETE`), as for every incomplete report."""
 
     def __init__(self, message: str, report: Report) -> None:
         super().__init__(message)

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from docanalyze.errors import ConfigError
+from docanalyze.errors import UsageError
 from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY
 from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.models.catalog import DEFAULT_MODEL
 from docanalyze.text.language import language_for
 
-__all__ = ["FINAL_CHOICES", "THINKING_CHOICES", "Backend", "Options"]
+__all__ = ["FINAL_CHOICES", "THINKING_CHOICES", "Backend", "Options", "check_run_shape"]
 
 Backend = Literal["auto", "anthropic", "extractive"]
 CacheMode = Literal["use", "refresh", "off"]
@@ -95,7 +95,7 @@ class Options:
         return self.chunk_size // 20 if self.chunk_overlap is None else self.chunk_overlap
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the option when a value cannot work."""
+        """Raise :class:`UsageError` naming the option when a value cannot work."""
         positive = {
             "chunk_size": self.chunk_size,
             "max_tokens": self.max_tokens,
@@ -106,45 +106,60 @@ class Options:
         }
         for name, value in positive.items():
             if value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
         if self.chunk_size < 200:
-            raise ConfigError(
+            raise UsageError(
                 f"--chunk-size must be at least 200 characters (got {self.chunk_size})"
             )
         if not 0 <= self.overlap < self.chunk_size // 2:
-            raise ConfigError(
+            raise UsageError(
                 f"--chunk-overlap must be between 0 and half of --chunk-size "
                 f"({self.chunk_size // 2}); got {self.overlap}"
             )
         if self.context_window is not None and self.context_window < 1000:
-            raise ConfigError(
+            raise UsageError(
                 f"--context-window must be at least 1000 tokens (got {self.context_window})"
             )
         if self.backend not in ("auto", "anthropic", "extractive"):
-            raise ConfigError(
+            raise UsageError(
                 f"--backend must be anthropic, extractive or auto (got {self.backend!r})"
             )
         caps = {"rpm": self.rpm, "input_tpm": self.input_tpm, "output_tpm": self.output_tpm}
         for name, cap in caps.items():
             if cap is not None and cap < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1 (got {cap})")
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {cap})")
         if self.max_cost is not None and self.max_cost <= 0:
-            raise ConfigError(f"--max-cost must be more than 0 USD (got {self.max_cost})")
+            raise UsageError(f"--max-cost must be more than 0 USD (got {self.max_cost})")
         if self.cache not in ("use", "refresh", "off"):
-            raise ConfigError(f"cache must be use, refresh or off (got {self.cache!r})")
+            raise UsageError(f"cache must be use, refresh or off (got {self.cache!r})")
         if self.timeout <= 0 or self.max_retry_time <= 0:
-            raise ConfigError("timeouts must be positive")
+            raise UsageError("timeouts must be positive")
         if self.language is not None:
             language_for(self.language)
         if self.final not in FINAL_CHOICES:
-            raise ConfigError(f"--final must be auto, single or sections (got {self.final!r})")
+            raise UsageError(f"--final must be auto, single or sections (got {self.final!r})")
         if self.thinking not in THINKING_CHOICES:
-            raise ConfigError(f"--thinking must be auto, on, off or api (got {self.thinking!r})")
+            raise UsageError(f"--thinking must be auto, on, off or api (got {self.thinking!r})")
         if self.effort is not None and self.effort not in EFFORT_LEVELS:
-            raise ConfigError(
+            raise UsageError(
                 f"--effort must be one of {', '.join(EFFORT_LEVELS)} (got {self.effort!r})"
             )
         if self.batch_poll_seconds <= 0:
-            raise ConfigError(
+            raise UsageError(
                 f"batch_poll_seconds must be more than 0 (got {self.batch_poll_seconds})"
             )
+
+
+def check_run_shape(options: Options, *, combine: bool = False, on_ray: bool = False) -> None:
+    """Raise :class:`UsageError` when ``options`` conflict with how the run is made: one report
+    of several documents (``combine``), or a corpus run on a Ray cluster (``on_ray``). The CLI
+    checks this before any work; :func:`~docanalyze.run.several.analyze_many` and
+    :func:`~docanalyze.ray.runner.analyze_on_ray` check it too."""
+    if combine and options.max_cost is not None:
+        raise UsageError("--max-cost does not work with --combine yet: drop one of them")
+    if on_ray and options.batch:
+        raise UsageError(
+            "--batch cannot be combined with --ray: each worker would submit its own Message "
+            "Batches; run the corpus with --batch on one machine, or with --ray at the "
+            "standard price"
+        )

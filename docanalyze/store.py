@@ -22,6 +22,7 @@ from typing import Any
 from docanalyze.errors import StoreError
 from docanalyze.models.base import ModelReply, Usage
 from docanalyze.store_records import CacheStats, RunRecord, StoredCall, SubmittedBatch
+from docanalyze.store_runs import StoredReply, record_from_row, with_stored_spend
 
 __all__ = [
     "CacheStats",
@@ -35,6 +36,10 @@ __all__ = [
 STORE_FILE = "docanalyze.sqlite3"
 BUSY_TIMEOUT = 15.0
 """Seconds a write waits for another process's write to finish before giving up."""
+_USAGE_COLUMNS = (
+    "input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, "
+    "thinking_tokens"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -70,6 +75,7 @@ CREATE TABLE IF NOT EXISTS runs (
     result TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE INDEX IF NOT EXISTS calls_run ON calls (run_id);
 CREATE TABLE IF NOT EXISTS models (
     key TEXT PRIMARY KEY,
     body TEXT NOT NULL,
@@ -170,15 +176,13 @@ class RunStore:
         """The stored reply for ``key``, if any."""
         with self._guard() as db:
             row = db.execute(
-                "SELECT text, stop_reason, model, input_tokens, output_tokens, "
-                "cache_creation_input_tokens, cache_read_input_tokens, duration, "
-                "thinking_tokens FROM calls WHERE key = ?",
+                f"SELECT text, stop_reason, model, duration, {_USAGE_COLUMNS} FROM calls "
+                "WHERE key = ?",
                 (key,),
             ).fetchone()
         if row is None:
             return None
-        usage = Usage(1, row[3], row[4], row[5], row[6], row[8])
-        return StoredCall(row[0], row[1], row[2], usage, row[7])
+        return StoredCall(row[0], row[1], row[2], Usage(1, *row[4:]), row[3])
 
     def put_call(self, key: str, stage: str, reply: ModelReply, run_id: str | None) -> None:
         """Store (or replace) the reply for ``key``, committed before this returns."""
@@ -285,26 +289,19 @@ class RunStore:
             raise StoreError(f"{problem} matches {run_id!r}: see `docanalyze runs` for the ids")
         return self._record(rows[0])
 
+    def run_replies(self, run_id: str) -> list[StoredReply]:
+        """The stage, model and usage of every reply stored for run ``run_id``."""
+        with self._guard() as db:
+            rows = db.execute(
+                f"SELECT stage, model, {_USAGE_COLUMNS} FROM calls WHERE run_id = ?", (run_id,)
+            ).fetchall()
+        return [(row[0], row[1], Usage(1, *row[2:])) for row in rows]
+
     def _record(self, row: tuple[Any, ...]) -> RunRecord:
-        status = row[3]
-        if status == "running" and not _process_alive(row[4]):
-            status = "killed"
-        return RunRecord(
-            id=row[0],
-            started_at=row[1],
-            finished_at=row[2],
-            status=status,
-            inputs=json.loads(row[5]),
-            options=json.loads(row[6]),
-            model=row[7],
-            requests=row[8],
-            cached=row[9],
-            input_tokens=row[10],
-            output_tokens=row[11],
-            cost=row[12],
-            error=row[13],
-            result=None if row[14] is None else json.loads(row[14]),
-        )
+        record = record_from_row(row)
+        if record.finished_at is None or record.cost is None:  # no totals: from its replies
+            record = with_stored_spend(record, self.run_replies(record.id))
+        return record
 
     def cache_stats(self) -> CacheStats:
         """How many replies are stored, and their size."""
@@ -372,15 +369,3 @@ def _is_busy(error: sqlite3.Error) -> bool:
 
 def _sidecars(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

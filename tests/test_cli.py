@@ -137,9 +137,10 @@ def test_usage_errors_exit_2() -> None:
     assert invoke("report", "x.txt", "--var", "novalue")[0] == 2
 
 
-def test_invalid_option_values_are_one_line_errors(fixtures_dir: Path) -> None:
+def test_invalid_option_values_are_one_line_usage_errors(fixtures_dir: Path) -> None:
     code, _, err = invoke("report", str(fixtures_dir / "sample.txt"), "--chunk-overlap", "9000")
-    assert code == 1 and "--chunk-overlap" in err
+    assert code == 2 and err.splitlines()[0].startswith("Error: --chunk-overlap")
+    assert err.splitlines()[1:] == ["Try 'docanalyze report --help' for help."]
 
 
 def test_custom_prompts_and_variables_reach_the_template(
@@ -295,7 +296,7 @@ def test_max_cost_prints_the_partial_report_and_a_one_line_error(
     model = use_model(RecordingModel(name="claude-sonnet-5-5", delay=0.01))
     args = ["--chunk-size", "3000", "--max-cost", "0.05", "--format", output_format]
     code, out, err = invoke("report", long_text(tmp_path), *args, "-q")
-    assert code == 1
+    assert code == 3, "an incomplete report exits 3"
     assert err.startswith("Error: stopped before exceeding --max-cost $0.05")
     assert len(err.strip().splitlines()) == 1 and "raise --max-cost" in err
     text = out if output_format == "md" else json.loads(out)["report"]
@@ -313,7 +314,7 @@ def test_max_cost_stop_still_shows_the_usage(
         "report", long_text(tmp_path), "--chunk-size", "3000", "--max-cost", "0.05"
     )
     lines = err.strip().splitlines()
-    assert code == 1 and lines[-1].startswith("Error: stopped before exceeding --max-cost")
+    assert code == 3 and lines[-1].startswith("Error: stopped before exceeding --max-cost")
     usage = lines[-2]
     assert usage.startswith("docanalyze: ") and "(claude-sonnet-5-5)" in usage
     assert any("stopping before exceeding --max-cost" in line for line in lines)
@@ -363,11 +364,12 @@ def test_streamed_stdout_equals_the_plain_output(
         "off",  # no thinking allowance on top of --max-tokens: the report is cut at 20 tokens
     ]
     use_model(StreamingModel(name="claude-sonnet-5-5", responder=finals_with_spaces))
+    expected_code = 3 if max_tokens == "20" else 0  # a cut report is incomplete: exit 3
     code, plain, _ = invoke(*args, "--no-stream")
-    assert code == 0
+    assert code == expected_code
     streaming = use_model(StreamingModel(name="claude-sonnet-5-5", responder=finals_with_spaces))
     code, streamed, _ = invoke(*args, "--stream")
-    assert code == 0
+    assert code == expected_code
     assert [request.stage for request in streaming.streamed] == ["final"]
     assert streamed == plain
     assert ("incomplete" in plain) == (max_tokens == "20")

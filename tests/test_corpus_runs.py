@@ -30,6 +30,7 @@ from tests.fakes import GatedResponder
 INDEX_FIELDS = {
     "file",
     "status",
+    "exit_code",
     "sha256",
     "settings",
     "report",
@@ -190,7 +191,7 @@ def test_a_folder_of_200_files_gives_a_mirrored_report_each_and_an_index(tmp_pat
     for line, source in zip(lines, sorted(sources)):
         assert set(line) == INDEX_FIELDS
         relative = source.relative_to(tmp_path / "docs").with_suffix(".md").as_posix()
-        assert line["status"] == "complete"
+        assert line["status"] == "complete" and line["exit_code"] == 0
         assert line["report"] == relative
         assert line["pages"] == 1 and line["chunks"] == 1
         assert line["error"] is None and isinstance(line["run_id"], str)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
-from docanalyze.store import default_store_path
+from docanalyze.store import STORE_FILE, RunStore, default_store_path
 from fakeserver import RecordedRequest
 
 
@@ -122,3 +124,42 @@ def test_a_damaged_store_is_one_clear_line(fixtures_dir: Path) -> None:
     assert code == 1 and out == ""
     assert str(path) in err and "move it away or delete it" in err
     assert len(err.strip().splitlines()) == 2  # the offline notice, then the error
+
+
+def test_a_killed_run_shows_what_it_paid_for(make_fake_api, tmp_path: Path) -> None:
+    """A run SIGKILLed mid-run never wrote its totals: `runs` counts them from its replies."""
+    server = make_fake_api(responder=facts_only, latency=0.2)
+    home = tmp_path / "home"
+    env = {**os.environ, **claude_env(server), "DOCANALYZE_HOME": str(home)}
+    document = tmp_path / "long.txt"
+    document.write_text(
+        "\f".join(f"FACT-{n:04d} page. " + "Words of the page. " * 40 for n in range(40)),
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "docanalyze", "report", str(document)]
+    command += ["--chunk-size", "500", "--concurrency", "2", "-q"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    store = RunStore(home / STORE_FILE)
+    try:
+        deadline = time.monotonic() + 60
+        while store.cache_stats().calls < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        stats = store.cache_stats()
+    finally:
+        store.close()
+    assert 6 <= stats.calls < 40, "killed mid-run, after some replies were stored"
+    code, listing, _ = invoke("runs", env={"DOCANALYZE_HOME": str(home)})
+    assert code == 0
+    row = next(line for line in listing.splitlines() if "killed" in line)
+    assert f" {stats.calls:,} " in row
+    assert f"{stats.input_tokens:,} / {stats.output_tokens:,}" in row
+    assert re.search(r"\$\d", row) and not row.rstrip().endswith("?")
+    run_id = row.split()[0]
+    code, data, _ = invoke(
+        "runs", "show", run_id, "--format", "json", env={"DOCANALYZE_HOME": str(home)}
+    )
+    shown = json.loads(data)
+    assert code == 0 and shown["status"] == "killed" and shown["requests"] == stats.calls
+    assert shown["cost"] > 0

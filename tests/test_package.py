@@ -52,6 +52,7 @@ PUBLIC_NAMES = [
     "IncompleteRun",
     "CostLimitReached",
     "RefusedRun",
+    "UsageError",
 ]
 
 

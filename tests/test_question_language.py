@@ -330,11 +330,11 @@ def test_cli_language_overrides_the_detected_language(
     assert all("French (français)" in request.prompt for request in server.requests)
 
 
-def test_cli_unknown_language_is_a_one_line_error(fixtures_dir: Path) -> None:
+def test_cli_unknown_language_is_a_one_line_usage_error(fixtures_dir: Path) -> None:
     code, out, err = invoke(str(fixtures_dir / "sample.txt"), "--language", "xx")
-    assert code == 1 and out == ""
-    assert "--language xx: unknown language" in err
-    assert len(err.strip().splitlines()) == 1
+    assert code == 2 and out == ""
+    assert err.startswith("Error: --language xx: unknown language")
+    assert err.strip().splitlines()[1:] == ["Try 'docanalyze report --help' for help."]
 
 
 def test_report_help_shows_question_and_language_examples() -> None:

@@ -235,7 +235,8 @@ def test_ray_needs_a_folder_and_refuses_batch(tmp_path: Path) -> None:
     batch = CliRunner().invoke(
         cli, ["report", str(tmp_path / "docs"), "-o", str(tmp_path / "o"), "--ray", "--batch"]
     )
-    assert batch.exit_code == 1 and "--batch cannot be combined with --ray" in batch.stderr
+    assert batch.exit_code == 2 and "--batch cannot be combined with --ray" in batch.stderr
+    assert not (tmp_path / "o").exists(), "a usage error comes before any work"
 
 
 def test_ray_data_maps_rows_of_paths_and_bytes_to_reports(

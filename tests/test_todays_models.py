@@ -149,8 +149,8 @@ def test_settings_a_model_does_not_accept_fail_before_any_request(
     rules_api: FakeMessagesAPI, fixtures_dir: Path, args: tuple[str, ...], words: str
 ) -> None:
     code, out, err = invoke(rules_api, "report", str(fixtures_dir / "sample-en.pdf"), *args)
-    assert code == 1 and out == ""
-    assert words in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and out == "", "options that conflict with --model are a usage error"
+    assert words in err.splitlines()[0] and len(err.strip().splitlines()) == 2
     assert messages(rules_api) == []
 
 
@@ -304,7 +304,7 @@ def test_a_refused_chunk_gives_an_incomplete_report_and_the_next_run_asks_again(
     args = ("report", str(document), "--chunk-size", "1200")
 
     code, out, err = invoke(server, *args)
-    assert code == 1
+    assert code == 3, "an incomplete report exits 3"
     assert "INCOMPLETE" in out and "page 5" in out and "cyber" in out
     assert "refused" in err and "page 5" in err and "cyber" in err
     refused_prompts = [r.prompt for r in messages(server) if FORBIDDEN in r.prompt]
@@ -313,9 +313,9 @@ def test_a_refused_chunk_gives_an_incomplete_report_and_the_next_run_asks_again(
 
     server.clear_requests()
     code, out, _ = invoke(server, *args, "--format", "json")
-    assert code == 1
+    assert code == 3
     result = json.loads(out)
-    assert result["complete"] is False
+    assert result["complete"] is False and result["exit_code"] == 3
     assert [
         (part["stage"], part["first_page"], part["category"]) for part in result["refused"]
     ] == [("map", 5, "cyber")]
@@ -418,7 +418,7 @@ def test_max_cost_holds_the_thinking_allowance(
 
     code, out, err = invoke(rules_api, "report", path, "--no-cache", "--max-cost", f"{limit:.4f}")
 
-    assert code == 1, err
+    assert code == 3, err
     assert "INCOMPLETE" in out and "--max-cost" in err
     assert all(is_map(request) for request in messages(rules_api)), "the report was not asked"
 
@@ -527,7 +527,7 @@ def test_a_short_report_cut_while_thinking_gets_the_room_of_the_apis_default_eff
         rules_api, "report", str(tmp_path / "notes.txt"), "--thinking", "api",
         "--final", "single", "--max-tokens", "300",
     )  # fmt: skip
-    assert code == 0, err
+    assert code == 3, err  # the report is still cut at 300 tokens: incomplete
     finals = [
         request for request in messages(rules_api) if request.prompt == final_prompt(rules_api)
     ]

@@ -1,4 +1,7 @@
-"""The ``docanalyze`` command group: errors caught once at the boundary, ``--debug``."""
+"""The ``docanalyze`` command group: errors caught once at the boundary, ``--debug``.
+
+Exit codes (:mod:`docanalyze.errors`): 1 for an error, 2 for a usage error, 3 when the report
+was written but is incomplete, 130 for Ctrl-C."""
 
 from __future__ import annotations
 
@@ -7,7 +10,14 @@ from typing import Any
 
 import click
 
-from docanalyze.errors import DocanalyzeError
+from docanalyze.errors import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    DocanalyzeError,
+    IncompleteRun,
+    UsageError,
+)
 from docanalyze.models.anthropic.environment import has_api_key
 
 _DEBUG_KEY = "docanalyze.debug"
@@ -21,7 +31,8 @@ INTERRUPTED = (
 
 
 class _Group(click.Group):
-    """Catches docanalyze's errors once, at the boundary: one line and exit code 1."""
+    """Catches docanalyze's errors once, at the boundary: one line, and exit code 2 for a usage
+    error, 3 for an incomplete report (written already), 1 for any other error."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -30,12 +41,20 @@ class _Group(click.Group):
             if ctx.meta.get(_DEBUG_KEY):
                 raise
             click.echo(f"Error: {error}", err=True)
-            ctx.exit(1)
+            if isinstance(error, UsageError) and ctx.invoked_subcommand:
+                click.echo(f"Try 'docanalyze {ctx.invoked_subcommand} --help' for help.", err=True)
+            ctx.exit(_exit_code(error))
         except KeyboardInterrupt:
             if ctx.meta.get(_DEBUG_KEY):
                 raise
             click.echo("Interrupted." if ctx.meta.get(NOT_RESUMABLE_KEY) else INTERRUPTED, err=True)
             ctx.exit(130)
+
+
+def _exit_code(error: DocanalyzeError) -> int:
+    if isinstance(error, UsageError):
+        return EXIT_USAGE
+    return EXIT_INCOMPLETE if isinstance(error, IncompleteRun) else EXIT_ERROR
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:

@@ -38,7 +38,8 @@ def run_corpus_command(
     ray_address: str | None = None,
     on_ray: bool = False,
 ) -> None:
-    """Analyze the files of folders and globs into ``output``; exit 1 when any file failed.
+    """Analyze the files of folders and globs into ``output``; exit 1 when a file failed,
+    else 3 when a report is incomplete (:attr:`CorpusSummary.exit_code`).
     ``on_ray``: on the Ray cluster at ``ray_address`` (else ``RAY_ADDRESS``, else a local Ray)."""
     if stream:
         raise click.UsageError("--stream writes one report: this run writes one per document")
@@ -61,8 +62,8 @@ def run_corpus_command(
     if not quiet or not summary.ok:
         click.echo(f"docanalyze: {summary_line(summary)}", err=True)
     console.print(f"docanalyze: {usage_line(summary)}", highlight=False)
-    if not summary.ok:
-        click.get_current_context().exit(1)
+    if summary.exit_code:
+        click.get_current_context().exit(summary.exit_code)
 
 
 def _on_ray(
@@ -89,12 +90,13 @@ def _on_ray(
 
 
 def summary_line(summary: CorpusSummary) -> str:
-    """``412 reports, 3 failed: see /abs/OUT/index.jsonl (reports in /abs/OUT/)``."""
+    """``412 reports, 2 incomplete, 3 failed: see /abs/OUT/index.jsonl (reports in /abs/OUT/)``."""
     earlier = f" ({summary.skipped:,} from an earlier run)" if summary.skipped else ""
+    incomplete = f"{summary.incomplete:,} incomplete, " if summary.incomplete else ""
     folder = os.path.abspath(summary.output_dir)
     return (
         f"{summary.complete:,} {'report' if summary.complete == 1 else 'reports'}{earlier}, "
-        f"{summary.failed:,} failed: see {os.path.abspath(summary.index_path)} "
+        f"{incomplete}{summary.failed:,} failed: see {os.path.abspath(summary.index_path)} "
         f"(reports in {os.path.join(folder, '')})"
     )
 

@@ -22,7 +22,7 @@ from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.catalog import BATCH_DISCOUNT
-from docanalyze.options import Options
+from docanalyze.options import Options, check_run_shape
 from docanalyze.report.formats import DEFAULT_FORMAT, OutputFormat, output_format
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
@@ -167,6 +167,7 @@ def report(
     if paths.count("-") > 1:
         raise click.UsageError('"-" (stdin) can be given only once')
     settings["cache"] = settings["cache"] or "use"
+    check_run_shape(Options(**settings), combine=combine, on_ray=on_ray)  # before any work
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
     into_folder = several and not combine and output is not None
@@ -228,6 +229,8 @@ def report(
     console.print(_usage_line(result), highlight=False)
     if stopped is not None:
         raise stopped
+    if not result.complete:
+        click.get_current_context().exit(result.exit_code)
 
 
 def _print_dry_run(path: str, options: Options, format_name: str, output: Path | None) -> None:
@@ -247,7 +250,8 @@ def _finish_several(
     console: Console,
     combine: bool,
 ) -> None:
-    """Write the reports of several documents, their usage lines and errors; exit 1 on errors."""
+    """Write the reports of several documents, their usage lines and errors; exit 1 when a
+    document has no report, else 3 when a report is incomplete."""
     if output is not None and not combine:
         write_several_to_dir(result, chosen, output)
     elif result.reports:
@@ -265,8 +269,8 @@ def _finish_several(
         console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
     for failure in result.failures:
         click.echo(f"Error: {failure.message}", err=True)
-    if result.failures:
-        click.get_current_context().exit(1)
+    if result.exit_code:
+        click.get_current_context().exit(result.exit_code)
 
 
 def _check_no_stream(stream: bool | None) -> None:

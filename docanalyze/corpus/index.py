@@ -16,13 +16,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-__all__ = ["INDEX_NAME", "CorpusIndex", "IndexEntry", "Status"]
+from docanalyze.cost import input_tokens_with_cache
+from docanalyze.errors import EXIT_ERROR, EXIT_INCOMPLETE
+from docanalyze.report.result import Report
+
+__all__ = ["INDEX_NAME", "CorpusIndex", "IndexEntry", "Status", "report_entry"]
 
 INDEX_NAME = "index.jsonl"
 
-Status = Literal["complete", "failed", "stopped"]
-"""complete: a full report; failed: no report (``error`` says why); stopped: ``--max-cost``
-stopped it, the partial report is written."""
+Status = Literal["complete", "failed", "incomplete"]
+"""complete: a full report; failed: no report (``error`` says why); incomplete: the report is
+written but incomplete (cut at ``--max-tokens``, refused, stopped by ``--max-cost``)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class IndexEntry:
     ``report`` is the report's path relative to the output folder (None without one);
     ``sha256`` hashes the file's bytes; ``settings`` fingerprints the options and templates
     that shape a report, so a resume never keeps a report made with other settings.
+    ``exit_code`` is what ``docanalyze report`` would exit with for this file alone: 0
+    (complete), 1 (failed) or 3 (incomplete).
     """
 
     file: str
@@ -51,11 +57,18 @@ class IndexEntry:
     worker: str | None = None
     """Where the file was analyzed on a Ray cluster (node and worker process); None otherwise."""
 
+    @property
+    def exit_code(self) -> int:
+        """0 (complete), 1 (failed) or 3 (incomplete), from ``status``."""
+        return {"complete": 0, "incomplete": EXIT_INCOMPLETE}.get(self.status, EXIT_ERROR)
+
     def to_json(self) -> str:
-        """The line: every field, ``worker`` only on a Ray run."""
+        """The line: every field and ``exit_code``, ``worker`` only on a Ray run."""
         fields = asdict(self)
-        if fields["worker"] is None:
-            del fields["worker"]
+        worker = fields.pop("worker")
+        fields["exit_code"] = self.exit_code
+        if worker is not None:
+            fields["worker"] = worker
         return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -65,6 +78,32 @@ class IndexEntry:
             return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
         except TypeError:
             return None
+
+
+def report_entry(
+    base: IndexEntry, report: Report, relative: str, stopped: str | None
+) -> IndexEntry:
+    """The entry of a file with a report: complete, or incomplete (``stopped``: why a run
+    stopped early, by ``--max-cost`` or a refusal; a cut report says so too)."""
+    usage = report.usage
+    if stopped is None and report.truncated:
+        stopped = "the report was cut at --max-tokens: raise --max-tokens for the whole report"
+    return IndexEntry(
+        file=base.file,
+        status="complete" if report.complete else "incomplete",
+        sha256=base.sha256,
+        settings=base.settings,
+        report=relative,
+        pages=report.page_count,
+        chunks=len(report.chunks),
+        requests=usage.requests,
+        cached=report.cache_hits,
+        input_tokens=input_tokens_with_cache(usage),
+        output_tokens=usage.output_tokens,
+        cost=report.cost,
+        error=stopped,
+        run_id=report.run_id,
+    )
 
 
 class CorpusIndex:

@@ -27,15 +27,20 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from docanalyze.corpus.files import CorpusFile, expand_inputs
-from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry
-from docanalyze.cost import input_tokens_with_cache
-from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
+from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry, report_entry
+from docanalyze.errors import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    ConfigError,
+    DocanalyzeError,
+    IncompleteRun,
+    InputError,
+)
 from docanalyze.events import Notice
 from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report import formats
-from docanalyze.report.result import Report
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.several import DOCUMENTS_AT_ONCE, running as running_source
@@ -75,12 +80,13 @@ class FileDone:
 @dataclass
 class CorpusSummary:
     """What a corpus run did. ``complete`` counts full reports, ``skipped`` included;
-    ``failed`` counts files without a full report (``stopped`` ones included)."""
+    ``incomplete`` the reports written but incomplete; ``failed`` the files without a report."""
 
     output_dir: Path
     index_path: Path
     total: int = 0
     complete: int = 0
+    incomplete: int = 0
     failed: int = 0
     skipped: int = 0
     usage: Usage = field(default_factory=Usage)
@@ -92,7 +98,15 @@ class CorpusSummary:
     @property
     def ok(self) -> bool:
         """Whether every file has a full report."""
-        return self.failed == 0
+        return self.exit_code == 0
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code: 0, every report complete; 1 (:data:`EXIT_ERROR`), a file has no
+        report; else 3 (:data:`EXIT_INCOMPLETE`), a report is incomplete."""
+        if self.failed:
+            return EXIT_ERROR
+        return EXIT_INCOMPLETE if self.incomplete else 0
 
 
 FileHandler = Callable[[FileDone], None]
@@ -174,7 +188,7 @@ async def analyze_file(
         await asyncio.to_thread(_write_atomically, target.out / relative, text)
     except OSError as error:
         return _with_error(base, f"cannot write {target.out / relative}: {error.strerror}")
-    return _entry(base, report, relative, stopped)
+    return report_entry(base, report, relative, stopped)
 
 
 class CorpusRun:
@@ -223,7 +237,7 @@ class CorpusRun:
                 self.index.append(entry)
             if self.on_file is not None:
                 summary = self.summary
-                done = summary.complete + summary.failed
+                done = summary.complete + summary.incomplete + summary.failed
                 self.on_file(
                     FileDone(entry, skipped, done, summary.total, summary.failed, self.in_flight)
                 )
@@ -270,6 +284,8 @@ class CorpusRun:
         summary.skipped += skipped
         if entry.status == "complete":
             summary.complete += 1
+        elif entry.status == "incomplete":
+            summary.incomplete += 1
         else:
             summary.failed += 1
         if skipped:
@@ -317,27 +333,6 @@ def settings_fingerprint(pipeline: Pipeline, model: Model) -> str:
     }
     encoded = json.dumps(shaping, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(encoded).hexdigest()[:16]
-
-
-def _entry(base: IndexEntry, report: Report, relative: str, stopped: str | None) -> IndexEntry:
-    """The entry of a file with a report: complete, or ``stopped`` (by ``--max-cost``)."""
-    usage = report.usage
-    return IndexEntry(
-        file=base.file,
-        status="complete" if stopped is None else "stopped",
-        sha256=base.sha256,
-        settings=base.settings,
-        report=relative,
-        pages=report.page_count,
-        chunks=len(report.chunks),
-        requests=usage.requests,
-        cached=report.cache_hits,
-        input_tokens=input_tokens_with_cache(usage),
-        output_tokens=usage.output_tokens,
-        cost=report.cost,
-        error=stopped,
-        run_id=report.run_id,
-    )
 
 
 def _with_error(base: IndexEntry, error: str) -> IndexEntry:

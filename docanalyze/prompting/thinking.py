@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from docanalyze.errors import ConfigError, TemplateError
+from docanalyze.errors import ConfigError, TemplateError, UsageError
 from docanalyze.models.base import ModelLimits, Stage
 from docanalyze.models.capabilities import Capabilities
 from docanalyze.prompting.budgets import Budgets, StageThinking, plan_budgets
@@ -145,16 +145,16 @@ def resolve_stage_thinking(
     _check_effort(model, rules, effort, where)
     if asked == "on":
         if not rules.can_think:
-            raise ConfigError(f"{where}: {model} does not think; remove thinking=on")
+            raise _error_of(where)(f"{where}: {model} does not think; remove thinking=on")
         return StageThinking("on", effort, _allowance(effort or rules.default_effort))
     if asked == "off":
         if not rules.can_turn_off:
-            raise ConfigError(
+            raise _error_of(where)(
                 f"{where}: {model} always thinks, so thinking cannot be off; lower the effort "
                 f"to think less (it accepts {', '.join(rules.efforts)})"
             )
         if not rules.off_allowed_at(effort):
-            raise ConfigError(
+            raise _error_of(where)(
                 f"{where}: thinking cannot be off on {model} at effort {effort}, only at "
                 f"{', '.join(rules.off_efforts)}"
             )
@@ -180,11 +180,17 @@ def _check_effort(model: str, rules: Capabilities, effort: str | None, where: st
     if effort is None:
         return
     if not rules.efforts:
-        raise ConfigError(f"{where}: {model} has no effort setting; remove effort")
+        raise _error_of(where)(f"{where}: {model} has no effort setting; remove effort")
     if effort not in rules.efforts:
-        raise ConfigError(
+        raise _error_of(where)(
             f"{where}: {model} does not accept effort {effort}; it accepts {', '.join(rules.efforts)}"
         )
+
+
+def _error_of(where: str) -> type[ConfigError]:
+    """The error of a setting the model does not accept: a usage error when it comes from the
+    command line's options (they conflict with ``--model``), else a configuration error."""
+    return UsageError if where.startswith("--") else ConfigError
 
 
 def _allowance(effort: str | None) -> int:

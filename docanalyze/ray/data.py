@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from docanalyze.errors import DocanalyzeError, IncompleteRun
+from docanalyze.errors import EXIT_ERROR, DocanalyzeError, IncompleteRun
 from docanalyze.ingest import document_from_bytes
 from docanalyze.ingest.sources import resolve_document
 from docanalyze.options import Options
@@ -32,8 +32,8 @@ class AnalyzeRows:
     :class:`docanalyze.Pipeline`.
 
     Columns added: ``report`` (the Markdown text, "" on failure), ``status`` ("complete",
-    "stopped" or "failed"), ``error``, ``input_tokens``, ``output_tokens``, ``cost`` (USD, None
-    when unknown).
+    "incomplete" or "failed"), ``exit_code`` (0, 3 or 1, as in a corpus index line), ``error``,
+    ``input_tokens``, ``output_tokens``, ``cost`` (USD, None when unknown).
     """
 
     def __init__(
@@ -54,16 +54,16 @@ class AnalyzeRows:
             concurrency_limiter=ClusterConcurrency(self.limiter) if shared else None,
         )
         pipeline = Pipeline(self.options, client=model)
-        status = "complete"
+        stopped: str | None = None
         try:
             report = await pipeline.analyze_async(self._document(row))
         except IncompleteRun as stop:
-            report, status = stop.report, "stopped"
+            report, stopped = stop.report, str(stop)
         except DocanalyzeError as error:
             return _failed(str(error))
         finally:
             await model.aclose()
-        return _done(report, status)
+        return _done(report, stopped)
 
     def _document(self, row: dict[str, Any]) -> Any:
         if "bytes" in row:
@@ -74,12 +74,13 @@ class AnalyzeRows:
         return resolve_document(str(row["path"]), password=self.options.password)
 
 
-def _done(report: Report, status: str) -> dict[str, Any]:
+def _done(report: Report, stopped: str | None) -> dict[str, Any]:
     usage = report.usage
     return {
         "report": report.text,
-        "status": status,
-        "error": None,
+        "status": "complete" if report.complete else "incomplete",
+        "exit_code": report.exit_code,
+        "error": stopped,
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cost": report.cost,
@@ -90,6 +91,7 @@ def _failed(error: str) -> dict[str, Any]:
     return {
         "report": "",
         "status": "failed",
+        "exit_code": EXIT_ERROR,
         "error": error,
         "input_tokens": 0,
         "output_tokens": 0,

@@ -33,8 +33,8 @@ from docanalyze.corpus.runner import (
     analyze_corpus_async,
     analyze_file,
 )
-from docanalyze.errors import ConfigError, DocanalyzeError
-from docanalyze.options import Options
+from docanalyze.errors import DocanalyzeError
+from docanalyze.options import Options, check_run_shape
 from docanalyze.ray.limiter import ClusterConcurrency, ClusterRateLimiter, start_rate_limiter
 from docanalyze.report.formats import DEFAULT_FORMAT
 from docanalyze.run.backend import create_model
@@ -79,12 +79,7 @@ async def analyze_on_ray_async(
     re-run resumes, with or without Ray.
 
     :func:`analyze_on_ray` takes the same arguments and runs to the end before it returns."""
-    if options.batch:
-        raise ConfigError(
-            "--batch cannot be combined with --ray: each worker would submit its own Message "
-            "Batches; run the corpus with --batch on one machine, or with --ray at the "
-            "standard price"
-        )
+    check_run_shape(options, on_ray=True)
     connect(address)
     limiter = start_rate_limiter(
         options.rpm, options.input_tpm, options.output_tpm, options.concurrency

@@ -159,7 +159,7 @@ def _warnings(report: ShownReport) -> list[str]:
         )
     if report.truncated:
         warnings.append("Truncated: the report was cut at --max-tokens.")
-    if not report.complete:
+    if not report.complete and not report.truncated:
         missing = ", ".join(str(index + 1) for index in report.missing_chunks)
         warnings.append(f"Incomplete: the run stopped early; missing chunks: {missing or 'none'}.")
     return warnings

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from docanalyze.exit_codes import EXIT_INCOMPLETE
 from docanalyze.models.base import Usage
 from docanalyze.models.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 
@@ -34,10 +35,12 @@ class ChunkResult:
 class Report:
     """An analysis. ``text`` is the Markdown report; ``truncated`` means it was cut.
 
-    ``complete`` is False for the partial report of a run stopped by ``--max-cost`` or by a
-    refusal (see :class:`docanalyze.errors.IncompleteRun`): ``text`` then lists the chunk
-    extractions obtained, ``missing_chunks`` holds the (0-based) indexes of the chunks not
-    extracted, and ``refusals`` the refused parts with the API's category.
+    ``complete`` is False for every incomplete report, and :attr:`exit_code` is then 3 (the
+    CLI's exit code): a report cut at ``max_tokens`` (``truncated``), or the partial report of
+    a run stopped by ``--max-cost`` or by a refusal (see :class:`docanalyze.errors.IncompleteRun`):
+    ``text`` then lists the chunk extractions obtained, ``missing_chunks`` holds the (0-based)
+    indexes of the chunks not extracted, and ``refusals`` the refused parts with the API's
+    category.
 
     ``usage`` is the total; ``usage_by_model`` and ``usage_by_stage`` (``map``, ``reduce``,
     ``final``) split it. ``cost`` is in USD, None when a model's price is unknown;
@@ -81,6 +84,12 @@ class Report:
     report is then incomplete."""
 
     @property
+    def exit_code(self) -> int:
+        """0 for a complete report, else 3 (:data:`docanalyze.exit_codes.EXIT_INCOMPLETE`): what the
+        CLI exits with and a corpus index line records, for a pipeline to test."""
+        return 0 if self.complete else EXIT_INCOMPLETE
+
+    @property
     def offline(self) -> bool:
         """Whether the report was made by the offline extractive analyzer."""
         return self.backend == "extractive"
@@ -103,6 +112,7 @@ class Report:
             "reduce_levels": self.reduce_levels,
             "chunks": [asdict(chunk) for chunk in self.chunks],
             "complete": self.complete,
+            "exit_code": self.exit_code,
             "missing_chunks": list(self.missing_chunks),
             "refused": [dict(part) for part in self.refusals],
             "usage": asdict(self.usage),

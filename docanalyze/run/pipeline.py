@@ -310,6 +310,7 @@ class Pipeline:
             usage=ctx.usage,
             reduce_levels=levels,
             truncated=truncated,
+            complete=not truncated,
             timings=timings,
             notices=list(events.notices),
             usage_by_model=dict(ctx.ledger.by_model),

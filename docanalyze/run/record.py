@@ -90,7 +90,7 @@ class RunRecorder:
         except (asyncio.CancelledError, KeyboardInterrupt):
             self.ended_without_report("interrupted")
             raise
-        self.finished(report)
+        self.finished(report, "complete" if report.complete else "incomplete")
         return report
 
     def close(self) -> None:

@@ -22,12 +22,18 @@ from pathlib import PurePath
 from typing import Protocol
 
 from docanalyze.document import Document, Page, Partial
-from docanalyze.errors import ConfigError, DocanalyzeError, IncompleteRun, InputError
+from docanalyze.errors import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    DocanalyzeError,
+    IncompleteRun,
+    InputError,
+)
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model
-from docanalyze.options import Options
+from docanalyze.options import Options, check_run_shape
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
 from docanalyze.report.result import ChunkResult, Report
@@ -80,8 +86,8 @@ class SeveralResult:
     """What a run of several documents produced.
 
     ``reports`` holds one report per document analyzed, in input order, each with the input it
-    came from in ``inputs``; with ``combine``, the one combined report. A document stopped by
-    ``max_cost`` has its partial report in ``reports`` and its error in ``failures``.
+    came from in ``inputs``; with ``combine``, the one combined report. A report stopped early
+    (``max_cost``, a refusal) is in ``reports``, marked incomplete, and its error in ``failures``.
     """
 
     reports: list[Report] = field(default_factory=list)
@@ -90,8 +96,16 @@ class SeveralResult:
 
     @property
     def ok(self) -> bool:
-        """Whether every document was analyzed in full."""
-        return not self.failures
+        """Whether every document was analyzed in full (:attr:`exit_code` is 0)."""
+        return self.exit_code == 0
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code: 0, every report complete; 1 (:data:`EXIT_ERROR`), a document has
+        no report; else 3 (:data:`EXIT_INCOMPLETE`), a report is incomplete."""
+        if any(not isinstance(failure.error, IncompleteRun) for failure in self.failures):
+            return EXIT_ERROR
+        return EXIT_INCOMPLETE if any(not report.complete for report in self.reports) else 0
 
 
 class DocumentPipeline(Protocol):
@@ -151,8 +165,7 @@ async def analyze_many(
     """
     if not sources:
         raise InputError("no documents to analyze: give one or more paths")
-    if combine and pipeline.options.max_cost is not None:
-        raise ConfigError("--max-cost does not work with --combine yet: drop one of them")
+    check_run_shape(pipeline.options, combine=combine)
     events = EventLog(pipeline.on_event)
     model, notices = pipeline.create_model(events)
     for message in notices:

@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from docanalyze.errors import ConfigError
+from docanalyze.errors import UsageError
 
 __all__ = [
     "LANGUAGE_NAMES",
@@ -126,7 +126,7 @@ def detect_language(text: str) -> str:
 
 def language_for(requested: str) -> Language:
     """The :class:`Language` of a ``--language`` value: a code (``zh``, ``zh-CN``, ``ZH``) or an
-    English name (``Chinese``). Raises :class:`ConfigError` for a language not in the table."""
+    English name (``Chinese``). Raises :class:`UsageError` for a language not in the table."""
     wanted = requested.strip().replace("_", "-").lower()
     code = wanted.split("-")[0]
     if code in LANGUAGE_NAMES:
@@ -134,7 +134,7 @@ def language_for(requested: str) -> Language:
     for candidate, name in LANGUAGE_NAMES.items():
         if name.split(" (")[0].lower() == wanted:
             return Language(candidate, name)
-    raise ConfigError(
+    raise UsageError(
         f"--language {requested}: unknown language; use one of {', '.join(LANGUAGE_NAMES)} "
         "(or leave it out to write in the document's language)"
     )
