@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 from docanalyze.errors import ConfigError
+from docanalyze.models.anthropic.capabilities import EFFORT_LEVELS
+from docanalyze.models.anthropic.catalog import DEFAULT_MODEL
 from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY
-from docanalyze.models.capabilities import EFFORT_LEVELS
-from docanalyze.models.catalog import DEFAULT_MODEL
 from docanalyze.text.language import language_for
 
 __all__ = ["FINAL_CHOICES", "THINKING_CHOICES", "Backend", "Options"]

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from docanalyze.events import EventHandler, RequestRetried
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import capabilities_of
 from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of
 from docanalyze.text.tokens import estimate_tokens
 
 FACT = re.compile(r"FACT-\d+")

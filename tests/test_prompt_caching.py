@@ -21,9 +21,9 @@ from docanalyze.cost import Prices, PriceTable, UsageLedger
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import TemplateError
 from docanalyze.ingest.chunking import split_document
+from docanalyze.models.anthropic.catalog import DEFAULT_MODEL, min_cache_tokens
 from docanalyze.models.anthropic.model import AnthropicModel
 from docanalyze.models.base import ModelFeatures, ModelRequest, Usage
-from docanalyze.models.catalog import DEFAULT_MODEL, min_cache_tokens
 from docanalyze.prompting.budgets import plan_budgets
 from docanalyze.prompting.cache import CacheWarmup
 from docanalyze.prompting.renderer import PromptRenderer

@@ -22,7 +22,7 @@ from docanalyze.cli.shared_options import analysis_options, format_option
 from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
-from docanalyze.models.catalog import BATCH_DISCOUNT
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline

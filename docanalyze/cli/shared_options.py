@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from docanalyze.models.capabilities import EFFORT_LEVELS
-from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.models.anthropic.capabilities import EFFORT_LEVELS
+from docanalyze.models.anthropic.catalog import DEFAULT_MODEL
 from docanalyze.options import FINAL_CHOICES, THINKING_CHOICES, Options
 
 F = TypeVar("F", bound=Callable[..., Any])

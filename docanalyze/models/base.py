@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.anthropic.capabilities import Capabilities
 
 __all__ = [
     "CUT_STOP_REASONS",
@@ -203,7 +203,7 @@ class ModelLimits(Protocol):
 
     def rules_of(self, model: str) -> Capabilities:
         """The request rules of ``model`` (thinking types, effort levels, sampling): a backend
-        that knows nothing better returns :func:`docanalyze.models.catalog.capabilities_of`."""
+        that knows nothing better returns :func:`docanalyze.models.anthropic.catalog.capabilities_of`."""
         ...
 
 

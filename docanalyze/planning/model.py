@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of, tokenizer_ratio
-from docanalyze.models.model_api import ModelDescription, limits_for
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import capabilities_of, tokenizer_ratio
+from docanalyze.models.anthropic.model_api import ModelDescription, limits_for
 from docanalyze.options import Options
 from docanalyze.text.tokens import estimate_for_tokenizer
 

@@ -24,8 +24,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from docanalyze.errors import ConfigError, TemplateError
+from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.base import ModelLimits, Stage
-from docanalyze.models.capabilities import Capabilities
 from docanalyze.prompting.budgets import Budgets, StageThinking, plan_budgets
 from docanalyze.prompting.header import apply_template_budgets, shown_path
 

@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 
 __all__ = ["ChunkResult", "Report"]
 
@@ -46,7 +46,7 @@ class Report:
     parts may come from it; each chunk's own model is in ``chunks``). ``retries`` counts the
     requests sent again, ``rate_limited`` those retried after a 429. ``batch`` means the
     requests went through the Message Batches API: ``cost`` is at the batch price
-    (:data:`docanalyze.models.catalog.BATCH_DISCOUNT` times the usual one).
+    (:data:`docanalyze.models.anthropic.catalog.BATCH_DISCOUNT` times the usual one).
     ``cache_savings`` is the USD prompt caching saved: what the cache writes and reads would have
     cost as plain input, minus what they cost (None when a price is unknown).
     """

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from docanalyze.events import EventHandler, Notice, RequestRetried
 from docanalyze.models.anthropic.environment import api_key_in, has_api_key
+from docanalyze.models.anthropic.model_api import limits_for
 from docanalyze.models.base import Model
-from docanalyze.models.model_api import limits_for
 from docanalyze.options import Options
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from docanalyze.errors import (
 )
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Model
-from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet

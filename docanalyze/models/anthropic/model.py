@@ -25,11 +25,18 @@ import anthropic
 from docanalyze.errors import ConfigError
 from docanalyze.models.anthropic.attempt import FAILURES, FailureCounts, RequestAttempts
 from docanalyze.models.anthropic.calibration import Calibration
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import capabilities_of
 from docanalyze.models.anthropic.client import credentials, new_client
 from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.message_parts import reply_from_message
+from docanalyze.models.anthropic.model_api import (
+    ModelDescription,
+    describe_from_catalog,
+    limits_for,
+)
 from docanalyze.models.anthropic.model_lookup import ModelLookup
 from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 from docanalyze.models.anthropic.ratelimit import RateLimiter
@@ -40,9 +47,6 @@ from docanalyze.models.anthropic.retry import (
 )
 from docanalyze.models.anthropic.sender import MessageSender
 from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of
-from docanalyze.models.model_api import ModelDescription, describe_from_catalog, limits_for
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore
@@ -183,7 +187,7 @@ class AnthropicModel:
         return self._max_output_tokens
 
     def _apply_limits(self, description: ModelDescription | None) -> None:
-        """Take the window and output limit (:func:`~docanalyze.models.model_api.limits_for`)."""
+        """Take the window and output limit (:func:`~docanalyze.models.anthropic.model_api.limits_for`)."""
         limits = limits_for(
             self._model, context_window=self._explicit_window, description=description
         )

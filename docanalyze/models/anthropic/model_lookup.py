@@ -15,7 +15,7 @@ import httpx2
 
 from docanalyze.errors import ConfigError
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error, safe_url, scrub
-from docanalyze.models.model_api import (
+from docanalyze.models.anthropic.model_api import (
     MODEL_INFO_MAX_AGE,
     ModelDescription,
     describe_from_api,

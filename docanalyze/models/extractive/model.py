@@ -20,9 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import capabilities_of
 from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of
 from docanalyze.models.extractive.relevance import is_relevant, relevance_scores
 from docanalyze.models.extractive.textunits import (
     format_citation,

@@ -3,7 +3,7 @@
 Checked against the published model pages, the pricing page and the model deprecations page on
 :data:`PRICES_CHECKED`. Prices are USD per million tokens. With an API key, a run learns the
 window, output limit, thinking types, effort levels and lifecycle of its model from the Models
-API instead (:mod:`docanalyze.models.model_api`); the catalog serves without a key and for the
+API instead (:mod:`docanalyze.models.anthropic.model_api`); the catalog serves without a key and for the
 prices, which the API does not give. A model that is not listed works too: pass
 ``--context-window`` for it, and give its prices with :class:`docanalyze.cost.PriceTable` (or a
 ``DOCANALYZE_PRICES`` file) if you want its cost.
@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from docanalyze.models.capabilities import (
+from docanalyze.models.anthropic.capabilities import (
     EFFORT_LEVELS,
     NO_THINKING,
     UNKNOWN_RULES,
