@@ -18,7 +18,7 @@ from docanalyze.cli.outputs import (
     write_several_to_dir,
     write_text,
 )
-from docanalyze.cli.shared_options import analysis_options, format_option
+from docanalyze.cli.shared_options import BackendChoice, analysis_options, format_option
 from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
@@ -59,7 +59,7 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @analysis_options
 @click.option(
     "--backend",
-    type=click.Choice(["auto", "anthropic", "extractive"]),
+    type=BackendChoice(),
     default="auto",
     show_default=True,
     help="auto: Claude when ANTHROPIC_API_KEY is set, else extractive.",

@@ -79,11 +79,8 @@ class Report:
     refusals: list[dict[str, Any]] = field(default_factory=list)
     """The parts the model refused (stage, chunk, pages, category, explanation, model); the
     report is then incomplete."""
-
-    @property
-    def offline(self) -> bool:
-        """Whether the report was made by the offline extractive analyzer."""
-        return self.backend == "extractive"
+    offline: bool = False
+    """Whether an offline backend (the extractive analyzer) made the report: no model wrote it."""
 
     def to_markdown(self) -> str:
         """The report as Markdown, ending with one newline."""

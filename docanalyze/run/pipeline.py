@@ -302,7 +302,7 @@ class Pipeline:
         return Report(
             source=ctx.document.source,
             text=text,
-            backend="extractive" if model.name == "extractive" else "anthropic",
+            backend=model.features.backend,
             model=", ".join(sorted(ctx.models_used)) or model.name,
             page_count=ctx.document.page_count,
             chunks=chunk_results,
@@ -320,7 +320,8 @@ class Pipeline:
             stage_models={part: sorted(names) for part, names in ctx.stage_models.items()},
             retries=events.retries,
             rate_limited=events.rate_limited,
-            batch=self.batch_priced and model.name != "extractive",
+            batch=self.batch_priced and not model.features.offline,
+            offline=model.features.offline,
         )
 
 

@@ -30,12 +30,14 @@ from docanalyze.models.anthropic.capabilities import (
     Effort,
     model_version,
 )
+from docanalyze.models.base import ModelFeatures
 
 __all__ = [
     "BATCH_DISCOUNT",
     "CACHE_READ_FACTOR",
     "CACHE_WRITE_1H_FACTOR",
     "CACHE_WRITE_FACTOR",
+    "CLAUDE_FEATURES",
     "DEFAULT_MIN_CACHE_TOKENS",
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
@@ -52,6 +54,18 @@ __all__ = [
 
 PRICES_CHECKED = "2026-12-01"
 DEFAULT_MODEL = "claude-sonnet-5-5"
+CLAUDE_FEATURES = ModelFeatures(
+    backend="anthropic",
+    streams=True,
+    prompt_caching=True,
+    thinking=True,
+    sampling=True,
+    citations=True,
+    structured_output=True,
+    pdf_pages=True,
+)
+"""What the Messages API can do (the client streams every request; with ``--batch`` it goes
+through the Message Batches API instead, see :class:`~docanalyze.models.batches.model.BatchModel`)."""
 CACHE_WRITE_FACTOR = 1.25
 """A 5-minute cache write costs this many times the input price (every model)."""
 CACHE_WRITE_1H_FACTOR = 2.0

@@ -26,7 +26,7 @@ from docanalyze.errors import ConfigError
 from docanalyze.models.anthropic.attempt import FAILURES, FailureCounts, RequestAttempts
 from docanalyze.models.anthropic.calibration import Calibration
 from docanalyze.models.anthropic.capabilities import Capabilities
-from docanalyze.models.anthropic.catalog import capabilities_of
+from docanalyze.models.anthropic.catalog import CLAUDE_FEATURES, capabilities_of
 from docanalyze.models.anthropic.client import credentials, new_client
 from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
@@ -46,7 +46,7 @@ from docanalyze.models.anthropic.retry import (
     call_with_retries,
 )
 from docanalyze.models.anthropic.sender import MessageSender
-from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest
+from docanalyze.models.base import ModelReply, ModelRequest
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore
@@ -168,7 +168,7 @@ class AnthropicModel:
         self._client: anthropic.AsyncAnthropic | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    features = ModelFeatures(streams=True)
+    features = CLAUDE_FEATURES
     """Every request is streamed; ``complete`` takes ``on_text`` and ``on_restart``."""
 
     @property
@@ -233,6 +233,10 @@ class AnthropicModel:
                 f"{self._context_window:,}-token context window; pass --context-window to set it"
             )
         return notices
+
+    async def prepare(self, store: RunStore | None) -> list[str]:
+        """Before the run's first request: :meth:`describe`, unless it ran (its notices)."""
+        return [] if self.described else await self.describe(store)
 
     async def calibrate(self, store: RunStore | None, prompts: Sequence[str]) -> None:
         """Fit the token estimate to ``count_tokens`` on a few of the run's own prompts."""
