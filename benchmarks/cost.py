@@ -4,7 +4,7 @@ Run: ``python benchmarks/cost.py`` (under a minute). It analyzes a generated doc
 1,000,000 characters (400 pages) through the real SDK over HTTP against the fake Messages API,
 with a map template whose shared instructions carry a long glossary (a style guide that every
 chunk's extraction must follow), and prices the usage the fake server reports with docanalyze's
-price table (:mod:`docanalyze.models.catalog`):
+price table (:mod:`docanalyze.models.anthropic.catalog`):
 
 * **standard**: the same template without its ``shared_instructions`` block, so the glossary is
   part of every map request's message, uncached (what docanalyze sent before prompt caching);
@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docanalyze
 from docanalyze.cost import PriceTable, format_usd
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT, DEFAULT_MODEL, tokenizer_ratio
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT, DEFAULT_MODEL, tokenizer_ratio
 from docanalyze.report.result import Report
 from docanalyze.text.tokens import estimate_for_tokenizer
 from fakeserver import FakeMessagesAPI, RecordedRequest

@@ -33,7 +33,7 @@ from cost import FACT, PAGES, respond, write_document  # the cost benchmark's do
 
 import docanalyze
 from docanalyze.cost import format_usd
-from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.models.anthropic.catalog import DEFAULT_MODEL
 from fakeserver import FakeMessagesAPI
 
 

@@ -1,7 +1,7 @@
 """What a run costs: model prices, usage by model and by stage, and the ``--max-cost`` budget.
 
 Prices are USD per million tokens. :meth:`PriceTable.default` holds the catalog's prices (see
-:data:`docanalyze.models.catalog.PRICES_CHECKED` for the date they were checked), plus any given
+:data:`docanalyze.models.anthropic.catalog.PRICES_CHECKED` for the date they were checked), plus any given
 in the JSON file named by the ``DOCANALYZE_PRICES`` environment variable::
 
     {"my-model": {"input": 3.0, "output": 15.0},
@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docanalyze.errors import ConfigError
-from docanalyze.models.base import Usage
-from docanalyze.models.catalog import (
+from docanalyze.models.anthropic.catalog import (
     CACHE_READ_FACTOR,
     CACHE_WRITE_1H_FACTOR,
     CACHE_WRITE_FACTOR,
@@ -35,6 +34,7 @@ from docanalyze.models.catalog import (
     PRICES_CHECKED,
     ModelInfo,
 )
+from docanalyze.models.base import Usage
 from docanalyze.report.figures import format_usd, input_tokens_with_cache
 
 __all__ = [

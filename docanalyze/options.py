@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from docanalyze.errors import UsageError
-from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY
-from docanalyze.models.capabilities import EFFORT_LEVELS
-from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.models.anthropic.capabilities import EFFORT_LEVELS
+from docanalyze.models.anthropic.catalog import DEFAULT_MODEL
+from docanalyze.models.plugin import CacheMode
+from docanalyze.models.registry import DEFAULT_CONCURRENCY, check_backend
 from docanalyze.text.language import language_for
 
-__all__ = ["FINAL_CHOICES", "THINKING_CHOICES", "Backend", "Options", "check_run_shape"]
+__all__ = [
+    "FINAL_CHOICES",
+    "THINKING_CHOICES",
+    "Backend",
+    "CacheMode",
+    "Options",
+    "check_run_shape",
+]
 
-Backend = Literal["auto", "anthropic", "extractive"]
-CacheMode = Literal["use", "refresh", "off"]
+Backend = str
+"""A registered backend's name (:mod:`docanalyze.models.registry`) or ``auto``."""
 THINKING_CHOICES = ("auto", "on", "off", "api")
 FINAL_CHOICES = ("auto", "single", "sections")
 """``--final``: the report in sections when it is long, in one request, or in sections."""
@@ -26,7 +33,8 @@ FINAL_CHOICES = ("auto", "single", "sections")
 class Options:
     """Every setting of a run. Defaults are what ``docanalyze report`` uses.
 
-    ``backend="auto"`` uses Claude when ``ANTHROPIC_API_KEY`` is set and the offline extractive
+    ``backend`` names a registered backend (:mod:`docanalyze.models.registry`);
+    ``"auto"`` uses Claude when ``ANTHROPIC_API_KEY`` is set and the offline extractive
     analyzer otherwise. ``max_tokens`` is the final report's budget; ``map_max_tokens`` and
     ``reduce_max_tokens`` are the per-step budgets of the map and reduce stages.
     ``chunk_overlap`` defaults to 5% of ``chunk_size``.
@@ -120,10 +128,7 @@ class Options:
             raise UsageError(
                 f"--context-window must be at least 1000 tokens (got {self.context_window})"
             )
-        if self.backend not in ("auto", "anthropic", "extractive"):
-            raise UsageError(
-                f"--backend must be anthropic, extractive or auto (got {self.backend!r})"
-            )
+        check_backend(self.backend)
         caps = {"rpm": self.rpm, "input_tpm": self.input_tpm, "output_tpm": self.output_tpm}
         for name, cap in caps.items():
             if cap is not None and cap < 1:

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from docanalyze.cost import PriceTable, UsageLedger
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.store_records import RunRecord
 
 __all__ = ["StoredReply", "record_from_row", "with_stored_spend"]

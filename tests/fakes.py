@@ -6,15 +6,17 @@ import asyncio
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from docanalyze.events import EventHandler, RequestRetried
-from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import CLAUDE_FEATURES, capabilities_of
+from docanalyze.models.base import ModelReply, ModelRequest, Usage
 from docanalyze.text.tokens import estimate_tokens
 
 FACT = re.compile(r"FACT-\d+")
+CLAUDE_LIKE = replace(CLAUDE_FEATURES, streams=False)
+"""The fakes stand in for the Claude client: its features, without streaming."""
 
 
 def facts_responder(request: ModelRequest) -> str:
@@ -30,7 +32,7 @@ def facts_responder(request: ModelRequest) -> str:
 class RecordingModel:
     """A model that records every request and refuses any over its context window."""
 
-    features = ModelFeatures()
+    features = CLAUDE_LIKE
 
     def rules_of(self, model: str) -> Capabilities:
         return capabilities_of(model)
@@ -106,7 +108,7 @@ class StreamingModel(RecordingModel):
     and the whole reply is delivered again, as after a retried stream.
     """
 
-    features = ModelFeatures(streams=True)
+    features = replace(CLAUDE_LIKE, streams=True)
     delta_size: int = 7
     restart_after: int | None = None
     streamed: list[ModelRequest] = field(default_factory=list)

@@ -16,7 +16,12 @@ import anthropic
 import pytest
 
 import docanalyze
-from docanalyze.models.catalog import DEFAULT_MODEL, KNOWN_MODELS, min_cache_tokens, tokenizer_ratio
+from docanalyze.models.anthropic.catalog import (
+    DEFAULT_MODEL,
+    KNOWN_MODELS,
+    min_cache_tokens,
+    tokenizer_ratio,
+)
 from docanalyze.prompting.cache import cache_threshold, shared_instructions, worth_caching
 from docanalyze.prompting.templates import PromptSet
 from docanalyze.text.language import resolve_language

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 import docanalyze.run.pipeline
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable, input_tokens_with_cache
+from docanalyze.models.anthropic.catalog import PRICES_CHECKED
 from docanalyze.models.base import ModelRequest, Usage
-from docanalyze.models.catalog import PRICES_CHECKED
 from tests.fakes import RecordingModel, StreamingModel
 
 

@@ -17,8 +17,8 @@ from docanalyze.cost import (
     input_tokens_with_cache,
 )
 from docanalyze.errors import ConfigError
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT, PRICES_CHECKED, model_info
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT, PRICES_CHECKED, model_info
 
 MILLION = 1_000_000
 

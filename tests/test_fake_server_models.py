@@ -13,7 +13,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from docanalyze.models.catalog import KNOWN_MODELS
+from docanalyze.models.anthropic.catalog import KNOWN_MODELS
 from fakeserver import TODAYS_MODELS, FakeMessagesAPI, FakeModel, count_tokens
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]

@@ -13,8 +13,8 @@ from docanalyze.cost import PriceTable
 from docanalyze.document import Document, Page
 from docanalyze.errors import BudgetError, ConfigError, CostLimitReached
 from docanalyze.events import Notice, ReportText, StageStarted
+from docanalyze.models.anthropic.catalog import PRICES_CHECKED
 from docanalyze.models.base import ModelRequest, Usage
-from docanalyze.models.catalog import PRICES_CHECKED
 from tests.fakes import RecordingModel, StreamingModel
 
 FACT_WITH_DETAIL = re.compile(r"(FACT-\d+)((?: detail)*)")

@@ -14,7 +14,7 @@ import docanalyze
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable
 from docanalyze.errors import ConfigError
-from docanalyze.models.catalog import model_info
+from docanalyze.models.anthropic.catalog import model_info
 from docanalyze.planning.pace import Pace, PlannedRequest
 from docanalyze.planning.plan import MAP_OUTPUT_SHARE, REDUCE_OUTPUT_SHARE, RunPlan, plan_run
 from docanalyze.prompting.templates import default_prompts_dir

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -21,9 +21,9 @@ from docanalyze.cost import Prices, PriceTable, UsageLedger
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import TemplateError
 from docanalyze.ingest.chunking import split_document
+from docanalyze.models.anthropic.catalog import DEFAULT_MODEL, min_cache_tokens
 from docanalyze.models.anthropic.model import AnthropicModel
-from docanalyze.models.base import ModelFeatures, ModelRequest, Usage
-from docanalyze.models.catalog import DEFAULT_MODEL, min_cache_tokens
+from docanalyze.models.base import ModelRequest, Usage
 from docanalyze.prompting.budgets import plan_budgets
 from docanalyze.prompting.cache import CacheWarmup
 from docanalyze.prompting.renderer import PromptRenderer
@@ -34,7 +34,7 @@ from docanalyze.run.reduce import reduce_prompt
 from docanalyze.text.tokens import estimate_tokens
 from fakeserver import FakeMessagesAPI, RecordedRequest
 from fakeserver.policies import Exchange
-from tests.fakes import RecordingModel
+from tests.fakes import CLAUDE_LIKE, RecordingModel
 
 LATENCY = 0.3
 FACT = re.compile(r"FACT-\d{4}")
@@ -402,7 +402,7 @@ def test_money_saved_is_plain_input_price_minus_the_cache_prices() -> None:
 class BatchingModel(RecordingModel):
     """A model that answers its requests together, like the Message Batches backend."""
 
-    features = ModelFeatures(batches=True)
+    features = replace(CLAUDE_LIKE, batches=True)
 
 
 @pytest.mark.parametrize(("model_class", "held"), [(RecordingModel, True), (BatchingModel, False)])

@@ -14,7 +14,7 @@ import anthropic
 import pytest
 
 from docanalyze.ingest.sources import resolve_document
-from docanalyze.models.catalog import tokenizer_ratio
+from docanalyze.models.anthropic.catalog import tokenizer_ratio
 from docanalyze.text.tokens import estimate_for_tokenizer, estimate_tokens, is_cjk_heavy
 from fakeserver import FakeMessagesAPI, count_tokens
 from fixtures.texts import SAMPLE_EN, SAMPLE_TXT, SAMPLE_ZH, Page, page_text

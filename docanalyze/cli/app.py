@@ -6,6 +6,7 @@ was written but is incomplete, 130 for Ctrl-C."""
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
 import click
@@ -18,7 +19,7 @@ from docanalyze.errors import (
     IncompleteRun,
     UsageError,
 )
-from docanalyze.models.anthropic.environment import has_api_key
+from docanalyze.models.registry import resolve_backend
 
 _DEBUG_KEY = "docanalyze.debug"
 NOT_RESUMABLE_KEY = "docanalyze.not_resumable"
@@ -100,7 +101,8 @@ def freeze_startup_heap(backend: str = "auto") -> None:
     random in a run and stalls every request in flight. Commands that send nothing (``--help``,
     ``plan``, an offline report) never load the SDK.
     """
-    if backend == "anthropic" or (backend == "auto" and has_api_key()):
-        import docanalyze.models.anthropic.model  # noqa: F401  (loaded now, to be frozen too)
+    chosen, _ = resolve_backend(backend, os.environ)
+    if chosen.preload is not None:
+        chosen.preload()  # its modules (Claude's: the SDK) loaded now, to be frozen too
     gc.freeze()
     gc.enable()  # paused while the command line loaded (docanalyze.__main__)

@@ -17,11 +17,11 @@ from docanalyze.cli.outputs import (
     write_several_to_dir,
     write_text,
 )
-from docanalyze.cli.shared_options import analysis_options
+from docanalyze.cli.shared_options import BackendChoice, analysis_options
 from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
-from docanalyze.models.catalog import BATCH_DISCOUNT
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options, check_run_shape
 from docanalyze.report.formats import DEFAULT_FORMAT, OutputFormat, output_format
 from docanalyze.report.result import Report
@@ -59,7 +59,7 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @analysis_options
 @click.option(
     "--backend",
-    type=click.Choice(["auto", "anthropic", "extractive"]),
+    type=BackendChoice(),
     default="auto",
     show_default=True,
     help="auto: Claude when ANTHROPIC_API_KEY is set, else extractive.",

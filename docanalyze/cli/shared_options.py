@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
-from docanalyze.models.capabilities import EFFORT_LEVELS
-from docanalyze.models.catalog import DEFAULT_MODEL
+from docanalyze.models.anthropic.capabilities import EFFORT_LEVELS
+from docanalyze.models.anthropic.catalog import DEFAULT_MODEL
+from docanalyze.models.registry import backend_choices
 from docanalyze.options import FINAL_CHOICES, THINKING_CHOICES, Options
 from docanalyze.prompting.templates import TEMPLATE_NAMES
 
@@ -31,6 +32,22 @@ def _parse_vars(
             raise click.BadParameter(f"{item!r} is not KEY=VALUE")
         variables[key.strip()] = value
     return variables
+
+
+class BackendChoice(click.Choice[str]):
+    """``--backend``'s choices, read from :mod:`docanalyze.models.registry` whenever asked (a
+    backend registered after the command was built counts)."""
+
+    def __init__(self) -> None:
+        super().__init__(backend_choices())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return backend_choices()
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        """The registry decides (click sets its choices when it builds the type)."""
 
 
 def _auto_choice(flag: str, choices: tuple[str, ...], help: str) -> Callable[[F], F]:

@@ -217,7 +217,7 @@ class CorpusRun:
         self.index = CorpusIndex(out / INDEX_NAME)
         self.settings = settings_fingerprint(pipeline, model)
         self.summary = CorpusSummary(
-            out, out / INDEX_NAME, total=total, offline=model.name == "extractive"
+            out, out / INDEX_NAME, total=total, offline=model.features.offline
         )
         self.started = time.monotonic()
         self.in_flight = 0

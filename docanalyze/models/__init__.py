@@ -1,4 +1,5 @@
-"""The model seam: a small protocol, and the backends that implement it."""
+"""The model seam: a small protocol, the features a backend declares, the registry that makes
+the backends, and the backends themselves."""
 
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Stage, Usage
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from docanalyze.models.capabilities import Capabilities
+from docanalyze.models.anthropic.capabilities import Capabilities
 
 __all__ = [
     "CUT_STOP_REASONS",
@@ -14,7 +14,6 @@ __all__ = [
     "ModelLimits",
     "ModelReply",
     "ModelRequest",
-    "ModelWrapper",
     "Refusal",
     "Stage",
     "Thinking",
@@ -175,24 +174,47 @@ class ModelReply:
 
 @dataclass(frozen=True)
 class ModelFeatures:
-    """What a backend can do, declared (never guessed from its signatures).
+    """What a backend can do, declared (never guessed from its name or its signatures).
 
-    ``streams``: its ``complete`` takes ``on_text`` (each text delta as it arrives) and
-    ``on_restart`` (a retried stream starts over). ``batches``: it answers its requests together
-    (the Message Batches API), so a run must not hold requests back waiting for one another.
+    The pipeline, the planner and the report ask these, never a model's or backend's name.
+    ``backend``: the name it is registered under (:mod:`docanalyze.models.registry`), which a
+    report shows. ``offline``: it answers on this machine, without a key and at no cost, by
+    quoting the document (like the extractive analyzer): its replies are not stored, its report
+    is written in one request under docanalyze's offline title and note. ``streams``: its
+    ``complete`` takes ``on_text`` (each text delta as it arrives) and ``on_restart`` (a
+    retried stream starts over). ``batches``: it answers its requests together (the Message
+    Batches API), so a run must not hold requests back waiting for one another.
+    ``prompt_caching``: it caches a system prompt marked ``cache_system``. ``thinking``: it
+    takes the ``thinking`` and ``effort`` settings of a request. ``sampling``: it takes
+    ``temperature`` (so a model that rejects it must be told). ``citations``,
+    ``structured_output`` and ``pdf_pages``: its API can cite passages, answer in a schema
+    and read PDF pages (declared for the backends to come; nothing asks them yet).
     """
 
+    backend: str = "custom"
+    offline: bool = False
     streams: bool = False
     batches: bool = False
+    prompt_caching: bool = False
+    thinking: bool = False
+    sampling: bool = False
+    citations: bool = False
+    structured_output: bool = False
+    pdf_pages: bool = False
 
 
 class ModelLimits(Protocol):
     """What rendering and budgeting need to know of a model, without one that answers: its name,
-    limits, token estimate and request rules (a plan's stand-in has only these)."""
+    features, limits, token estimate and request rules (a plan's stand-in has only these)."""
 
     @property
     def name(self) -> str:
         """The model identifier, e.g. ``claude-sonnet-5-5`` or ``extractive``."""
+        ...
+
+    @property
+    def features(self) -> ModelFeatures:
+        """What the backend can do (:class:`ModelFeatures`)."""
         ...
 
     @property
@@ -211,7 +233,7 @@ class ModelLimits(Protocol):
 
     def rules_of(self, model: str) -> Capabilities:
         """The request rules of ``model`` (thinking types, effort levels, sampling): a backend
-        that knows nothing better returns :func:`docanalyze.models.catalog.capabilities_of`."""
+        that knows nothing better returns :func:`docanalyze.models.anthropic.catalog.capabilities_of`."""
         ...
 
 
@@ -223,11 +245,6 @@ class Model(ModelLimits, Protocol):
     :class:`ModelLimits`.
     """
 
-    @property
-    def features(self) -> ModelFeatures:
-        """What the backend can do (streaming, batches)."""
-        ...
-
     async def complete(self, request: ModelRequest) -> ModelReply:
         """Answer one request. Raises :class:`docanalyze.errors.ModelError` when it fails for good."""
         ...
@@ -235,38 +252,3 @@ class Model(ModelLimits, Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
-
-
-class ModelWrapper:
-    """Base of the wrappers around a backend (the run store's, the batch runner's): the name,
-    the limits and the token estimate are those of ``inner``."""
-
-    inner: Model
-
-    @property
-    def name(self) -> str:
-        """The wrapped backend's model identifier."""
-        return self.inner.name
-
-    @property
-    def context_window(self) -> int:
-        """The wrapped backend's context window."""
-        return self.inner.context_window
-
-    @property
-    def max_output_tokens(self) -> int:
-        """The wrapped backend's largest ``max_tokens``."""
-        return self.inner.max_output_tokens
-
-    def estimate_tokens(self, text: str) -> int:
-        """The wrapped backend's estimate."""
-        return self.inner.estimate_tokens(text)
-
-    @property
-    def features(self) -> ModelFeatures:
-        """The wrapped backend's features."""
-        return self.inner.features
-
-    def rules_of(self, model: str) -> Capabilities:
-        """The request rules of ``model`` as the wrapped backend knows them."""
-        return self.inner.rules_of(model)

@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from docanalyze.models.base import Model, ModelReply, ModelRequest, ModelWrapper, Usage
-from docanalyze.options import CacheMode
+from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
+from docanalyze.models.plugin import CacheMode
+from docanalyze.models.wrapper import ModelWrapper
 from docanalyze.store import RunStore
 
 __all__ = ["StoredModel", "call_key"]

@@ -15,7 +15,8 @@ from typing import Any
 from docanalyze.document import Chunk, Partial
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import ModelLimits, ModelRequest, Stage
-from docanalyze.models.extractive.model import ExtractiveModel, extract_sentences
+from docanalyze.models.extractive.model import extract_sentences
+from docanalyze.models.registry import stand_in_for
 from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
@@ -240,10 +241,7 @@ def _planning_limits(options: Options) -> ModelLimits:
     """The name, window, output limit and estimate the run's backend would have."""
     from docanalyze.planning.model import PlannedModel
 
-    planned = PlannedModel.for_options(options)
-    if options.backend == "extractive":
-        return ExtractiveModel(context_window=planned.context_window)
-    return planned
+    return stand_in_for(options) or PlannedModel.for_options(options)
 
 
 def _pages(renderer: PromptRenderer, chunk: Chunk) -> tuple[int, int]:

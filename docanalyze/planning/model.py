@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of, tokenizer_ratio
-from docanalyze.models.model_api import ModelDescription, limits_for
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import CLAUDE_FEATURES, capabilities_of, tokenizer_ratio
+from docanalyze.models.anthropic.model_api import ModelDescription, limits_for
+from docanalyze.models.base import ModelFeatures
 from docanalyze.options import Options
 from docanalyze.text.tokens import estimate_for_tokenizer
 
@@ -45,6 +46,11 @@ class PlannedModel:
             limits.known,
             description,
         )
+
+    @property
+    def features(self) -> ModelFeatures:
+        """What the Claude client can do (the plan renders prompts as it would)."""
+        return CLAUDE_FEATURES
 
     def estimate_tokens(self, text: str) -> int:
         """docanalyze's CJK-aware estimate, scaled to the model's tokenizer."""

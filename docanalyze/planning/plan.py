@@ -16,8 +16,8 @@ from typing import Any
 
 from docanalyze.cost import Prices, PriceTable
 from docanalyze.ingest.sources import Source, resolve_document
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.planning.model import PlannedModel, described_by_api
 from docanalyze.planning.pace import Pace

@@ -8,13 +8,13 @@ allowance (:func:`docanalyze.prompting.thinking.stage_budgets`). This module imp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from docanalyze.errors import BudgetError
 from docanalyze.models.base import ModelLimits, Stage, Thinking
 from docanalyze.options import Options
+from docanalyze.text.packing import pack_in_order
 
 __all__ = ["Budgets", "StageThinking", "pack_in_order", "plan_budgets"]
 
@@ -93,27 +93,3 @@ def plan_budgets(options: Options, model: ModelLimits) -> Budgets:
             f"{window}-token context window; lower --max-tokens or raise --context-window"
         )
     return Budgets(limit, map_budget, reduce_budget, options.max_tokens)
-
-
-T = TypeVar("T")
-
-
-def pack_in_order(
-    sized: Iterable[tuple[T, int]], capacity: float, max_items: float = float("inf")
-) -> list[list[T]]:
-    """Greedy packing in order: items into groups of at most ``capacity`` in size and
-    ``max_items`` in number (an item larger than ``capacity`` alone makes a group of one). The
-    reduce stage packs partial results into merges with it, the batch runner requests into
-    Message Batches."""
-    groups: list[list[T]] = []
-    current: list[T] = []
-    used = 0
-    for item, size in sized:
-        if current and (len(current) >= max_items or used + size > capacity):
-            groups.append(current)
-            current, used = [], 0
-        current.append(item)
-        used += size
-    if current:
-        groups.append(current)
-    return groups

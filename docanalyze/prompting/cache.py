@@ -3,7 +3,7 @@
 A map or reduce template's ``shared_instructions`` block (:mod:`docanalyze.prompting.shared_instructions`)
 is rendered once per run, with the run's variables only (``question``, ``language``,
 ``language_name``, ``vars`` and the ``--var`` names). When its estimated tokens clear the model's
-minimum cacheable prefix (:func:`docanalyze.models.catalog.min_cache_tokens`) with a margin
+minimum cacheable prefix (:func:`docanalyze.models.anthropic.catalog.min_cache_tokens`) with a margin
 (:func:`worth_caching`), every request of the stage sends it as its system prompt marked for
 caching, and the rest of the template (with the document text) as its message: the first request
 writes the cache (1.25 times the input price) and the others read it (0.1 times). Shorter
@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from docanalyze.errors import TemplateError
-from docanalyze.models.catalog import min_cache_tokens
+from docanalyze.models.anthropic.catalog import min_cache_tokens
 from docanalyze.prompting.templates import PromptSet, TemplateName
 
 __all__ = [

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Protocol
 
 from docanalyze.errors import BudgetError, TemplateError
+from docanalyze.models.anthropic.capabilities import EFFORT_LEVELS
 from docanalyze.models.base import ModelLimits, Stage
-from docanalyze.models.capabilities import EFFORT_LEVELS
 from docanalyze.prompting.budgets import Budgets
 
 __all__ = [

@@ -53,7 +53,7 @@ class PromptRenderer:
             lambda stage: self.prompts.settings(stage).model or self.limits.name,
             self.limits.estimate_tokens,
         )
-        if not self.cache_prompts or self.limits.name == "extractive":
+        if not self.cache_prompts or not self.limits.features.prompt_caching:
             return {}
         return {stage: shared for stage, shared in found.items() if shared.cached}
 

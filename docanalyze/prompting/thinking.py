@@ -24,8 +24,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from docanalyze.errors import ConfigError, TemplateError, UsageError
+from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.base import ModelLimits, Stage
-from docanalyze.models.capabilities import Capabilities
 from docanalyze.prompting.budgets import Budgets, StageThinking, plan_budgets
 from docanalyze.prompting.header import apply_template_budgets, shown_path
 
@@ -70,20 +70,24 @@ def stage_budgets(options: Options, prompts: PromptSet, model: ModelLimits) -> B
         name = settings.model or model.name
         rules = rules_for(model, name)
         template = f"template {shown_path(prompts.origin(stage))}"
-        if settings.temperature is not None and rules.rejects_sampling and name != "extractive":
+        if settings.temperature is not None and model.features.sampling and rules.rejects_sampling:
             raise TemplateError(
                 f"{template}: temperature={settings.temperature:g} is rejected by {name}, which "
                 "accepts no sampling parameters: remove temperature from the docanalyze: header "
                 "(or set model= there to a model that accepts it)"
             )
         where = template if (settings.thinking or settings.effort) else "--thinking/--effort"
-        chosen = resolve_stage_thinking(
-            stage,
-            name,
-            rules,
-            thinking=settings.thinking or options.thinking,
-            effort=settings.effort or options.effort,
-            where=where,
+        chosen = (
+            resolve_stage_thinking(
+                stage,
+                name,
+                rules,
+                thinking=settings.thinking or options.thinking,
+                effort=settings.effort or options.effort,
+                where=where,
+            )
+            if model.features.thinking
+            else StageThinking()  # the backend takes no thinking settings (offline, say)
         )
         text = {
             "map": budgets.map_max_tokens,
@@ -132,8 +136,6 @@ def resolve_stage_thinking(
     :class:`ConfigError` naming the model and what it accepts when the model cannot do it.
     """
     asked = None if thinking in (None, "auto") else thinking
-    if model == "extractive":
-        return StageThinking()
     if asked == "api":  # send no thinking setting: the model thinks as the API's default says
         if rules.known:
             _check_effort(model, rules, effort, where)

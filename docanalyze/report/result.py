@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from docanalyze.exit_codes import EXIT_INCOMPLETE
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 
 __all__ = ["ChunkResult", "Report"]
 
@@ -49,7 +49,7 @@ class Report:
     parts may come from it; each chunk's own model is in ``chunks``). ``retries`` counts the
     requests sent again, ``rate_limited`` those retried after a 429. ``batch`` means the
     requests went through the Message Batches API: ``cost`` is at the batch price
-    (:data:`docanalyze.models.catalog.BATCH_DISCOUNT` times the usual one).
+    (:data:`docanalyze.models.anthropic.catalog.BATCH_DISCOUNT` times the usual one).
     ``cache_savings`` is the USD prompt caching saved: what the cache writes and reads would have
     cost as plain input, minus what they cost (None when a price is unknown).
     """
@@ -82,17 +82,14 @@ class Report:
     refusals: list[dict[str, Any]] = field(default_factory=list)
     """The parts the model refused (stage, chunk, pages, category, explanation, model); the
     report is then incomplete."""
+    offline: bool = False
+    """Whether an offline backend (the extractive analyzer) made the report: no model wrote it."""
 
     @property
     def exit_code(self) -> int:
         """0 for a complete report, else 3 (:data:`docanalyze.exit_codes.EXIT_INCOMPLETE`): what the
         CLI exits with and a corpus index line records, for a pipeline to test."""
         return 0 if self.complete else EXIT_INCOMPLETE
-
-    @property
-    def offline(self) -> bool:
-        """Whether the report was made by the offline extractive analyzer."""
-        return self.backend == "extractive"
 
     def to_markdown(self) -> str:
         """The report as Markdown, ending with one newline."""

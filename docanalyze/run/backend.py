@@ -1,30 +1,24 @@
-"""Choosing and building the model backend for a run."""
+"""Choosing and building the model backend for a run (from :mod:`docanalyze.models.registry`)."""
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from docanalyze.events import EventHandler, Notice, RequestRetried, Waiting
-from docanalyze.models.anthropic.environment import api_key_in, has_api_key
+from docanalyze.events import EventHandler, Notice
+from docanalyze.models.anthropic.backend import fallback_notice
 from docanalyze.models.base import Model
-from docanalyze.models.model_api import limits_for
+from docanalyze.models.plugin import BackendWiring
+from docanalyze.models.registry import NO_KEY_NOTICE, resolve_backend
+from docanalyze.models.wrapper import calibrate, prepare
 from docanalyze.options import Options
 
 if TYPE_CHECKING:
-    from docanalyze.models.anthropic.model import AnthropicModel
     from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
-    from docanalyze.models.anthropic.retry import RetryEvent
     from docanalyze.store import RunStore
 
 __all__ = ["NO_KEY_NOTICE", "calibrate_model", "create_model", "fallback_notice", "prepare_model"]
-
-NO_KEY_NOTICE = (
-    "ANTHROPIC_API_KEY is not set: using the offline extractive analyzer; "
-    "set it to analyze with Claude"
-)
 
 
 def create_model(
@@ -45,151 +39,24 @@ def create_model(
     concurrency (:mod:`docanalyze.ray`'s cluster limiters).
     """
     env = os.environ if env is None else env
-    backend = options.backend
-    notices: list[str] = []
-    if backend == "auto":
-        backend = "anthropic" if has_api_key(env) else "extractive"
-        if backend == "extractive":
-            notices.append(NO_KEY_NOTICE)
-    if backend == "extractive":
-        from docanalyze.models.extractive.model import ExtractiveModel
-
-        if options.batch:
-            notices.append("--batch has no effect on the offline extractive analyzer")
-        ignored = _prompt_options_given(options)
-        if ignored:
-            notices.append(_ignored_prompts_notice(ignored))
-
-        return ExtractiveModel(context_window=_context_window(options)), notices
-
-    from docanalyze.models.anthropic.model import AnthropicModel
-    from docanalyze.models.anthropic.retry import RetryPolicy
-
-    model = AnthropicModel(
-        options.model,
-        api_key=api_key_in(env),
-        context_window=options.context_window,
-        concurrency=options.concurrency,
-        timeout=options.timeout,
-        retry=RetryPolicy(max_attempts=options.max_attempts, max_elapsed=options.max_retry_time),
-        rpm=options.rpm,
-        input_tpm=options.input_tpm,
-        output_tpm=options.output_tpm,
-        fallback_model=options.fallback_model,
-        on_retry=None if on_event is None else _retry_reporter(on_event),
-        on_fallback=None if on_event is None else _fallback_reporter(on_event),
-        on_pause=None if on_event is None else _pause_reporter(on_event),
-        rate_limiter=rate_limiter,
-        concurrency_limiter=concurrency_limiter,
-    )
-    if options.batch:
-        if options.fallback_model:
-            notices.append(
-                f"--fallback-model has no effect with --batch: the Message Batches API answers "
-                f"every request with {options.model}, retrying overloads itself"
-            )
-        return _batch_model(model, options, env, on_event), notices
-    return model, notices
-
-
-def _batch_model(
-    model: Model, options: Options, env: Mapping[str, str], on_event: EventHandler | None
-) -> Model:
-    """``model``'s requests sent through the Message Batches API (``--batch``)."""
-    from docanalyze.models.batches.api import SdkBatchAPI
-    from docanalyze.models.batches.model import BatchModel
-
-    api = SdkBatchAPI(api_key=api_key_in(env))
-    return BatchModel(
-        model,
-        api,
-        store_path=options.store_path,
-        store_replies=options.cache != "off",
-        on_event=on_event,
-        poll_seconds=options.batch_poll_seconds,
-    )
-
-
-def claude_backend(model: Model) -> AnthropicModel | None:
-    """The Claude client under ``model``'s wrappers (the run store's, the batch runner's), if any."""
-    if "docanalyze.models.anthropic.model" not in sys.modules:
-        return None  # never loaded, so there is no Claude client: the SDK is not loaded for it
-    from docanalyze.models.anthropic.model import AnthropicModel
-
-    current: object = model
-    for _ in range(4):
-        if isinstance(current, AnthropicModel):
-            return current
-        current = getattr(current, "inner", None)
-    return None
+    backend, notices = resolve_backend(options.backend, env)
+    wiring = BackendWiring(env, on_event, rate_limiter, concurrency_limiter)
+    model, more = backend.create(options, wiring)
+    return model, notices + more
 
 
 async def prepare_model(model: Model, store: RunStore | None, on_event: EventHandler) -> None:
-    """Before any message request: learn a Claude model from the Models API (once a day, kept
-    in ``store``). Raises ConfigError for a retired or unknown model; a deprecated one, or a
-    Models API that cannot be asked, is a notice."""
-    claude = claude_backend(model)
-    if claude is None or claude.described:
-        return
-    on_event(Waiting("the Models API"))
-    for notice in await claude.describe(store):
+    """Before any message request: what the backend declares it must learn first (the Claude
+    client: its model, from the Models API, once a day, kept in ``store``). Raises ConfigError
+    for a retired or unknown model; a deprecated one, or a Models API that cannot be asked, is
+    a notice."""
+    for notice in await prepare(model, store, on_event):
         on_event(Notice(notice))
 
 
 async def calibrate_model(
     model: Model, store: RunStore | None, prompts: list[str], on_event: EventHandler
 ) -> None:
-    """Fit a Claude model's token estimate to ``count_tokens`` on a few of the run's prompts."""
-    claude = claude_backend(model)
-    if claude is not None:
-        if not claude.calibration.calibrated:
-            on_event(Waiting("count_tokens"))
-        await claude.calibrate(store, prompts)
-
-
-def fallback_notice(primary: str, fallback: str) -> str:
-    """What the user is told when requests move to the fallback model."""
-    return (
-        f"{primary} keeps answering overloaded or server errors: sending the remaining "
-        f"requests to the fallback model {fallback}"
-    )
-
-
-def _retry_reporter(on_event: EventHandler) -> Callable[[RetryEvent], None]:
-    def report(event: RetryEvent) -> None:
-        on_event(RequestRetried(reason=event.reason, delay=event.delay, status=event.status))
-
-    return report
-
-
-def _pause_reporter(on_event: EventHandler) -> Callable[[float], None]:
-    def report(seconds: float) -> None:
-        on_event(Waiting("a rate-limit pause", seconds))
-
-    return report
-
-
-def _fallback_reporter(on_event: EventHandler) -> Callable[[str, str], None]:
-    def report(primary: str, fallback: str) -> None:
-        on_event(Notice(fallback_notice(primary, fallback)))
-
-    return report
-
-
-def _prompt_options_given(options: Options) -> list[str]:
-    """Which of ``--prompts`` and ``--var`` were given."""
-    given = (("--prompts", options.prompts_dir), ("--var", options.variables))
-    return [flag for flag, value in given if value]
-
-
-def _ignored_prompts_notice(flags: list[str]) -> str:
-    """The offline analyzer reads no prompt: what it does with ``flags`` (nothing, but budgets)."""
-    budgets = " (only a template header's max_tokens applies)" if "--prompts" in flags else ""
-    return (
-        f"the offline extractive analyzer reads no prompt: it ignores {' and '.join(flags)}"
-        f"{budgets}; analyze with Claude (ANTHROPIC_API_KEY) to use them"
-    )
-
-
-def _context_window(options: Options) -> int:
-    return limits_for(options.model, context_window=options.context_window).context_window
+    """Fit the backend's token estimate to a few of the run's prompts, when it declares how
+    (the Claude client: to ``count_tokens``); ``on_event`` hears what it waits on."""
+    await calibrate(model, store, prompts, on_event)

@@ -147,7 +147,7 @@ def _request(
 def _report_prefix(ctx: RunContext) -> str:
     """What the report says before the model's text: the offline analyzer's title and
     disclaimer, in the report's language."""
-    if ctx.model.name != "extractive":
+    if not ctx.model.features.offline:
         return ""
     renderer = ctx.renderer
     wording = wording_for(renderer.report_language.code)

@@ -17,8 +17,8 @@ from docanalyze.errors import (
 )
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Model
-from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet
@@ -303,7 +303,7 @@ class Pipeline:
         return Report(
             source=ctx.document.source,
             text=text,
-            backend="extractive" if model.name == "extractive" else "anthropic",
+            backend=model.features.backend,
             model=", ".join(sorted(ctx.models_used)) or model.name,
             page_count=ctx.document.page_count,
             chunks=chunk_results,
@@ -322,7 +322,8 @@ class Pipeline:
             stage_models={part: sorted(names) for part, names in ctx.stage_models.items()},
             retries=events.retries,
             rate_limited=events.rate_limited,
-            batch=self.batch_priced and model.name != "extractive",
+            batch=self.batch_priced and not model.features.offline,
+            offline=model.features.offline,
         )
 
 

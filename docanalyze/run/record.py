@@ -35,7 +35,7 @@ class RunRecorder:
             model.name,
         )
         self.stored: StoredModel | None = None
-        if not injected and model.name != "extractive" and options.cache != "off":
+        if not injected and not model.features.offline and options.cache != "off":
             self.stored = StoredModel(model, self.store, self.run_id, mode=options.cache)
 
     def model(self, model: Model) -> Model:

@@ -32,7 +32,7 @@ def final_prompt(
     renderer: PromptRenderer, partials: list[Partial], chunk_count: int
 ) -> tuple[str, int]:
     """The rendered final prompt and its token estimate."""
-    offline = renderer.limits.name == "extractive"
+    offline = renderer.limits.features.offline
     return renderer.render("final", partials=partials, chunk_count=chunk_count, offline=offline)
 
 

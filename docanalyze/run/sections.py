@@ -150,7 +150,7 @@ def lay_out_final(
 def section_count(renderer: PromptRenderer, material_tokens: int, mode: str) -> int:
     """How many sections a report of ``material_tokens`` of partial results gets under
     ``--final mode`` (below 2: one request)."""
-    if mode == "single" or renderer.limits.name == "extractive":
+    if mode == "single" or renderer.limits.features.offline:
         return 1
     if mode == "auto" and renderer.question:
         return 1

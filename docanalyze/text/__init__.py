@@ -1,1 +1,2 @@
-"""Language-aware text helpers that need no model: token estimates, spans, languages, wording."""
+"""Language-aware text helpers that need no model: token estimates, spans, languages, wording,
+and packing sized items into groups."""

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import anthropic
 
+from docanalyze.models.anthropic.catalog import tokenizer_ratio
 from docanalyze.models.anthropic.error_messages import Endpoint
-from docanalyze.models.catalog import tokenizer_ratio
-from docanalyze.models.model_api import MODEL_INFO_MAX_AGE
+from docanalyze.models.anthropic.model_api import MODEL_INFO_MAX_AGE
 from docanalyze.text.tokens import estimate_for_tokenizer
 
 if TYPE_CHECKING:

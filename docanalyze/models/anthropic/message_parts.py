@@ -1,7 +1,7 @@
 """Translating between our requests and replies and the Messages API's, for direct and batch calls.
 
 :func:`request_params` is the one place that decides what a request sends, by the rules of the
-model that answers it (:class:`~docanalyze.models.capabilities.Capabilities`):
+model that answers it (:class:`~docanalyze.models.anthropic.capabilities.Capabilities`):
 
 - ``thinking``: ``"on"`` sends ``{"type": "adaptive"}`` (budgeted ``enabled`` on a model that has
   only that); ``"off"`` sends the model's way of turning thinking off (``between_tools`` on
@@ -19,8 +19,8 @@ from typing import Any
 
 from anthropic.types import Message, TextBlock, TextBlockParam
 
+from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.base import ModelReply, ModelRequest, Refusal, Usage
-from docanalyze.models.capabilities import Capabilities
 
 __all__ = [
     "MIN_THINKING_BUDGET",

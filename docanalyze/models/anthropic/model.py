@@ -23,13 +23,21 @@ from typing import TYPE_CHECKING
 import anthropic
 
 from docanalyze.errors import ConfigError
+from docanalyze.events import EventHandler, Waiting
 from docanalyze.models.anthropic.attempt import FAILURES, FailureCounts, RequestAttempts
 from docanalyze.models.anthropic.calibration import Calibration
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import CLAUDE_FEATURES, capabilities_of
 from docanalyze.models.anthropic.client import credentials, new_client
 from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.message_parts import reply_from_message
+from docanalyze.models.anthropic.model_api import (
+    ModelDescription,
+    describe_from_catalog,
+    limits_for,
+)
 from docanalyze.models.anthropic.model_lookup import ModelLookup
 from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 from docanalyze.models.anthropic.ratelimit import RateLimiter
@@ -39,10 +47,7 @@ from docanalyze.models.anthropic.retry import (
     call_with_retries,
 )
 from docanalyze.models.anthropic.sender import MessageSender
-from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of
-from docanalyze.models.model_api import ModelDescription, describe_from_catalog, limits_for
+from docanalyze.models.base import ModelReply, ModelRequest
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore
@@ -167,7 +172,7 @@ class AnthropicModel:
         self._client: anthropic.AsyncAnthropic | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    features = ModelFeatures(streams=True)
+    features = CLAUDE_FEATURES
     """Every request is streamed; ``complete`` takes ``on_text`` and ``on_restart``."""
 
     @property
@@ -186,7 +191,7 @@ class AnthropicModel:
         return self._max_output_tokens
 
     def _apply_limits(self, description: ModelDescription | None) -> None:
-        """Take the window and output limit (:func:`~docanalyze.models.model_api.limits_for`)."""
+        """Take the window and output limit (:func:`~docanalyze.models.anthropic.model_api.limits_for`)."""
         limits = limits_for(
             self._model, context_window=self._explicit_window, description=description
         )
@@ -233,8 +238,20 @@ class AnthropicModel:
             )
         return notices
 
-    async def calibrate(self, store: RunStore | None, prompts: Sequence[str]) -> None:
+    async def prepare(self, store: RunStore | None, on_event: EventHandler | None) -> list[str]:
+        """Before the run's first request: :meth:`describe`, unless it ran (its notices)."""
+        if self.described:
+            return []
+        if on_event is not None:
+            on_event(Waiting("the Models API"))
+        return await self.describe(store)
+
+    async def calibrate(
+        self, store: RunStore | None, prompts: Sequence[str], on_event: EventHandler | None
+    ) -> None:
         """Fit the token estimate to ``count_tokens`` on a few of the run's own prompts."""
+        if on_event is not None and not self.calibration.calibrated:
+            on_event(Waiting("count_tokens"))
         await self.calibration.fit(self._bind_to_running_loop(), store, self.endpoint, prompts)
 
     @property

@@ -21,14 +21,14 @@ from docanalyze.models.anthropic.client import CONNECT_TIMEOUT
 from docanalyze.models.anthropic.contact import is_connect_failure
 from docanalyze.models.anthropic.environment import redact
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
-from docanalyze.models.anthropic.retry import RetryEvent, RetryPolicy, call_with_retries
-from docanalyze.models.model_api import (
+from docanalyze.models.anthropic.model_api import (
     MODEL_INFO_MAX_AGE,
     ModelDescription,
     describe_from_api,
     describe_from_catalog,
     lifecycle_problem,
 )
+from docanalyze.models.anthropic.retry import RetryEvent, RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore

@@ -18,9 +18,9 @@ import anthropic
 import httpx2
 from anthropic.types import Message
 
+from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.anthropic.message_parts import reply_text, request_params
 from docanalyze.models.base import ModelRequest
-from docanalyze.models.capabilities import Capabilities
 
 __all__ = ["CONNECT_TIMEOUT", "MessageCall", "MessageSender"]
 

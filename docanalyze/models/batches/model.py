@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from anthropic.types.messages.batch_create_params import Request
 from docanalyze.errors import ModelError
 from docanalyze.events import EventHandler, Notice
 from docanalyze.models.anthropic.message_parts import reply_from_message
-from docanalyze.models.base import Model, ModelFeatures, ModelReply, ModelRequest, ModelWrapper
+from docanalyze.models.base import Model, ModelFeatures, ModelReply, ModelRequest
 from docanalyze.models.batches.api import BatchAPI, BatchGone
 from docanalyze.models.batches.requests import (
     batch_item,
@@ -43,6 +43,7 @@ from docanalyze.models.batches.requests import (
     split_batches,
 )
 from docanalyze.models.stored import call_key
+from docanalyze.models.wrapper import ModelWrapper
 from docanalyze.store import RunStore
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_REQUESTS", "BatchModel"]
@@ -88,8 +89,11 @@ class BatchModel(ModelWrapper):
     submitted and when it ends.
     """
 
-    features = ModelFeatures(batches=True)
-    """A cached prefix needs no warm-up request: a batch is processed as a whole."""
+    @property
+    def features(self) -> ModelFeatures:
+        """``inner``'s, answering in batches and streaming nothing (a cached prefix needs no
+        warm-up request: a batch is processed as a whole)."""
+        return replace(self.inner.features, streams=False, batches=True)
 
     def __init__(
         self,

@@ -15,10 +15,10 @@ from typing import TypeVar, cast
 from anthropic.types.messages import MessageBatchResult
 from anthropic.types.messages.batch_create_params import Request
 
+from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.anthropic.message_parts import request_params
 from docanalyze.models.base import ModelRequest
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.prompting.budgets import pack_in_order
+from docanalyze.text.packing import pack_in_order
 
 __all__ = [
     "CUSTOM_ID_LENGTH",

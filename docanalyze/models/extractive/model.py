@@ -20,9 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from docanalyze.models.anthropic.capabilities import Capabilities
+from docanalyze.models.anthropic.catalog import capabilities_of
 from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
-from docanalyze.models.capabilities import Capabilities
-from docanalyze.models.catalog import capabilities_of
 from docanalyze.models.extractive.relevance import is_relevant, relevance_scores
 from docanalyze.models.extractive.textunits import (
     format_citation,
@@ -35,7 +35,7 @@ from docanalyze.models.extractive.textunits import (
 from docanalyze.text.tokens import estimate_tokens
 from docanalyze.text.wording import Wording, wording_for
 
-__all__ = ["ExtractiveModel"]
+__all__ = ["EXTRACTIVE_FEATURES", "ExtractiveModel"]
 
 MODEL_NAME = "extractive"
 NEAR_DUPLICATE_SIMILARITY = 0.8
@@ -57,6 +57,9 @@ _TRAILING_PUNCTUATION = re.compile(r"[\s.!?。！？;；,，:：]+$")
 _SENTENCE_ENDINGS = ".!?。！？"
 _NON_WORD = re.compile(r"[\W_]+")
 
+EXTRACTIVE_FEATURES = ModelFeatures(backend="extractive", offline=True)
+"""Offline: it quotes the document, takes no thinking, sampling or cache settings."""
+
 
 @dataclass(frozen=True)
 class _Point:
@@ -77,7 +80,7 @@ class ExtractiveModel:
     context_window: int = 200_000
     max_output_tokens: int = 64_000
     name: str = field(default=MODEL_NAME, init=False)
-    features: ModelFeatures = field(default=ModelFeatures(), init=False)
+    features: ModelFeatures = field(default=EXTRACTIVE_FEATURES, init=False)
 
     def rules_of(self, model: str) -> Capabilities:
         """The catalog's request rules of ``model`` (the offline analyzer sends no request)."""

@@ -3,7 +3,7 @@
 Checked against the published model pages, the pricing page and the model deprecations page on
 :data:`PRICES_CHECKED`. Prices are USD per million tokens. With an API key, a run learns the
 window, output limit, thinking types, effort levels and lifecycle of its model from the Models
-API instead (:mod:`docanalyze.models.model_api`); the catalog serves without a key and for the
+API instead (:mod:`docanalyze.models.anthropic.model_api`); the catalog serves without a key and for the
 prices, which the API does not give. A model that is not listed works too: pass
 ``--context-window`` for it, and give its prices with :class:`docanalyze.cost.PriceTable` (or a
 ``DOCANALYZE_PRICES`` file) if you want its cost.
@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from docanalyze.models.capabilities import (
+from docanalyze.models.anthropic.capabilities import (
     EFFORT_LEVELS,
     NO_THINKING,
     UNKNOWN_RULES,
@@ -30,12 +30,14 @@ from docanalyze.models.capabilities import (
     Effort,
     model_version,
 )
+from docanalyze.models.base import ModelFeatures
 
 __all__ = [
     "BATCH_DISCOUNT",
     "CACHE_READ_FACTOR",
     "CACHE_WRITE_1H_FACTOR",
     "CACHE_WRITE_FACTOR",
+    "CLAUDE_FEATURES",
     "DEFAULT_MIN_CACHE_TOKENS",
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
@@ -52,6 +54,18 @@ __all__ = [
 
 PRICES_CHECKED = "2026-12-01"
 DEFAULT_MODEL = "claude-sonnet-5-5"
+CLAUDE_FEATURES = ModelFeatures(
+    backend="anthropic",
+    streams=True,
+    prompt_caching=True,
+    thinking=True,
+    sampling=True,
+    citations=True,
+    structured_output=True,
+    pdf_pages=True,
+)
+"""What the Messages API can do (the client streams every request; with ``--batch`` it goes
+through the Message Batches API instead, see :class:`~docanalyze.models.batches.model.BatchModel`)."""
 CACHE_WRITE_FACTOR = 1.25
 """A 5-minute cache write costs this many times the input price (every model)."""
 CACHE_WRITE_1H_FACTOR = 2.0

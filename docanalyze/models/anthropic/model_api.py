@@ -5,7 +5,7 @@ stored (without any secret) and used for a day. From it a run takes the context 
 (``max_input_tokens``), the largest ``max_tokens``, the thinking types and effort levels the model
 accepts, and its lifecycle: a retired model is an error before any message request, a deprecated
 one a notice with its retirement date. Without a key, or for the facts the API does not give
-(prices, whether a model thinks by default), the catalog (:mod:`docanalyze.models.catalog`)
+(prices, whether a model thinks by default), the catalog (:mod:`docanalyze.models.anthropic.catalog`)
 serves.
 """
 
@@ -16,8 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from docanalyze.errors import ConfigError
-from docanalyze.models.capabilities import UNKNOWN_RULES, Capabilities, capabilities_from_api
-from docanalyze.models.catalog import ModelInfo, model_info
+from docanalyze.models.anthropic.capabilities import (
+    UNKNOWN_RULES,
+    Capabilities,
+    capabilities_from_api,
+)
+from docanalyze.models.anthropic.catalog import ModelInfo, model_info
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",

@@ -16,7 +16,7 @@ Haiku/Opus 4.5      enabled, disabled        off          the default
 
 The 5.x family also rejects non-default ``temperature``/``top_p``/``top_k``, assistant prefill and a
 forced ``tool_choice``. :class:`Capabilities` holds these rules for one model, from the catalog
-(:mod:`docanalyze.models.catalog`) or from the Models API (:func:`capabilities_from_api`).
+(:mod:`docanalyze.models.anthropic.catalog`) or from the Models API (:func:`capabilities_from_api`).
 """
 
 from __future__ import annotations
