@@ -45,11 +45,11 @@ class EchoModel:
     def estimate_tokens(self, text: str) -> int:
         return len(text) // 3 + 1
 
-    async def prepare(self, store: RunStore | None) -> list[str]:
+    async def prepare(self, store: RunStore | None, on_event: object) -> list[str]:
         self.prepared += 1
         return ["echo backend ready"]
 
-    async def calibrate(self, store: RunStore | None, prompts: object) -> None:
+    async def calibrate(self, store: RunStore | None, prompts: object, on_event: object) -> None:
         return None
 
     async def complete(self, request: ModelRequest) -> ModelReply:

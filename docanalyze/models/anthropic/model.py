@@ -238,7 +238,9 @@ class AnthropicModel:
             )
         return notices
 
-    async def prepare(self, store: RunStore | None, on_event: EventHandler | None) -> list[str]:
+    async def prepare(
+        self, store: RunStore | None, on_event: EventHandler | None = None
+    ) -> list[str]:
         """Before the run's first request: :meth:`describe`, unless it ran (its notices)."""
         if self.described:
             return []
@@ -247,7 +249,10 @@ class AnthropicModel:
         return await self.describe(store)
 
     async def calibrate(
-        self, store: RunStore | None, prompts: Sequence[str], on_event: EventHandler | None
+        self,
+        store: RunStore | None,
+        prompts: Sequence[str],
+        on_event: EventHandler | None = None,
     ) -> None:
         """Fit the token estimate to ``count_tokens`` on a few of the run's own prompts."""
         if on_event is not None and not self.calibration.calibrated:
