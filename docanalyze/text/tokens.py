@@ -23,7 +23,13 @@ import math
 import re
 import string
 
-__all__ = ["CJK_CHARACTER", "count_cjk", "estimate_for_tokenizer", "estimate_tokens", "is_cjk_heavy"]
+__all__ = [
+    "CJK_CHARACTER",
+    "count_cjk",
+    "estimate_for_tokenizer",
+    "estimate_tokens",
+    "is_cjk_heavy",
+]
 
 CJK_CHARACTER = re.compile(
     "[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
