@@ -48,6 +48,7 @@ _SENTENCE_END = re.compile(r"(?:[.!?](?=\s|$)|[。！？])[\"'”’」』)）\]
 _MARKUP = re.compile(r"[*_`]+")
 _EDGES = " \"'.,;:!?()[]"
 _BLANK_LINES = re.compile(r"\n{3,}")
+_EMPTY_ITEM = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)])?\s*")
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def check_report(
     dropped: set[int] = set()
     for number, line_edits in edits.items():
         lines[number] = _apply(lines[number], line_edits)
-        if unsupported == "drop" and not _BULLET.sub("", lines[number]).strip():
+        if unsupported == "drop" and _EMPTY_ITEM.fullmatch(lines[number]):
             dropped.add(number)
     text = "\n".join(line for number, line in enumerate(lines) if number not in dropped)
     summary = VerificationSummary.of(checked)
