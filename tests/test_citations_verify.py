@@ -43,7 +43,8 @@ def norm(text: str) -> str:
         ("ninety days — strictly", "ninety days - strictly"),  # dashes
         ("the  keys\n and\tall", "the keys and all"),  # whitespace runs
         ("THE KEYS", "the keys"),  # case
-        ("Café", "Cafe\u0301"),  # composed and decomposed accents
+        ("ÉTÉ Straße", "été strasse"),
+        ("Café au lait", "Cafe\u0301 au lait"),  # composed and decomposed accents
     ],
 )
 def test_page_text_and_quote_normalize_alike(page_text: str, quote: str) -> None:
@@ -60,6 +61,7 @@ def test_page_text_and_quote_normalize_alike(page_text: str, quote: str) -> None
         ("５０００元", "5000元"),  # fullwidth digits
         ("「租金」", "“租金”"),
         ("ｶﾀｶﾅ", "カタカナ"),  # halfwidth katakana
+        ("か\u3099く", "がく"),  # a combining voiced sound mark
     ],
 )
 def test_chinese_page_text_and_quote_normalize_alike(page_text: str, quote: str) -> None:
@@ -227,6 +229,11 @@ def test_claims_are_cited_sentences_outside_headings_and_code() -> None:
         "notice takes ninety days",
     ]
     assert claim_key("- *The*  Landlord keeps the keys (p. 9).") == "the landlord keeps the keys"
+    after_the_end = find_claims("Rent is due. (p. 3) Keys are kept. Deposit (p. 4).")
+    assert [(claim.text, claim.pages) for claim in after_the_end] == [
+        ("Rent is due. (p. 3)", (3,)),
+        ("Deposit (p. 4).", (4,)),
+    ]
 
 
 def test_mark_mode_corrects_pages_marks_unsupported_claims_and_counts() -> None:

@@ -44,7 +44,8 @@ DEFAULT_MARKER = f"{UNSUPPORTED_MARK} unsupported"
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#")
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
-_SENTENCE_END = re.compile(r"(?:[.!?](?=\s|$)|[。！？])[\"'”’」』)）\]*_]*")
+_SENTENCE_END = re.compile(r"(?:[.!?](?=\s|$)|[。！？])[\"'”’」』)）\]*_]*(?:\s*\0+)*")
+"""A sentence's end, with the citations (masked as NULs) right after it."""
 _MARKUP = re.compile(r"[*_`]+")
 _EDGES = " \"'.,;:!?()[]"
 _BLANK_LINES = re.compile(r"\n{3,}")

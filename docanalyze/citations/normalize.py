@@ -11,7 +11,7 @@
 - a hyphen between two letters is removed, with the line break after it if any: ``infor-\\n
   mation`` and ``information`` match, and so do ``well-\\nknown`` and ``well-known`` (a hyphen
   at a line break cannot be told from a hyphenation, so hyphens inside words never count);
-- zero-width spaces and joiners are removed;
+- zero-width spaces and joiners, and variation selectors, are removed;
 - a run of whitespace becomes one space between two letters or digits of a script written with
   spaces, and is removed everywhere else: between CJK characters (CJK has no word boundaries, and
   PDF extraction often puts spaces or line breaks between them), next to punctuation, and at the
@@ -44,16 +44,19 @@ _PUNCTUATION = str.maketrans(
     }
 )
 _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u3099\u309a"
+_KANA = "\u3041-\u3096\u30a1-\u30fa"
+_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff"
 _TOKEN = re.compile(
     # a hyphen between two letters, with the line break after it
     r"(?P<hyphen>(?<=[^\W\d_])[-\u2010\u2011](?:[ \t]*\n\s*)?(?=[^\W\d_]))"
     # soft hyphens and PDFium's markers of a hyphen a line break made
     r"|(?P<soft>[\u00ad\x02\ufffe]\s*)"
-    r"|(?P<invisible>[\u200b-\u200d\u2060\ufeff]+)"
+    r"|(?P<invisible>[\u200b-\u200d\u2060\ufeff\ufe00-\ufe0f]+)"
     # whitespace; a single space between two ASCII letters or digits is left alone, unseen
     r"|(?P<space>\s{2,}|[^ \S]|(?<![A-Za-z0-9]) | (?![A-Za-z0-9]))"
-    # an ASCII letter carrying combining marks, or any other non-ASCII character with its marks
-    rf"|(?P<other>[A-Za-z][{_COMBINING}]+|[^\x00-\x7f][{_COMBINING}]*)"
+    # an ASCII letter or kana carrying combining marks, or a non-ASCII character with its marks,
+    # except the kana and CJK ideographs that normalization leaves as they are
+    rf"|(?P<other>[A-Za-z{_KANA}][{_COMBINING}]+|[^\x00-\x7f{_KANA}{_IDEOGRAPHS}][{_COMBINING}]*)"
 )
 
 
