@@ -10,6 +10,7 @@ from docanalyze.citations.normalize import normalize_for_matching
 from docanalyze.citations.pages import CITATION, format_citation, parse_pages
 from docanalyze.citations.verify import Citation, VerificationSummary, verify
 from docanalyze.document import Document, Page
+from docanalyze.run.several import cite_document
 
 ENGLISH = (
     Page(1, "Lease agreement.\nThe Tenant shall pay the rent on the ﬁrst day of each month."),
@@ -229,9 +230,9 @@ def test_claims_are_cited_sentences_outside_headings_and_code() -> None:
         "notice takes ninety days",
     ]
     assert claim_key("- *The*  Landlord keeps the keys (p. 9).") == "the landlord keeps the keys"
-    after_the_end = find_claims("Rent is due. (p. 3) Keys are kept. Deposit (p. 4).")
+    after_the_end = find_claims("Rent is due. (p. 3). Keys are kept. Deposit (p. 4).")
     assert [(claim.text, claim.pages) for claim in after_the_end] == [
-        ("Rent is due. (p. 3)", (3,)),
+        ("Rent is due. (p. 3).", (3,)),
         ("Deposit (p. 4).", (4,)),
     ]
 
@@ -248,6 +249,14 @@ def test_mark_mode_corrects_pages_marks_unsupported_claims_and_counts() -> None:
     assert checked.text.endswith(
         "\n\nCitations: 1 verified, 1 corrected to their true page, 2 unsupported (marked ⚠).\n"
     )
+
+
+def test_a_corrected_claim_keeps_one_citation_of_its_true_page() -> None:
+    report = "The landlord keeps the keys (p. 3) and more (pp. 4, 7).\n"
+    quotes = {"The landlord keeps the keys and more": "The Landlord keeps the keys"}
+    checked = check_report(report, quotes, ENGLISH)
+    assert checked.text.splitlines()[0] == "The landlord keeps the keys (p. 2) and more."
+    assert checked.citations[0].cited_pages == (3, 4, 7)
 
 
 def test_drop_mode_removes_unsupported_claims_and_their_empty_lines() -> None:
@@ -279,6 +288,13 @@ def test_a_chinese_report_with_fullwidth_citations() -> None:
     dropped = check_report(report, quotes, CHINESE, unsupported="drop")
     assert "养龙" not in dropped.text
     assert [c.status for c in dropped.citations] == ["corrected", "unsupported", "verified"]
+
+
+def test_citations_name_their_document_once() -> None:
+    text = "- Rent (p. 3).\n- Keys (b.pdf, p. 4).\n- 租金（pp. 5–6）"
+    assert cite_document(text, "a.pdf") == (
+        "- Rent (a.pdf, p. 3).\n- Keys (b.pdf, p. 4).\n- 租金(a.pdf, pp. 5–6)"
+    )
 
 
 def test_a_report_of_several_documents_checks_each_against_its_own() -> None:
