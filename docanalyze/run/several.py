@@ -12,7 +12,6 @@ document an event belongs to.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Protocol
 
+from docanalyze.citations.pages import CITATION
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import (
     EXIT_ERROR,
@@ -58,9 +58,6 @@ DOCUMENTS_AT_ONCE = 4
 """How many documents are read and analyzed at the same time."""
 
 _CURRENT_SOURCE: ContextVar[str | None] = ContextVar("docanalyze_source", default=None)
-
-_PAGE_LIST = r"\d+(?:\s*[–—-]\s*\d+)?(?:\s*[,，]\s*\d+(?:\s*[–—-]\s*\d+)?)*"
-_CITATION = re.compile(rf"[(（]\s*(pp?\.\s*{_PAGE_LIST})\s*[)）]")
 
 
 def current_source() -> str | None:
@@ -151,7 +148,9 @@ class DocumentPipeline(Protocol):
 
 def cite_document(text: str, name: str) -> str:
     """Make every page citation of ``text`` name the document: ``(p. 3)`` -> ``(a.pdf, p. 3)``."""
-    return _CITATION.sub(lambda match: f"({name}, {match.group(1)})", text)
+    return CITATION.sub(
+        lambda match: match.group() if match["document"] else f"({name}, {match['cite']})", text
+    )
 
 
 async def analyze_many(

@@ -23,13 +23,20 @@ import math
 import re
 import string
 
-__all__ = ["count_cjk", "estimate_for_tokenizer", "estimate_tokens", "is_cjk_heavy"]
+__all__ = [
+    "CJK_CHARACTER",
+    "count_cjk",
+    "estimate_for_tokenizer",
+    "estimate_tokens",
+    "is_cjk_heavy",
+]
 
-_CJK = re.compile(
+CJK_CHARACTER = re.compile(
     "[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
     "\u3200-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
     "\U00020000-\U0002fa1f]"
 )
+"""One CJK character: an ideograph, kana, hangul, or a CJK or fullwidth punctuation mark."""
 _FREE_OR_WORD = re.compile(r"[A-Za-z0-9 \t\n\r\f\v]+")
 _WORD_BYTES = frozenset((string.ascii_letters + string.digits).encode())
 _MARK_WORD_BYTES = bytes(ord("a") if byte in _WORD_BYTES else ord(" ") for byte in range(256))
@@ -64,7 +71,7 @@ def estimate_tokens(text: str) -> int:
 @functools.lru_cache(maxsize=64)
 def count_cjk(text: str) -> int:
     """How many CJK characters (and CJK or fullwidth punctuation marks) ``text`` has."""
-    return len(text) - len(_CJK.sub("", text))
+    return len(text) - len(CJK_CHARACTER.sub("", text))
 
 
 def estimate_for_tokenizer(text: str, ratio: float) -> int:
@@ -87,4 +94,4 @@ def is_cjk_heavy(text: str, threshold: float = 0.3) -> bool:
     sample = "".join(text[:20000].split())
     if not sample:
         return False
-    return len(_CJK.findall(sample)) / len(sample) >= threshold
+    return len(CJK_CHARACTER.findall(sample)) / len(sample) >= threshold

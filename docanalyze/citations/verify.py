@@ -1,0 +1,116 @@
+"""Each citation checked against the document: verified, corrected to its true page, or unsupported.
+
+A citation is a claim, the pages the model cited for it, and the quote it gave as evidence. Its
+quote is looked up in the pages' text (:func:`~docanalyze.citations.locate.locate`):
+
+- found on a cited page (or across a page break onto one): **verified**;
+- found only on other pages: **corrected**, its pages are where the quote really is;
+- found nowhere, too short to count away from its cited page, or no quote at all:
+  **unsupported**; it has no pages.
+
+Nothing is shown as checked that was not: a claim with no quote is unsupported, not trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from docanalyze.citations.locate import Location, PageIndex, locate
+from docanalyze.document import Page
+
+__all__ = [
+    "UNSUPPORTED_MARK",
+    "CheckedCitation",
+    "Citation",
+    "Status",
+    "UnsupportedMode",
+    "VerificationSummary",
+    "check_citation",
+    "verify",
+]
+
+Status = Literal["verified", "corrected", "unsupported"]
+"""What checking a citation found."""
+UnsupportedMode = Literal["mark", "drop"]
+"""What a report does with an unsupported claim: mark it in place, or leave it out."""
+UNSUPPORTED_MARK = "⚠"
+"""The sign that marks an unsupported claim in a report."""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A claim of a report, the page numbers cited for it, and the quote given as its evidence."""
+
+    claim: str
+    pages: tuple[int, ...]
+    quote: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedCitation:
+    """A :class:`Citation` after checking: ``pages`` are where its quote really is (none when it
+    is unsupported), ``cited_pages`` what was cited; ``location`` is where the quote was found."""
+
+    claim: str
+    pages: tuple[int, ...]
+    quote: str | None
+    status: Status
+    cited_pages: tuple[int, ...]
+    location: Location | None = None
+
+
+def check_citation(citation: Citation, index: PageIndex) -> CheckedCitation:
+    """``citation`` checked against the pages of ``index`` (see the module docstring)."""
+    location = locate(citation.quote, index, citation.pages) if citation.quote else None
+    if location is None:
+        return CheckedCitation(
+            citation.claim, (), citation.quote, "unsupported", citation.pages, None
+        )
+    status: Status = "verified" if set(location.pages) & set(citation.pages) else "corrected"
+    return CheckedCitation(
+        citation.claim, location.pages, citation.quote, status, citation.pages, location
+    )
+
+
+def verify(
+    citations: Iterable[Citation], pages: PageIndex | Sequence[Page]
+) -> list[CheckedCitation]:
+    """Each of ``citations`` checked against ``pages`` (normalized once for all of them)."""
+    index = pages if isinstance(pages, PageIndex) else PageIndex.of(pages)
+    return [check_citation(citation, index) for citation in citations]
+
+
+@dataclass(frozen=True)
+class VerificationSummary:
+    """How many citations of a report were verified, corrected and unsupported."""
+
+    verified: int = 0
+    corrected: int = 0
+    unsupported: int = 0
+
+    @classmethod
+    def of(cls, checked: Iterable[CheckedCitation]) -> VerificationSummary:
+        """The counts of ``checked``."""
+        statuses = [citation.status for citation in checked]
+        return cls(
+            statuses.count("verified"), statuses.count("corrected"), statuses.count("unsupported")
+        )
+
+    @property
+    def total(self) -> int:
+        """How many citations were checked."""
+        return self.verified + self.corrected + self.unsupported
+
+    def describe(self, unsupported: UnsupportedMode = "mark") -> str:
+        """One line for the end of a report, e.g. ``Citations: 41 verified, 3 corrected to their
+        true page, 2 unsupported (marked ⚠).`` (``dropped`` with ``unsupported="drop"``)."""
+        if not self.total:
+            return "Citations: none to check."
+        handled = f"marked {UNSUPPORTED_MARK}" if unsupported == "mark" else "dropped"
+        tail = f" ({handled})" if self.unsupported else ""
+        return (
+            f"Citations: {self.verified} verified, {self.corrected} corrected to their true page, "
+            f"{self.unsupported} unsupported{tail}."
+        )
