@@ -16,8 +16,8 @@ API gives for the source's type:
 The page written in the text is the PDF page, or the "[Page N]" marker before the sentence
 (docanalyze's map prompt marks pages that way); without one, no page is written. With
 ``quote_plain_prompts``, a prompt without citations enabled gets the same bullets with the
-sentence quoted verbatim instead of cited (``- "<sentence>" (p. N)``); otherwise ``plain``
-answers it (default: echo).
+sentence quoted verbatim instead of cited (``- "<sentence>" (p. N)``; in quotes and claims alike,
+each run of whitespace is written as one space); otherwise ``plain`` answers it (default: echo).
 
 :class:`CitationErrors` make the model err, deterministically for a seed: one paged bullet in
 ``wrong_page_every`` writes a wrong ``(p. N)`` (its citation, or quote, stays right), and one reply in
@@ -145,10 +145,9 @@ class CitingResponder:
             count = self._paged_bullets - 1
             if count % self.errors.wrong_page_every == self._wrong_page_phase:
                 page += self._random.randint(1, 3)
-        if claim.citation is None:
-            text = f'- "{claim.sentence}"{_page_note(page)}\n'
-        else:
-            text = f"- {' '.join(claim.sentence.split())}{_page_note(page)}\n"
+        sentence = " ".join(claim.sentence.split())
+        quoted = f'"{sentence}"' if claim.citation is None else sentence
+        text = f"- {quoted}{_page_note(page)}\n"
         if page != claim.page:
             self._record("wrong_page", request, text, claim.facts, page, claim.page)
         return TextPart(text, (claim.citation,) if claim.citation is not None else ())
