@@ -150,7 +150,7 @@ def pdf_pages(data: str) -> tuple[str, ...]:
     return _pdf_page_texts(raw)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)  # a PDF is read several times per request
 def _pdf_page_texts(raw: bytes) -> tuple[str, ...]:
     import pypdf  # only requests with a PDF pay for the import
 
