@@ -7,16 +7,27 @@ serves Message Batches (seeded :class:`BatchFaults` make results errored or expi
 prompt-cache reads and writes in ``usage`` like the real API. ``model_rules=True`` makes it
 follow the published rules of today's models (thinking by default, the 5.x family's 400s,
 refusals, lifecycle, tokenizers): :mod:`fakeserver.model_rules`.
+
+It reads ``document`` blocks (plain text, custom content, base64 PDF) and ``search_result``
+blocks (:mod:`fakeserver.citable`), counts them as input, and answers those with citations
+enabled with cited text blocks (``char_location``, ``content_block_location``,
+``page_location``, ``search_result_location``; ``citations_delta`` events when streamed):
+:mod:`fakeserver.citing`. A model that errs on demand::
+
+    api = FakeMessagesAPI(citation_errors=CitationErrors(wrong_page_every=10, invent_every=10))
+    ...  # one bullet in 10 writes a wrong "(p. N)", one reply in 10 invents an uncited fact
+    api.citation_errors_made  # what it did, to check that each error was caught
 """
 
 from fakeserver.batches import BatchFaults
+from fakeserver.citing import CitationError, CitationErrors, CitingResponder
 from fakeserver.errors import ApiError, ConnectionFault
 from fakeserver.faults import Faults
 from fakeserver.model_rules import TODAYS_MODELS, FakeModel
 from fakeserver.policies import Exchange, LatencyPolicy, RequestPolicy
 from fakeserver.ratelimits import RateLimits
 from fakeserver.recording import RecordedRequest
-from fakeserver.replies import Responder, ScriptedReply, echo_responder
+from fakeserver.replies import Responder, ScriptedReply, TextPart, echo_responder
 from fakeserver.server import FakeMessagesAPI
 from fakeserver.stats import ServerStats
 from fakeserver.tokenizer import count_tokens
@@ -25,6 +36,9 @@ __all__ = [
     "TODAYS_MODELS",
     "ApiError",
     "BatchFaults",
+    "CitationError",
+    "CitationErrors",
+    "CitingResponder",
     "ConnectionFault",
     "Exchange",
     "FakeMessagesAPI",
@@ -37,6 +51,7 @@ __all__ = [
     "Responder",
     "ScriptedReply",
     "ServerStats",
+    "TextPart",
     "count_tokens",
     "echo_responder",
 ]

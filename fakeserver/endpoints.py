@@ -43,6 +43,7 @@ from fakeserver.responses import (
 from fakeserver.settings import ServerSettings
 from fakeserver.stats import StatsRecorder
 from fakeserver.validation import (
+    check_request_size,
     parse_json_body,
     require_headers,
     validate_count_tokens_body,
@@ -228,6 +229,7 @@ class MessagesEndpoints:
         self, request: IncomingRequest, request_id: str, progress: _Progress
     ) -> Response:
         require_headers(request.headers, self.settings.api_key)
+        check_request_size(request.raw_body)
         progress.body = parse_json_body(request.raw_body)
         validate_count_tokens_body(progress.body)
         model = self.composer.model_of(progress.body)
@@ -244,6 +246,7 @@ class MessagesEndpoints:
         self, request: IncomingRequest, request_id: str, progress: _Progress
     ) -> Response:
         require_headers(request.headers, self.settings.api_key)
+        check_request_size(request.raw_body)
         body = progress.body = parse_json_body(request.raw_body)
         progress.stream = body.get("stream") is True
         prepared = self.composer.prepare(body)

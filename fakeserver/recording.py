@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakeserver.citable import citable_text
 from fakeserver.tokenizer import count_tokens
 
 __all__ = [
@@ -31,8 +32,9 @@ TOKENS_PER_REQUEST = 3
 def content_text(content: object) -> str:
     """The text of a message's ``content``: a string, or the text of a list of content blocks.
 
-    Text blocks give their ``text``; a document block with a text source gives its data; a
-    tool_result gives the text of its own content. Other blocks (images, tool calls) give nothing.
+    Text blocks give their ``text``; a document or search_result block gives its title, context
+    and text (:func:`~fakeserver.citable.citable_text`: a PDF's text too); a tool_result gives
+    the text of its own content. Other blocks (images, tool calls) give nothing.
     Block texts are joined with a newline.
     """
     if isinstance(content, str):
@@ -50,12 +52,8 @@ def block_text(block: object) -> str:
     if kind == "text":
         text = block.get("text")
         return text if isinstance(text, str) else ""
-    if kind == "document":
-        source = block.get("source")
-        if isinstance(source, Mapping) and source.get("type") == "text":
-            data = source.get("data")
-            return data if isinstance(data, str) else ""
-        return ""
+    if kind in ("document", "search_result"):
+        return citable_text(block)
     if kind == "tool_result":
         return content_text(block.get("content"))
     return ""

@@ -1,7 +1,9 @@
 """Where reply texts come from (scripted replies, then a responder) and how a reply is finished.
 
 A reply is cut at the first stop sequence found in it, then to ``max_tokens`` tokens of the fake
-tokenizer, and gets the matching ``stop_reason``.
+tokenizer, and gets the matching ``stop_reason``. A reply made of :class:`TextPart` s (a cited
+answer) is cut the same way: the part the cut falls in keeps its text up to the cut but loses
+its citations (in a stream they come after the text), later parts are dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "ReplySource",
     "Responder",
     "ScriptedReply",
+    "TextPart",
     "echo_responder",
     "finish_reply",
     "padded_to_share",
@@ -55,21 +58,45 @@ def padded_to_share(responder: Responder, share: float) -> Responder:
         missing = int(share * request.input_tokens) - count_tokens(text)
         if missing <= 0:
             return answer
-        padded = text + ("\n" + PADDING_LINE) * math.ceil(missing / line_tokens)
-        return replace(answer, text=padded) if isinstance(answer, ScriptedReply) else padded
+        padding = ("\n" + PADDING_LINE) * math.ceil(missing / line_tokens)
+        if not isinstance(answer, ScriptedReply):
+            return text + padding
+        if answer.parts:
+            return ScriptedReply.cited([*answer.parts, TextPart(padding)])
+        return replace(answer, text=text + padding)
 
     return respond
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """One text block of a reply and the citations that back it (the API's ``citations``
+    objects: ``char_location``, ``page_location``, ``content_block_location`` or
+    ``search_result_location``); a part without citations is sent without the field."""
+
+    text: str
+    citations: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
 class ScriptedReply:
     """A reply queued by ``FakeMessagesAPI.enqueue`` (or returned by a responder);
     ``stop_reason`` overrides the computed one, ``stop_details`` goes with a refusal (e.g.
-    ``{"type": "refusal", "category": "cyber", "explanation": "..."}``)."""
+    ``{"type": "refusal", "category": "cyber", "explanation": "..."}``).
+
+    ``parts``, when given, are the reply's text blocks (``text`` is then their texts joined):
+    build such a reply with :meth:`cited`.
+    """
 
     text: str
     stop_reason: str | None = None
     stop_details: Mapping[str, Any] | None = None
+    parts: tuple[TextPart, ...] = ()
+
+    @classmethod
+    def cited(cls, parts: Sequence[TextPart]) -> ScriptedReply:
+        """A reply made of ``parts``, each its own text block with its citations."""
+        return cls("".join(part.text for part in parts), parts=tuple(parts))
 
 
 class ReplySource:
@@ -123,6 +150,8 @@ class Reply:
     thinking_block: bool = False
     stop_details: Mapping[str, Any] | None = None
     report_details: bool = False
+    parts: tuple[TextPart, ...] = ()
+    """The text blocks of a cited reply (their texts joined are ``text``); empty otherwise."""
 
 
 def finish_reply(
@@ -172,7 +201,22 @@ def finish_reply(
         thinking_block=thinking > 0,
         stop_details=scripted.stop_details if stop_reason == "refusal" else None,
         report_details=rules,
+        parts=_parts_up_to(scripted.parts, len(text)),
     )
+
+
+def _parts_up_to(parts: Sequence[TextPart], length: int) -> tuple[TextPart, ...]:
+    """The parts that hold the first ``length`` characters of their joined text; a part cut
+    short keeps no citation."""
+    kept: list[TextPart] = []
+    start = 0
+    for part in parts:
+        room = length - start
+        if room <= 0:
+            break
+        kept.append(part if len(part.text) <= room else TextPart(part.text[:room]))
+        start += len(part.text)
+    return tuple(kept)
 
 
 def _cut_at_stop_sequence(text: str, stop_sequences: Sequence[str]) -> tuple[str, str | None]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakeserver.batch_endpoints import BatchEndpoints
 from fakeserver.batches import BatchFaults, BatchRunner
+from fakeserver.citing import CitationError, CitationErrors, CitingResponder
 from fakeserver.composer import MessageComposer
 from fakeserver.endpoints import MessagesEndpoints
 from fakeserver.faults import FaultInjector, Faults
@@ -30,7 +31,6 @@ from fakeserver.replies import (
     ReplySource,
     Responder,
     ScriptedReply,
-    echo_responder,
     padded_to_share,
 )
 from fakeserver.settings import ServerSettings
@@ -83,6 +83,12 @@ class FakeMessagesAPI:
     (the time to the first token): 0.015 writes about 67 tokens a second, as Claude does. With
     ``reply_share``, replies are padded to that share of their input tokens
     (:func:`~fakeserver.replies.padded_to_share`), as long as a model's would be.
+
+    Without a ``responder``, a request whose documents or search results have citations enabled
+    is answered by a :class:`~fakeserver.citing.CitingResponder`: one cited text block per
+    planted fact. ``citation_errors`` (:class:`~fakeserver.citing.CitationErrors`) make that
+    model err on demand and quote facts verbatim in replies to plain prompts;
+    :attr:`citation_errors_made` lists the errors it made.
     """
 
     def __init__(
@@ -108,6 +114,7 @@ class FakeMessagesAPI:
         models: Sequence[FakeModel] = (),
         token_seconds: float = 0.0,
         reply_share: float | None = None,
+        citation_errors: CitationErrors | None = None,
     ) -> None:
         if stream_chunk_tokens < 1:
             raise ValueError(f"stream_chunk_tokens must be at least 1, got {stream_chunk_tokens}")
@@ -129,7 +136,16 @@ class FakeMessagesAPI:
         )
         self.port = port
         self._log = RequestLog()
-        responder = responder or echo_responder
+        if responder is not None and citation_errors is not None:
+            raise ValueError(
+                "pass citation_errors or a responder, not both "
+                "(give your own CitingResponder its CitationErrors)"
+            )
+        if responder is None:
+            quote = citation_errors is not None
+            responder = CitingResponder(citation_errors, quote_plain_prompts=quote)
+        self.responder = responder
+        """What answers requests after the scripted replies (before ``reply_share`` padding)."""
         if reply_share is not None:
             responder = padded_to_share(responder, reply_share)
         self._replies = ReplySource(responder)
@@ -263,6 +279,14 @@ class FakeMessagesAPI:
     def pending_replies(self) -> int:
         """How many scripted replies have not been used yet."""
         return self._replies.pending()
+
+    @property
+    def citation_errors_made(self) -> list[CitationError]:
+        """The citation errors the fake model made so far, oldest first (empty unless the
+        responder is a :class:`~fakeserver.citing.CitingResponder` told to err)."""
+        if isinstance(self.responder, CitingResponder):
+            return self.responder.errors_made
+        return []
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the server's tokenizer."""

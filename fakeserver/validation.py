@@ -6,10 +6,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from fakeserver.citable import citable_sources
 from fakeserver.errors import ApiError
 
 __all__ = [
+    "MAX_REQUEST_BYTES",
     "check_context_window",
+    "check_request_size",
     "parse_json_body",
     "require_headers",
     "validate_count_tokens_body",
@@ -17,6 +20,19 @@ __all__ = [
 ]
 
 MESSAGE_ROLES = ("user", "assistant")
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""The largest body ``/v1/messages`` and ``count_tokens`` accept (errors page: 32 MB)."""
+
+
+def check_request_size(raw_body: bytes) -> None:
+    """A 413 ``request_too_large`` for a body over :data:`MAX_REQUEST_BYTES`."""
+    if len(raw_body) > MAX_REQUEST_BYTES:
+        raise ApiError(
+            413,
+            f"Request exceeds the maximum allowed number of bytes: {len(raw_body)} > "
+            f"{MAX_REQUEST_BYTES} (32 MB); send large PDFs in several requests",
+            error_type="request_too_large",
+        )
 
 
 def require_headers(headers: Mapping[str, str], expected_api_key: str | None) -> None:
@@ -60,6 +76,7 @@ def validate_count_tokens_body(body: Mapping[str, Any]) -> None:
         raise ApiError(400, "model: Field required (the name of a Claude model)")
     _validate_system(body.get("system"))
     _validate_messages(body.get("messages"))
+    citable_sources(body)  # documents and search results: their shape, citations, PDF pages
 
 
 def validate_messages_body(body: Mapping[str, Any], max_output_tokens: int) -> None:

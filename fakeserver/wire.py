@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fakeserver.replies import Reply
+from fakeserver.replies import Reply, TextPart
 from fakeserver.tokenizer import split_into_chunks
 
 __all__ = [
@@ -92,12 +92,22 @@ def _signature() -> str:
 
 def content_blocks(reply: Reply) -> list[dict[str, Any]]:
     """The content of a reply: a thinking block (display ``omitted``: empty text) when the model
-    thought, then the text."""
+    thought, then the text: one text block, or one per part of a cited reply, each part with
+    citations carrying its ``citations`` list."""
     blocks: list[dict[str, Any]] = []
     if reply.thinking_block:
         blocks.append({"type": "thinking", "thinking": "", "signature": _signature()})
-    blocks.append({"type": "text", "text": reply.text})
+    for part in _text_parts(reply):
+        block: dict[str, Any] = {"type": "text", "text": part.text}
+        if part.citations:
+            block["citations"] = [dict(citation) for citation in part.citations]
+        blocks.append(block)
     return blocks
+
+
+def _text_parts(reply: Reply) -> tuple[TextPart, ...]:
+    """The reply's text blocks: its parts, or its whole text as one block."""
+    return reply.parts or (TextPart(reply.text),)
 
 
 def message_body(*, message_id: str, model: str, reply: Reply, usage: Usage) -> dict[str, Any]:
@@ -126,6 +136,7 @@ def stream_events(
 
     message_start, content_block_start, ping, one content_block_delta per ``tokens_per_delta``
     tokens of text, content_block_stop, message_delta (stop reason and output tokens), message_stop.
+    A cited reply streams one text block per part, each with its ``citations_delta`` events.
     """
     yield (
         "message_start",
@@ -163,25 +174,8 @@ def stream_events(
         )
         yield "content_block_stop", {"type": "content_block_stop", "index": 0}
         index = 1
-    yield (
-        "content_block_start",
-        {
-            "type": "content_block_start",
-            "index": index,
-            "content_block": {"type": "text", "text": ""},
-        },
-    )
-    yield "ping", {"type": "ping"}
-    for chunk in split_into_chunks(reply.text, tokens_per_delta):
-        yield (
-            "content_block_delta",
-            {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "text_delta", "text": chunk},
-            },
-        )
-    yield "content_block_stop", {"type": "content_block_stop", "index": index}
+    for number, part in enumerate(_text_parts(reply)):
+        yield from _text_block_events(part, index + number, tokens_per_delta, ping=number == 0)
     delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}
     final_usage: dict[str, Any] = {"output_tokens": reply.output_tokens}
     if reply.report_details:
@@ -192,6 +186,30 @@ def stream_events(
         {"type": "message_delta", "delta": delta, "usage": final_usage},
     )
     yield "message_stop", {"type": "message_stop"}
+
+
+def _text_block_events(
+    part: TextPart, index: int, tokens_per_delta: int, *, ping: bool
+) -> Iterator[StreamEvent]:
+    """One text block streamed: its start, its text deltas, one ``citations_delta`` per
+    citation (after the text it backs), its stop; the first block is followed by a ping."""
+    start = {"type": "text", "text": ""}
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": index, "content_block": start},
+    )
+    if ping:
+        yield "ping", {"type": "ping"}
+    deltas: list[dict[str, Any]] = [
+        *(
+            {"type": "text_delta", "text": chunk}
+            for chunk in split_into_chunks(part.text, tokens_per_delta)
+        ),
+        *({"type": "citations_delta", "citation": dict(citation)} for citation in part.citations),
+    ]
+    for delta in deltas:
+        yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+    yield "content_block_stop", {"type": "content_block_stop", "index": index}
 
 
 def encode_sse(event: StreamEvent) -> bytes:
