@@ -9,12 +9,15 @@ from docanalyze.models.anthropic.capabilities import Capabilities
 
 __all__ = [
     "CUT_STOP_REASONS",
+    "CitableText",
     "Model",
     "ModelFeatures",
     "ModelLimits",
     "ModelReply",
     "ModelRequest",
     "Refusal",
+    "ReplyBlock",
+    "ReplyCitation",
     "Stage",
     "Thinking",
     "Usage",
@@ -24,6 +27,36 @@ Stage = Literal["map", "reduce", "final"]
 Thinking = Literal["on", "off"]
 CUT_STOP_REASONS = frozenset({"max_tokens", "model_context_window_exceeded"})
 """Stop reasons of a reply that was cut before it ended: at ``max_tokens``, or at the window."""
+
+
+@dataclass(frozen=True)
+class CitableText:
+    """Text a model may cite, sent beside a request's prompt (Claude: as citable content, with
+    the API's Citations on): a page of the document in a map request (``kind="page"``), or one
+    point of a partial result in a reduce or final request (``kind="point"``). ``title`` names
+    it to the model (``Page 4``, ``p. 4``); ``pages`` are the document pages it stands for."""
+
+    text: str
+    title: str
+    pages: tuple[int, ...]
+    kind: Literal["page", "point"] = "page"
+
+
+@dataclass(frozen=True)
+class ReplyCitation:
+    """One citation in a reply: ``source`` indexes the request's :attr:`ModelRequest.citable`,
+    ``cited_text`` is the text the model cited from it (verbatim, by the API's guarantee)."""
+
+    source: int
+    cited_text: str
+
+
+@dataclass(frozen=True)
+class ReplyBlock:
+    """A piece of a reply's text with the citations that back it (none: an uncited statement)."""
+
+    text: str
+    citations: tuple[ReplyCitation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +90,10 @@ class ModelRequest:
     """``output_config.effort`` to send, or None for the model's default."""
     thinking_allowance: int = 0
     """The part of ``max_tokens`` set aside for thinking; the rest is the text's budget."""
+    citable: tuple[CitableText, ...] = ()
+    """What the reply may cite. A backend whose features declare ``citations`` sends it as
+    citable content and answers with :attr:`ModelReply.blocks`; for the others the prompt
+    already carries it (with the instruction to quote verbatim)."""
 
     @property
     def text_budget(self) -> int:
@@ -150,6 +187,9 @@ class ModelReply:
     first_usage: Usage | None = None
     """For a reply answered from the run store (``usage`` is then zero: it costs nothing now),
     the usage it had when it was paid for."""
+    blocks: tuple[ReplyBlock, ...] = ()
+    """The reply's text in pieces with their citations, when the request had ``citable`` text
+    and the backend cites (``text`` is the pieces joined); empty otherwise."""
 
     @property
     def answered_usage(self) -> Usage:
