@@ -15,6 +15,7 @@ from docanalyze.text.language import language_for
 __all__ = [
     "FINAL_CHOICES",
     "THINKING_CHOICES",
+    "UNSUPPORTED_CHOICES",
     "Backend",
     "CacheMode",
     "Options",
@@ -24,6 +25,8 @@ __all__ = [
 Backend = str
 """A registered backend's name (:mod:`docanalyze.models.registry`) or ``auto``."""
 THINKING_CHOICES = ("auto", "on", "off", "api")
+UNSUPPORTED_CHOICES = ("mark", "drop")
+"""``--unsupported``: mark a claim no page supports where it stands, or drop it."""
 FINAL_CHOICES = ("auto", "single", "sections")
 """``--final``: the report in sections when it is long, in one request, or in sections."""
 """``--thinking``: each stage's default, on, off, or no setting at all (the API's defaults)."""
@@ -44,6 +47,8 @@ class Options:
     ``cache``: ``"use"`` answers a call already paid for from the run store, ``"refresh"`` asks
     again and stores the new reply, ``"off"`` neither reads nor writes replies. ``store_path``
     defaults to ``$DOCANALYZE_HOME/docanalyze.sqlite3``.
+    ``unsupported``: a claim whose citation no page supports is marked where it stands
+    (``mark``) or left out of the report (``drop``) (:mod:`docanalyze.citations`).
     ``question`` makes the analysis answer that question; ``language`` (a code such as ``zh``)
     is the report's language, by default the document's (:mod:`docanalyze.text.language`).
     ``batch`` sends the requests through the Message Batches API at half the price
@@ -88,6 +93,7 @@ class Options:
     thinking: str = "auto"
     effort: str | None = None
     final: str = "auto"
+    unsupported: str = "mark"
 
     def __post_init__(self) -> None:
         for name in ("prompts_dir", "store_path"):
@@ -143,6 +149,8 @@ class Options:
             language_for(self.language)
         if self.final not in FINAL_CHOICES:
             raise UsageError(f"--final must be auto, single or sections (got {self.final!r})")
+        if self.unsupported not in UNSUPPORTED_CHOICES:
+            raise UsageError(f"--unsupported must be mark or drop (got {self.unsupported!r})")
         if self.thinking not in THINKING_CHOICES:
             raise UsageError(f"--thinking must be auto, on, off or api (got {self.thinking!r})")
         if self.effort is not None and self.effort not in EFFORT_LEVELS:

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from docanalyze.citations.verify import CheckedCitation
 from docanalyze.exit_codes import EXIT_INCOMPLETE
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 from docanalyze.models.base import Usage
@@ -84,6 +85,10 @@ class Report:
     report is then incomplete."""
     offline: bool = False
     """Whether an offline backend (the extractive analyzer) made the report: no model wrote it."""
+    citations: list[CheckedCitation] = field(default_factory=list)
+    """Every citation of the report, checked in code against the page text
+    (:mod:`docanalyze.citations`): ``verified``, ``corrected`` to its true page, or
+    ``unsupported``. Empty when nothing was checked; nothing unchecked is listed."""
 
     @property
     def exit_code(self) -> int:
@@ -112,6 +117,7 @@ class Report:
             "exit_code": self.exit_code,
             "missing_chunks": list(self.missing_chunks),
             "refused": [dict(part) for part in self.refusals],
+            "citations": [_citation_row(citation) for citation in self.citations],
             "usage": asdict(self.usage),
             "usage_by_model": {name: asdict(usage) for name, usage in self.usage_by_model.items()},
             "usage_by_stage": {name: asdict(usage) for name, usage in self.usage_by_stage.items()},
@@ -142,6 +148,16 @@ class Report:
         from docanalyze.report.html import render_html
 
         return render_html([self])
+
+
+def _citation_row(citation: CheckedCitation) -> dict[str, Any]:
+    """A checked citation as JSON: the claim, its (true) pages, its quote and its status."""
+    return {
+        "claim": citation.claim,
+        "pages": list(citation.pages),
+        "quote": citation.quote,
+        "status": citation.status,
+    }
 
 
 def _rounded(cost: float | None) -> float | None:
