@@ -5,14 +5,25 @@ write :data:`OUTPUT_TOKENS_PER_SECOND`. A stage ends no sooner than its slowest 
 its requests' total time shared by ``--concurrency`` requests in flight, nor than its requests
 and tokens divided by the ``--rpm``, ``--input-tpm`` and ``--output-tpm`` caps. The API's own
 rate limits are not known before a run, so they are not counted.
+
+A corpus (:func:`corpus_time`) is timed as the corpus runner runs it: documents are let in as the
+rate limits and the concurrency ceiling have room, not a fixed number at a time.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["FIRST_TOKEN_SECONDS", "OUTPUT_TOKENS_PER_SECOND", "Pace", "PlannedRequest"]
+__all__ = [
+    "FIRST_TOKEN_SECONDS",
+    "OUTPUT_TOKENS_PER_SECOND",
+    "CorpusTime",
+    "Pace",
+    "PlannedRequest",
+    "corpus_time",
+]
 
 FIRST_TOKEN_SECONDS = 2.0
 """Assumed seconds from sending a request to its first output token."""
@@ -76,3 +87,50 @@ class Pace:
             f"{self.output_tokens_per_second:g} output tokens a second; stages run one after "
             f"another at {limits}; the API's own rate limits are not known before a run"
         )
+
+
+DocumentStages = Sequence[Sequence[PlannedRequest]]
+"""The requests of one document, stage by stage (map, each reduce level, final)."""
+
+
+@dataclass(frozen=True)
+class CorpusTime:
+    """The assumed wall time of a corpus run, and what bounds it (the largest term)."""
+
+    seconds: float
+    bound: str
+    """``the longest document``, ``--concurrency 256``, ``--rpm 4,000``, ..."""
+
+
+def corpus_time(pace: Pace, documents: Sequence[DocumentStages]) -> CorpusTime:
+    """The assumed wall time of a run of ``documents``, each a list of its stages' requests.
+
+    Documents are let in as the limits have room, so all their requests share the ``--concurrency``
+    slots and the rate buckets. A run takes at least its longest document (its stages one after
+    another, each as long as its slowest request), and at least its requests' total time shared
+    by the slots, or its requests and tokens beyond what the caps' buckets hold at the start (a
+    bucket starts full, with a minute's worth) divided by the caps; a request let in last still
+    takes its time, so the rate and slot terms add a document's typical last request (``tail``).
+    """
+    if not documents:
+        return CorpusTime(0.0, "no document")
+    durations = [[[pace.request_seconds(r) for r in stage] for stage in doc] for doc in documents]
+    longest = max(sum(max(stage, default=0.0) for stage in doc) for doc in durations)
+    tail = statistics.fmean(
+        max(next((stage for stage in reversed(doc) if stage), [0.0])) for doc in durations
+    )
+    requests = [request for doc in documents for stage in doc for request in stage]
+    work = sum(seconds for doc in durations for stage in doc for seconds in stage)
+    bounds = {
+        "the longest document": longest,
+        f"--concurrency {pace.concurrency:,}": work / pace.concurrency + tail,
+    }
+    for name, cap, amount in (
+        ("--rpm", pace.rpm, len(requests)),
+        ("--input-tpm", pace.input_tpm, sum(request.input_tokens for request in requests)),
+        ("--output-tpm", pace.output_tpm, sum(request.output_tokens for request in requests)),
+    ):
+        if cap:
+            bounds[f"{name} {cap:,}"] = 60.0 * max(0, amount - cap) / cap + tail
+    bound = max(bounds, key=lambda name: bounds[name])
+    return CorpusTime(bounds[bound], bound)
