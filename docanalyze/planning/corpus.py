@@ -28,7 +28,7 @@ from docanalyze.models.base import Usage
 from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.planning.model import PlannedModel
-from docanalyze.planning.pace import CorpusTime, Pace, corpus_time
+from docanalyze.planning.pace import SLOW_START_SLOTS, CorpusTime, Pace, corpus_time
 from docanalyze.planning.plan import PlanSetup, RunPlan, StagePlan, plan_document
 
 __all__ = ["CALIBRATION_DOCUMENTS", "CorpusPlan", "PlanFailure", "plan_corpus", "plan_corpus_async"]
@@ -128,10 +128,11 @@ class CorpusPlan:
             f"time: each request takes {self.pace.first_token_seconds:g} s to its first token, "
             f"then writes {self.pace.output_tokens_per_second:g} output tokens a second; "
             "documents are let in as the limits have room (not a fixed number at a time), so "
-            f"all requests share --concurrency {self.pace.concurrency:,} and the rate caps, "
-            "whose buckets start full; a run takes at least its longest document; the API's "
-            "own rate limits are not known before a run (give them as --rpm, --input-tpm, "
-            "--output-tpm)"
+            f"all requests share --concurrency {self.pace.concurrency:,} slots (from "
+            f"{SLOW_START_SLOTS}, doubling every round, as the client's adaptive concurrency "
+            "grows) and the rate caps, whose buckets start full; a run takes at least its "
+            "longest document; the API's own rate limits are not known before a run (give "
+            "them as --rpm, --input-tpm, --output-tpm)"
         )
         return [counted if self.exact else first[0], *first[1:4], _cost_assumption(), time]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 __all__ = [
     "FIRST_TOKEN_SECONDS",
     "OUTPUT_TOKENS_PER_SECOND",
+    "SLOW_START_SLOTS",
     "CorpusTime",
     "Pace",
     "PlannedRequest",
@@ -29,6 +30,9 @@ FIRST_TOKEN_SECONDS = 2.0
 """Assumed seconds from sending a request to its first output token."""
 OUTPUT_TOKENS_PER_SECOND = 50.0
 """Assumed speed at which a reply is written."""
+SLOW_START_SLOTS = 8
+"""Requests in flight when a run starts (the client's adaptive concurrency starts there and
+doubles as the server accepts requests: :mod:`docanalyze.models.anthropic.concurrency`)."""
 
 
 @dataclass(frozen=True)
@@ -105,12 +109,14 @@ class CorpusTime:
 def corpus_time(pace: Pace, documents: Sequence[DocumentStages]) -> CorpusTime:
     """The assumed wall time of a run of ``documents``, each a list of its stages' requests.
 
-    Documents are let in as the limits have room, so all their requests share the ``--concurrency``
-    slots and the rate buckets. A run takes at least its longest document (its stages one after
-    another, each as long as its slowest request), and at least its requests' total time shared
-    by the slots, or its requests and tokens beyond what the caps' buckets hold at the start (a
-    bucket starts full, with a minute's worth) divided by the caps; a request let in last still
-    takes its time, so the rate and slot terms add a document's typical last request (``tail``).
+    Documents are let in as the limits have room, so all their requests share the slots and the
+    rate buckets. A run takes at least its longest document (its stages one after another, each
+    as long as its slowest request); at least its requests' total time shared by the slots, which
+    start at :data:`SLOW_START_SLOTS` and double every round (a typical request) up to
+    ``--concurrency``, as the client's adaptive concurrency does; and at least its requests and
+    tokens beyond what the caps' buckets hold at the start (a bucket starts full, with a minute's
+    worth) divided by the caps, plus a document's typical last request (one let in last still
+    takes its time).
     """
     if not documents:
         return CorpusTime(0.0, "no document")
@@ -119,11 +125,14 @@ def corpus_time(pace: Pace, documents: Sequence[DocumentStages]) -> CorpusTime:
     tail = statistics.fmean(
         max(next((stage for stage in reversed(doc) if stage), [0.0])) for doc in durations
     )
+    every = [seconds for doc in durations for stage in doc for seconds in stage]
     requests = [request for doc in documents for stage in doc for request in stage]
-    work = sum(seconds for doc in durations for stage in doc for seconds in stage)
+    round_seconds = statistics.fmean(every) if every else 0.0
     bounds = {
         "the longest document": longest,
-        f"--concurrency {pace.concurrency:,}": work / pace.concurrency + tail,
+        f"--concurrency {pace.concurrency:,}": _slot_seconds(
+            sum(every), pace.concurrency, round_seconds
+        ),
     }
     for name, cap, amount in (
         ("--rpm", pace.rpm, len(requests)),
@@ -134,3 +143,14 @@ def corpus_time(pace: Pace, documents: Sequence[DocumentStages]) -> CorpusTime:
             bounds[f"{name} {cap:,}"] = 60.0 * max(0, amount - cap) / cap + tail
     bound = max(bounds, key=lambda name: bounds[name])
     return CorpusTime(bounds[bound], bound)
+
+
+def _slot_seconds(work: float, ceiling: int, round_seconds: float) -> float:
+    """Seconds to do ``work`` request-seconds in slots that start at :data:`SLOW_START_SLOTS`
+    and double every ``round_seconds`` up to ``ceiling``."""
+    elapsed, slots = 0.0, min(SLOW_START_SLOTS, ceiling)
+    while slots < ceiling and work > slots * round_seconds:
+        work -= slots * round_seconds
+        elapsed += round_seconds
+        slots = min(ceiling, slots * 2)
+    return elapsed + work / slots

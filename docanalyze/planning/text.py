@@ -98,8 +98,9 @@ def _failures(plan: CorpusPlan) -> list[str]:
         return []
     count = _count(len(plan.failures), "document")
     return ["", f"{count} cannot be planned (a run would fail them too):"] + [
-        f"- {failure.message}" if failure.source in failure.message else
-        f"- {failure.source}: {failure.message}"
+        f"- {failure.message}"
+        if failure.source in failure.message
+        else f"- {failure.source}: {failure.message}"
         for failure in plan.failures
     ]
 
