@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ from docanalyze.cli import cli
 from docanalyze.corpus.runner import analyze_corpus
 from docanalyze.cost import input_tokens_with_cache
 from docanalyze.options import Options
-from docanalyze.planning.corpus import CorpusPlan, plan_corpus
+from docanalyze.planning.corpus import CALIBRATION_DOCUMENTS, CorpusPlan, plan_corpus
 from docanalyze.planning.pace import Pace, PlannedRequest, corpus_time
 from docanalyze.planning.plan import plan_run
 from docanalyze.run.pipeline import Pipeline
@@ -153,3 +154,24 @@ def test_dry_run_on_a_folder_shows_the_first_document_and_how_many_follow(
     assert "and 3 more documents follow" in err
     code, out, err = invoke("report", str(paths[2]), str(paths[3]), "--dry-run")
     assert code == 0 and f"dry run: {paths[2]}," in out and "and 1 more document follows" in err
+
+
+def test_exact_counts_the_first_documents_and_calibrates_the_others(
+    make_fake_api: MakeFakeApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    paths = write_corpus(tmp_path / "docs", CALIBRATION_DOCUMENTS + 2)
+    estimated = plan_corpus([str(tmp_path / "docs")])
+    server = make_fake_api(model_rules=True)
+    use_fake_api(monkeypatch, server)
+
+    plan = plan_corpus([str(tmp_path / "docs")], exact=True)
+
+    assert server.requests == []  # no message request
+    counted = [request.input_tokens for request in server.token_counts]
+    assert len(counted) == CALIBRATION_DOCUMENTS  # one map prompt a document
+    ratio = sum(counted) / sum(p.stages[0].input_tokens for p in estimated.plans[:3])
+    assert plan.calibration == pytest.approx(ratio) and ratio < 1
+    assert [p.stages[0].input_tokens for p in plan.plans[:3]] == counted
+    for calibrated, guess in zip(plan.plans[3:], estimated.plans[3:]):
+        assert calibrated.stages[0].input_tokens == math.ceil(guess.stages[0].input_tokens * ratio)
+    assert len(plan.plans) == len(paths) and "calibration" in plan.to_dict()
