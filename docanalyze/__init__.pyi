@@ -38,6 +38,10 @@ from .models.base import (
 from .options import (
     Options as Options,
 )
+from .planning.corpus import (
+    CorpusPlan as CorpusPlan,
+    plan_corpus as plan_corpus,
+)
 from .planning.dry_run import (
     DryRun as DryRun,
     preview_prompts as preview_prompts,

@@ -30,6 +30,8 @@ PUBLIC_NAMES = [
     "DocumentFailure",
     "plan_run",
     "RunPlan",
+    "plan_corpus",
+    "CorpusPlan",
     "preview_prompts",
     "DryRun",
     "analyze_corpus",

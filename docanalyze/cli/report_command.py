@@ -196,9 +196,17 @@ def report(
     if on_ray or ray_address:
         raise click.UsageError("--ray runs folders and globs: give a folder or a quoted glob")
     if dry_run:
-        if len(paths) > 1:
-            raise click.UsageError("--dry-run shows the prompts of one document: give one PATH")
+        if combine and len(paths) > 1:
+            raise click.UsageError("--dry-run shows the prompts of one document: drop --combine")
         _print_dry_run(paths[0], Options(**settings), format_name, output)
+        if len(paths) > 1:
+            more = len(paths) - 1
+            click.echo(
+                f"docanalyze: the prompts of {paths[0]}, the first of {len(paths)} documents; "
+                f"and {more:,} more document{'' if more == 1 else 's'} follow"
+                f"{'s' if more == 1 else ''}, not shown",
+                err=True,
+            )
         return
     if several and not combine:
         _check_no_stream(stream)

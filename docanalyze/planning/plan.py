@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from docanalyze.cost import Prices, PriceTable
+from docanalyze.document import Document
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Usage
@@ -39,9 +40,11 @@ __all__ = [
     "FINAL_OUTPUT_SHARE",
     "MAP_OUTPUT_SHARE",
     "REDUCE_OUTPUT_SHARE",
+    "PlanSetup",
     "PlannedModel",
     "RunPlan",
     "StagePlan",
+    "plan_document",
     "plan_run",
     "plan_run_async",
 ]
@@ -203,23 +206,51 @@ async def plan_run_async(
     **overrides: Any,
 ) -> RunPlan:
     """The asynchronous form of :func:`plan_run`."""
-    options = replace(options or Options(), **overrides)
-    if exact:
-        from docanalyze.models.anthropic.count_tokens import require_api_key
+    setup = await PlanSetup.load(replace(options or Options(), **overrides), prices, exact)
+    document = await asyncio.to_thread(resolve_document, source, password=setup.options.password)
+    return await plan_document(document, setup, exact=exact)
 
-        require_api_key()
-    prompts = PromptSet.load(options.prompts_dir, options.variables)
-    prices = prices if prices is not None else PriceTable.default()
-    if options.batch:
-        prices = prices.discounted(BATCH_DISCOUNT)
-    model = PlannedModel.for_options(options, await described_by_api(options) if exact else None)
-    document = await asyncio.to_thread(resolve_document, source, password=options.password)
-    prepared = await asyncio.to_thread(prepare_run, document, options, prompts, model)
+
+@dataclass(frozen=True)
+class PlanSetup:
+    """What every document of a plan shares: the options, templates, model, prices and pace."""
+
+    options: Options
+    prompts: PromptSet
+    model: PlannedModel
+    prices: PriceTable
+    """The price table, at the batch discount when ``options.batch``."""
+    pace: Pace
+
+    @classmethod
+    async def load(
+        cls, options: Options, prices: PriceTable | None = None, exact: bool = False
+    ) -> PlanSetup:
+        """Load the templates and prices; with ``exact``, check the key and ask the Models API."""
+        if exact:
+            from docanalyze.models.anthropic.count_tokens import require_api_key
+
+            require_api_key()
+        prompts = PromptSet.load(options.prompts_dir, options.variables)
+        prices = prices if prices is not None else PriceTable.default()
+        if options.batch:
+            prices = prices.discounted(BATCH_DISCOUNT)
+        description = await described_by_api(options) if exact else None
+        model = PlannedModel.for_options(options, description)
+        pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)
+        return cls(options, prompts, model, prices, pace)
+
+
+async def plan_document(document: Document, setup: PlanSetup, *, exact: bool = False) -> RunPlan:
+    """The plan of ``document`` (already read); with ``exact``, its map prompts are counted by
+    the API's ``count_tokens`` endpoint."""
+    options = setup.options
+    prepared = await asyncio.to_thread(prepare_run, document, options, setup.prompts, setup.model)
     chunks, renderer = prepared.chunks, prepared.renderer
-    pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)
     map_prompts = [span for chunk in chunks for span in map_spans(renderer, chunk)]
     counts = await _exact_counts(map_prompts, options, exact)
-    stages = simulate(renderer, pace, map_prompts, counts, len(chunks), options.final)
+    stages = simulate(renderer, setup.pace, map_prompts, counts, len(chunks), options.final)
+    model = setup.model
     return RunPlan(
         source=document.source,
         model=model,
@@ -227,9 +258,9 @@ async def plan_run_async(
         chunk_count=len(chunks),
         budgets=renderer.budgets,
         stages=stages,
-        pace=pace,
-        prices=prices.get(model.name),
-        prices_checked=prices.checked,
+        pace=setup.pace,
+        prices=setup.prices.get(model.name),
+        prices_checked=setup.prices.checked,
         exact=exact,
         notices=[] if model.known else [_unknown_model_notice(model)],
         batch=options.batch,

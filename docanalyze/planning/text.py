@@ -1,11 +1,16 @@
-"""The plan of a run as text for a terminal: totals, a table of stages, cost, time, assumptions."""
+"""The plan of a run as text for a terminal: totals, a table of stages, cost, time, assumptions;
+for a corpus, its totals, the largest documents and what bounds the time."""
 
 from __future__ import annotations
 
 from docanalyze.cost import format_usd
+from docanalyze.planning.corpus import CorpusPlan
 from docanalyze.planning.plan import RunPlan
 
-__all__ = ["format_plan"]
+__all__ = ["format_corpus_plan", "format_plan"]
+
+LARGEST_SHOWN = 5
+"""How many of a corpus's documents the text lists (the most requests first)."""
 
 
 def format_plan(plan: RunPlan) -> str:
@@ -30,6 +35,74 @@ def format_plan(plan: RunPlan) -> str:
         *(f"- {assumption}" for assumption in plan.assumptions),
     ]
     return "\n".join(lines) + "\n"
+
+
+def format_corpus_plan(plan: CorpusPlan) -> str:
+    """``plan`` as the lines ``docanalyze plan`` prints for several documents."""
+    lines = [
+        (
+            f"Plan for {_count(plan.documents, 'document')} with {plan.model.name} "
+            f"({plan.model.context_window:,}-token context window); no request was sent."
+        ),
+        "",
+        (
+            f"{_count(plan.documents, 'document')}, {_count(plan.page_count, 'page')}, "
+            f"{_count(plan.chunk_count, 'chunk')}, {_count(plan.requests, 'request')}"
+        ),
+        (
+            f"{plan.input_tokens:,} input tokens, {plan.output_tokens:,} output tokens "
+            f"(of which {plan.thinking_tokens:,} thinking)"
+        ),
+        "",
+        f"Estimated cost: {_corpus_cost(plan)}",
+        f"Estimated time: {_duration(plan.seconds)}, bound by {plan.time.bound}",
+        *_largest(plan),
+        *_failures(plan),
+        "",
+        "Assumptions:",
+        *(f"- {assumption}" for assumption in plan.assumptions),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _corpus_cost(plan: CorpusPlan) -> str:
+    prices = plan.standard_prices
+    if prices is None or plan.standard_cost is None or plan.batch_cost is None:
+        return f"unknown: {plan.plans[0].unknown_price if plan.plans else 'no document'}"
+    return (
+        f"{format_usd(plan.standard_cost)}, or {format_usd(plan.batch_cost)} with --batch "
+        f"({plan.model.name} at ${prices.input:g} input and ${prices.output:g} output per "
+        f"million tokens; prices checked {plan.prices_checked})"
+    )
+
+
+def _largest(plan: CorpusPlan) -> list[str]:
+    """The documents with the most requests, for a start (``--format json`` lists them all)."""
+    if plan.documents <= 1:
+        return []
+    largest = sorted(plan.plans, key=lambda each: (-each.requests, -each.input_tokens))
+    shown = largest[:LARGEST_SHOWN]
+    title = "Largest documents" if len(shown) < plan.documents else "Documents"
+    lines = ["", f"{title} (--format json lists every document):"]
+    for each in shown:
+        lines.append(
+            f"- {each.source}: {_count(each.page_count, 'page')}, "
+            f"{_count(each.requests, 'request')}, {each.input_tokens:,} input tokens, "
+            f"{_duration(each.seconds)} alone"
+        )
+    return lines
+
+
+def _failures(plan: CorpusPlan) -> list[str]:
+    if not plan.failures:
+        return []
+    count = _count(len(plan.failures), "document")
+    return ["", f"{count} cannot be planned (a run would fail them too):"] + [
+        f"- {failure.message}"
+        if failure.source in failure.message
+        else f"- {failure.source}: {failure.message}"
+        for failure in plan.failures
+    ]
 
 
 def _stage_table(plan: RunPlan) -> list[str]:
