@@ -24,8 +24,8 @@ from docanalyze.corpus.files import expand_inputs
 from docanalyze.cost import Prices, PriceTable
 from docanalyze.errors import DocanalyzeError
 from docanalyze.ingest.sources import resolve_document
+from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Usage
-from docanalyze.models.catalog import BATCH_DISCOUNT
 from docanalyze.options import Options
 from docanalyze.planning.model import PlannedModel
 from docanalyze.planning.pace import SLOW_START_SLOTS, CorpusTime, Pace, corpus_time
