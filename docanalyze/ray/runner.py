@@ -112,7 +112,7 @@ class RayExecutor:
 
     async def run(self, job: DocumentJob[Result]) -> Result:
         """Run ``job`` on a worker."""
-        task: Any = _run_on_worker
+        task: Any = _analyze_on_worker
         try:
             result: Result = await task.remote(self.options, job, self.limiter)
         except ray.exceptions.RayTaskError as error:
@@ -130,7 +130,7 @@ def _remote(function: Any) -> Any:
 
 
 @_remote
-def _run_on_worker(options: Options, job: DocumentJob[Result], limiter: Any) -> Result:
+def _analyze_on_worker(options: Options, job: DocumentJob[Result], limiter: Any) -> Result:
     """One document's job, on a worker (its report written to the output folder)."""
     return asyncio.run(_run_here(options, job, limiter))
 
