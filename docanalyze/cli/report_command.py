@@ -149,7 +149,6 @@ def report(
     output: Path | None,
     quiet: bool,
     stream: bool | None,
-    on_ray: bool,
     **settings: Any,
 ) -> None:
     """Write a cited report of each document at PATH ("-" reads stdin).
@@ -161,17 +160,20 @@ def report(
     A PATH that is a folder (its documents, recursively) or a quoted glob ('docs/**/*.pdf') writes
     a report per file under -o (mirroring the folders) and -o/index.jsonl; re-running resumes.
     """
-    shape = {name: settings.pop(name) for name in ("combine", "dry_run", "ray_address")}
     settings["cache"] = settings["cache"] or "use"
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
-    options = Options(**settings)
-    terminal = stdout_is_terminal()
+    shape = {name: settings.pop(name) for name in ("combine", "dry_run", "on_ray", "ray_address")}
     try:
         route = route_report(
-            paths, options, output=output, output_format=format_name, on_ray=on_ray,
-            stream=stream, stdout_is_terminal=terminal, **shape,
-        )  # fmt: skip
+            paths,
+            Options(**settings),
+            output=output,
+            output_format=format_name,
+            stream=stream,
+            stdout_is_terminal=stdout_is_terminal(),
+            **shape,
+        )
     except InputConflict as error:
         raise click.UsageError(str(error)) from None
     _RUNS[route.mode](route, Console(stderr=True, quiet=quiet, soft_wrap=True))
