@@ -171,3 +171,27 @@ def test_the_api_raises_the_same_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(docanalyze.UsageError, match="--combine"):
         pipeline.analyze_many([document, document], combine=True)
     assert model.requests == []
+
+
+def test_a_refusal_in_a_combined_run_keeps_the_partial_report_and_exits_3(
+    use_model: Callable[[RecordingModel], RecordingModel], tmp_path: Path
+) -> None:
+    use_model(IncompleteModel(kind="refused"))
+    first = write_document(tmp_path / "a", pages=8)
+    second = write_document(tmp_path / "b", pages=3)
+    args = ["report", str(first), str(second), "--combine", "--chunk-size", "3000", "-q"]
+    code, out, err = invoke(*args)
+    assert code == EXIT_INCOMPLETE, err
+    assert "Traceback" not in err and "the model refused a map request" in err
+    assert out.startswith("# INCOMPLETE report") and "FACT-0001" in out
+
+    pipeline = docanalyze.Pipeline(client=IncompleteModel(kind="refused"), chunk_size=3000)
+    result = pipeline.analyze_many([first, second], combine=True)
+    assert result.exit_code == EXIT_INCOMPLETE
+    [report] = result.reports
+    [failure] = result.failures
+    assert isinstance(failure.error, docanalyze.RefusedRun) and failure.error.report is report
+    assert not report.complete and report.refusals and report.missing_chunks
+    assert {chunk.source for chunk in report.chunks} == {str(first), str(second)}
+    with RunStore() as store:
+        assert store.list_runs(1)[0].status == "refused"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -13,78 +11,56 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from docanalyze.cli.app import freeze_startup_heap
 from docanalyze.cli.display import retry_detail
-from docanalyze.corpus.files import CorpusFile, expand_inputs
 from docanalyze.corpus.runner import CorpusSummary, FileDone, analyze_corpus
 from docanalyze.cost import format_usd
 from docanalyze.events import Event, Notice, RequestRetried
-from docanalyze.options import Options
 from docanalyze.run.pipeline import Pipeline
+from docanalyze.run.route import DEFAULT_CORPUS_OUTPUT, ReportRoute
 from docanalyze.run.several import current_source
 
-__all__ = ["DEFAULT_CORPUS_OUTPUT", "run_corpus_command"]
-
-DEFAULT_CORPUS_OUTPUT = Path("docanalyze-reports")
-"""Where the reports of a folder or glob go without ``-o``."""
+__all__ = ["run_corpus_command"]
 
 
-def run_corpus_command(
-    paths: Sequence[str],
-    settings: dict[str, Any],
-    *,
-    output_format: str,
-    output: Path | None,
-    quiet: bool,
-    stream: bool | None,
-    ray_address: str | None = None,
-    on_ray: bool = False,
-) -> None:
-    """Analyze the files of folders and globs into ``output``; exit 1 when a file failed,
-    else 3 when a report is incomplete (:attr:`CorpusSummary.exit_code`).
-    ``on_ray``: on the Ray cluster at ``ray_address`` (else ``RAY_ADDRESS``, else a local Ray)."""
-    if stream:
-        raise click.UsageError("--stream writes one report: this run writes one per document")
-    if "-" in paths:
-        raise click.UsageError('"-" (stdin) cannot be given with a folder or glob')
-    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
-    files = expand_inputs(paths, exclude=output or DEFAULT_CORPUS_OUTPUT)
-    if output is None:
-        output = DEFAULT_CORPUS_OUTPUT
+def run_corpus_command(route: ReportRoute, console: Console) -> None:
+    """Analyze the files of folders and globs into the route's folder; exit 1 when a file
+    failed, else 3 when a report is incomplete (:attr:`CorpusSummary.exit_code`). On Ray with
+    ``route.on_ray``: the cluster at ``route.ray_address`` (else ``RAY_ADDRESS``, else a local
+    Ray)."""
+    output = route.output or DEFAULT_CORPUS_OUTPUT
+    if route.default_output:
         console.print(f"docanalyze: writing the reports to {output}/ (-o to choose)")
-    freeze_startup_heap(settings["backend"])
+    freeze_startup_heap(route.options.backend)
     with CorpusDisplay(console) as display:
-        if on_ray:
-            summary = _on_ray(settings, files, output, output_format, display, ray_address)
+        if route.on_ray:
+            summary = _on_ray(route, output, display)
         else:
-            pipeline = Pipeline(Options(**settings), on_event=display.handle)
+            pipeline = Pipeline(route.options, on_event=display.handle)
             summary = analyze_corpus(
-                pipeline, files, output, output_format=output_format, on_file=display.file_done
+                pipeline,
+                route.files,
+                output,
+                output_format=route.output_format,
+                on_file=display.file_done,
             )
-    if not quiet or not summary.ok:
+    if not console.quiet or not summary.ok:
         click.echo(f"docanalyze: {summary_line(summary)}", err=True)
     console.print(f"docanalyze: {usage_line(summary)}", highlight=False)
     if summary.exit_code:
         click.get_current_context().exit(summary.exit_code)
 
 
-def _on_ray(
-    settings: dict[str, Any],
-    files: Sequence[CorpusFile],
-    output: Path,
-    output_format: str,
-    display: CorpusDisplay,
-    address: str | None,
-) -> CorpusSummary:
+def _on_ray(route: ReportRoute, output: Path, display: CorpusDisplay) -> CorpusSummary:
     try:
         from docanalyze.ray.runner import analyze_on_ray
     except ImportError:
         raise click.UsageError("--ray needs Ray: pip install 'docanalyze[ray]'") from None
     return analyze_on_ray(
-        Options(**settings),
-        files,
+        route.options,
+        route.files,
         output,
-        output_format=output_format,
+        output_format=route.output_format,
         on_file=display.file_done,
-        address=address,
+        address=route.ray_address,
         on_event=display.handle,
     )
 

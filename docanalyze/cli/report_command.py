@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,14 @@ from docanalyze.cli.outputs import (
     write_text,
 )
 from docanalyze.cli.shared_options import BackendChoice, analysis_options
-from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
-from docanalyze.options import Options, check_run_shape
+from docanalyze.options import Options
 from docanalyze.report.formats import DEFAULT_FORMAT, OutputFormat, output_format
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
+from docanalyze.run.route import InputConflict, Mode, ReportRoute, route_report
 from docanalyze.run.several import SeveralResult
 
 
@@ -144,14 +145,10 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @debug_option
 def report(
     paths: tuple[str, ...],
-    combine: bool,
     format_name: str,
     output: Path | None,
     quiet: bool,
     stream: bool | None,
-    dry_run: bool,
-    on_ray: bool,
-    ray_address: str | None,
     **settings: Any,
 ) -> None:
     """Write a cited report of each document at PATH ("-" reads stdin).
@@ -163,77 +160,43 @@ def report(
     A PATH that is a folder (its documents, recursively) or a quoted glob ('docs/**/*.pdf') writes
     a report per file under -o (mirroring the folders) and -o/index.jsonl; re-running resumes.
     """
-    several = len(paths) > 1 or combine
-    if paths.count("-") > 1:
-        raise click.UsageError('"-" (stdin) can be given only once')
     settings["cache"] = settings["cache"] or "use"
-    check_run_shape(Options(**settings), combine=combine, on_ray=on_ray)  # before any work
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
-    into_folder = several and not combine and output is not None
-    if into_folder and output is not None and output.is_file():
-        raise click.UsageError(
-            f"-o {output} is a file: with several PATHs, -o names a folder for a report each "
-            "(or add --combine for one report of them all)"
+    shape = {name: settings.pop(name) for name in ("combine", "dry_run", "on_ray", "ray_address")}
+    try:
+        route = route_report(
+            paths,
+            Options(**settings),
+            output=output,
+            output_format=format_name,
+            stream=stream,
+            stdout_is_terminal=stdout_is_terminal(),
+            **shape,
         )
-    # Several files into a folder go through the corpus runner too: each report is written
-    # as soon as it is done (not all at the end), with an index, and a re-run resumes.
-    if (into_folder and "-" not in paths) or any(is_corpus_input(path) for path in paths):
-        if not (combine or dry_run):
-            run_corpus_command(
-                paths,
-                settings,
-                output_format=format_name,
-                output=output,
-                quiet=quiet,
-                stream=stream,
-                ray_address=ray_address,
-                on_ray=on_ray,
-            )
-            return
-        paths = tuple(file.path for file in expand_inputs(paths))
-        several = len(paths) > 1 or combine
-    if on_ray or ray_address:
-        raise click.UsageError("--ray runs folders and globs: give a folder or a quoted glob")
-    if dry_run:
-        if combine and len(paths) > 1:
-            raise click.UsageError("--dry-run shows the prompts of one document: drop --combine")
-        _print_dry_run(paths[0], Options(**settings), format_name, output)
-        if len(paths) > 1:
-            more = len(paths) - 1
-            click.echo(
-                f"docanalyze: the prompts of {paths[0]}, the first of {len(paths)} documents; "
-                f"and {more:,} more document{'' if more == 1 else 's'} follow"
-                f"{'s' if more == 1 else ''}, not shown",
-                err=True,
-            )
-        return
-    if several and not combine:
-        _check_no_stream(stream)
-        stream = False
-    chosen = output_format(format_name)
-    streaming = _should_stream(stream, chosen, output)
-    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
-    writer = StdoutStream() if streaming else None
+    except InputConflict as error:
+        raise click.UsageError(str(error)) from None
+    _RUNS[route.mode](route, Console(stderr=True, quiet=quiet, soft_wrap=True))
+
+
+def _report_one(route: ReportRoute, console: Console) -> None:
+    """One document: its report on stdout (streamed, or rendered on a terminal) or in ``-o``;
+    its usage line; exit 3 when it is incomplete."""
+    chosen = output_format(route.output_format)
+    writer = StdoutStream() if route.options.stream else None
     stopped: IncompleteRun | None = None
-    freeze_startup_heap(settings["backend"])
+    freeze_startup_heap(route.options.backend)
     with ProgressDisplay(console, writer) as display:
-        pipeline = Pipeline(Options(stream=streaming, **settings), on_event=display.handle)
-        if several:
-            several_result = pipeline.analyze_many(paths, combine=combine)
-        else:
-            try:
-                result = pipeline.analyze(paths[0])
-            except IncompleteRun as error:
-                result, stopped = error.report, error
-    if several:
-        _finish_several(several_result, chosen, output, writer, console, combine)
-        return
+        pipeline = Pipeline(route.options, on_event=display.handle)
+        try:
+            result = pipeline.analyze(route.paths[0])
+        except IncompleteRun as error:
+            result, stopped = error.report, error
     text = chosen.render(result)
     if writer is not None:
         writer.finish(text)
     else:
-        write_text(text, output, render=_render_on_terminal(chosen, output))
+        write_text(text, route.output, render=_render_on_terminal(chosen, route.output))
     console.print(_usage_line(result), highlight=False)
     if stopped is not None:
         raise stopped
@@ -241,13 +204,39 @@ def report(
         click.get_current_context().exit(result.exit_code)
 
 
-def _print_dry_run(path: str, options: Options, format_name: str, output: Path | None) -> None:
+def _report_several(route: ReportRoute, console: Console) -> None:
+    """Several documents in memory, a report each or one of them all (``combine``)."""
+    writer = StdoutStream() if route.options.stream else None
+    freeze_startup_heap(route.options.backend)
+    with ProgressDisplay(console, writer) as display:
+        pipeline = Pipeline(route.options, on_event=display.handle)
+        result = pipeline.analyze_many(route.paths, combine=route.mode == "combine")
+    chosen = output_format(route.output_format)
+    _finish_several(result, chosen, route.output, writer, console, route.mode == "combine")
+
+
+def _print_dry_run(route: ReportRoute, _console: Console) -> None:
     """``--dry-run``: the prompts a run would send first, on stdout (or ``-o``)."""
     from docanalyze.planning.dry_run import format_dry_run, preview_prompts
 
-    if format_name != DEFAULT_FORMAT:
-        raise click.UsageError("--dry-run prints the prompts as text: drop --format json")
-    _write(format_dry_run(preview_prompts(path, options)), output)
+    write_text(format_dry_run(preview_prompts(route.paths[0], route.options)), route.output)
+    if len(route.paths) > 1:
+        more = len(route.paths) - 1
+        click.echo(
+            f"docanalyze: the prompts of {route.paths[0]}, the first of {len(route.paths)} "
+            f"documents; and {more:,} more document{'' if more == 1 else 's'} "
+            f"follow{'s' if more == 1 else ''}, not shown",
+            err=True,
+        )
+
+
+_RUNS: dict[Mode, Callable[[ReportRoute, Console], None]] = {
+    "single": _report_one,
+    "several": _report_several,
+    "combine": _report_several,
+    "folder": run_corpus_command,
+    "dry-run": _print_dry_run,
+}
 
 
 def _finish_several(
@@ -281,28 +270,9 @@ def _finish_several(
         click.get_current_context().exit(result.exit_code)
 
 
-def _check_no_stream(stream: bool | None) -> None:
-    if stream:
-        raise click.UsageError("--stream writes one report: add --combine, or give one PATH")
-
-
 def _render_on_terminal(chosen: OutputFormat, output: Path | None) -> bool:
     """Render Markdown for reading when it goes to a terminal (not streamed, not to a file)."""
     return chosen.markdown and output is None and stdout_is_terminal()
-
-
-def _should_stream(stream: bool | None, chosen: OutputFormat, output: Path | None) -> bool:
-    """Stream when asked, or by default when a format that can stream goes to a terminal."""
-    can_stream = chosen.streams and output is None
-    if stream is None:
-        return can_stream and stdout_is_terminal()
-    if stream and not can_stream:
-        raise click.UsageError("--stream writes Markdown to stdout: drop --format json and -o")
-    return stream
-
-
-def _write(text: str, output: Path | None) -> None:
-    write_text(text, output)
 
 
 def _usage_line(result: Report) -> str:

@@ -1,9 +1,10 @@
 """A corpus run: a report per file of folders and globs (thousands of files), plus an index.
 
-``analyze_corpus(pipeline, ["docs/"], "reports/")`` analyzes every document of ``docs/`` with one
-shared model (one rate limiter, one adaptive concurrency) and the run store, at most
-``documents_at_once`` documents at a time, reading each only when its turn comes. Each report is
-written the moment it is done (``reports/a/b.md`` for ``docs/a/b.pdf``, see
+``analyze_corpus(pipeline, ["docs/"], "reports/")`` analyzes every document of ``docs/`` with the
+document runner (:mod:`docanalyze.run.documents`): one shared model (one rate limiter, one
+adaptive concurrency) and the run store, at most ``documents_at_once`` documents at a time, each
+read only when its turn comes. This module is the runner's folder sink: each report is written
+the moment it is done (``reports/a/b.md`` for ``docs/a/b.pdf``, see
 :mod:`docanalyze.corpus.files`) and its line appended to ``reports/index.jsonl`` (see
 :mod:`docanalyze.corpus.index`); no report is kept in memory. A file that cannot be analyzed
 gets a ``failed`` line and does not stop the others.
@@ -21,10 +22,9 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from docanalyze.corpus.files import CorpusFile, expand_inputs
 from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry, report_entry
@@ -32,29 +32,31 @@ from docanalyze.errors import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
     ConfigError,
-    DocanalyzeError,
-    IncompleteRun,
     InputError,
 )
-from docanalyze.events import Notice
-from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report import formats
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
-from docanalyze.run.several import DOCUMENTS_AT_ONCE, running as running_source
-
-if TYPE_CHECKING:
-    from docanalyze.run.pipeline import Pipeline
-
+from docanalyze.run.documents import (
+    DOCUMENTS_AT_ONCE,
+    DocumentPipeline,
+    DocumentRunner,
+    DocumentsAtOnce,
+    ExecutorFactory,
+    InProcess,
+    analyze_source,
+    model_session,
+)
 
 __all__ = [
-    "CorpusRun",
     "CorpusSummary",
     "FileDone",
     "FileHandler",
+    "FileJob",
     "FileTarget",
+    "FolderSink",
     "analyze_corpus",
     "analyze_corpus_async",
     "analyze_file",
@@ -114,22 +116,22 @@ FileHandler = Callable[[FileDone], None]
 
 
 async def analyze_corpus_async(
-    pipeline: Pipeline,
+    pipeline: DocumentPipeline,
     paths: Sequence[str] | Sequence[CorpusFile],
     output_dir: str | os.PathLike[str],
     *,
     output_format: str = formats.DEFAULT_FORMAT,
     on_file: FileHandler | None = None,
     documents_at_once: int = DOCUMENTS_AT_ONCE,
-    make_run: Callable[..., CorpusRun] | None = None,
+    executor: ExecutorFactory = InProcess,
 ) -> CorpusSummary:
     """Analyze every file of ``paths`` (folders, globs, files; or the files that
     :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``.
 
     :func:`analyze_corpus` takes the same arguments and runs to the end before it returns.
-    ``make_run`` makes the run from :class:`CorpusRun`'s arguments (a Ray run's analyzes each
-    file on a worker: :mod:`docanalyze.ray`). ``output_format`` names a format of
-    :mod:`docanalyze.report.formats`.
+    ``executor`` makes the run's executor (:class:`~docanalyze.run.documents.InProcess`, or a
+    Ray run's, which analyzes each file on a worker: :mod:`docanalyze.ray`). ``output_format``
+    names a format of :mod:`docanalyze.report.formats`.
     """
     formats.output_format(output_format)
     out = Path(output_dir)
@@ -137,19 +139,18 @@ async def analyze_corpus_async(
     if not files:
         raise InputError("no documents to analyze: give folders, globs or files")
     _make_folder(out)
-    events = EventLog(pipeline.on_event)
-    model, notices = pipeline.create_model(events)
-    for message in notices:
-        events.emit(Notice(message))
-    run = (make_run or CorpusRun)(pipeline, model, events, out, output_format, on_file, len(files))
-    try:
-        await run.run(files, documents_at_once)
-    finally:
-        run.index.close()
-        if pipeline.owns_model:
-            await model.aclose()
-    run.index.rewrite(file.path for file in files)
-    return run.summary
+    async with model_session(pipeline) as (model, events):
+        sink = FolderSink(pipeline, model, out, output_format, on_file, len(files))
+        runner = DocumentRunner(
+            sink, executor(pipeline, model, events), DocumentsAtOnce(documents_at_once)
+        )
+        try:
+            await runner.run(files)
+            sink.summary.seconds = time.monotonic() - sink.started
+        finally:
+            sink.index.close()
+    sink.index.rewrite(file.path for file in files)
+    return sink.summary
 
 
 @dataclass(frozen=True)
@@ -164,52 +165,69 @@ class FileTarget:
 
 
 async def analyze_file(
-    pipeline: Pipeline, model: Model, events: EventLog, file: CorpusFile, target: FileTarget
+    pipeline: DocumentPipeline,
+    model: Model,
+    events: EventLog,
+    file: CorpusFile,
+    target: FileTarget,
 ) -> IndexEntry:
     """Read and analyze ``file`` with ``model``, write its report (atomically); its entry.
     A file that cannot be analyzed is a ``failed`` entry, never an exception."""
-    started = time.monotonic()
     base = IndexEntry(
         file=file.path, status="failed", sha256=target.digest, settings=target.settings
     )
-    stopped: str | None = None
-    try:
-        document = await asyncio.to_thread(
-            resolve_document, file.path, password=pipeline.options.password
-        )
-        report = await pipeline.analyze_document(document, model, events, started)
-    except IncompleteRun as stop:
-        report, stopped = stop.report, str(stop)
-    except DocanalyzeError as error:
-        return _with_error(base, str(error))
+    outcome = await analyze_source(pipeline, model, events, file.path)
+    if outcome.report is None:
+        return _with_error(base, str(outcome.error))
     relative = str(target.report_path)
-    text = formats.output_format(target.output_format).render(report)
+    text = formats.output_format(target.output_format).render(outcome.report)
     try:
         await asyncio.to_thread(_write_atomically, target.out / relative, text)
     except OSError as error:
         return _with_error(base, f"cannot write {target.out / relative}: {error.strerror}")
-    return report_entry(base, report, relative, stopped)
+    stopped = None if outcome.error is None else str(outcome.error)
+    return report_entry(base, outcome.report, relative, stopped)
 
 
-class CorpusRun:
-    """The state of one corpus run: the index, the counts, and what each file needs.
+@dataclass(frozen=True)
+class FileJob:
+    """One file of a corpus run into its report and index entry, wherever it runs."""
 
-    :meth:`analyze` does one file's work; a run on a Ray cluster
-    (:mod:`docanalyze.ray`) sends it to a worker instead."""
+    file: CorpusFile
+    target: FileTarget
+
+    async def run(
+        self, pipeline: DocumentPipeline, model: Model, events: EventLog, worker: str | None
+    ) -> IndexEntry:
+        """Analyze the file and write its report; its entry (naming ``worker``, if any)."""
+        entry = await analyze_file(pipeline, model, events, self.file, self.target)
+        return entry if worker is None else replace(entry, worker=worker)
+
+    def lost(self, why: str) -> IndexEntry:
+        """The ``failed`` entry of a file whose work never came back."""
+        target = self.target
+        base = IndexEntry(
+            file=self.file.path, status="failed", sha256=target.digest, settings=target.settings
+        )
+        return _with_error(base, why)
+
+
+class FolderSink:
+    """Where a corpus run's reports go: the folder, the index, the counts, and resume.
+
+    A file done by an earlier run (see the module's docstring) needs no job; every other file's
+    job writes its report, and its entry is appended to the index as soon as it comes back."""
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: DocumentPipeline,
         model: Model,
-        events: EventLog,
         out: Path,
         output_format: str,
         on_file: FileHandler | None,
         total: int,
     ) -> None:
         self.pipeline = pipeline
-        self.model = model
-        self.events = events
         self.out = out
         self.suffix = formats.output_format(output_format).suffix
         self.output_format = output_format
@@ -222,39 +240,32 @@ class CorpusRun:
         self.started = time.monotonic()
         self.in_flight = 0
 
-    async def run(self, files: Sequence[CorpusFile], documents_at_once: int) -> None:
-        """Each file in turn on ``documents_at_once`` workers; files are read only when due."""
-        queue = iter(files)
-        workers = max(1, min(documents_at_once, len(files)))
-        await asyncio.gather(*(self._worker(queue) for _ in range(workers)))
-        self.summary.seconds = time.monotonic() - self.started
-
-    async def _worker(self, queue: Iterator[CorpusFile]) -> None:
-        for file in queue:
-            entry, skipped = await self._one(file)
-            self._count(entry, skipped)
-            if not skipped:
-                self.index.append(entry)
-            if self.on_file is not None:
-                summary = self.summary
-                done = summary.complete + summary.incomplete + summary.failed
-                self.on_file(
-                    FileDone(entry, skipped, done, summary.total, summary.failed, self.in_flight)
-                )
-
-    async def _one(self, file: CorpusFile) -> tuple[IndexEntry, bool]:
-        """The file's entry, and whether it was skipped (already done)."""
+    async def job(self, position: int, file: CorpusFile) -> FileJob | None:
+        """The file's job, or None when an earlier run did it (then it is counted as done)."""
         report_path = file.report_path(self.suffix)
         digest = await asyncio.to_thread(_file_hash, file.path)
         previous = self.index.previous.get(file.path)
         if previous is not None and self._done_before(previous, digest, str(report_path)):
-            return previous, True
+            self._done(previous, skipped=True)
+            return None
         self.in_flight += 1
-        try:
-            with running_source(file.path):
-                return await self.analyze(file, digest, report_path), False
-        finally:
-            self.in_flight -= 1
+        target = FileTarget(self.out, report_path, self.output_format, digest, self.settings)
+        return FileJob(file, target)
+
+    def take(self, position: int, entry: IndexEntry) -> None:
+        """Append the entry of a file analyzed to the index, and count it."""
+        self.in_flight -= 1
+        self.index.append(entry)
+        self._done(entry, skipped=False)
+
+    def _done(self, entry: IndexEntry, *, skipped: bool) -> None:
+        self._count(entry, skipped)
+        if self.on_file is not None:
+            summary = self.summary
+            done = summary.complete + summary.incomplete + summary.failed
+            self.on_file(
+                FileDone(entry, skipped, done, summary.total, summary.failed, self.in_flight)
+            )
 
     def _done_before(self, entry: IndexEntry, digest: str | None, report: str) -> bool:
         return (
@@ -265,18 +276,6 @@ class CorpusRun:
             and entry.settings == self.settings
             and entry.report == report
             and (self.out / report).is_file()
-        )
-
-    async def analyze(
-        self, file: CorpusFile, digest: str | None, report_path: PurePosixPath
-    ) -> IndexEntry:
-        """Analyze ``file`` into its report; its index entry (a Ray run does this on a worker)."""
-        return await analyze_file(
-            self.pipeline,
-            self.model,
-            EventLog(self.events.handler, notices=list(self.events.notices)),
-            file,
-            FileTarget(self.out, report_path, self.output_format, digest, self.settings),
         )
 
     def _count(self, entry: IndexEntry, skipped: bool) -> None:
@@ -314,7 +313,7 @@ async def _corpus_files(paths: Sequence[str] | Sequence[CorpusFile], out: Path) 
     return await asyncio.to_thread(expand_inputs, given, exclude=out)
 
 
-def settings_fingerprint(pipeline: Pipeline, model: Model) -> str:
+def settings_fingerprint(pipeline: DocumentPipeline, model: Model) -> str:
     """A hash of what shapes a report: the model, the templates, the variables and budgets."""
     options = pipeline.options
     shaping = {

@@ -17,33 +17,26 @@ import functools
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import replace
-from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import ray
 
 from docanalyze.corpus.files import CorpusFile
-from docanalyze.corpus.index import IndexEntry
-from docanalyze.corpus.runner import (
-    CorpusRun,
-    CorpusSummary,
-    FileHandler,
-    FileTarget,
-    analyze_corpus_async,
-    analyze_file,
-)
+from docanalyze.corpus.runner import CorpusSummary, FileHandler, analyze_corpus_async
 from docanalyze.errors import DocanalyzeError
+from docanalyze.models.base import Model
 from docanalyze.options import Options, check_run_shape
 from docanalyze.ray.limiter import ClusterConcurrency, ClusterRateLimiter, start_rate_limiter
 from docanalyze.report.formats import DEFAULT_FORMAT
 from docanalyze.run.backend import create_model
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
+from docanalyze.run.documents import DocumentJob, DocumentPipeline
 from docanalyze.run.pipeline import Pipeline
-from docanalyze.run.several import running
 
-__all__ = ["TASK_RETRIES", "analyze_on_ray", "analyze_on_ray_async", "connect"]
+__all__ = ["TASK_RETRIES", "RayExecutor", "analyze_on_ray", "analyze_on_ray_async", "connect"]
+
+Result = TypeVar("Result")
 
 TASK_RETRIES = 3
 """How often Ray runs a document again whose worker died."""
@@ -95,7 +88,7 @@ async def analyze_on_ray_async(
             output_format=output_format,
             on_file=on_file,
             documents_at_once=tasks_at_once,
-            make_run=functools.partial(RayCorpusRun, limiter=limiter),
+            executor=functools.partial(RayExecutor, limiter=limiter),
         )
     finally:
         ray.kill(limiter)
@@ -106,33 +99,29 @@ analyze_on_ray.__doc__ = """Analyze every document of ``paths`` on the Ray clust
 ``output_dir``, to the end: the arguments of :func:`analyze_on_ray_async`."""
 
 
-class RayCorpusRun(CorpusRun):
-    """A corpus run whose documents are analyzed by Ray tasks, paced by one limiter."""
+class RayExecutor:
+    """The executor of a Ray run: each document's job runs in a Ray task, paced by one
+    limiter for the cluster. A job whose task kept dying is the document's failure; a
+    :class:`DocanalyzeError` on a worker (no key there) stops the run."""
 
-    def __init__(self, *args: Any, limiter: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self, pipeline: DocumentPipeline, model: Model, events: EventLog, *, limiter: Any
+    ) -> None:
+        self.options = pipeline.options
         self.limiter = limiter
 
-    async def analyze(
-        self, file: CorpusFile, digest: str | None, report_path: PurePosixPath
-    ) -> IndexEntry:
-        target = FileTarget(self.out, report_path, self.output_format, digest, self.settings)
+    async def run(self, job: DocumentJob[Result]) -> Result:
+        """Run ``job`` on a worker."""
         task: Any = _analyze_on_worker
         try:
-            entry: IndexEntry = await task.remote(self.pipeline.options, file, target, self.limiter)
+            result: Result = await task.remote(self.options, job, self.limiter)
         except ray.exceptions.RayTaskError as error:
             if isinstance(error.cause, DocanalyzeError):
                 raise error.cause from None  # e.g. no key on the worker: the run cannot go on
             raise
         except ray.exceptions.RayError as error:
-            return IndexEntry(
-                file=file.path,
-                status="failed",
-                sha256=digest,
-                settings=self.settings,
-                error=f"the Ray task failed {TASK_RETRIES + 1} times: {type(error).__name__}",
-            )
-        return entry
+            return job.lost(f"the Ray task failed {TASK_RETRIES + 1} times: {type(error).__name__}")
+        return result
 
 
 def _remote(function: Any) -> Any:
@@ -141,29 +130,21 @@ def _remote(function: Any) -> Any:
 
 
 @_remote
-def _analyze_on_worker(
-    options: Options, file: CorpusFile, target: FileTarget, limiter: Any
-) -> IndexEntry:
-    """One document, on a worker: its report written to ``target``, its index entry."""
-    return asyncio.run(_analyze_here(options, file, target, limiter))
+def _analyze_on_worker(options: Options, job: DocumentJob[Result], limiter: Any) -> Result:
+    """One document's job, on a worker (its report written to the output folder)."""
+    return asyncio.run(_run_here(options, job, limiter))
 
 
-async def _analyze_here(
-    options: Options, file: CorpusFile, target: FileTarget, limiter: Any
-) -> IndexEntry:
-    events = EventLog(None)
+async def _run_here(options: Options, job: DocumentJob[Result], limiter: Any) -> Result:
     model, _ = create_model(
         options,
         rate_limiter=ClusterRateLimiter(limiter),
         concurrency_limiter=ClusterConcurrency(limiter),
     )
-    pipeline = Pipeline(options, client=model)
     try:
-        with running(file.path):
-            entry = await analyze_file(pipeline, model, events, file, target)
+        return await job.run(Pipeline(options, client=model), model, EventLog(None), worker_name())
     finally:
         await model.aclose()
-    return replace(entry, worker=worker_name())
 
 
 def worker_name() -> str:

@@ -182,7 +182,7 @@ class Pipeline:
         except RefusalStop:
             await ctx.wait_for_requests_in_flight()
             timings["total"] = time.monotonic() - started
-            raise self._refused_run(ctx, chunks, events, timings) from None
+            raise self.refused_run(ctx, chunks, events, timings) from None
 
     def run_context(self, renderer: PromptRenderer, model: Model, events: EventLog) -> RunContext:
         """The state of a run with ``model`` of the prompts of ``renderer``: prices and the
@@ -262,7 +262,7 @@ class Pipeline:
             stop_message(work, budget.limit, budget.spent, budget.refused), report
         )
 
-    def _refused_run(
+    def refused_run(
         self,
         ctx: RunContext,
         chunks: list[Chunk],
