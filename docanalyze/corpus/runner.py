@@ -183,7 +183,7 @@ async def analyze_file(
     except DocanalyzeError as error:
         return _with_error(base, str(error))
     relative = str(target.report_path)
-    text = formats.output_format(target.output_format).render(report)
+    text = formats.output_format(target.output_format).render_to(report, target.out / relative)
     try:
         await asyncio.to_thread(_write_atomically, target.out / relative, text)
     except OSError as error:
