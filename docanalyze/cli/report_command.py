@@ -10,7 +10,12 @@ from rich.console import Console
 
 from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
 from docanalyze.cli.corpus_command import run_corpus_command
-from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
+from docanalyze.cli.display import (
+    ProgressDisplay,
+    StdoutStream,
+    print_unsupported_notice,
+    retry_detail,
+)
 from docanalyze.cli.outputs import (
     RegisteredFormat,
     stdout_is_terminal,
@@ -22,7 +27,7 @@ from docanalyze.corpus.files import expand_inputs, is_corpus_input
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
-from docanalyze.options import Options, check_run_shape
+from docanalyze.options import UNSUPPORTED_CHOICES, Options, check_run_shape
 from docanalyze.report.formats import DEFAULT_FORMAT, OutputFormat, output_format
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
@@ -82,6 +87,13 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     help="Write here: a file, or a folder (one file per document) with several PATHs; "
     "for a folder or glob PATH, the folder of reports and index.jsonl "
     "[default: docanalyze-reports/].",
+)
+@click.option(
+    "--unsupported",
+    type=click.Choice(UNSUPPORTED_CHOICES),
+    default=Options.unsupported,
+    show_default=True,
+    help="A claim no page supports: mark it where it stands, or drop it from the report.",
 )
 @click.option(
     "--combine",
@@ -219,14 +231,17 @@ def report(
             except IncompleteRun as error:
                 result, stopped = error.report, error
     if several:
-        _finish_several(several_result, chosen, output, writer, console, combine)
+        _finish_several(
+            several_result, chosen, output, writer, console, combine, settings["unsupported"]
+        )
         return
-    text = chosen.render(result)
+    text = chosen.render_to(result, output)
     if writer is not None:
         writer.finish(text)
     else:
         write_text(text, output, render=_render_on_terminal(chosen, output))
     console.print(_usage_line(result), highlight=False)
+    print_unsupported_notice(console, result, settings["unsupported"])
     if stopped is not None:
         raise stopped
     if not result.complete:
@@ -249,6 +264,7 @@ def _finish_several(
     writer: StdoutStream | None,
     console: Console,
     combine: bool,
+    unsupported: str,
 ) -> None:
     """Write the reports of several documents, their usage lines and errors; exit 1 when a
     document has no report, else 3 when a report is incomplete."""
@@ -256,7 +272,7 @@ def _finish_several(
         write_several_to_dir(result, chosen, output)
     elif result.reports:
         text = (
-            chosen.render(result.reports[0])
+            chosen.render_to(result.reports[0], output)
             if combine
             else chosen.render_many(result.reports, result.failures)
         )
@@ -267,6 +283,7 @@ def _finish_several(
     for name, report in zip(result.inputs, result.reports):
         line = _usage_line(report)
         console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
+        print_unsupported_notice(console, report, unsupported, None if combine else name)
     for failure in result.failures:
         click.echo(f"Error: {failure.message}", err=True)
     if result.exit_code:
