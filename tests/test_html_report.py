@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -49,6 +50,16 @@ def parse(page: str) -> TagChecker:
     checker.close()
     assert checker.errors == [] and checker.stack == [], (checker.errors, checker.stack)
     return checker
+
+
+CITE_ELEMENT = re.compile(
+    r'<span class="cite"[^>]*><(a|span)[^>]*>([^<]*)</\1>.*?</span></span></span>'
+)
+
+
+def without_cite_elements(page: str) -> str:
+    """``page`` with each citation element (quote popover, page link) back to its pages."""
+    return CITE_ELEMENT.sub(r"\2", page)
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -138,11 +149,13 @@ def test_html_shows_a_quote_that_begins_with_a_number_as_written(quote: str) -> 
     page = render_html([numbered_report(text)])
     checker = parse(page)
     assert "ol" not in checker.tags
+    page = without_cite_elements(page)
     assert f"<li>{quote} (p. 3)</li>" in page and f"<p>{quote}</p>" in page
 
 
 def test_html_keeps_a_numbered_list_the_model_wrote() -> None:
     page = render_html([numbered_report("# Report\n\n1. First step. (p. 1)\n2. Second. (p. 2)\n")])
+    page = without_cite_elements(page)
     assert "<ol>\n<li>First step. (p. 1)</li>" in page
 
 

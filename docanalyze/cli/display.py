@@ -27,12 +27,25 @@ from docanalyze.events import (
     Waiting,
 )
 from docanalyze.models.base import Stage
+from docanalyze.report.citation_notice import unsupported_notice
+from docanalyze.report.result import Report
 from docanalyze.run.several import current_source
 
 
 def retry_detail(retries: int, rate_limited: int) -> str:
     """``2 retries, 1 rate-limited``."""
     return f"{retries} {'retry' if retries == 1 else 'retries'}, {rate_limited} rate-limited"
+
+
+def print_unsupported_notice(
+    console: Console, report: Report, unsupported: str, name: str | None = None
+) -> None:
+    """Say on stderr how many claims of ``report`` no page supports were marked or left out
+    (``unsupported``: ``--unsupported``), naming the document ``name`` if given."""
+    notice = unsupported_notice(report.citations, unsupported)
+    if notice is not None:
+        named = f"{name}: " if name else ""
+        console.print(f"docanalyze: {named}{notice}", highlight=False, markup=False)
 
 
 def waiting_detail(event: Waiting) -> str:

@@ -58,7 +58,7 @@ def write_several_to_dir(
     written: list[Path] = []
     for report, name in zip(result.reports, targets):
         target = directory / name
-        write_text(output.render(report), target)
+        write_text(output.render_to(report, target), target)
         written.append(target)
     return written
 

@@ -11,7 +11,12 @@ from rich.console import Console
 
 from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
 from docanalyze.cli.corpus_command import run_corpus_command
-from docanalyze.cli.display import ProgressDisplay, StdoutStream, retry_detail
+from docanalyze.cli.display import (
+    ProgressDisplay,
+    StdoutStream,
+    print_unsupported_notice,
+    retry_detail,
+)
 from docanalyze.cli.outputs import (
     RegisteredFormat,
     stdout_is_terminal,
@@ -22,7 +27,7 @@ from docanalyze.cli.shared_options import BackendChoice, analysis_options
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
-from docanalyze.options import Options
+from docanalyze.options import UNSUPPORTED_CHOICES, Options
 from docanalyze.report.formats import DEFAULT_FORMAT, OutputFormat, output_format
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
@@ -83,6 +88,13 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     help="Write here: a file, or a folder (one file per document) with several PATHs; "
     "for a folder or glob PATH, the folder of reports and index.jsonl "
     "[default: docanalyze-reports/].",
+)
+@click.option(
+    "--unsupported",
+    type=click.Choice(UNSUPPORTED_CHOICES),
+    default=Options.unsupported,
+    show_default=True,
+    help="A claim no page supports: mark it where it stands, or drop it from the report.",
 )
 @click.option(
     "--combine",
@@ -192,12 +204,13 @@ def _report_one(route: ReportRoute, console: Console) -> None:
             result = pipeline.analyze(route.paths[0])
         except IncompleteRun as error:
             result, stopped = error.report, error
-    text = chosen.render(result)
+    text = chosen.render_to(result, route.output)
     if writer is not None:
         writer.finish(text)
     else:
         write_text(text, route.output, render=_render_on_terminal(chosen, route.output))
     console.print(_usage_line(result), highlight=False)
+    print_unsupported_notice(console, result, route.options.unsupported)
     if stopped is not None:
         raise stopped
     if not result.complete:
@@ -212,7 +225,15 @@ def _report_several(route: ReportRoute, console: Console) -> None:
         pipeline = Pipeline(route.options, on_event=display.handle)
         result = pipeline.analyze_many(route.paths, combine=route.mode == "combine")
     chosen = output_format(route.output_format)
-    _finish_several(result, chosen, route.output, writer, console, route.mode == "combine")
+    _finish_several(
+        result,
+        chosen,
+        route.output,
+        writer,
+        console,
+        route.mode == "combine",
+        route.options.unsupported,
+    )
 
 
 def _print_dry_run(route: ReportRoute, _console: Console) -> None:
@@ -246,6 +267,7 @@ def _finish_several(
     writer: StdoutStream | None,
     console: Console,
     combine: bool,
+    unsupported: str,
 ) -> None:
     """Write the reports of several documents, their usage lines and errors; exit 1 when a
     document has no report, else 3 when a report is incomplete."""
@@ -253,7 +275,7 @@ def _finish_several(
         write_several_to_dir(result, chosen, output)
     elif result.reports:
         text = (
-            chosen.render(result.reports[0])
+            chosen.render_to(result.reports[0], output)
             if combine
             else chosen.render_many(result.reports, result.failures)
         )
@@ -264,6 +286,7 @@ def _finish_several(
     for name, report in zip(result.inputs, result.reports):
         line = _usage_line(report)
         console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
+        print_unsupported_notice(console, report, unsupported, None if combine else name)
     for failure in result.failures:
         click.echo(f"Error: {failure.message}", err=True)
     if result.exit_code:

@@ -180,7 +180,9 @@ async def analyze_file(
     if outcome.report is None:
         return _with_error(base, str(outcome.error))
     relative = str(target.report_path)
-    text = formats.output_format(target.output_format).render(outcome.report)
+    text = formats.output_format(target.output_format).render_to(
+        outcome.report, target.out / relative
+    )
     try:
         await asyncio.to_thread(_write_atomically, target.out / relative, text)
     except OSError as error:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from docanalyze.errors import ConfigError
@@ -54,7 +55,9 @@ class OutputFormat:
     ``render``, one report as text.
 
     ``render_several`` writes several reports to one stream (and may list the documents that
-    failed); without it, the reports' texts follow each other. ``streams``: the text is the
+    failed); without it, the reports' texts follow each other. ``render_file`` renders one report
+    for the file it will be written to (an HTML page links the source PDF relative to it);
+    without it, ``render``. ``streams``: the text is the
     report's Markdown as the model writes it, so it can be written while it is written
     (``--stream``); ``markdown``: the text is Markdown, shown rendered on a terminal.
     """
@@ -65,6 +68,13 @@ class OutputFormat:
     render_several: SeveralRenderer | None = None
     streams: bool = False
     markdown: bool = False
+    render_file: Callable[[Report, Path], str] | None = None
+
+    def render_to(self, report: Report, path: Path | None) -> str:
+        """One report as text for the file ``path`` (None: for a stream)."""
+        if path is None or self.render_file is None:
+            return self.render(report)
+        return self.render_file(report, path)
 
     def render_many(self, reports: Sequence[Report], failures: Sequence[FailedDocument]) -> str:
         """Several reports (and the documents that failed) as one text."""
@@ -129,4 +139,14 @@ register_format(
     )
 )
 register_format(OutputFormat("json", ".json", Report.to_json, render_several=_json_several))
-register_format(OutputFormat("html", ".html", Report.to_html, render_several=_html_several))
+
+
+def _html_file(report: Report, path: Path) -> str:
+    return report.to_html(output=path)
+
+
+register_format(
+    OutputFormat(
+        "html", ".html", Report.to_html, render_several=_html_several, render_file=_html_file
+    )
+)

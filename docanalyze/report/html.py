@@ -3,11 +3,13 @@
 The page is rendered from ``templates/report.html.j2`` with autoescaping on. Markdown (the report
 and each chunk's extraction) becomes HTML through :mod:`docanalyze.report.markdown`: raw HTML
 disabled, so markup written in a document or by the model is shown as text, never run, and a quote
-that begins like a numbered item is shown as written.
+that begins like a numbered item is shown as written. The report's page citations show their
+quotes and link their pages (:mod:`docanalyze.report.html_citations`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,8 +19,10 @@ from typing import Protocol
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from docanalyze.citations.verify import CheckedCitation
 from docanalyze.models.base import Usage
 from docanalyze.report.figures import format_usd, input_tokens_with_cache
+from docanalyze.report.html_citations import PageLinks, cited_markdown_to_html
 from docanalyze.report.markdown import markdown_to_html
 
 __all__ = ["ShownChunk", "ShownReport", "render_html"]
@@ -75,6 +79,8 @@ class ShownReport(Protocol):
     def complete(self) -> bool: ...
     @property
     def missing_chunks(self) -> Sequence[int]: ...
+    @property
+    def citations(self) -> Sequence[CheckedCitation]: ...
 
 
 @dataclass(frozen=True)
@@ -101,9 +107,19 @@ class _ReportView:
     chunks: list[_ChunkView]
 
 
-def render_html(reports: Sequence[ShownReport], *, title: str | None = None) -> str:
-    """One HTML page showing ``reports`` in order, each followed by its chunks' extractions."""
-    views = [_report_view(report) for report in reports]
+def render_html(
+    reports: Sequence[ShownReport],
+    *,
+    title: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+) -> str:
+    """One HTML page showing ``reports`` in order, each followed by its chunks' extractions.
+
+    ``output`` is the file the page is written to: its citations link the pages of a source PDF
+    relative to that file's folder (without it, to the source's path as given).
+    """
+    folder = None if output is None else Path(output).parent
+    views = [_report_view(report, number, folder) for number, report in enumerate(reports, 1)]
     page_title = title or " · ".join(view.source for view in views) or "docanalyze"
     return _environment().get_template(TEMPLATE_NAME).render(title=page_title, reports=views)
 
@@ -119,15 +135,27 @@ def _environment() -> Environment:
     )
 
 
-def _report_view(report: ShownReport) -> _ReportView:
+def _report_view(report: ShownReport, number: int, folder: Path | None) -> _ReportView:
     return _ReportView(
         source=report.source,
         facts=_facts(report),
         warnings=_warnings(report),
         notices=list(report.notices),
-        body=markdown_to_html(report.text, quoted=report.offline),
+        body=cited_markdown_to_html(
+            report.text,
+            report.citations,
+            PageLinks(_sources(report), folder),
+            quoted=report.offline,
+            id_prefix=f"report-{number}-cite",
+        ),
         chunks=[_chunk_view(chunk, quoted=report.offline) for chunk in report.chunks],
     )
+
+
+def _sources(report: ShownReport) -> tuple[str, ...]:
+    """The documents of ``report``: each chunk's (a combined report), else the report's own."""
+    named = dict.fromkeys(chunk.source for chunk in report.chunks if chunk.source)
+    return tuple(named) or (report.source,)
 
 
 def _facts(report: ShownReport) -> list[_Fact]:

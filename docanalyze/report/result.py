@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -143,11 +144,15 @@ class Report:
         """:meth:`to_dict` as indented JSON (non-ASCII kept readable)."""
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
-    def to_html(self) -> str:
-        """The report as a standalone HTML page, with each chunk's extraction below it."""
+    def to_html(self, *, output: str | os.PathLike[str] | None = None) -> str:
+        """The report as a standalone HTML page, with each chunk's extraction below it.
+
+        ``output``: the file the page will be written to, so that its citations link the pages
+        of a source PDF relative to it (without it, to the source's path as given).
+        """
         from docanalyze.report.html import render_html
 
-        return render_html([self])
+        return render_html([self], output=output)
 
 
 def _citation_row(citation: CheckedCitation) -> dict[str, Any]:
