@@ -12,16 +12,20 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+import docanalyze
+from docanalyze.document import Document, Page
 from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.anthropic.catalog import capabilities_of
 from docanalyze.models.anthropic.message_parts import reply_from_message, request_params
 from docanalyze.models.anthropic.model import AnthropicModel
 from docanalyze.models.base import (
+    CITABLE_BLOCK_TOKENS,
     CitableText,
     ModelReply,
     ModelRequest,
@@ -33,10 +37,14 @@ from docanalyze.models.base import (
 from docanalyze.models.batches.api import SdkBatchAPI
 from docanalyze.models.batches.model import BatchModel
 from docanalyze.models.stored import StoredModel, call_key
+from docanalyze.prompting.budgets import plan_budgets
+from docanalyze.prompting.renderer import PromptRenderer
+from docanalyze.prompting.templates import PromptSet
 from docanalyze.store import RunStore
+from docanalyze.text.tokens import estimate_tokens
 from fakeserver import FakeMessagesAPI
 from fakeserver.tokenizer import count_tokens
-from tests.fakes import RecordingModel
+from tests.fakes import CLAUDE_LIKE, RecordingModel
 from tests.test_fake_server import sdk_client
 
 MODEL = "claude-sonnet-4-5"
@@ -296,3 +304,38 @@ def test_a_store_made_before_blocks_were_kept_still_answers(tmp_path: Path) -> N
         store.put_call("k2", "map", ModelReply("new", "end_turn", MODEL, blocks=BLOCKS), None)
         new = store.get_call("k2")
     assert new is not None and new.as_reply().blocks == BLOCKS
+
+
+# --- token estimates ----------------------------------------------------------------------------
+
+
+def renderer(model: RecordingModel) -> PromptRenderer:
+    document = Document("doc.txt", tuple(Page(n, text) for n, text in PAGE_TEXTS.items()))
+    options = docanalyze.Options()
+    return PromptRenderer(document, model, PromptSet.load(), plan_budgets(options, model))
+
+
+def test_the_input_estimate_counts_the_citable_texts_a_citing_backend_is_sent() -> None:
+    citing, plain = RecordingModel(), RecordingModel()
+    plain.features = replace(CLAUDE_LIKE, citations=False)
+    bare = renderer(citing).input_estimate(request(citable=()))
+    cited = renderer(citing).input_estimate(request())
+    texts = sum(estimate_tokens(f"{page.title} {page.text}") for page in PAGES)
+    assert cited - bare >= texts + len(PAGES) * CITABLE_BLOCK_TOKENS
+    assert renderer(plain).input_estimate(request()) == bare  # its prompt carries them
+
+
+def test_the_rate_limiter_is_asked_for_the_citable_texts_too(fake_api: FakeMessagesAPI) -> None:
+    model = claude(fake_api)
+    asked: list[int] = []
+    acquire = model.limiter.acquire
+
+    async def recording_acquire(input_estimate: int, max_tokens: int) -> Any:
+        asked.append(input_estimate)
+        return await acquire(input_estimate, max_tokens)
+
+    model.limiter.acquire = recording_acquire  # type: ignore[method-assign]
+    complete(model, request(citable=()))
+    complete(model, request())
+    pages = sum(model.estimate_tokens(page.text) for page in PAGES)
+    assert asked[1] - asked[0] >= pages
