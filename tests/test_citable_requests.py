@@ -42,7 +42,7 @@ from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
 from docanalyze.store import RunStore
 from docanalyze.text.tokens import estimate_tokens
-from fakeserver import FakeMessagesAPI
+from fakeserver import CitationErrors, FakeMessagesAPI
 from fakeserver.tokenizer import count_tokens
 from tests.fakes import CLAUDE_LIKE, RecordingModel
 from tests.test_fake_server import sdk_client
@@ -339,3 +339,24 @@ def test_the_rate_limiter_is_asked_for_the_citable_texts_too(fake_api: FakeMessa
     complete(model, request())
     pages = sum(model.estimate_tokens(page.text) for page in PAGES)
     assert asked[1] - asked[0] >= pages
+
+
+def test_an_erring_model_writes_wrong_pages_and_invents_claims_our_blocks_keep_apart(
+    make_fake_api: Callable[..., FakeMessagesAPI],
+) -> None:
+    api = make_fake_api(citation_errors=CitationErrors(wrong_page_every=3, invent_every=2, seed=1))
+    replies = [complete(claude(api), request()) for _ in range(4)]  # 12 paged bullets
+    errors = api.citation_errors_made
+    request_ids = [recorded.request_id for recorded in api.requests]
+    assert sum(error.kind == "wrong_page" for error in errors) == 4
+    assert sum(error.kind == "invented" for error in errors) == 2
+    for error in errors:
+        reply = replies[request_ids.index(error.request_id)]
+        [block] = [block for block in reply.blocks if block.text == error.text]
+        if error.kind == "invented":
+            assert block.citations == ()
+            continue
+        [citation] = block.citations
+        source = PAGES[citation.source]
+        assert source.pages == (error.true_page,) != (error.page_written,)
+        assert error.facts[0] in citation.cited_text and citation.cited_text in source.text
