@@ -21,7 +21,14 @@ from typing import Any
 
 from docanalyze.errors import StoreError
 from docanalyze.models.base import ModelReply, Usage
-from docanalyze.store_records import CacheStats, RunRecord, StoredCall, SubmittedBatch
+from docanalyze.store_records import (
+    CacheStats,
+    RunRecord,
+    StoredCall,
+    SubmittedBatch,
+    blocks_from_json,
+    blocks_to_json,
+)
 from docanalyze.store_runs import StoredReply, record_from_row, with_stored_spend
 
 __all__ = [
@@ -55,7 +62,8 @@ CREATE TABLE IF NOT EXISTS calls (
     duration REAL NOT NULL,
     created_at REAL NOT NULL,
     run_id TEXT,
-    thinking_tokens INTEGER NOT NULL DEFAULT 0
+    thinking_tokens INTEGER NOT NULL DEFAULT 0,
+    blocks TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -136,7 +144,7 @@ class RunStore:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
                 connection.executescript(_SCHEMA)
-                _add_thinking_column(connection)
+                _add_missing_columns(connection)
                 return connection
             except sqlite3.OperationalError as error:
                 connection.close()
@@ -176,13 +184,14 @@ class RunStore:
         """The stored reply for ``key``, if any."""
         with self._guard() as db:
             row = db.execute(
-                f"SELECT text, stop_reason, model, duration, {_USAGE_COLUMNS} FROM calls "
-                "WHERE key = ?",
+                f"SELECT text, stop_reason, model, duration, blocks, {_USAGE_COLUMNS} "
+                "FROM calls WHERE key = ?",
                 (key,),
             ).fetchone()
         if row is None:
             return None
-        return StoredCall(row[0], row[1], row[2], Usage(1, *row[4:]), row[3])
+        usage = Usage(1, *row[5:])
+        return StoredCall(row[0], row[1], row[2], usage, row[3], blocks_from_json(row[4]))
 
     def put_call(self, key: str, stage: str, reply: ModelReply, run_id: str | None) -> None:
         """Store (or replace) the reply for ``key``, committed before this returns."""
@@ -191,8 +200,8 @@ class RunStore:
             db.execute(
                 "INSERT OR REPLACE INTO calls (key, model, stage, text, stop_reason, "
                 "input_tokens, output_tokens, cache_creation_input_tokens, "
-                "cache_read_input_tokens, duration, created_at, run_id, thinking_tokens) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "cache_read_input_tokens, duration, created_at, run_id, thinking_tokens, "
+                "blocks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     reply.model,
@@ -207,6 +216,7 @@ class RunStore:
                     time.time(),
                     run_id,
                     usage.thinking_tokens,
+                    blocks_to_json(reply.blocks),
                 ),
             )
 
@@ -353,13 +363,16 @@ class RunStore:
         return int(deleted)
 
 
-def _add_thinking_column(connection: sqlite3.Connection) -> None:
-    """Stores made before thinking was counted get the column, 0 for their replies."""
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Stores made before thinking was counted get the column, 0 for their replies; stores
+    made before replies were kept in cited blocks get ``blocks``, empty for theirs."""
     columns = {row[1] for row in connection.execute("PRAGMA table_info(calls)")}
     if "thinking_tokens" not in columns:
         connection.execute(
             "ALTER TABLE calls ADD COLUMN thinking_tokens INTEGER NOT NULL DEFAULT 0"
         )
+    if "blocks" not in columns:
+        connection.execute("ALTER TABLE calls ADD COLUMN blocks TEXT")
 
 
 def _is_busy(error: sqlite3.Error) -> bool:

@@ -2,27 +2,70 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docanalyze.models.base import ModelReply, Usage
+from docanalyze.models.base import ModelReply, ReplyBlock, ReplyCitation, Usage
 
-__all__ = ["CacheStats", "RunRecord", "StoredCall", "SubmittedBatch"]
+__all__ = [
+    "CacheStats",
+    "RunRecord",
+    "StoredCall",
+    "SubmittedBatch",
+    "blocks_from_json",
+    "blocks_to_json",
+]
 
 
 @dataclass(frozen=True)
 class StoredCall:
-    """A stored reply, as a :class:`ModelReply` would carry it."""
+    """A stored reply, as a :class:`ModelReply` would carry it (with its cited blocks)."""
 
     text: str
     stop_reason: str
     model: str
     usage: Usage
     duration: float
+    blocks: tuple[ReplyBlock, ...] = ()
 
     def as_reply(self) -> ModelReply:
-        return ModelReply(self.text, self.stop_reason, self.model, self.usage, self.duration)
+        return ModelReply(
+            self.text, self.stop_reason, self.model, self.usage, self.duration, blocks=self.blocks
+        )
+
+
+def blocks_to_json(blocks: tuple[ReplyBlock, ...]) -> str | None:
+    """A reply's blocks as the store keeps them: ``[{"text", "citations": [{"source",
+    "cited_text"}]}]``; None for a reply without blocks."""
+    if not blocks:
+        return None
+    return json.dumps(
+        [
+            {
+                "text": block.text,
+                "citations": [
+                    {"source": c.source, "cited_text": c.cited_text} for c in block.citations
+                ],
+            }
+            for block in blocks
+        ],
+        ensure_ascii=False,
+    )
+
+
+def blocks_from_json(stored: str | None) -> tuple[ReplyBlock, ...]:
+    """The blocks :func:`blocks_to_json` wrote (none for a row stored without them)."""
+    if not stored:
+        return ()
+    return tuple(
+        ReplyBlock(
+            block["text"],
+            tuple(ReplyCitation(int(c["source"]), c["cited_text"]) for c in block["citations"]),
+        )
+        for block in json.loads(stored)
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ API gives for the source's type:
 - PDF: ``page_location`` on the sentence's page (``end_page_number`` exclusive).
 
 The page written in the text is the PDF page, or the "[Page N]" marker before the sentence
-(docanalyze's map prompt marks pages that way); without one, no page is written. With
+(docanalyze's map prompt marks pages that way), else the page the source's title names
+(``Page N`` for a document, ``p. N`` or ``pp. N–M`` for a search result: the first page, as
+docanalyze titles the pages and points it sends); without one, no page is written. With
 ``quote_plain_prompts``, a prompt without citations enabled gets the same bullets with the
 sentence quoted verbatim instead of cited (``- "<sentence>" (p. N)``; in quotes and claims alike,
 each run of whitespace is written as one space); otherwise ``plain`` answers it (default: echo).
@@ -42,6 +44,8 @@ __all__ = ["FACT", "CitationError", "CitationErrors", "CitingResponder"]
 
 FACT = re.compile(r"FACT-\d+")
 """How the tests and fixtures spell a planted fact."""
+TITLE_PAGE = re.compile(r"^\s*(?:Page|pp?\.)\s*(\d+)")
+"""A source title that names a page: ``Page 4``, ``p. 4``, ``pp. 4–6`` (its first page)."""
 
 INVENTED_FACT_BASE = 9000
 
@@ -189,7 +193,8 @@ def _page_note(page: int | None) -> str:
 
 def _claims(source: CitableSource, *, facts_only: bool) -> Iterator[_Claim]:
     """The claims of one source: its fact sentences (or, without ``facts_only``, its first)."""
-    page: int | None = None
+    titled = TITLE_PAGE.match(source.title or "")
+    page: int | None = int(titled.group(1)) if titled else None
     for unit_index, unit in enumerate(source.units):
         for start, end in sentence_spans(unit):
             sentence = unit[start:end]

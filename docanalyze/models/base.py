@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from docanalyze.models.anthropic.capabilities import Capabilities
 
 __all__ = [
+    "CITABLE_BLOCK_TOKENS",
     "CUT_STOP_REASONS",
     "CitableText",
     "Model",
@@ -21,12 +23,16 @@ __all__ = [
     "Stage",
     "Thinking",
     "Usage",
+    "estimate_input_tokens",
 ]
 
 Stage = Literal["map", "reduce", "final"]
 Thinking = Literal["on", "off"]
 CUT_STOP_REASONS = frozenset({"max_tokens", "model_context_window_exceeded"})
 """Stop reasons of a reply that was cut before it ended: at ``max_tokens``, or at the window."""
+CITABLE_BLOCK_TOKENS = 12
+"""Input tokens a citable block costs beyond its title and text (its type, source and citations
+setting; the API adds a few more for citations it enables): an estimate's margin."""
 
 
 @dataclass(frozen=True)
@@ -91,14 +97,35 @@ class ModelRequest:
     thinking_allowance: int = 0
     """The part of ``max_tokens`` set aside for thinking; the rest is the text's budget."""
     citable: tuple[CitableText, ...] = ()
-    """What the reply may cite. A backend whose features declare ``citations`` sends it as
-    citable content and answers with :attr:`ModelReply.blocks`; for the others the prompt
-    already carries it (with the instruction to quote verbatim)."""
+    """What the reply may cite, all of one kind (pages, or points). A backend whose features
+    declare ``citations`` sends it as citable content and answers with
+    :attr:`ModelReply.blocks`; for the others the prompt already carries it (with the
+    instruction to quote verbatim)."""
+
+    def __post_init__(self) -> None:
+        if len({text.kind for text in self.citable}) > 1:
+            raise ValueError("a request's citable texts must be all pages or all points")
 
     @property
     def text_budget(self) -> int:
         """The output tokens meant for the reply's text."""
         return self.max_tokens - self.thinking_allowance
+
+
+def estimate_input_tokens(
+    request: ModelRequest, estimate: Callable[[str], int], *, cites: bool
+) -> int:
+    """The input tokens ``request`` is estimated to cost, by ``estimate``: its prompt and system
+    prompt and, sent to a backend that ``cites``, each citable text with its title (and
+    :data:`CITABLE_BLOCK_TOKENS` for the block around them). The one count of a request's input
+    for the window check, the rate limiter and the offline usage."""
+    tokens = estimate(request.prompt)
+    if request.system:
+        tokens += estimate(request.system)
+    if cites:
+        for citable in request.citable:
+            tokens += estimate(citable.title) + estimate(citable.text) + CITABLE_BLOCK_TOKENS
+    return tokens
 
 
 @dataclass(frozen=True)

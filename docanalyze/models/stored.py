@@ -17,7 +17,8 @@ KEY_VERSION = 1
 
 
 def call_key(model: str, request: ModelRequest) -> str:
-    """The hash of everything that decides a reply: the model, the parameters and the prompt."""
+    """The hash of everything that decides a reply: the model, the parameters, the prompt and
+    the citable texts sent beside it."""
     identity = {
         "version": KEY_VERSION,
         "model": request.model or model,
@@ -29,6 +30,10 @@ def call_key(model: str, request: ModelRequest) -> str:
     if request.thinking is not None or request.effort is not None:
         identity["thinking"] = request.thinking
         identity["effort"] = request.effort
+    if request.citable:  # a request without citable text keeps the key it always had
+        identity["citable"] = [
+            [text.kind, text.title, list(text.pages), text.text] for text in request.citable
+        ]
     canonical = json.dumps(identity, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

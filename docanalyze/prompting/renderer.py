@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from docanalyze.document import Document
-from docanalyze.models.base import ModelLimits, ModelRequest, Stage
+from docanalyze.models.base import ModelLimits, ModelRequest, Stage, estimate_input_tokens
 from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.cache import SharedInstructions, shared_instructions
 from docanalyze.prompting.templates import PromptSet, TemplateName
@@ -120,8 +120,9 @@ class PromptRenderer:
         )
 
     def input_estimate(self, request: ModelRequest) -> int:
-        """The estimated input tokens of ``request``: its prompt and its system prompt."""
-        tokens = self.limits.estimate_tokens(request.prompt)
-        if request.system:
-            tokens += self.limits.estimate_tokens(request.system)
-        return tokens
+        """The estimated input tokens of ``request``: its prompt, its system prompt and the
+        citable texts the model is sent (:func:`~docanalyze.models.base.estimate_input_tokens`)."""
+        limits = self.limits
+        return estimate_input_tokens(
+            request, limits.estimate_tokens, cites=limits.features.citations
+        )

@@ -62,6 +62,8 @@ class Capabilities:
     default_effort: Effort | None = None
     off_efforts: tuple[Effort, ...] = EFFORT_LEVELS
     rejects_sampling: bool = False
+    citations: bool = True
+    """Whether the model cites documents and search results (every active model but Haiku 3)."""
     known: bool = True
     """False for a model nobody describes: its settings are sent as asked, unchecked."""
 
@@ -135,6 +137,7 @@ def capabilities_from_api(capabilities: Mapping[str, Any] | None, name: str) -> 
         default_effort="high" if "high" in efforts else (efforts[-1] if efforts else None),
         off_efforts=_UP_TO_HIGH if thinks_by_default else EFFORT_LEVELS,
         rejects_sampling=model_version(name) >= (4, 7),
+        citations=bool((capabilities.get("citations") or {}).get("supported", True)),
     )
 
 

@@ -10,20 +10,46 @@ model that answers it (:class:`~docanalyze.models.anthropic.capabilities.Capabil
 - ``output_config.effort`` only on a model with an effort parameter;
 - ``temperature`` only when the request sets one and the model accepts sampling parameters.
 
-Only one user message is ever sent: no assistant prefill, no tools, no ``tool_choice``.
+Only one user message is ever sent: no assistant prefill, no tools, no ``tool_choice``. A request
+with citable text (:attr:`ModelRequest.citable`) sends it, in order, before the prompt's text
+block, as the Citations and Search results pages of the Claude docs describe: a page as a
+``document`` block (plain-text source, titled ``Page N``), a point as a ``search_result`` block
+(source ``docanalyze:point/K``, titled ``p. N``), each with ``citations: {"enabled": true}``. A
+model that cannot cite reads them as text blocks instead. The reply's text blocks become
+:attr:`ModelReply.blocks`, their citations pointing back into ``citable``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from anthropic.types import Message, TextBlock, TextBlockParam
+from anthropic.types import (
+    ContentBlockParam,
+    DocumentBlockParam,
+    Message,
+    SearchResultBlockParam,
+    TextBlock,
+    TextBlockParam,
+    TextCitation,
+)
 
 from docanalyze.models.anthropic.capabilities import Capabilities
-from docanalyze.models.base import ModelReply, ModelRequest, Refusal, Usage
+from docanalyze.models.base import (
+    CitableText,
+    ModelReply,
+    ModelRequest,
+    Refusal,
+    ReplyBlock,
+    ReplyCitation,
+    Usage,
+)
 
 __all__ = [
     "MIN_THINKING_BUDGET",
+    "POINT_SOURCE",
+    "citable_block",
+    "reply_blocks",
     "reply_from_message",
     "reply_text",
     "request_params",
@@ -32,6 +58,8 @@ __all__ = [
 
 MIN_THINKING_BUDGET = 1024
 """The smallest ``budget_tokens`` of budgeted (``enabled``) thinking."""
+POINT_SOURCE = "docanalyze:point/{index}"
+"""The ``source`` of the search result of point ``index`` (of the request's ``citable``)."""
 
 
 def system_param(request: ModelRequest) -> str | list[TextBlockParam] | None:
@@ -52,7 +80,7 @@ def request_params(request: ModelRequest, model: str, rules: Capabilities) -> di
     params: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens,
-        "messages": [{"role": "user", "content": request.prompt}],
+        "messages": [{"role": "user", "content": user_content(request, rules)}],
     }
     system = system_param(request)
     if system is not None:
@@ -65,6 +93,42 @@ def request_params(request: ModelRequest, model: str, rules: Capabilities) -> di
     if request.temperature is not None and not rules.rejects_sampling:  # checked at load time
         params["temperature"] = request.temperature
     return params
+
+
+def user_content(request: ModelRequest, rules: Capabilities) -> str | list[ContentBlockParam]:
+    """The user message: the prompt alone, or its citable texts (in order) then the prompt."""
+    if not request.citable:
+        return request.prompt
+    blocks: list[ContentBlockParam] = [
+        citable_block(index, citable, cites=rules.citations)
+        for index, citable in enumerate(request.citable)
+    ]
+    blocks.append({"type": "text", "text": request.prompt})
+    return blocks
+
+
+def citable_block(index: int, citable: CitableText, *, cites: bool = True) -> ContentBlockParam:
+    """The block that sends ``citable`` (number ``index`` of its request): a page as a plain-text
+    ``document``, a point as a ``search_result``, citations on; for a model that can't cite
+    (``cites`` False), a text block with the title on its first line."""
+    if not cites:
+        return {"type": "text", "text": f"{citable.title}\n{citable.text}"}
+    if citable.kind == "point":
+        point: SearchResultBlockParam = {
+            "type": "search_result",
+            "source": POINT_SOURCE.format(index=index),
+            "title": citable.title,
+            "content": [{"type": "text", "text": citable.text}],
+            "citations": {"enabled": True},
+        }
+        return point
+    page: DocumentBlockParam = {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": citable.text},
+        "title": citable.title,
+        "citations": {"enabled": True},
+    }
+    return page
 
 
 def _thinking_settings(
@@ -95,8 +159,46 @@ def reply_text(message: Message) -> str:
     return "".join(block.text for block in message.content if isinstance(block, TextBlock))
 
 
-def reply_from_message(message: Message, duration: float) -> ModelReply:
-    """Our reply: the text blocks joined (thinking and other blocks ignored), the usage with its
+def reply_blocks(
+    message: Message, citable: Sequence[CitableText] | None = None
+) -> tuple[ReplyBlock, ...]:
+    """The text blocks of ``message`` with their citations, for a request that sent ``citable``
+    texts (none: no blocks); with ``citable`` unknown (None), when any block cites.
+
+    A citation's ``document_index`` or ``search_result_index`` is its source: a request's
+    citable texts are all documents or all search results, sent in order. The blocks' texts
+    joined are :func:`reply_text`.
+    """
+    count = None if citable is None else len(citable)
+    blocks = tuple(
+        ReplyBlock(block.text, _citations(block.citations or (), count))
+        for block in message.content
+        if isinstance(block, TextBlock)
+    )
+    wanted = any(block.citations for block in blocks) if citable is None else bool(citable)
+    return blocks if wanted else ()
+
+
+def _citations(citations: Iterable[TextCitation], count: int | None) -> tuple[ReplyCitation, ...]:
+    """Our citations of a text block's ``citations`` that point into the ``count`` texts sent."""
+    found: list[ReplyCitation] = []
+    for citation in citations:
+        if citation.type == "search_result_location":
+            source = citation.search_result_index
+        elif citation.type in ("char_location", "page_location", "content_block_location"):
+            source = citation.document_index
+        else:  # a web search result: nothing docanalyze sent
+            continue
+        if source >= 0 and (count is None or source < count):
+            found.append(ReplyCitation(source, citation.cited_text))
+    return tuple(found)
+
+
+def reply_from_message(
+    message: Message, duration: float, citable: Sequence[CitableText] | None = ()
+) -> ModelReply:
+    """Our reply: the text blocks joined (thinking and other blocks ignored), in blocks with
+    their citations (:func:`reply_blocks` of ``citable``, the request's), the usage with its
     thinking tokens, and the refusal's details when the model refused."""
     text = reply_text(message)
     usage = message.usage
@@ -121,4 +223,5 @@ def reply_from_message(message: Message, duration: float) -> ModelReply:
         ),
         duration=duration,
         refusal=refusal,
+        blocks=reply_blocks(message, citable),
     )

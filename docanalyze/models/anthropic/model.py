@@ -47,7 +47,7 @@ from docanalyze.models.anthropic.retry import (
     call_with_retries,
 )
 from docanalyze.models.anthropic.sender import MessageSender
-from docanalyze.models.base import ModelReply, ModelRequest
+from docanalyze.models.base import ModelReply, ModelRequest, estimate_input_tokens
 
 if TYPE_CHECKING:
     from docanalyze.store import RunStore
@@ -329,7 +329,7 @@ class AnthropicModel:
                 attempts=attempts.count,
                 elapsed=time.monotonic() - started,
             ) from None
-        return reply_from_message(message, time.monotonic() - started)
+        return reply_from_message(message, time.monotonic() - started, request.citable)
 
     async def aclose(self) -> None:
         """Close the SDK client's connections (a later request opens a new client)."""
@@ -373,5 +373,5 @@ class AnthropicModel:
 
 
 def _input_estimate(calibration: Calibration, request: ModelRequest) -> int:
-    """The input estimate of ``request``: prompt and system, plus a little framing."""
-    return calibration.estimate(request.prompt) + calibration.estimate(request.system or "") + 8
+    """The input estimate of ``request``: prompt, system and citable texts, plus a little framing."""
+    return estimate_input_tokens(request, calibration.estimate, cites=True) + 8

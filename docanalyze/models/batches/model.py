@@ -260,7 +260,9 @@ class BatchModel(ModelWrapper):
                 continue
             key, stage = watch.requests[line.custom_id]
             if line.result.type == "succeeded":
-                reply = reply_from_message(line.result.message, duration)
+                entry = watch.entries.get(line.custom_id)
+                citable = entry.request.citable if entry is not None else None
+                reply = reply_from_message(line.result.message, duration, citable)
                 replies[line.custom_id] = reply
                 if self.store_replies and not reply.refused:  # a refusal is asked again
                     self._journal().put_call(key, stage, reply, None)

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 
 from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.anthropic.catalog import capabilities_of
-from docanalyze.models.base import ModelFeatures, ModelReply, ModelRequest, Usage
+from docanalyze.models.base import (
+    ModelFeatures,
+    ModelReply,
+    ModelRequest,
+    Usage,
+    estimate_input_tokens,
+)
+from docanalyze.models.extractive.citing import cited_blocks, material_of
 from docanalyze.models.extractive.relevance import is_relevant, relevance_scores
 from docanalyze.models.extractive.textunits import (
     format_citation,
@@ -57,8 +64,9 @@ _TRAILING_PUNCTUATION = re.compile(r"[\s.!?。！？;；,，:：]+$")
 _SENTENCE_ENDINGS = ".!?。！？"
 _NON_WORD = re.compile(r"[\W_]+")
 
-EXTRACTIVE_FEATURES = ModelFeatures(backend="extractive", offline=True)
-"""Offline: it quotes the document, takes no thinking, sampling or cache settings."""
+EXTRACTIVE_FEATURES = ModelFeatures(backend="extractive", offline=True, citations=True)
+"""Offline: it quotes the document, takes no thinking, sampling or cache settings; given
+citable texts, it cites them (:mod:`docanalyze.models.extractive.citing`)."""
 
 
 @dataclass(frozen=True)
@@ -91,16 +99,19 @@ class ExtractiveModel:
         return estimate_tokens(text)
 
     async def complete(self, request: ModelRequest) -> ModelReply:
-        """Extract from ``request.material`` for ``request.stage``; never exceeds ``max_tokens``."""
+        """Extract from ``request.material`` (else from its citable texts) for
+        ``request.stage``; never exceeds ``max_tokens``. With citable texts, the reply's
+        claims come back in blocks that cite them."""
         started = time.perf_counter()
         limit = min(request.max_tokens, self.max_output_tokens)
+        material = request.material or material_of(request.citable)
         if request.stage == "map":
-            text = extract_sentences(request.material, limit, request.question)
+            text = extract_sentences(material, limit, request.question)
         elif request.stage == "reduce":
-            text = merge_points(request.material, limit, request.question)
+            text = merge_points(material, limit, request.question)
         else:
-            text = write_report(request.material, limit, request.language, request.question)
-        prompt_tokens = estimate_tokens(request.prompt) + estimate_tokens(request.system or "")
+            text = write_report(material, limit, request.language, request.question)
+        prompt_tokens = estimate_input_tokens(request, estimate_tokens, cites=True)
         return ModelReply(
             text=text,
             stop_reason="end_turn",
@@ -112,6 +123,7 @@ class ExtractiveModel:
                 estimated=True,
             ),
             duration=time.perf_counter() - started,
+            blocks=cited_blocks(text, request.citable) if request.citable else (),
         )
 
     async def aclose(self) -> None:
