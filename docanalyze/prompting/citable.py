@@ -70,4 +70,4 @@ def describe_citable(citable: Sequence[CitableText], tokens: int) -> str:
     titles = [item.title for item in citable]
     shown = ", ".join(titles[:4]) + (", …" if len(titles) > 4 else "")
     noun = kind if len(citable) == 1 else f"{kind}s"
-    return f"{len(citable)} {noun} ({shown}), ~{tokens:,} tokens, sent as citable content"
+    return f"{len(citable)} {noun} ({shown}) sent as citable content, ~{tokens:,} tokens (in the estimate above)"

@@ -22,7 +22,7 @@ from docanalyze.citations.pages import CITATION, format_citation, format_pages
 from docanalyze.document import Point
 from docanalyze.models.base import CitableText, ModelReply, ReplyBlock, ReplyCitation
 
-__all__ = ["Grounded", "ground_reply", "points_text", "split_points"]
+__all__ = ["Grounded", "ground_reply", "points_text", "split_points", "written_points"]
 
 _QUOTED = r"[\"“„「『][^\"“”„「」『』\n]+[\"”」』]"
 _TRAILING_QUOTES = re.compile(rf"(?:\s*[:：,，]?\s*{_QUOTED}[,，;；]?)+\s*$")
@@ -95,6 +95,12 @@ def split_points(points: Sequence[Point]) -> tuple[tuple[Point, ...], tuple[Poin
         return None
     middle = len(points) // 2
     return tuple(points[:middle]), tuple(points[middle:])
+
+
+def written_points(text: str) -> tuple[Point, ...]:
+    """The points of a text written without citable content: each statement with the pages
+    it cites and the quotes it wrote (see the module docstring)."""
+    return _ground_written(text).points
 
 
 def _ground_written(text: str) -> Grounded:
