@@ -37,10 +37,24 @@ def _cite(claim: str, source: int, citable: CitableText, fullwidth: bool) -> lis
     ]
 
 
+def _pairs(points: tuple[CitableText, ...]) -> list[ReplyBlock]:
+    """A merge: each two points with a fact in one bullet citing both, written without a page
+    (points without a fact are left out)."""
+    blocks: list[ReplyBlock] = []
+    kept = [(source, point) for source, point in enumerate(points) if "FACT-" in point.text]
+    for first in range(0, len(kept), 2):
+        pair = kept[first : first + 2]
+        facts = [fact for _, point in pair for fact in re.findall(r"FACT-\d+", point.text)]
+        claim = " and ".join(dict.fromkeys(facts)) + " were recorded by the inspectors."
+        citations = tuple(ReplyCitation(source, point.text) for source, point in pair)
+        blocks += [ReplyBlock("- "), ReplyBlock(claim, citations), ReplyBlock("\n")]
+    return blocks
+
+
 @dataclass
 class CitingModel(RecordingModel):
-    """Cites every planted fact: a map reply cites its sentence on its page, a reduce or final
-    reply cites every point. ``wrong_page``: the final report writes a wrong ``(p. N)`` after
+    """Cites every planted fact: a map reply cites its sentence on its page, a reduce reply
+    merges each two points in one claim citing both, a final reply cites every point. ``wrong_page``: the final report writes a wrong ``(p. N)`` after
     its first claim (its citation stays right); ``invent``: the final report adds an uncited
     bullet; ``quote_nowhere``: the first map reply cites a sentence found on no page."""
 
@@ -71,6 +85,8 @@ class CitingModel(RecordingModel):
         return blocks or [ReplyBlock("- Nothing of note.\n")]
 
     def _merge(self, request: ModelRequest) -> list[ReplyBlock]:
+        if request.stage == "reduce":
+            return _pairs(request.citable)
         blocks: list[ReplyBlock] = []
         final = request.stage == "final"
         if final:
@@ -79,8 +95,8 @@ class CitingModel(RecordingModel):
             claim = point.text.split("\n")[0]
             cited = _cite(claim, source, point, "。" in claim)
             if final and self.wrong_page and source == 0:
-                page = point.pages[0] + 1
-                cited[-1] = ReplyBlock(f" (p. {page})\n")
+                opening, closing = ("（", "）") if "。" in claim else ("(", ")")
+                cited[-1] = ReplyBlock(f" {opening}p. {point.pages[0] + 1}{closing}\n")
             blocks += cited
         if final and self.invent:
             blocks.append(ReplyBlock(f"- {INVENTED}\n"))

@@ -43,9 +43,12 @@ def page_citables(document: Document, start: int, end: int) -> tuple[CitableText
 
 
 def point_citable(point: Point) -> CitableText:
-    """``point`` as citable text: its claim, then its quote; titled by its pages (``p. 3``,
-    ``a.pdf, p. 3``)."""
-    text = "\n".join([point.claim, *(f"“{quote}”" for quote in point.quotes)])
+    """``point`` as citable text, titled by its pages (``p. 3``, ``a.pdf, p. 3``): its claim,
+    then, when it rests on one quote, that quote (the page's own words). The quotes of a
+    point that merged several stay with docanalyze, which carries them to the report: sent,
+    they would add up level after level, and a reduce could never shrink its material."""
+    quotes = point.quotes if len(point.quotes) == 1 else ()
+    text = "\n".join([point.claim, *(f"“{quote}”" for quote in quotes)])
     title = format_pages(point.pages) if point.pages else "no page"
     if point.document:
         title = f"{point.document}, {title}"
