@@ -230,3 +230,21 @@ def test_a_resumed_run_answered_from_the_store_is_checked_the_same(
     assert again.text == first.text
     assert [c.status for c in again.citations] == [c.status for c in first.citations]
     assert [c.status for c in first.citations].count("verified") == 5
+
+
+def test_a_combined_report_checks_each_citation_against_the_document_it_names() -> None:
+    first = english_document(3)
+    second = Document(
+        "other.txt",
+        tuple(Page(p.number, p.text.replace("FACT-000", "FACT-010")) for p in first.pages),
+    )
+    model = CitingModel(invent=True)
+    pipeline = docanalyze.Pipeline(client=model, chunk_size=4000, chunk_overlap=0, final="single")
+    report = pipeline.analyze_many(
+        [Document("site.txt", first.pages), second], combine=True
+    ).reports[0]
+
+    assert "FACT-0102 was recorded by the inspectors on page 2. (other.txt, p. 2)" in report.text
+    assert "FACT-0002 was recorded by the inspectors on page 2. (site.txt, p. 2)" in report.text
+    statuses = [citation.status for citation in report.citations]
+    assert statuses == ["verified"] * 6 + ["unsupported"]

@@ -269,6 +269,7 @@ async def _combined_report(
     ctx = pipeline.run_context(renderer, model, events)
     timings: dict[str, float] = {"read": time.monotonic() - started}
     names = _citation_names(documents)
+    ctx.cited_documents = {name: document.pages for name, document in zip(names, documents)}
     mark = time.monotonic()
     mapped = await asyncio.gather(
         *(_map_document(pipeline, ctx, document, names[i]) for i, document in enumerate(documents))
@@ -300,7 +301,14 @@ async def _map_document(
         results, partials = await map_chunks(ctx, chunks)
     return (
         [replace(r, text=cite_document(r.text, name), source=document.source) for r in results],
-        [replace(p, text=cite_document(p.text, name)) for p in partials],
+        [
+            replace(
+                p,
+                text=cite_document(p.text, name),
+                points=tuple(replace(point, document=name) for point in p.points),
+            )
+            for p in partials
+        ],
     )
 
 
