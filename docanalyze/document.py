@@ -14,6 +14,7 @@ __all__ = [
     "Document",
     "Page",
     "Partial",
+    "Point",
     "page_marker",
 ]
 
@@ -105,9 +106,28 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Point:
+    """One claim of a partial result, the pages it stands on and the quotes of the document
+    that back it (none: nothing backs it, so a report claim resting on it is unsupported).
+
+    ``document`` names the document the pages are of, in a report of several documents.
+    """
+
+    claim: str
+    pages: tuple[int, ...]
+    quotes: tuple[str, ...] = ()
+    document: str | None = None
+
+
+@dataclass(frozen=True)
 class Partial:
-    """An intermediate result (a chunk's extraction or a reduce step's merge) and its page span."""
+    """An intermediate result (a chunk's extraction or a reduce step's merge) and its page span.
+
+    ``points`` are its claims with their pages and quotes, which travel to the report so that
+    every citation in it can be checked against the page text.
+    """
 
     text: str
     first_page: int
     last_page: int
+    points: tuple[Point, ...] = ()

@@ -15,8 +15,9 @@ from docanalyze.models.base import ModelReply, ModelRequest, Usage
 from docanalyze.text.tokens import estimate_tokens
 
 FACT = re.compile(r"FACT-\d+")
-CLAUDE_LIKE = replace(CLAUDE_FEATURES, streams=False)
-"""The fakes stand in for the Claude client: its features, without streaming."""
+CLAUDE_LIKE = replace(CLAUDE_FEATURES, streams=False, citations=False)
+"""The fakes stand in for the Claude client: its features, without streaming, and without
+Citations (they answer in plain text; tests/citing_fakes.py has fakes that cite)."""
 
 
 def facts_responder(request: ModelRequest) -> str:

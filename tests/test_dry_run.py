@@ -61,13 +61,16 @@ def test_dry_run_prints_map_reduce_and_final_prompts_with_the_text_literally(
     found = sections(out)
     assert list(found) == ["map", "reduce", "final report"]
     map_meta, map_prompt = found["map"]
-    assert "The pump at {{ 7*7 }} Harbour Street failed twice" in map_prompt
+    # Claude cites: the pages and points go beside the prompt as citable content, listed
+    assert "The pump at {{ 7*7 }} Harbour Street failed twice" not in map_prompt
+    assert re.search(r"citable      \d+ pages? \(Page 1", map_meta)
     assert "49" not in out
     assert "max_tokens   2,048" in map_meta and "model        claude-sonnet-5-5" in map_meta
     assert re.search(r"prompt       ~\d+ tokens \(estimated\)", map_meta)
     reduce_meta, reduce_prompt = found["reduce"]
     assert "placeholder partial results" in reduce_meta
-    assert "{{ 7*7 }}" in reduce_prompt and "{% if true %}Delivery{% endif %}" in reduce_prompt
+    assert re.search(r"citable      \d+ points? \(p\. 1", reduce_meta)
+    assert "{% if true %}" not in reduce_prompt
     assert "max_tokens   4,096" in reduce_meta
     assert "max_tokens   6,144 (4,096 for the text, 2,048 for thinking)" in found["final report"][0]
     assert "thinking     thinking on at effort medium (+2,048 tokens)" in found["final report"][0]

@@ -254,7 +254,7 @@ def test_undefined_variable_names_template_line_and_available(
     assert str(raised.value) == (
         "template prompts/map.j2, line 4: 'chunk_text' is undefined (available: text, index, "
         "total, first_page, last_page, source, page_count, question, language, language_name, "
-        "vars, audience)"
+        "citable, vars, audience)"
     )
 
 
@@ -269,7 +269,7 @@ def test_undefined_attribute_names_the_line(tmp_path: Path) -> None:
     assert "has no attribute 'txt'" in message
     assert (
         "(available: partials, level, group, groups, source, page_count, question, language, "
-        "language_name, vars)"
+        "language_name, citable, vars)"
     ) in message
 
 

@@ -29,19 +29,22 @@ def long_text(pages: int = 60) -> tuple[str, set[str]]:
     return "\f".join(texts), {f"FACT-{n:04d}" for n in range(1, pages + 1)}
 
 
+OVERVIEW_QUOTE = "The committee reviewed the accounts, the staffing and the schedule in detail."
 DETAIL = "with the committee's review of the accounts, the staffing and the schedule " * 4
 
 
 def cited_facts(request: ModelRequest) -> str:
-    """An echo of the request's material: each fact once, as a bullet citing its page (a map
-    reply tells the fact in detail, as the partial results of a long report do)."""
+    """An echo of the request's material: each fact once, as a bullet quoting and citing its
+    page (a map reply tells the fact in detail, as the partial results of a long report do)."""
     if request.stage == "final" and "<section_digest" in request.prompt:
-        return f"An overview of {len(request.material)} sections."
+        return f'An overview of {len(request.material)} sections: "{OVERVIEW_QUOTE}" (p. 1).'
     detail = DETAIL if request.stage == "map" else ""
     bullets: dict[str, None] = {}
     for text in request.material:
         for fact in FACT.findall(text):
-            bullets.setdefault(f"- {fact} was recorded {detail}(p. {int(fact[5:])})", None)
+            page = int(fact[5:])
+            quote = f'"{fact} was recorded on page {page}."'
+            bullets.setdefault(f"- {fact} was recorded {detail}{quote} (p. {page})", None)
     return "\n".join(bullets) or "nothing"
 
 

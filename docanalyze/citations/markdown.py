@@ -12,6 +12,11 @@ emphasis, case, spacing and outer punctuation do not matter). Each claim is chec
 - **corrected**: its first citation is rewritten to the true pages, its other citations removed;
 - **unsupported**: marked after its last citation (``mode="mark"``), or removed, with its line if
   nothing else is left on it (``mode="drop"``).
+
+A claim's quote may be several quotes (a claim merging points of several pages): each must be
+found, and the claim stands on every page they are on. With ``require_citations``, a
+**statement** (any other sentence of the text, see :func:`find_statements`) is a claim that
+should carry a citation and carries none: it is unsupported too, marked at its end or dropped.
 """
 
 from __future__ import annotations
@@ -31,14 +36,26 @@ from docanalyze.citations.verify import (
     Citation,
     UnsupportedMode,
     VerificationSummary,
-    check_citation,
+    check_quotes,
+    join_quotes,
 )
 from docanalyze.document import Page
 
-__all__ = ["CheckedReport", "Claim", "Pages", "check_report", "claim_key", "find_claims"]
+__all__ = [
+    "CheckedReport",
+    "Claim",
+    "Pages",
+    "Quotes",
+    "check_report",
+    "claim_key",
+    "find_claims",
+    "find_statements",
+]
 
 Pages: TypeAlias = "PageIndex | Sequence[Page]"
 """A document's pages, or their :class:`~.locate.PageIndex`."""
+Quotes: TypeAlias = "str | Sequence[str] | None"
+"""The evidence of one claim: a quote, several quotes (all must be found), or none."""
 DEFAULT_MARKER = f"{UNSUPPORTED_MARK} unsupported"
 
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
@@ -50,6 +67,9 @@ _MARKUP = re.compile(r"[*_`]+")
 _EDGES = " \"'.,;:!?()[]"
 _BLANK_LINES = re.compile(r"\n{3,}")
 _EMPTY_ITEM = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)])?\s*")
+_NOT_PROSE = re.compile(r"^\s*(?:>|\||[-*_]{3,}\s*$|<)")
+"""Lines that hold no statement of the model's: quotes, tables, rules, HTML."""
+_WORD = re.compile(r"[^\W\d_]{2,}|[\u3400-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -99,51 +119,72 @@ def claim_key(text: str) -> str:
 
 def find_claims(markdown: str) -> list[Claim]:
     """The claims of ``markdown``, in order (see the module docstring)."""
-    claims: list[Claim] = []
+    return [sentence for sentence in _sentences_of(markdown) if sentence.citations]
+
+
+def find_statements(markdown: str) -> list[Claim]:
+    """Every sentence of ``markdown`` that states something, in order: the claims, and the
+    sentences without a citation (as claims citing nothing) outside headings, code, block
+    quotes, tables and rules that have a word and do not end with a colon (an introduction)."""
+    return [
+        sentence
+        for sentence in _sentences_of(markdown)
+        if sentence.citations
+        or (_WORD.search(sentence.text) and not sentence.text.rstrip("*_ ").endswith((":", "：")))
+    ]
+
+
+def _sentences_of(markdown: str) -> list[Claim]:
+    sentences: list[Claim] = []
     in_code = False
     for number, line in enumerate(markdown.split("\n")):
         if _FENCE.match(line):
             in_code = not in_code
             continue
-        if in_code or _HEADING.match(line):
+        if in_code or _HEADING.match(line) or _NOT_PROSE.match(line):
             continue
         citations = list(CITATION.finditer(line))
-        if not citations:
-            continue
         for start, end in _sentences(line, citations):
             inside = [match for match in citations if start <= match.start() < end]
-            if inside:
-                claims.append(_claim(line, number, start, end, inside))
-    return claims
+            sentences.append(_claim(line, number, start, end, inside))
+    return sentences
 
 
 def check_report(
     markdown: str,
-    quotes: Mapping[str, str | None],
+    quotes: Mapping[str, Quotes],
     pages: Pages | Mapping[str, Pages],
     *,
     unsupported: UnsupportedMode = "mark",
     marker: str = DEFAULT_MARKER,
+    require_citations: bool = False,
+    closing_note: bool = True,
 ) -> CheckedReport:
-    """Check each claim of ``markdown`` with its quote from ``quotes`` (keyed by claim text)
-    against ``pages``, rewrite the report (see the module docstring) and add a closing note.
+    """Check each claim of ``markdown`` with its quote(s) from ``quotes`` (keyed by claim text)
+    against ``pages``, rewrite the report (see the module docstring) and add a closing note
+    (unless ``closing_note`` is False).
 
     ``pages`` is one document's pages, or, for a report citing several documents
     (``(a.pdf, p. 3)``), each document's pages by the name its citations use; a claim citing a
-    document not given is unsupported.
+    document not given is unsupported. With ``require_citations``, every statement without a
+    citation is unsupported too.
     """
     quote_of = {claim_key(claim): quote for claim, quote in quotes.items()}
     indexes = _Indexes(pages)
     lines = markdown.split("\n")
     checked: list[CheckedCitation] = []
     edits: defaultdict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    for claim in find_claims(markdown):
-        citation = Citation(claim.statement, claim.pages, quote_of.get(claim.key))
+    claims = find_statements(markdown) if require_citations else find_claims(markdown)
+    for claim in claims:
+        evidence = quote_of.get(claim.key)
+        found = [evidence] if isinstance(evidence, str) else list(evidence or ())
         index = indexes.get(claim.document)
         result = (
-            check_citation(citation, index)
-            if index is not None
-            else CheckedCitation(citation.claim, (), citation.quote, "unsupported", claim.pages)
+            check_quotes(Citation(claim.statement, claim.pages), found, index)
+            if index is not None and claim.citations
+            else CheckedCitation(
+                claim.statement, (), join_quotes(found), "unsupported", claim.pages
+            )
         )
         checked.append(result)
         edits[claim.line].extend(_edits(lines[claim.line], claim, result, unsupported, marker))
@@ -155,7 +196,8 @@ def check_report(
     text = "\n".join(line for number, line in enumerate(lines) if number not in dropped)
     summary = VerificationSummary.of(checked)
     text = _BLANK_LINES.sub("\n\n", text).rstrip()
-    text = f"{text}\n\n{summary.describe(unsupported)}\n"
+    if closing_note:
+        text = f"{text}\n\n{summary.describe(unsupported)}\n"
     return CheckedReport(text, tuple(checked), summary)
 
 
@@ -205,7 +247,7 @@ def _sentences(line: str, citations: list[re.Match[str]]) -> list[tuple[int, int
 
 
 def _claim(line: str, number: int, start: int, end: int, citations: list[re.Match[str]]) -> Claim:
-    document = citations[0]["document"]
+    document = citations[0]["document"] if citations else None
     pages = sorted(
         {
             page
@@ -222,7 +264,7 @@ def _claim(line: str, number: int, start: int, end: int, citations: list[re.Matc
         citations=tuple(match.span() for match in citations),
         pages=tuple(pages),
         document=document,
-        fullwidth=citations[0].group().startswith("（"),
+        fullwidth=bool(citations) and citations[0].group().startswith("（"),
     )
 
 
@@ -239,7 +281,7 @@ def _edits(
     if result.status == "verified":
         return []
     if mode == "mark":
-        end = claim.citations[-1][1]
+        end = claim.citations[-1][1] if claim.citations else claim.end
         return [(end, end, f" {marker}")]
     return [(_after_space(line, claim.start), claim.end, "")]
 

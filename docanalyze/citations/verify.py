@@ -28,6 +28,8 @@ __all__ = [
     "UnsupportedMode",
     "VerificationSummary",
     "check_citation",
+    "check_quotes",
+    "join_quotes",
     "verify",
 ]
 
@@ -37,6 +39,8 @@ UnsupportedMode = Literal["mark", "drop"]
 """What a report does with an unsupported claim: mark it in place, or leave it out."""
 UNSUPPORTED_MARK = "⚠"
 """The sign that marks an unsupported claim in a report."""
+QUOTE_JOINER = " … "
+"""Joins the quotes of a claim backed by several (shown as its one quote)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,28 @@ def check_citation(citation: Citation, index: PageIndex) -> CheckedCitation:
     return CheckedCitation(
         citation.claim, location.pages, citation.quote, status, citation.pages, location
     )
+
+
+def check_quotes(citation: Citation, quotes: Sequence[str], index: PageIndex) -> CheckedCitation:
+    """``citation`` checked with each of ``quotes`` as its evidence (a claim merging several
+    points): unsupported unless every quote is found; its pages are all those they are on,
+    verified when each quote is on a cited page, else corrected."""
+    quote = join_quotes(quotes)
+    if len(quotes) == 1:
+        return check_citation(Citation(citation.claim, citation.pages, quotes[0]), index)
+    checks = [check_citation(Citation(citation.claim, citation.pages, q), index) for q in quotes]
+    if not checks or any(check.location is None for check in checks):
+        return CheckedCitation(citation.claim, (), quote, "unsupported", citation.pages)
+    pages = tuple(sorted({page for check in checks for page in check.pages}))
+    status: Status = (
+        "verified" if all(check.status == "verified" for check in checks) else "corrected"
+    )
+    return CheckedCitation(citation.claim, pages, quote, status, citation.pages, checks[0].location)
+
+
+def join_quotes(quotes: Sequence[str]) -> str | None:
+    """The quotes of one claim as one text (None for none)."""
+    return QUOTE_JOINER.join(quotes) if quotes else None
 
 
 def verify(

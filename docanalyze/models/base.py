@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -23,6 +23,7 @@ __all__ = [
     "Stage",
     "Thinking",
     "Usage",
+    "citable_tokens",
     "estimate_input_tokens",
 ]
 
@@ -123,9 +124,16 @@ def estimate_input_tokens(
     if request.system:
         tokens += estimate(request.system)
     if cites:
-        for citable in request.citable:
-            tokens += estimate(citable.title) + estimate(citable.text) + CITABLE_BLOCK_TOKENS
+        tokens += citable_tokens(estimate, request.citable)
     return tokens
+
+
+def citable_tokens(estimate: Callable[[str], int], citable: Sequence[CitableText]) -> int:
+    """The input tokens ``citable`` adds to a request, by the model's ``estimate``: each item's
+    title and text, and :data:`CITABLE_BLOCK_TOKENS` for the block around them."""
+    return sum(
+        estimate(item.title) + estimate(item.text) + CITABLE_BLOCK_TOKENS for item in citable
+    )
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,13 @@ from docanalyze.models.base import ModelLimits, ModelRequest, Stage
 from docanalyze.models.extractive.model import extract_sentences
 from docanalyze.models.registry import stand_in_for
 from docanalyze.options import Options
+from docanalyze.prompting.citable import citable_tokens, describe_citable
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
+from docanalyze.run.grounding import written_points
 from docanalyze.run.map import map_prompt
 from docanalyze.run.prepare import prepare_run
-from docanalyze.run.reduce import final_prompt, reduce_prompt
+from docanalyze.run.reduce import final_prompt, points_request, reduce_prompt
 from docanalyze.run.sections import (
     lay_out_final,
     section_count,
@@ -52,6 +54,8 @@ class PromptPreview:
     thinking: str = ""
     """The stage's thinking, e.g. ``thinking off`` (:meth:`StageThinking.describe`)."""
     thinking_allowance: int = 0
+    citable: str = ""
+    """What the request sends beside the prompt as citable content, in a few words."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ def _preview_lines(preview: PromptPreview, request_limit: int) -> list[str]:
         f"max_tokens   {preview.max_tokens:,}{_allowance_note(preview)}",
         f"prompt       {size}",
     ]
+    if preview.citable:
+        lines.append(f"citable      {preview.citable}")
     if preview.note:
         lines.append(f"note         {preview.note}")
     return [*lines, f"{_RULE} prompt {_RULE}", preview.prompt, f"{_RULE} end of prompt {_RULE}"]
@@ -140,7 +146,7 @@ def _map_preview(renderer: PromptRenderer, chunk: Chunk) -> PromptPreview:
     """The map request of ``chunk``, rendered by :mod:`docanalyze.run.map`."""
     rendered = map_prompt(renderer, chunk, chunk.start, chunk.end)
     request = renderer.stage_request(
-        "map", rendered.prompt, renderer.budgets.map_max_tokens, (rendered.text,)
+        "map", rendered.prompt, renderer.budgets.map_max_tokens, (rendered.text,), rendered.citable
     )
     pages = _page_span(rendered.first_page, rendered.last_page)
     title = f"map: chunk {chunk.index + 1} of {chunk.total} ({pages})"
@@ -154,8 +160,8 @@ def _reduce_preview(
     renderer: PromptRenderer, stand_ins: list[Partial], chunk_count: int
 ) -> PromptPreview:
     prompt, tokens = reduce_prompt(renderer, stand_ins, level=1, number=1, groups=1)
-    material = tuple(partial.text for partial in stand_ins)
-    request = renderer.stage_request("reduce", prompt, renderer.budgets.reduce_max_tokens, material)
+    budget = renderer.budgets.reduce_max_tokens
+    request = points_request(renderer, "reduce", prompt, budget, stand_ins)
     note = (
         f"{_stand_in_note(stand_ins)}; a run sends reduce steps only when the partial results "
         "do not fit one final prompt, and numbers the groups of each level"
@@ -184,8 +190,7 @@ def _final_previews(
     titles = ["final: the overview", f"final: section 1 of {len(layout.parts)}"]
     previews = []
     for piece, title in zip(layout.pieces, titles):
-        material = tuple(partial.text for partial in piece.material)
-        request = renderer.stage_request("final", piece.prompt, piece.max_tokens, material)
+        request = points_request(renderer, "final", piece.prompt, piece.max_tokens, piece.material)
         previews.append(_preview(renderer, request, title, piece.tokens, note))
     return previews
 
@@ -194,8 +199,8 @@ def _final_preview(
     renderer: PromptRenderer, stand_ins: list[Partial], chunk_count: int
 ) -> PromptPreview:
     prompt, tokens = final_prompt(renderer, stand_ins, chunk_count)
-    material = tuple(partial.text for partial in stand_ins)
-    request = renderer.stage_request("final", prompt, renderer.budgets.final_max_tokens, material)
+    budget = renderer.budgets.final_max_tokens
+    request = points_request(renderer, "final", prompt, budget, stand_ins)
     note = f"{_stand_in_note(stand_ins)}; a run's final prompt holds the merged results of all"
     note += f" {_count(chunk_count, 'chunk')}"
     return _preview(renderer, request, "final report", tokens, note)
@@ -218,15 +223,19 @@ def _preview(
         note=note,
         thinking=stage_thinking.describe() if stage_thinking else "",
         thinking_allowance=request.thinking_allowance,
+        citable=describe_citable(
+            request.citable, citable_tokens(renderer.limits.estimate_tokens, request.citable)
+        ),
     )
 
 
 def _stand_in(renderer: PromptRenderer, chunk: Chunk) -> Partial:
     """What the offline extractive analyzer extracts from ``chunk``: a realistic partial result."""
     text = renderer.document.marked_text(chunk.start, chunk.end)
-    return Partial(
-        extract_sentences((text,), renderer.budgets.map_max_tokens), *_pages(renderer, chunk)
-    )
+    extraction = extract_sentences((text,), renderer.budgets.map_max_tokens)
+    # the extractive analyzer's points are sentences of the page: each is its own quote
+    points = tuple(replace(point, quotes=(point.claim,)) for point in written_points(extraction))
+    return Partial(extraction, *_pages(renderer, chunk), points)
 
 
 def _stand_in_note(stand_ins: list[Partial]) -> str:

@@ -7,9 +7,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from docanalyze.document import Chunk, Partial
+from docanalyze.document import Chunk, Partial, Point
 from docanalyze.errors import BudgetError
 from docanalyze.planning.pace import Pace, PlannedRequest
+from docanalyze.prompting.citable import citable_tokens
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.map import MapPrompt, map_prompt, span_middle
 from docanalyze.run.reduce import final_prompt, pack_partials, reduce_prompt
@@ -36,7 +37,9 @@ REDUCE_OUTPUT_SHARE = 0.50
 """A merge is assumed to be this share of its partial results (at most the reduce budget)."""
 REQUEST_FRAMING_TOKENS = 8
 """Tokens a request costs on top of its prompt (the Claude client adds as much)."""
-_FILLER_LINE = "- A key point of this part, with its figures, names and dates (p. {page}).\n"
+_FILLER_CLAIM = "A key point of this part, with its figures, names and dates"
+_FILLER_LINE = f"- {_FILLER_CLAIM} (p. {{page}}).\n"
+_FILLER_QUOTE = "The sentence of the page the point was taken from, quoted word for word."
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,11 @@ def simulate(
     thinking = budgets.allowance("map")
     for number, span in enumerate(map_prompts):
         output = _share(MAP_OUTPUT_SHARE, estimate_tokens(span.text), budgets.map_max_tokens)
-        prompt_tokens = counts[number] if counts else span.tokens + REQUEST_FRAMING_TOKENS
+        # count_tokens counts the prompt alone: the pages sent beside it are estimated
+        beside = citable_tokens(renderer.limits.estimate_tokens, span.citable)
+        prompt_tokens = counts[number] + beside if counts else span.tokens + REQUEST_FRAMING_TOKENS
         requests.append(PlannedRequest(prompt_tokens, output + thinking, thinking))
-        partials.append(_stand_in(output, span.first_page, span.last_page))
+        partials.append(_stand_in(output, span.first_page, span.last_page, renderer.citing))
     stages = [StagePlan("map", requests, pace.stage_seconds(requests), counted=counts is not None)]
     level = 0
     while True:
@@ -181,7 +186,7 @@ def simulate_reduce_level(
         )
         first_page = min(partial.first_page for partial in group)
         last_page = max(partial.last_page for partial in group)
-        merged.append(_stand_in(output, first_page, last_page))
+        merged.append(_stand_in(output, first_page, last_page, renderer.citing))
     return requests, merged
 
 
@@ -189,8 +194,11 @@ def _share(share: float, tokens: int, budget: int) -> int:
     return max(1, min(budget, math.ceil(share * tokens)))
 
 
-def _stand_in(tokens: int, first_page: int, last_page: int) -> Partial:
-    """A partial result of about ``tokens`` tokens: bullets in the form a reply takes."""
+def _stand_in(tokens: int, first_page: int, last_page: int, citing: bool) -> Partial:
+    """A partial result of about ``tokens`` tokens: bullets in the form a reply takes, with
+    their points and quotes when the backend cites (the quotes are sent on as citable text)."""
     line = _FILLER_LINE.format(page=first_page)
     lines = max(1, round(tokens / estimate_tokens(line)))
-    return Partial((line * lines).rstrip(), first_page, last_page)
+    point = Point(_FILLER_CLAIM, (first_page,), (_FILLER_QUOTE,))
+    points = (point,) * lines if citing else ()
+    return Partial((line * lines).rstrip(), first_page, last_page, points)

@@ -6,12 +6,21 @@ runs render exactly what a run sends without building one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from docanalyze.document import Document
-from docanalyze.models.base import ModelLimits, ModelRequest, Stage, estimate_input_tokens
+from docanalyze.document import Document, Partial
+from docanalyze.models.base import (
+    CitableText,
+    ModelLimits,
+    ModelRequest,
+    Stage,
+    citable_tokens,
+    estimate_input_tokens,
+)
 from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.cache import SharedInstructions, shared_instructions
+from docanalyze.prompting.citable import point_citables
 from docanalyze.prompting.templates import PromptSet, TemplateName
 from docanalyze.text.language import Language, resolve_language
 
@@ -63,7 +72,14 @@ class PromptRenderer:
             "question": self.question,
             "language": language.code,
             "language_name": language.name,
+            "citable": self.citing,
         }
+
+    @property
+    def citing(self) -> bool:
+        """Whether requests send what they rest on as citable content (the backend cites):
+        the pages of a map span, the points of partial results."""
+        return self.limits.features.citations
 
     @property
     def report_language(self) -> Language:
@@ -71,11 +87,18 @@ class PromptRenderer:
         assert self.language is not None, "set in __post_init__"
         return self.language
 
-    def render(self, name: TemplateName, **context: object) -> tuple[str, int]:
+    def citable_points(self, partials: Sequence[Partial]) -> tuple[CitableText, ...]:
+        """The points of ``partials`` as citable text, when the backend cites (else none)."""
+        return point_citables(partials) if self.citing else ()
+
+    def render(
+        self, name: TemplateName, citable: Sequence[CitableText] = (), **context: object
+    ) -> tuple[str, int]:
         """Render template ``name`` for this document; return the prompt and its token estimate.
 
         When the stage's shared instructions go in the system prompt, the prompt leaves them out
-        and the estimate counts them.
+        and the estimate counts them; the estimate counts the ``citable`` texts the request
+        sends beside the prompt too.
         """
         shared = self.shared.get(name)
         prompt = self.prompts.render(
@@ -88,17 +111,24 @@ class PromptRenderer:
             },
             without_shared=shared is not None,
         )
+        beside = citable_tokens(self.limits.estimate_tokens, citable)
         if shared is None:
-            return prompt, self.limits.estimate_tokens(prompt)
+            return prompt, self.limits.estimate_tokens(prompt) + beside
         prompt = prompt.rstrip()
-        return prompt, self.limits.estimate_tokens(prompt) + shared.tokens
+        return prompt, self.limits.estimate_tokens(prompt) + shared.tokens + beside
 
     def stage_request(
-        self, stage: Stage, prompt: str, max_tokens: int, material: tuple[str, ...]
+        self,
+        stage: Stage,
+        prompt: str,
+        max_tokens: int,
+        material: tuple[str, ...],
+        citable: Sequence[CitableText] = (),
     ) -> ModelRequest:
         """A request of ``stage`` with this run's settings and its template header's model and
         temperature; ``max_tokens`` is the text's budget, to which the stage's thinking
-        allowance is added (:mod:`docanalyze.prompting.thinking`)."""
+        allowance is added (:mod:`docanalyze.prompting.thinking`). ``citable`` is sent only
+        when the backend cites (:attr:`citing`)."""
         settings = self.prompts.settings(stage)
         shared = self.shared.get(stage)
         thinking = self.budgets.thinking.get(stage)
@@ -117,6 +147,7 @@ class PromptRenderer:
             temperature=settings.temperature,
             question=self.question,
             language=self.report_language.code,
+            citable=tuple(citable) if self.citing else (),
         )
 
     def input_estimate(self, request: ModelRequest) -> int:

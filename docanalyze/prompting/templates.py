@@ -37,10 +37,17 @@ __all__ = [
 TemplateName = Literal["map", "reduce", "final", "section", "overview"]
 TEMPLATE_NAMES: tuple[TemplateName, ...] = get_args(TemplateName)
 
-RUN_VARIABLES: dict[str, object] = {"question": None, "language": None, "language_name": None}
+RUN_VARIABLES: dict[str, object] = {
+    "question": None,
+    "language": None,
+    "language_name": None,
+    "citable": False,
+}
 """The variables of the whole run every template gets, with the values :meth:`PromptSet.render`
 uses when its caller leaves them out (a run always passes them): the ``--question`` (``None``
-without one), and the report's language code and name (e.g. ``zh``, ``Chinese (简体中文)``)."""
+without one), the report's language code and name (e.g. ``zh``, ``Chinese (简体中文)``), and
+``citable``: whether the request sends its pages or points beside the prompt as citable
+content (the backend cites), so the prompt need not repeat them."""
 _RUN_NAMES = tuple(RUN_VARIABLES)
 
 RESERVED_VARIABLES: dict[TemplateName, tuple[str, ...]] = {

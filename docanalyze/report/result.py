@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from docanalyze.citations.verify import CheckedCitation
+from docanalyze.document import Point
 from docanalyze.exit_codes import EXIT_INCOMPLETE
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 from docanalyze.models.base import Usage
@@ -31,6 +32,8 @@ class ChunkResult:
     model: str
     requests: int = 1
     source: str | None = None
+    points: tuple[Point, ...] = ()
+    """The extraction's claims, each with its pages and the quotes that back it."""
 
 
 @dataclass

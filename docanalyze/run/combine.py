@@ -141,6 +141,7 @@ async def _combined_report(
     ctx = pipeline.run_context(renderer, model, events)
     timings: dict[str, float] = {"read": time.monotonic() - started}
     names = _citation_names(documents)
+    ctx.cited_documents = {name: document.pages for name, document in zip(names, documents)}
     mark = time.monotonic()
     mapped = await asyncio.gather(
         *(_map_document(pipeline, ctx, document, name) for document, name in zip(documents, names))
@@ -185,7 +186,14 @@ async def _map_document(
     mapped.results = [
         replace(r, text=cite_document(r.text, name), source=document.source) for r in results
     ]
-    mapped.partials = [replace(p, text=cite_document(p.text, name)) for p in partials]
+    mapped.partials = [
+        replace(
+            p,
+            text=cite_document(p.text, name),
+            points=tuple(replace(point, document=name) for point in p.points),
+        )
+        for p in partials
+    ]
     return mapped
 
 

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from docanalyze.citations.verify import UnsupportedMode
 from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, format_usd
-from docanalyze.document import Document, Partial
+from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import ConfigError
 from docanalyze.events import EventHandler, Notice, RequestReasked, StepFinished, Waiting
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
@@ -68,7 +69,10 @@ class RunContext:
     """The state of one run. Stages send every request through :meth:`complete`.
 
     ``renderer`` renders the run's prompts and builds its requests; this part sends them,
-    holds their cost against ``cost_budget`` and counts what they used.
+    holds their cost against ``cost_budget`` and counts what they used. ``unsupported`` is
+    what the report does with a claim no page supports (``--unsupported``);
+    ``cited_documents`` the pages of each document by the name report citations give it, in a
+    report of several documents (else the citations are checked against :attr:`document`).
     """
 
     renderer: PromptRenderer
@@ -77,6 +81,8 @@ class RunContext:
     prices: PriceTable = field(default_factory=PriceTable.from_catalog)
     cost_budget: CostBudget | None = None
     fallback_model: str | None = None
+    unsupported: UnsupportedMode = "mark"
+    cited_documents: dict[str, tuple[Page, ...]] = field(default_factory=dict)
     ledger: UsageLedger = field(default_factory=UsageLedger)
     stage_models: dict[str, set[str]] = field(default_factory=dict)
     extractions: list[Extraction] = field(default_factory=list)

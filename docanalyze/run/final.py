@@ -9,20 +9,23 @@ stops the run (:class:`~docanalyze.run.outcomes.RefusalStop`), and every request
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from docanalyze.citations.verify import CheckedCitation
 from docanalyze.document import Partial
 from docanalyze.events import Notice, StageStarted
-from docanalyze.models.base import ModelReply, ModelRequest, Refusal
+from docanalyze.models.base import ModelReply, Refusal
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
-from docanalyze.run.reduce import final_prompt, refused_part
+from docanalyze.run.reduce import final_prompt, points_request, refused_part
 from docanalyze.run.sections import (
     FinalLayout,
+    FinalPiece,
     report_headings,
     section_body,
     stitch_report,
 )
 from docanalyze.run.stream import ReportStream, SectionStream
+from docanalyze.run.verification import CheckedText, check_reply, closing_note
 from docanalyze.text.wording import wording_for
 
 __all__ = ["TRUNCATED_NOTE", "FinalText", "write_final"]
@@ -34,11 +37,13 @@ TRUNCATED_NOTE = (
 
 @dataclass(frozen=True)
 class FinalText:
-    """The report's text, whether a reply was cut, and how many requests wrote it."""
+    """The report's text, whether a reply was cut, how many requests wrote it, and its
+    citations, checked against the page text (:mod:`docanalyze.run.verification`)."""
 
     text: str
     truncated: bool
     requests: int
+    citations: list[CheckedCitation] = field(default_factory=list)
 
 
 async def write_final(ctx: RunContext, layout: FinalLayout, *, stream: bool) -> FinalText:
@@ -54,7 +59,7 @@ async def _write_single(
 ) -> FinalText:
     ctx.emit(StageStarted("final", 1))
     prompt, _ = final_prompt(ctx.renderer, partials, chunk_count)
-    request = _request(ctx, prompt, ctx.budgets.final_max_tokens, partials)
+    request = points_request(ctx.renderer, "final", prompt, ctx.budgets.final_max_tokens, partials)
     prefix = _report_prefix(ctx)
     streamer = ReportStream(ctx.emit, prefix=prefix) if stream else None
     step = Step("final")
@@ -67,7 +72,9 @@ async def _write_single(
     if reply.refused:
         refused_part(ctx, "final", partials, reply)
     ctx.finish(step)
-    text = prefix + reply.text.strip() + (TRUNCATED_NOTE if reply.truncated else "")
+    checked = check_reply(ctx, reply, partials)
+    text = prefix + checked.text + (TRUNCATED_NOTE if reply.truncated else "")
+    text += closing_note(ctx, checked.citations)
     if streamer is not None:
         streamer.finish(text)
     if reply.truncated:
@@ -77,23 +84,23 @@ async def _write_single(
                 f"raise --max-tokens for the whole report"
             )
         )
-    return FinalText(text, reply.truncated, 1)
+    return FinalText(text, reply.truncated, 1, list(checked.citations))
 
 
 async def _write_sections(ctx: RunContext, layout: FinalLayout, stream: bool) -> FinalText:
-    requests = [
-        _request(ctx, piece.prompt, piece.max_tokens, piece.material) for piece in layout.pieces
-    ]
     headings = report_headings(ctx.renderer, layout)
-    ctx.emit(StageStarted("final", len(requests)))
+    ctx.emit(StageStarted("final", len(layout.pieces)))
     streamer = SectionStream(ctx.emit, headings) if stream else None
-    replies = await asyncio.gather(
-        *(_write_piece(ctx, request, index, streamer) for index, request in enumerate(requests))
+    written = await asyncio.gather(
+        *(_write_piece(ctx, piece, index, streamer) for index, piece in enumerate(layout.pieces))
     )
+    replies = [reply for reply, _ in written]
     _stop_if_refused(ctx, layout, replies)
     cut = [index for index, reply in enumerate(replies) if reply.truncated]
-    text = stitch_report(headings, [section_body(reply.text) for reply in replies])
+    text = stitch_report(headings, [section_body(checked.text) for _, checked in written])
     text += TRUNCATED_NOTE if cut else ""
+    citations = [citation for _, checked in written for citation in checked.citations]
+    text += closing_note(ctx, citations)
     if streamer is not None:
         streamer.finish(text)
     if cut:
@@ -104,13 +111,15 @@ async def _write_sections(ctx: RunContext, layout: FinalLayout, stream: bool) ->
                 f"of --max-tokens {ctx.budgets.final_max_tokens}; raise --max-tokens"
             )
         )
-    return FinalText(text, bool(cut), len(requests))
+    return FinalText(text, bool(cut), len(layout.pieces), citations)
 
 
 async def _write_piece(
-    ctx: RunContext, request: ModelRequest, index: int, streamer: SectionStream | None
-) -> ModelReply:
-    """Write the overview (``index`` 0) or a section: one step, unless it is refused."""
+    ctx: RunContext, piece: FinalPiece, index: int, streamer: SectionStream | None
+) -> tuple[ModelReply, CheckedText]:
+    """Write the overview (``index`` 0) or a section, its citations checked: one step, unless
+    it is refused."""
+    request = points_request(ctx.renderer, "final", piece.prompt, piece.max_tokens, piece.material)
     step = Step("final")
     if streamer is None:
         reply = await ctx.complete(request, step)
@@ -118,10 +127,13 @@ async def _write_piece(
         reply = await ctx.complete(
             request, step, on_text=streamer.text_of(index), on_restart=streamer.restart_of(index)
         )
-        streamer.done(index, section_body(reply.text))
-    if not reply.refused:
-        ctx.finish(step)
-    return reply
+    if reply.refused:
+        return reply, CheckedText(reply.text, ())
+    checked = check_reply(ctx, reply, piece.material)
+    if streamer is not None:
+        streamer.done(index, section_body(checked.text))
+    ctx.finish(step)
+    return reply, checked
 
 
 def _stop_if_refused(ctx: RunContext, layout: FinalLayout, replies: list[ModelReply]) -> None:
@@ -135,13 +147,6 @@ def _stop_if_refused(ctx: RunContext, layout: FinalLayout, replies: list[ModelRe
         ctx.record_refusal(RefusedPart("final", first_page, last_page, refusal, model=reply.model))
     if refused:
         raise RefusalStop
-
-
-def _request(
-    ctx: RunContext, prompt: str, max_tokens: int, material: list[Partial]
-) -> ModelRequest:
-    texts = tuple(partial.text for partial in material)
-    return ctx.renderer.stage_request("final", prompt, max_tokens, texts)
 
 
 def _report_prefix(ctx: RunContext) -> str:

@@ -7,11 +7,13 @@ from dataclasses import dataclass, replace
 
 from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import BudgetError
-from docanalyze.events import StageStarted
-from docanalyze.models.base import Refusal
+from docanalyze.events import Notice, StageStarted
+from docanalyze.models.base import CitableText, ModelReply, Refusal
+from docanalyze.prompting.citable import page_citables
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.report.result import ChunkResult
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
+from docanalyze.run.grounding import ground_reply, points_text
 from docanalyze.text.spans import split_point
 
 __all__ = ["MapPrompt", "map_chunks", "map_prompt", "span_middle"]
@@ -24,6 +26,8 @@ async def map_chunks(
 
     Raises :class:`RefusalStop` once every chunk was asked when the model refused any part."""
     ctx.emit(StageStarted("map", len(chunks)))
+    if chunks:
+        _notice_if_text_sent_twice(ctx, chunks[0])
     results = await asyncio.gather(*(_map_chunk(ctx, chunk) for chunk in chunks))
     if ctx.refusals:
         raise RefusalStop
@@ -47,6 +51,7 @@ async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[P
         text="\n".join(part.text.strip() for part, _ in parts),
         model=", ".join(sorted({model for _, model in parts})),
         requests=len(parts),
+        points=tuple(point for part, _ in parts for point in part.points),
     )
     return result, [part for part, _ in parts]
 
@@ -69,7 +74,7 @@ async def _extract_span(
         return await _extract_halves(
             ctx, step, chunk, start, end, max_tokens, "does not fit the window"
         )
-    request = ctx.renderer.stage_request("map", prompt, max_tokens, (text,))
+    request = ctx.renderer.stage_request("map", prompt, max_tokens, (text,), rendered.citable)
     reply = await ctx.complete(request, step)
     if reply.refused:
         refusal = reply.refusal or Refusal()
@@ -77,7 +82,7 @@ async def _extract_span(
         ctx.record_refusal(replace(part, model=reply.model))
         return []
     if not reply.truncated:
-        partial = Partial(reply.text, rendered.first_page, rendered.last_page)
+        partial = _partial(reply, rendered)
         ctx.record_extraction(chunk.index, start, end, partial, reply.model)
         return [(partial, reply.model)]
     ctx.reask(step, "max_tokens")
@@ -100,6 +105,8 @@ class MapPrompt:
     last_page: int
     prompt: str
     tokens: int
+    citable: tuple[CitableText, ...] = ()
+    """The span's pages, sent beside the prompt when the backend cites."""
 
 
 def map_prompt(renderer: PromptRenderer, chunk: Chunk, start: int, end: int) -> MapPrompt:
@@ -107,15 +114,39 @@ def map_prompt(renderer: PromptRenderer, chunk: Chunk, start: int, end: int) -> 
     document = renderer.document
     text = document.marked_text(start, end)
     first_page, last_page = document.page_at(start), document.page_at(max(start, end - 1))
+    citable = page_citables(document, start, end) if renderer.citing else ()
     prompt, tokens = renderer.render(
         "map",
+        citable,
         text=text,
         index=chunk.index + 1,
         total=chunk.total,
         first_page=first_page,
         last_page=last_page,
     )
-    return MapPrompt(text, first_page, last_page, prompt, tokens)
+    return MapPrompt(text, first_page, last_page, prompt, tokens, citable)
+
+
+def _partial(reply: ModelReply, rendered: MapPrompt) -> Partial:
+    """The extraction of ``reply``: its points, each with its pages and quotes; a reply with
+    citations is written as its points (each with the pages it cited)."""
+    grounded = ground_reply(reply, rendered.citable)
+    text = points_text(grounded.points) if reply.blocks else reply.text
+    return Partial(text, rendered.first_page, rendered.last_page, grounded.points)
+
+
+def _notice_if_text_sent_twice(ctx: RunContext, chunk: Chunk) -> None:
+    """A map template that still writes the text while the pages go as citable content makes
+    every map request pay for its text twice: say so once."""
+    rendered = map_prompt(ctx.renderer, chunk, chunk.start, chunk.end)
+    if rendered.citable and rendered.text and rendered.text in rendered.prompt:
+        ctx.emit(
+            Notice(
+                f"the map template {ctx.renderer.prompts.origin('map')} writes the text "
+                f"({{{{ text }}}}) while the pages are sent as citable content: every map "
+                f"request pays for its text twice; leave the text out when citable is true"
+            )
+        )
 
 
 def span_middle(

@@ -194,6 +194,7 @@ class Pipeline:
             prices=self.prices,
             cost_budget=self._cost_budget(model),
             fallback_model=self.options.fallback_model,
+            unsupported="drop" if self.options.unsupported == "drop" else "mark",
         )
 
     def _cost_budget(self, model: Model) -> CostBudget | None:
@@ -241,9 +242,11 @@ class Pipeline:
         final = await write_final(ctx, layout, stream=self.options.stream)
         timings["final"] = time.monotonic() - mark
         timings["total"] = time.monotonic() - started
-        return self._report(
+        report = self._report(
             ctx, events, final.text, chunk_results, levels, timings, final.truncated
         )
+        report.citations = final.citations
+        return report
 
     def _cost_limit_reached(
         self,

@@ -13,15 +13,18 @@ import asyncio
 from docanalyze.document import Partial
 from docanalyze.errors import BudgetError
 from docanalyze.events import StageStarted
-from docanalyze.models.base import ModelReply, Refusal, Stage
+from docanalyze.models.base import ModelReply, ModelRequest, Refusal, Stage
 from docanalyze.prompting.budgets import pack_in_order
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
+from docanalyze.run.grounding import ground_reply, points_text, split_points
 from docanalyze.text.spans import split_text
 
 __all__ = [
     "final_prompt",
+    "merged_partial",
     "pack_partials",
+    "points_request",
     "reduce_prompt",
     "reduce_until_final_fits",
     "refused_part",
@@ -33,7 +36,34 @@ def final_prompt(
 ) -> tuple[str, int]:
     """The rendered final prompt and its token estimate."""
     offline = renderer.limits.features.offline
-    return renderer.render("final", partials=partials, chunk_count=chunk_count, offline=offline)
+    return renderer.render(
+        "final",
+        renderer.citable_points(partials),
+        partials=partials,
+        chunk_count=chunk_count,
+        offline=offline,
+    )
+
+
+def points_request(
+    renderer: PromptRenderer, stage: Stage, prompt: str, max_tokens: int, partials: list[Partial]
+) -> ModelRequest:
+    """A reduce or final request of ``partials``: their texts as material, their points as
+    citable text when the backend cites."""
+    material = tuple(partial.text for partial in partials)
+    citable = renderer.citable_points(partials)
+    return renderer.stage_request(stage, prompt, max_tokens, material, citable)
+
+
+def merged_partial(renderer: PromptRenderer, reply: ModelReply, partials: list[Partial]) -> Partial:
+    """The partial result of ``reply`` to a request of ``partials``: its points carry the
+    quotes of the points they cite (a reply with citations is written as its points)."""
+    origins = [point for partial in partials for point in partial.points]
+    grounded = ground_reply(reply, renderer.citable_points(partials), origins)
+    first_page = min(partial.first_page for partial in partials)
+    last_page = max(partial.last_page for partial in partials)
+    text = points_text(grounded.points) if reply.blocks else reply.text
+    return Partial(text, first_page, last_page, grounded.points)
 
 
 async def reduce_until_final_fits(
@@ -112,16 +142,35 @@ def _fitting_items(
         if cost <= capacity:
             items.append((item, cost))
             continue
-        halves = split_text(item.text)
+        halves = _split_partial(item)
         if halves is None:
             raise BudgetError(
                 f"a partial result of pages {item.first_page}-{item.last_page} cannot fit a "
                 f"reduce prompt in a {renderer.limits.context_window}-token window; raise "
                 f"--context-window"
             )
-        pending.append(Partial(halves[1], item.first_page, item.last_page))
-        pending.append(Partial(halves[0], item.first_page, item.last_page))
+        pending.extend(reversed(halves))
     return items
+
+
+def _split_partial(partial: Partial) -> tuple[Partial, Partial] | None:
+    """``partial`` in two, its points too (None when it cannot be cut)."""
+    if partial.points:
+        halves = split_points(partial.points)
+        if halves is None:
+            return None
+        first, second = (
+            Partial(points_text(half), partial.first_page, partial.last_page, half)
+            for half in halves
+        )
+        return first, second
+    texts = split_text(partial.text)
+    if texts is None:
+        return None
+    return (
+        Partial(texts[0], partial.first_page, partial.last_page),
+        Partial(texts[1], partial.first_page, partial.last_page),
+    )
 
 
 def refused_part(ctx: RunContext, stage: Stage, group: list[Partial], reply: ModelReply) -> None:
@@ -137,7 +186,14 @@ def reduce_prompt(
     renderer: PromptRenderer, group: list[Partial], level: int, number: int, groups: int
 ) -> tuple[str, int]:
     """The rendered reduce prompt of group ``number`` of ``groups`` and its token estimate."""
-    return renderer.render("reduce", partials=group, level=level, group=number, groups=groups)
+    return renderer.render(
+        "reduce",
+        renderer.citable_points(group),
+        partials=group,
+        level=level,
+        group=number,
+        groups=groups,
+    )
 
 
 async def _reduce_group(
@@ -148,15 +204,12 @@ async def _reduce_group(
     prompt, prompt_tokens = reduce_prompt(ctx.renderer, group, step.level, number, groups)
     budget = ctx.budgets.reduce_max_tokens
     if ctx.budgets.fits(prompt_tokens, ctx.budgets.output("reduce", budget)):
-        material = tuple(partial.text for partial in group)
-        request = ctx.renderer.stage_request("reduce", prompt, budget, material)
+        request = points_request(ctx.renderer, "reduce", prompt, budget, group)
         reply = await ctx.complete(request, step)
         if reply.refused:
             refused_part(ctx, "reduce", group, reply)
         if not reply.truncated:
-            first_page = min(partial.first_page for partial in group)
-            last_page = max(partial.last_page for partial in group)
-            return [Partial(reply.text, first_page, last_page)]
+            return [merged_partial(ctx.renderer, reply, group)]
         ctx.reask(step, "max_tokens")
     half = len(group) // 2
     first, second = await asyncio.gather(

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from docanalyze.document import Partial
+from docanalyze.prompting.citable import point_citable
 from docanalyze.prompting.renderer import PromptRenderer
+from docanalyze.run.grounding import points_text
 from docanalyze.text.wording import wording_for
 
 __all__ = [
@@ -45,6 +48,7 @@ OVERVIEW_SHARE = 1 / 8
 DIGEST_TOKENS = 300
 """How much of each part the overview's digest quotes, at most."""
 _HEADING = re.compile(r"^#{1,2}(?=\s)", re.MULTILINE)
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -103,18 +107,31 @@ class FinalLayout:
 
 def _digest(layout: FinalLayout, estimate_tokens: Callable[[str], int]) -> list[Partial]:
     """The first points of every part, at most :data:`DIGEST_TOKENS` each: the overview's
-    material."""
+    material (with those points, when the parts have theirs)."""
     digest = []
     for entry, part in zip(layout.outline, layout.parts):
-        lines: list[str] = []
-        used = 0
-        for line in (line for p in part for line in p.text.splitlines() if line.strip()):
-            used += estimate_tokens(line)
-            if lines and used > DIGEST_TOKENS:
-                break
-            lines.append(line)
-        digest.append(Partial("\n".join(lines), entry.first_page, entry.last_page))
+        points = [point for p in part for point in p.points]
+        if points:
+            kept = _first(points, lambda point: estimate_tokens(point_citable(point).text))
+            text = points_text(kept)
+        else:
+            lines = [line for p in part for line in p.text.splitlines() if line.strip()]
+            kept_lines = _first(lines, estimate_tokens)
+            text, kept = "\n".join(kept_lines), []
+        digest.append(Partial(text, entry.first_page, entry.last_page, tuple(kept)))
     return digest
+
+
+def _first(items: Sequence[_Item], size: Callable[[_Item], int]) -> list[_Item]:
+    """The first of ``items`` (at least one) whose sizes add up to :data:`DIGEST_TOKENS`."""
+    kept: list[_Item] = []
+    used = 0
+    for item in items:
+        used += size(item)
+        if kept and used > DIGEST_TOKENS:
+            break
+        kept.append(item)
+    return kept
 
 
 def lay_out_final(
@@ -210,6 +227,7 @@ def section_prompt(renderer: PromptRenderer, layout: FinalLayout, index: int) ->
     ]
     return renderer.render(
         "section",
+        renderer.citable_points(layout.parts[index]),
         partials=layout.parts[index],
         section=index + 1,
         sections=len(layout.parts),
@@ -223,6 +241,7 @@ def overview_prompt(renderer: PromptRenderer, layout: FinalLayout) -> tuple[str,
     """``overview.j2`` rendered from the digest of every part, and its token estimate."""
     return renderer.render(
         "overview",
+        renderer.citable_points(layout.digest),
         digest=layout.digest,
         outline=layout.outline,
         sections=len(layout.parts),
