@@ -132,10 +132,10 @@ def test_one_429_pauses_every_send_until_retry_after(
     api = make_fake_api(policies=[arrivals], latency=0.05)
     events: list[Any] = []
     limiter = RecordingLimiter()
-    model = model_for(api, on_retry=events.append, rate_limiter=limiter)
     # With a ceiling of 16, most requests are still waiting when the 429 arrives, even on a
     # loaded machine: what is measured is how they are let through after it.
-    model.limits = AdaptiveConcurrency(16, initial=8, headroom=model.limiter.has_headroom)
+    limits = AdaptiveConcurrency(16, initial=8, headroom=limiter.has_headroom)
+    model = model_for(api, on_retry=events.append, rate_limiter=limiter, concurrency_limiter=limits)
     results = run_all(model, [ask(f"chunk {i}") for i in range(40)])
     assert all(isinstance(result, ModelReply) for result in results)
     [refused_at] = arrivals.refused
