@@ -21,12 +21,11 @@ import threading
 from dataclasses import dataclass, field
 
 from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency
+from docanalyze.models.anthropic.error_messages import DEFAULT_BASE_URL
 from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 from docanalyze.models.anthropic.ratelimit import RateLimiter
 
 __all__ = ["REGISTRY", "Caps", "ClientLimits", "LimitsKey", "LimitsRegistry", "SharedLimits"]
-
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 
 @dataclass(frozen=True)
