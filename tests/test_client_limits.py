@@ -14,6 +14,7 @@ from docanalyze.errors import ModelError
 from docanalyze.events import Event, Notice, RequestRetried
 from docanalyze.models.anthropic.concurrency import AdaptiveConcurrency
 from docanalyze.models.anthropic.model import AnthropicModel
+from docanalyze.models.anthropic.pacer import PauseListener
 from docanalyze.models.anthropic.ratelimit import RateLimiter, Ticket
 from docanalyze.models.anthropic.retry import RetryPolicy
 from docanalyze.models.base import ModelReply, ModelRequest
@@ -108,8 +109,10 @@ class RecordingLimiter(RateLimiter):
         self.admitted: list[float] = []
         self.cooldowns_at: list[float] = []
 
-    async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket:
-        ticket = await super().acquire(input_estimate, max_tokens)
+    async def acquire(
+        self, input_estimate: int, max_tokens: int, on_pause: PauseListener | None = None
+    ) -> Ticket:
+        ticket = await super().acquire(input_estimate, max_tokens, on_pause)
         self.admitted.append(time.monotonic())
         return ticket
 
