@@ -36,6 +36,7 @@ def one_chunk_files(root: Path, count: int) -> list[Path]:
     return paths
 
 
+@pytest.mark.slow  # about 60 s: 60 requests at 30 a minute, of which the first 30 at once
 def test_thirty_gathered_analyses_on_one_pipeline_share_the_limit_and_all_succeed(
     make_fake_api: Callable[..., FakeMessagesAPI],
     monkeypatch: pytest.MonkeyPatch,

@@ -114,9 +114,8 @@ class AnthropicModel:
     ``fallback_after`` consecutive 529/5xx failures of the primary model, attempts go to
     ``fallback_model`` and ``on_fallback(primary, fallback)`` is called once. ``on_pause(seconds)``
     hears when one of its requests waits for the rate limits (not for a cluster's limiter).
-    ``attempts`` and
-    ``retries`` count HTTP attempts and retries; :meth:`stats` has the rest. The SDK client is
-    created inside the running event loop, again whenever the loop changes.
+    ``attempts`` and ``retries`` count HTTP attempts and retries; :meth:`stats` has the rest.
+    The SDK client is created inside the running event loop, again whenever the loop changes.
     """
 
     def __init__(
@@ -167,6 +166,7 @@ class AnthropicModel:
         caps = Caps(rpm, input_tpm, output_tpm, concurrency, initial_concurrency)
         key = LimitsKey.of(self._credentials.base_url, self._credentials.secrets[0])
         self.pacing = ClientLimits(key, caps, rate_limiter, concurrency_limiter)
+        """The limiters: given, else shared with the process's clients of the same key."""
         self.fallback = FallbackSwitch(
             model, fallback_model, threshold=fallback_after, on_switch=on_fallback
         )
