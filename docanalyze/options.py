@@ -43,6 +43,8 @@ class Options:
     ``chunk_overlap`` defaults to 5% of ``chunk_size``.
     ``concurrency`` is the ceiling of requests in flight (the client adapts below it); ``rpm``,
     ``input_tpm`` and ``output_tpm`` cap the rates on top of the limits the API reports.
+    ``max_attempts`` bounds the failed attempts of one request; a 429 that says how long to wait
+    (``retry-after``) is not one: it is waited out, within ``max_retry_time`` seconds in all.
     ``stream`` streams the final report as :class:`docanalyze.events.ReportText` events.
     ``cache``: ``"use"`` answers a call already paid for from the run store, ``"refresh"`` asks
     again and stores the new reply, ``"off"`` neither reads nor writes replies. ``store_path``

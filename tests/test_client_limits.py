@@ -14,6 +14,7 @@ from docanalyze.errors import ModelError
 from docanalyze.events import Event, Notice, RequestRetried
 from docanalyze.models.anthropic.concurrency import AdaptiveConcurrency
 from docanalyze.models.anthropic.model import AnthropicModel
+from docanalyze.models.anthropic.pacer import PauseListener
 from docanalyze.models.anthropic.ratelimit import RateLimiter, Ticket
 from docanalyze.models.anthropic.retry import RetryPolicy
 from docanalyze.models.base import ModelReply, ModelRequest
@@ -108,8 +109,10 @@ class RecordingLimiter(RateLimiter):
         self.admitted: list[float] = []
         self.cooldowns_at: list[float] = []
 
-    async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket:
-        ticket = await super().acquire(input_estimate, max_tokens)
+    async def acquire(
+        self, input_estimate: int, max_tokens: int, on_pause: PauseListener | None = None
+    ) -> Ticket:
+        ticket = await super().acquire(input_estimate, max_tokens, on_pause)
         self.admitted.append(time.monotonic())
         return ticket
 
@@ -132,10 +135,10 @@ def test_one_429_pauses_every_send_until_retry_after(
     api = make_fake_api(policies=[arrivals], latency=0.05)
     events: list[Any] = []
     limiter = RecordingLimiter()
-    model = model_for(api, on_retry=events.append, rate_limiter=limiter)
     # With a ceiling of 16, most requests are still waiting when the 429 arrives, even on a
     # loaded machine: what is measured is how they are let through after it.
-    model.limits = AdaptiveConcurrency(16, initial=8, headroom=model.limiter.has_headroom)
+    limits = AdaptiveConcurrency(16, initial=8, headroom=limiter.has_headroom)
+    model = model_for(api, on_retry=events.append, rate_limiter=limiter, concurrency_limiter=limits)
     results = run_all(model, [ask(f"chunk {i}") for i in range(40)])
     assert all(isinstance(result, ModelReply) for result in results)
     [refused_at] = arrivals.refused

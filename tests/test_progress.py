@@ -132,7 +132,7 @@ def test_a_rate_limit_pause_is_told_with_its_seconds() -> None:
     limiter = model.limiter  # type: ignore[attr-defined]
     limiter.cooldown(0.2)  # as after a 429
 
-    asyncio.run(limiter.acquire(10, 10))
+    asyncio.run(limiter.acquire(10, 10, model.on_pause))  # type: ignore[attr-defined]
 
     [wait] = [e for e in events if isinstance(e, Waiting)]
     assert wait.what == "a rate-limit pause"

@@ -411,3 +411,28 @@ def test_a_connect_failure_says_why() -> None:
     assert connect_failure_reason(unresolved) == "the host name did not resolve"
     assert connect_failure_reason(refused()) == "connection refused"
     assert not is_connect_failure(httpx2.RemoteProtocolError("closed", request=REQUEST))
+
+
+def test_a_429_with_retry_after_is_back_pressure_not_a_failed_attempt() -> None:
+    errors: list[BaseException] = [status_error(429, {"retry-after": "5"}) for _ in range(20)]
+    call, calls = failing_then(errors)
+    clock = FakeClock()
+    events: list[RetryEvent] = []
+    policy = RetryPolicy(max_attempts=3, max_elapsed=900.0)
+    assert run_with(call, policy, clock, events) == "ok"
+    assert len(calls) == 21 and clock.sleeps == [5.0] * 20
+    assert [event.status for event in events] == [429] * 20
+
+
+def test_back_pressure_is_bounded_by_max_elapsed_and_failures_still_count() -> None:
+    pressure: list[BaseException] = [status_error(429, {"retry-after": "5"}) for _ in range(50)]
+    call, calls = failing_then(pressure)
+    clock = FakeClock()
+    with pytest.raises(anthropic.APIStatusError):
+        run_with(call, RetryPolicy(max_attempts=3, max_elapsed=60.0), clock)
+    assert len(calls) == 13 and clock.now == 60.0  # 12 waits of 5 s; the 13th would pass 60 s
+    bare: list[BaseException] = [status_error(429), status_error(529), status_error(429)]
+    call, calls = failing_then(bare)
+    with pytest.raises(anthropic.APIStatusError):
+        run_with(call, RetryPolicy(max_attempts=3, max_elapsed=900.0), FakeClock())
+    assert len(calls) == 3  # a 429 without retry-after is a failed attempt

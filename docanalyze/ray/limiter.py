@@ -33,7 +33,7 @@ from docanalyze.models.anthropic.concurrency import (
     ConcurrencyStats,
     Slot,
 )
-from docanalyze.models.anthropic.pacer import Kinds
+from docanalyze.models.anthropic.pacer import Kinds, PauseListener
 from docanalyze.models.anthropic.ratelimit import RateLimiter
 
 __all__ = [
@@ -153,7 +153,10 @@ class ClusterRateLimiter:
         self._headroom = True
         self._pending_headroom: Any = None
 
-    async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket:
+    async def acquire(
+        self, input_estimate: int, max_tokens: int, on_pause: PauseListener | None = None
+    ) -> Ticket:
+        """Wait for the actor to admit the request (its waits are not reported to ``on_pause``)."""
         ticket: Ticket = await self._actor.acquire.remote(input_estimate, max_tokens)
         return ticket
 

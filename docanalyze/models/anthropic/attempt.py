@@ -23,7 +23,7 @@ from anthropic.types import Message
 from docanalyze.models.anthropic.concurrency import Slot
 from docanalyze.models.anthropic.error_messages import Endpoint
 from docanalyze.models.anthropic.fallback import FallbackSwitch
-from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
+from docanalyze.models.anthropic.pacer import PauseListener, RequestPacer, SlotLimiter
 from docanalyze.models.anthropic.ratelimit import Kind, Ticket
 from docanalyze.models.anthropic.retry import (
     error_headers,
@@ -57,10 +57,19 @@ class AttemptingClient(Protocol):
     switch and its counters."""
 
     attempts: int
-    limiter: RequestPacer
-    limits: SlotLimiter
     fallback: FallbackSwitch
     failures: FailureCounts
+    on_pause: PauseListener | None
+
+    @property
+    def limiter(self) -> RequestPacer:
+        """The rate limiter."""
+        ...
+
+    @property
+    def limits(self) -> SlotLimiter:
+        """The concurrency limiter."""
+        ...
 
     @property
     def name(self) -> str:
@@ -96,7 +105,9 @@ class RequestAttempts:
         self.model = client.fallback.choose(self.requested)
         slot = await client.limits.acquire()
         try:
-            ticket = await client.limiter.acquire(self.estimate, self.request.max_tokens)
+            ticket = await client.limiter.acquire(
+                self.estimate, self.request.max_tokens, client.on_pause
+            )
             self.count += 1
             client.attempts += 1
             observed: set[Kind] = set()

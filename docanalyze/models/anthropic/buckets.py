@@ -24,6 +24,7 @@ __all__ = [
     "Ticket",
     "parse_rate_limit_headers",
     "parse_reset",
+    "tighten_caps",
 ]
 
 Kind = Literal["requests", "input-tokens", "output-tokens"]
@@ -100,6 +101,22 @@ class Bucket:
 
     def credit(self, amount: float) -> None:
         self.level = min(self.capacity, self.level + amount)
+
+
+def tighten_caps(
+    buckets: dict[str, Bucket], caps: tuple[float | None, float | None, float | None], now: float
+) -> None:
+    """Add a ``cap:`` bucket for each of ``caps`` given (per kind, in the order of
+    :data:`KINDS`), or lower an existing one to it (a cap is never raised)."""
+    for kind, cap in zip(KINDS, caps, strict=True):
+        if cap is None:
+            continue
+        bucket = buckets.get(f"cap:{kind}")
+        if bucket is None:
+            buckets[f"cap:{kind}"] = Bucket(capacity=cap, level=cap, updated=now)
+        elif cap < bucket.capacity:
+            bucket.refill(now)
+            bucket.capacity, bucket.level = cap, min(bucket.level, cap)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,12 @@ class AdaptiveConcurrency:
         """Whether the limit still doubles per window (no backoff has happened yet)."""
         return self._slow_start
 
+    def lower_ceiling(self, ceiling: int) -> None:
+        """Lower the ceiling (and the limit) to ``ceiling``, if that is lower (never raise it)."""
+        if 1 <= ceiling < self.ceiling:
+            self.ceiling = ceiling
+            self._limit = min(self._limit, float(ceiling))
+
     async def acquire(self) -> Slot:
         """Wait for a slot, first come first served."""
         if self._in_flight < self.limit and not self._waiters:

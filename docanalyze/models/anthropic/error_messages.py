@@ -23,7 +23,12 @@ from docanalyze.models.anthropic.contact import (
     is_connect_failure,
 )
 from docanalyze.models.anthropic.environment import redact
-from docanalyze.models.anthropic.retry import error_status, is_retryable, is_timeout
+from docanalyze.models.anthropic.retry import (
+    error_status,
+    is_back_pressure,
+    is_retryable,
+    is_timeout,
+)
 from docanalyze.models.base import Stage
 
 __all__ = ["DEFAULT_BASE_URL", "Endpoint", "failure_error", "safe_url"]
@@ -95,6 +100,10 @@ def _check_address(endpoint: Endpoint) -> str:
 
 def _transient_advice(error: BaseException) -> str:
     """What to do after retries ran out: fewer requests at once only helps against limits."""
+    if is_back_pressure(error):
+        return (
+            "the rate limits held it back for the whole retry time; try again later or lower --rpm"
+        )
     if error_status(error) in _OVERLOAD_STATUSES:
         return "try again later or lower --concurrency"
     if isinstance(error, anthropic.APIStatusError) or is_timeout(error):

@@ -29,7 +29,7 @@ from docanalyze.models.anthropic.calibration import Calibration
 from docanalyze.models.anthropic.capabilities import Capabilities
 from docanalyze.models.anthropic.catalog import CLAUDE_FEATURES, capabilities_of
 from docanalyze.models.anthropic.client import credentials, new_client
-from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY, AdaptiveConcurrency
+from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY
 from docanalyze.models.anthropic.error_messages import Endpoint, failure_error
 from docanalyze.models.anthropic.fallback import FallbackSwitch
 from docanalyze.models.anthropic.message_parts import reply_from_message
@@ -40,13 +40,13 @@ from docanalyze.models.anthropic.model_api import (
 )
 from docanalyze.models.anthropic.model_lookup import ModelLookup
 from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
-from docanalyze.models.anthropic.ratelimit import RateLimiter
 from docanalyze.models.anthropic.retry import (
     RetryEvent,
     RetryPolicy,
     call_with_retries,
 )
 from docanalyze.models.anthropic.sender import MessageSender
+from docanalyze.models.anthropic.shared_limits import Caps, ClientLimits, LimitsKey
 from docanalyze.models.base import ModelReply, ModelRequest, estimate_input_tokens
 
 if TYPE_CHECKING:
@@ -79,7 +79,9 @@ class ClientStats:
 
     ``attempts`` counts HTTP attempts and ``retries`` the attempts that were retried;
     ``rate_limited`` (429), ``overloaded`` (529), ``server_errors`` (other 5xx), ``timeouts``
-    and ``dropped`` (connections that failed without a response) count failed attempts.
+    and ``dropped`` (connections that failed without a response) count failed attempts; the
+    rate limiter's counters (``rate_limited``, ``cooldowns``, waits) and the concurrency are
+    those of the limits the client shares with the process's other clients of the same key.
     """
 
     attempts: int
@@ -104,15 +106,16 @@ class AnthropicModel:
     ``api_key`` and ``base_url`` default to ``ANTHROPIC_API_KEY`` (or ``ANTHROPIC_AUTH_TOKEN``)
     and ``ANTHROPIC_BASE_URL``. Every attempt first takes a slot from the adaptive concurrency
     limiter (``concurrency`` is its ceiling, ``initial_concurrency`` its start), then waits for
-    the shared :class:`~docanalyze.models.anthropic.ratelimit.RateLimiter` (``rpm``, ``input_tpm``,
-    ``output_tpm`` cap it on top of the server's limits). ``timeout`` bounds each attempt; a
+    the :class:`~docanalyze.models.anthropic.ratelimit.RateLimiter` (``rpm``, ``input_tpm``,
+    ``output_tpm`` cap it on top of the server's limits). Both are shared by every client of the
+    process with the same base URL and key (:mod:`docanalyze.models.anthropic.shared_limits`),
+    unless ``rate_limiter`` or ``concurrency_limiter`` are given. ``timeout`` bounds each attempt; a
     stream that sends nothing for ``stall_timeout`` seconds is cut. After
     ``fallback_after`` consecutive 529/5xx failures of the primary model, attempts go to
     ``fallback_model`` and ``on_fallback(primary, fallback)`` is called once. ``on_pause(seconds)``
-    hears when a request waits for the rate limits (of the client's own limiter, not of an
-    injected ``rate_limiter``). ``attempts`` and
-    ``retries`` count HTTP attempts and retries; :meth:`stats` has the rest. The SDK client is
-    created inside the running event loop, again whenever the loop changes.
+    hears when one of its requests waits for the rate limits (not for a cluster's limiter).
+    ``attempts`` and ``retries`` count HTTP attempts and retries; :meth:`stats` has the rest.
+    The SDK client is created inside the running event loop, again whenever the loop changes.
     """
 
     def __init__(
@@ -159,18 +162,27 @@ class AnthropicModel:
         self.on_retry = on_retry
         self.attempts = 0
         self.retries = 0
-        self.limiter: RequestPacer = rate_limiter or RateLimiter(
-            rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm, on_pause=on_pause
-        )
-        self.limits: SlotLimiter = concurrency_limiter or AdaptiveConcurrency(
-            concurrency, initial=initial_concurrency, headroom=self.limiter.has_headroom
-        )
+        self.on_pause = on_pause
+        caps = Caps(rpm, input_tpm, output_tpm, concurrency, initial_concurrency)
+        key = LimitsKey.of(self._credentials.base_url, self._credentials.secrets[0])
+        self.pacing = ClientLimits(key, caps, rate_limiter, concurrency_limiter)
+        """The limiters: given, else shared with the process's clients of the same key."""
         self.fallback = FallbackSwitch(
             model, fallback_model, threshold=fallback_after, on_switch=on_fallback
         )
         self.failures = FailureCounts()
         self._client: anthropic.AsyncAnthropic | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def limiter(self) -> RequestPacer:
+        """The rate limiter every attempt waits for (see :attr:`pacing`)."""
+        return self.pacing.rate
+
+    @property
+    def limits(self) -> SlotLimiter:
+        """The adaptive concurrency every attempt takes a slot from (see :attr:`pacing`)."""
+        return self.pacing.concurrency
 
     features = CLAUDE_FEATURES
     """Every request is streamed; ``complete`` takes ``on_text`` and ``on_restart``."""
@@ -332,7 +344,9 @@ class AnthropicModel:
         return reply_from_message(message, time.monotonic() - started, request.citable)
 
     async def aclose(self) -> None:
-        """Close the SDK client's connections (a later request opens a new client)."""
+        """Close the SDK client's connections and leave the shared limits (a later request
+        opens a new client and joins them again)."""
+        self.pacing.leave()
         client, loop = self._client, self._loop
         self._client = self._loop = None
         if client is not None and loop is asyncio.get_running_loop():

@@ -6,23 +6,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
 from docanalyze.models.anthropic.buckets import Kind, LimiterStats, Ticket
 from docanalyze.models.anthropic.concurrency import ConcurrencyStats, Slot
 
-__all__ = ["Kinds", "RequestPacer", "SlotLimiter"]
+__all__ = ["Kinds", "PauseListener", "RequestPacer", "SlotLimiter"]
 
 Kinds = Collection[Kind]
 """The kinds of limit a response's headers reported."""
+
+PauseListener = Callable[[float], None]
+"""Hears that a request has to wait for the rate limits, and for about how many seconds."""
 
 
 class RequestPacer(Protocol):
     """What the Claude client asks of its rate limiter: :class:`RateLimiter`, or a stand-in
     that paces many clients together (:class:`docanalyze.ray.limiter.ClusterRateLimiter`)."""
 
-    async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket: ...
+    async def acquire(
+        self, input_estimate: int, max_tokens: int, on_pause: PauseListener | None = None
+    ) -> Ticket:
+        """Wait until the request may leave; ``on_pause(seconds)`` hears if it has to wait."""
 
     def observe(self, headers: Mapping[str, str], ticket: Ticket | None = None) -> set[Kind]: ...
 

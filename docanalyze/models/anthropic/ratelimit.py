@@ -35,6 +35,7 @@ from docanalyze.models.anthropic.buckets import (
     Ticket,
     parse_rate_limit_headers,
     parse_reset,
+    tighten_caps,
 )
 
 __all__ = [
@@ -91,15 +92,7 @@ class RateLimiter:
         self._rng = rng or random.Random()
         self._ratio = 1.0
         self._buckets: dict[str, Bucket] = {}
-        now = clock()
-        caps: dict[Kind, float | None] = {
-            "requests": rpm,
-            "input-tokens": input_tpm,
-            "output-tokens": output_tpm,
-        }
-        for kind, cap in caps.items():
-            if cap is not None:
-                self._buckets[f"cap:{kind}"] = Bucket(capacity=cap, level=cap, updated=now)
+        self.tighten_caps(rpm=rpm, input_tpm=input_tpm, output_tpm=output_tpm)
         self._cooldown = Cooldown()
         self._counters = LimiterCounters()
         self._costs_admitted: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
@@ -108,6 +101,12 @@ class RateLimiter:
         self._gate: asyncio.Lock | None = None
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def tighten_caps(
+        self, *, rpm: float | None, input_tpm: float | None, output_tpm: float | None
+    ) -> None:
+        """Add the caps given, or lower the caps in force to them (a cap is never raised)."""
+        tighten_caps(self._buckets, (rpm, input_tpm, output_tpm), self._clock())
 
     # --- estimates ---------------------------------------------------------------------------
 
@@ -122,8 +121,13 @@ class RateLimiter:
 
     # --- admission ---------------------------------------------------------------------------
 
-    async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket:
-        """Wait until every bucket can afford the request, first come first served; debit it."""
+    async def acquire(
+        self, input_estimate: int, max_tokens: int, on_pause: Callable[[float], None] | None = None
+    ) -> Ticket:
+        """Wait until every bucket can afford the request, first come first served; debit it.
+
+        ``on_pause`` (else the limiter's) hears if this request has to wait, and for how long."""
+        on_pause = on_pause or self.on_pause
         gate, changed = self._primitives()
         costs: dict[Kind, float] = {
             "requests": 1.0,
@@ -138,8 +142,8 @@ class RateLimiter:
                 delay = self._delay(costs, now)
                 if delay <= 0:
                     break
-                if not waited and self.on_pause is not None:
-                    self.on_pause(delay)
+                if not waited and on_pause is not None:
+                    on_pause(delay)
                 waited = True
                 changed.clear()
                 await self._sleep_or_change(delay, changed)

@@ -33,6 +33,7 @@ __all__ = [
     "describe_error",
     "error_headers",
     "error_status",
+    "is_back_pressure",
     "is_retryable",
     "is_timeout",
     "retry_delay",
@@ -62,8 +63,10 @@ _STATUS_OF_ERROR_TYPE = {
 class RetryPolicy:
     """How hard to try one request.
 
-    ``max_attempts`` counts every attempt including the first; ``max_elapsed`` bounds the seconds
-    from the first attempt to the start of the last one (a wait that would pass it is not made).
+    ``max_attempts`` counts every failed attempt, the first included, except a 429 that says how
+    long to wait (``retry-after``): that is back-pressure, not a failure, and is waited out as
+    long as ``max_elapsed`` allows. ``max_elapsed`` bounds the seconds from the first attempt to
+    the start of the last one (a wait that would pass it is not made).
     Backoff waits are drawn uniformly from ``[0, min(max_delay, base_delay * 2**retry))``.
     A connection that cannot be opened to a server that has not answered yet gets
     ``first_contact_attempts`` attempts (whatever ``max_attempts`` says), ``first_contact_delay``
@@ -228,6 +231,12 @@ def is_timeout(error: BaseException) -> bool:
     return any(isinstance(link, timeouts) for link in causes(error))
 
 
+def is_back_pressure(error: BaseException) -> bool:
+    """Whether ``error`` is a 429 that says how long to wait: the server pacing its clients, which
+    a request waits out (within the retry time) rather than counts as a failed attempt."""
+    return error_status(error) == 429 and server_requested_delay(error_headers(error)) is not None
+
+
 def describe_error(error: BaseException) -> str:
     """A short, key-free reason for a retry event.
 
@@ -257,7 +266,8 @@ async def call_with_retries(
 ) -> T:
     """Await ``call()`` until it succeeds, retrying what :func:`is_retryable` allows.
 
-    Gives up after ``policy.max_attempts`` attempts, or when the next wait would end past
+    Gives up after ``policy.max_attempts`` failed attempts (a 429 with ``retry-after`` is not
+    one: see :func:`is_back_pressure`), or when the next wait would end past
     ``policy.max_elapsed`` seconds from the start, and then raises the last error unchanged.
     Errors that are not retryable (and cancellation) propagate at once. ``on_retry`` hears of
     every retry before its wait.
@@ -272,7 +282,7 @@ async def call_with_retries(
     """
     rng = rng if rng is not None else random.Random()
     started = clock()
-    attempt = 0
+    attempt = failed = 0
     while True:
         attempt += 1
         try:
@@ -284,7 +294,8 @@ async def call_with_retries(
                 contact is not None and not contact.answered and is_connect_failure(error)
             )
             limit = policy.first_contact_attempts if first_contact else policy.max_attempts
-            if not is_retryable(error) or attempt >= limit:
+            failed += 0 if is_back_pressure(error) else 1
+            if not is_retryable(error) or failed >= limit:
                 raise
             shared = None if waited_elsewhere is None else waited_elsewhere(error)
             if shared is not None:
