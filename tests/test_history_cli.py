@@ -193,3 +193,13 @@ def test_a_killed_run_shows_what_it_paid_for(make_fake_api, tmp_path: Path) -> N
     shown = json.loads(data)
     assert code == 0 and shown["status"] == "killed" and shown["requests"] == stats.calls
     assert shown["cost"] > 0
+    details = invoke("runs", "show", run_id, env={"DOCANALYZE_HOME": str(home)})[1]
+    took = float(re.search(r"took\s+([\d.]+) s until its last stored reply", details).group(1))
+    assert took >= 0.2 * 6 / 2, "six replies at 0.2 s each, two at a time"
+
+
+def test_a_run_without_totals_or_replies_took_an_unknown_time() -> None:
+    with RunStore() as store:
+        run_id = store.start_run([{"source": "a.txt", "sha256": "0" * 64}], {}, "claude-x")
+    details = invoke("runs", "show", run_id)[1]
+    assert re.search(r"took\s+unknown \(no reply was stored\)", details), details

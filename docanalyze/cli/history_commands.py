@@ -146,7 +146,6 @@ def _when(timestamp: float) -> str:
 
 
 def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
-    seconds = (record.finished_at or record.started_at) - record.started_at
     lines = [
         ("run", record.id),
         ("started", _when(record.started_at)),
@@ -157,13 +156,22 @@ def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("tokens", _tokens(record, long=True)),
         ("thinking", _thinking_line(record)),
         ("cost", "unknown" if record.cost is None else format_usd(record.cost)),
-        ("took", f"{seconds:.1f} s"),
+        ("took", _took(record)),
     ]
     if record.result is not None:
         lines.append(
             ("report", f"{len(record.result.get('report', '')):,} characters (--report prints it)")
         )
     return lines
+
+
+def _took(record: RunRecord) -> str:
+    """How long the run took; for one that never finished, until its last stored reply."""
+    if record.finished_at is not None:
+        return f"{record.finished_at - record.started_at:.1f} s"
+    if record.last_reply_at is None:
+        return "unknown (no reply was stored)"
+    return f"{record.last_reply_at - record.started_at:.1f} s until its last stored reply"
 
 
 def _estimated(record: RunRecord) -> bool:
@@ -206,6 +214,7 @@ def _record_data(record: RunRecord) -> dict[str, object]:
         "id": record.id,
         "started_at": record.started_at,
         "finished_at": record.finished_at,
+        "last_reply_at": record.last_reply_at,
         "status": record.status,
         "error": record.error,
         "inputs": record.inputs,
