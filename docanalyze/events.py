@@ -6,13 +6,15 @@ a progress display and stderr lines) and also keeps every notice in the report.
 Progress counts steps, not requests: a stage announces its ``steps`` (:class:`StageStarted`) and
 then finishes each exactly once (:class:`StepFinished`), however many requests a step took. A
 reply asked again (:class:`RequestReasked`) and a failed attempt sent again
-(:class:`RequestRetried`) are events of their own; :class:`Waiting` says what holds the run up.
+(:class:`RequestRetried`) are events of their own; :class:`Waiting` says what holds the run up,
+and again, ``done``, when it no longer does.
 A run that stops early has finished fewer steps than it announced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from docanalyze.models.base import Stage, Usage
@@ -27,6 +29,7 @@ __all__ = [
     "StageStarted",
     "StepFinished",
     "Waiting",
+    "waiting_on",
 ]
 
 
@@ -72,10 +75,11 @@ class RequestReasked:
 class Waiting:
     """The run waits before it can go on: on ``what`` (``"the Models API"``, ``"count_tokens"``,
     ``"a rate-limit pause"``, ``"the first request, which writes the prompt cache"``), for
-    ``seconds`` when that is known."""
+    ``seconds`` when that is known. ``done``: the wait on ``what`` is over."""
 
     what: str
     seconds: float | None = None
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,19 @@ class ReportText:
 
     text: str
     restart: bool = False
+
+
+@contextmanager
+def waiting_on(on_event: Callable[[Waiting], None] | None, what: str) -> Iterator[None]:
+    """Tell ``on_event`` (if any) that the run waits on ``what`` for the body of the block, and
+    that the wait is over when the block ends."""
+    if on_event is not None:
+        on_event(Waiting(what))
+    try:
+        yield
+    finally:
+        if on_event is not None:
+            on_event(Waiting(what, done=True))
 
 
 Event = (

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,12 @@ class RunStore:
         record = record_from_row(row)
         if record.finished_at is None or record.cost is None:  # no totals: from its replies
             record = with_stored_spend(record, self.run_replies(record.id))
+        if record.finished_at is None:
+            with self._guard() as db:
+                (last,) = db.execute(
+                    "SELECT MAX(created_at) FROM calls WHERE run_id = ?", (record.id,)
+                ).fetchone()
+            record = replace(record, last_reply_at=last)
         return record
 
     def cache_stats(self) -> CacheStats:

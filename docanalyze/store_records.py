@@ -86,6 +86,8 @@ class RunRecord:
     cost: float | None
     error: str | None
     result: dict[str, Any] | None
+    last_reply_at: float | None = None
+    """When the last reply stored for a run that never finished (killed, running) arrived."""
 
 
 @dataclass(frozen=True)

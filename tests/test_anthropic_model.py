@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from docanalyze.errors import ConfigError, ModelError
+from docanalyze.models.anthropic.client import credentials, new_client
 from docanalyze.models.anthropic.environment import redact
 from docanalyze.models.anthropic.model import AnthropicModel
 from docanalyze.models.anthropic.retry import RetryEvent, RetryPolicy
@@ -629,6 +630,14 @@ def test_credentials_in_the_base_url_are_refused_without_showing_them(
         AnthropicModel(MODEL)
     assert str(raised.value).startswith("ANTHROPIC_BASE_URL holds a user name and password")
     assert "s3cret-pw" not in str(raised.value)
+
+
+def test_an_empty_base_url_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "")
+    creds = credentials(missing="no key")
+    assert creds.base_url is None and not creds.base_url_from_env
+    assert str(new_client(creds, timeout=5).base_url).rstrip("/") == "https://api.anthropic.com"
 
 
 def test_attempts_are_counted_per_request_under_concurrency(

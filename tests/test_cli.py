@@ -62,9 +62,15 @@ def test_offline_json_labels_its_token_figures_as_an_estimate(fixtures_dir: Path
         (("--var", "focus=risks"), "it ignores --var;"),
         (("--prompts", "PROMPTS"), "it ignores --prompts (only"),
         (("--prompts", "PROMPTS", "--var", "focus=risks"), "it ignores --prompts and --var ("),
+        (("--thinking", "on"), "it ignores --thinking;"),
+        (
+            ("--var", "a=b", "--batch", "--effort", "high", "--fallback-model", "claude-haiku-4-5"),
+            "it ignores --var, --batch, --effort and --fallback-model;",
+        ),
+        (("--max-cost", "1"), "it ignores --max-cost;"),
     ],
 )
-def test_offline_run_says_once_that_it_ignores_prompts_and_vars(
+def test_offline_run_says_once_which_options_it_ignores(
     fixtures_dir: Path, tmp_path: Path, given: tuple[str, ...], named: str
 ) -> None:
     (tmp_path / "map.j2").write_text("Extract the key points.\n\n{{ text }}\n", encoding="utf-8")

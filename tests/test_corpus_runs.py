@@ -164,6 +164,19 @@ def test_a_glob_that_climbs_out_of_its_folder_writes_nothing_outside_out(
         CorpusFile("d1.txt", PurePosixPath("../d1"))
 
 
+def test_a_file_reached_by_a_relative_and_an_absolute_path_is_analyzed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "d1.txt").write_text("FACT-001 is here.", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    absolute = str(tmp_path / "docs" / "*.txt")
+    assert [file.path for file in expand_inputs(["docs/*.txt", absolute])] == ["docs/d1.txt"]
+    code, _, err = invoke("report", "docs/*.txt", absolute, "-o", "out")
+    assert code == 0, err
+    assert [line["file"] for line in index_lines(tmp_path / "out")] == ["docs/d1.txt"]
+
+
 def test_a_folder_without_documents_or_a_glob_without_match_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no document"):
@@ -189,7 +202,7 @@ def test_a_folder_of_200_files_gives_a_mirrored_report_each_and_an_index(tmp_pat
     lines = index_lines(out)
     assert [line["file"] for line in lines] == sorted(str(path) for path in sources)
     for line, source in zip(lines, sorted(sources)):
-        assert set(line) == INDEX_FIELDS
+        assert set(line) == INDEX_FIELDS | {"estimated"} and line["estimated"] is True, "offline"
         relative = source.relative_to(tmp_path / "docs").with_suffix(".md").as_posix()
         assert line["status"] == "complete" and line["exit_code"] == 0
         assert line["report"] == relative

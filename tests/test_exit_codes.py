@@ -138,6 +138,9 @@ USAGE_ERRORS = [
     (["DOC", "--max-cost", "0"], "--max-cost must be more than 0"),
     (["DOC", "--language", "xx"], "--language xx: unknown language"),
     (["DOCS", "--rpm", "0"], "--rpm must be at least 1"),
+    (["DOCS", "--ray-address", "foo"], "--ray-address names the cluster of --ray"),
+    (["DOCS", "--batch-poll", "5"], "--batch-poll sets how often --batch checks"),
+    (["DOC", "--no-cache", "--refresh"], "--no-cache neither reads nor stores replies"),
 ]
 
 

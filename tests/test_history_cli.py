@@ -46,6 +46,36 @@ def test_runs_lists_and_shows_a_run_and_prints_its_report_again(fixtures_dir: Pa
     assert json.loads(data)["inputs"][0]["source"] == sample
 
 
+def test_offline_token_figures_are_labelled_as_its_estimate_in_the_index_and_runs(
+    make_fake_api, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "sample.txt").write_text((fixtures_dir / "sample.txt").read_text(), encoding="utf-8")
+    rows = {}
+    for name, env in [
+        ("offline", None),
+        ("claude", claude_env(make_fake_api(responder=facts_only))),
+    ]:
+        out = tmp_path / name
+        assert invoke("report", str(docs), "-o", str(out), "-q", env=env)[0] == 0
+        rows[name] = json.loads((out / "index.jsonl").read_text())
+    assert rows["offline"]["requests"] == 0 and rows["offline"]["input_tokens"] > 0
+    assert rows["offline"]["estimated"] is True
+    assert rows["claude"]["requests"] > 0 and "estimated" not in rows["claude"]
+
+    listing = invoke("runs")[1].splitlines()
+    offline = rows["offline"]
+    [offline_line] = [line for line in listing if offline["run_id"] in line]
+    assert f"~{offline['input_tokens']:,} / ~{offline['output_tokens']:,}" in offline_line
+    [claude_line] = [line for line in listing if rows["claude"]["run_id"] in line]
+    assert "~" not in claude_line
+    details = invoke("runs", "show", offline["run_id"])[1]
+    assert f"~{offline['input_tokens']:,} input" in details and "estimate" in details
+    data = json.loads(invoke("runs", "show", offline["run_id"], "--format", "json")[1])
+    assert data["estimated"] is True
+
+
 def test_runs_show_names_an_unknown_id(fixtures_dir: Path) -> None:
     code, _, err = invoke("runs", "show", "19990101")
     assert code == 1 and "no run matches" in err and "docanalyze runs" in err
@@ -163,3 +193,13 @@ def test_a_killed_run_shows_what_it_paid_for(make_fake_api, tmp_path: Path) -> N
     shown = json.loads(data)
     assert code == 0 and shown["status"] == "killed" and shown["requests"] == stats.calls
     assert shown["cost"] > 0
+    details = invoke("runs", "show", run_id, env={"DOCANALYZE_HOME": str(home)})[1]
+    took = float(re.search(r"took\s+([\d.]+) s until its last stored reply", details).group(1))
+    assert took >= 0.2 * 6 / 2, "six replies at 0.2 s each, two at a time"
+
+
+def test_a_run_without_totals_or_replies_took_an_unknown_time() -> None:
+    with RunStore() as store:
+        run_id = store.start_run([{"source": "a.txt", "sha256": "0" * 64}], {}, "claude-x")
+    details = invoke("runs", "show", run_id)[1]
+    assert re.search(r"took\s+unknown \(no reply was stored\)", details), details

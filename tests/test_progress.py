@@ -192,3 +192,53 @@ def test_the_bar_never_counts_past_its_total_and_says_what_it_waits_on(
     assert any("re-asked" in frame for frame in frames)
     assert any("retr" in frame for frame in frames)
     assert "waiting on the Models API" in frames[0]
+    assert not any("map" in frame and "waiting on count_tokens" in frame for frame in frames), (
+        "count_tokens answered before the map stage started"
+    )
+
+
+def showing(display: ProgressDisplay, events: list[Event]) -> list[str]:
+    """The frame of ``display``'s bars after each of ``events``."""
+    screen = Console(file=io.StringIO(), width=200, color_system=None)
+    frames = []
+    for event in events:
+        display.handle(event)
+        assert display.progress is not None
+        with screen.capture() as frame:
+            screen.print(display.progress.get_renderable())
+        frames.append(frame.get())
+    return frames
+
+
+def test_a_wait_is_shown_until_it_is_over() -> None:
+    cache = "the first request, which writes the prompt cache"
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=200)
+    with ProgressDisplay(terminal) as display:
+        frames = showing(
+            display,
+            [
+                Waiting("the Models API"),
+                Waiting("the Models API", done=True),
+                Waiting("count_tokens"),
+                Waiting("count_tokens", done=True),
+                StageStarted("map", 2),
+                Waiting(cache),
+                Waiting(cache, done=True),
+            ],
+        )
+    assert "waiting on the Models API" in frames[0]
+    assert "waiting on" not in frames[1]
+    assert "waiting on count_tokens" in frames[2]
+    assert "waiting on" not in frames[3] + frames[4], "the map bar waits on nothing yet"
+    assert f"waiting on {cache}" in frames[5]
+    assert "waiting on" not in frames[6]
+
+
+def test_a_finished_bar_is_drawn_at_its_total_before_the_next_stage_replaces_it() -> None:
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=200, color_system=None)
+    with ProgressDisplay(terminal) as display:
+        for event in [StageStarted("map", 3), *[StepFinished("map", Usage())] * 3]:
+            display.handle(event)
+        display.handle(StageStarted("final", 1))
+    drawn = terminal.file.getvalue()  # type: ignore[attr-defined]
+    assert re.search(r"map\b.*3/3", drawn), drawn

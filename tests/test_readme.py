@@ -160,3 +160,94 @@ def test_the_readme_quotes_the_missing_prompts_folder_error(
 def test_the_prompts_option_help_names_every_template() -> None:
     option = report_options()["--prompts"]
     assert option.help and all(f"{name}.j2" in option.help for name in TEMPLATE_NAMES)
+
+
+def subcommands(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:
+    """Every command to run, by its path (``runs show``): groups only when they run alone."""
+    found: dict[str, click.Command] = {}
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if not isinstance(command, click.Group) or command.invoke_without_command:
+            found[path] = command
+        if isinstance(command, click.Group):
+            found |= subcommands(command, f"{path} ")
+    return found
+
+
+def long_flags(command: click.Command) -> set[str]:
+    """The long options of ``command``, those every command has left out."""
+    flags = {
+        flag
+        for parameter in command.params
+        if isinstance(parameter, click.Option)
+        for flag in parameter.opts + parameter.secondary_opts
+        if flag.startswith("--")
+    }
+    return flags - {"--debug", "--help"}
+
+
+def readme_section(heading: str) -> str:
+    """The README from ``heading`` to the next heading of its level or above."""
+    start = README.index(f"\n{heading}")
+    level = heading.split(" ", 1)[0]
+    ends = [README.find(f"\n{'#' * n} ", start + 1) for n in range(1, len(level) + 1)]
+    return README[start : min([end for end in ends if end > 0] or [len(README)])]
+
+
+SECTIONS = {
+    "plan": "## Planning a run",
+    "runs": "## Durable runs",
+    "runs show": "## Durable runs",
+    "cache stats": "## Durable runs",
+    "cache clear": "## Durable runs",
+    "prompts list": "### Seeing and copying the templates",
+    "prompts show": "### Seeing and copying the templates",
+    "prompts init": "### Seeing and copying the templates",
+}
+"""Where the README documents each command but ``report`` (its options table)."""
+FLAG = r"(?<![\w-])--[a-z][a-z-]*"
+
+
+def test_every_command_has_its_section() -> None:
+    assert set(subcommands()) - {"report"} == set(SECTIONS)
+
+
+@pytest.mark.parametrize("path", list(SECTIONS))
+def test_each_option_of_a_command_is_in_its_section(path: str) -> None:
+    section = readme_section(SECTIONS[path])
+    assert f"docanalyze {path}" in section
+    missing = [flag for flag in long_flags(subcommands()[path]) if flag not in section]
+    assert not missing, f"docanalyze {path}: {missing} not in the README's {SECTIONS[path]!r}"
+
+
+def code_lines() -> list[str]:
+    """The lines of the README's code blocks."""
+    lines, inside = [], False
+    for line in README.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def test_every_command_line_of_the_readme_uses_options_its_command_has() -> None:
+    commands = subcommands()
+    for line in code_lines():
+        called = re.match(r"(?:\$ )?docanalyze ((?:[a-z]+ ?)+)(.*)", line.strip())
+        if called is None:
+            continue
+        words = called.group(1).split()
+        paths = [" ".join(words[:n]) for n in (2, 1) if " ".join(words[:n]) in commands]
+        assert paths, f"{line!r}: no such command"
+        path = paths[0]
+        used = re.findall(FLAG, line.split(" #", 1)[0].split(" | ", 1)[0])
+        own = long_flags(commands[path]) | {"--debug", "--help"}
+        assert set(used) <= own, f"{line!r}: {set(used) - own} are not options of {path}"
+
+
+def test_the_plan_section_lists_the_report_options_plan_takes() -> None:
+    section = readme_section(SECTIONS["plan"])
+    listed = section[section.index("It takes the options of `report`") :].split("\n\n", 1)[0]
+    shared = long_flags(subcommands()["plan"]) & set(report_options())
+    assert set(re.findall(FLAG, listed)) == shared

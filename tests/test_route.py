@@ -110,7 +110,11 @@ CONFLICTS = [
     (["DOCS"], {"stream": True}, "--stream writes one report: this run writes one per document"),
     (["-", "DOCS"], {}, '"-" (stdin) cannot be given with a folder or glob'),
     (["A"], {"on_ray": True}, "--ray runs folders and globs"),
-    (["A"], {"ray_address": "ray://head:10001"}, "--ray runs folders and globs"),
+    (["A"], {"ray_address": "ray://head:10001"}, "--ray-address names the cluster of --ray"),
+    (["DOCS"], {"ray_address": "foo"}, "--ray-address names the cluster of --ray: add --ray"),
+    (["A"], {"stream": True, "output_format": "html"}, "stdout: drop --format html"),
+    (["A"], {"stream": True, "output": "DIR"}, "--stream writes Markdown to stdout: drop -o"),
+    (["A"], {"dry_run": True, "output_format": "html"}, "as text: drop --format html"),
     (["A", "B"], {"dry_run": True, "combine": True}, "--dry-run shows the prompts of one document"),
     (["A"], {"dry_run": True, "output_format": "json"}, "--dry-run prints the prompts as text"),
     (["A", "B"], {"output": "FILE"}, "-o names a folder for a report each"),
@@ -127,6 +131,21 @@ def test_conflicts_are_usage_errors(
     with pytest.raises(UsageError) as caught:
         route(given, *paths, **options)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("command_line", "message"),
+    [
+        ({"--batch-poll"}, "--batch-poll sets how often --batch checks"),
+        ({"--no-cache", "--refresh"}, "--no-cache neither reads nor stores"),
+    ],
+)
+def test_an_option_given_without_its_partner_or_against_another_is_a_usage_error(
+    given: dict[str, str], command_line: set[str], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        route(given, "A", command_line=command_line)
+    assert route(given, "A", batch=True, command_line={"--batch-poll", "--batch"})
 
 
 def test_a_folder_or_glob_without_documents_is_an_input_error(given: dict[str, str]) -> None:

@@ -78,14 +78,15 @@ class StdoutStream:
 @dataclass
 class _Bar:
     """The bar of one document: the stage it counts (None before the first stage), its steps
-    done, the replies asked again, and what the run waits on until the next reply."""
+    done, the replies asked again, and what the run waits on until that is over or the next
+    reply comes."""
 
     task: TaskID
     stage: Stage | None = None
     level: int = 0
     done: int = 0
     reasked: int = 0
-    status: str = ""
+    waiting: Waiting | None = None
 
     def counts(self, stage: Stage, level: int) -> bool:
         """Whether an event of ``stage`` at ``level`` belongs to this bar."""
@@ -148,9 +149,11 @@ class ProgressDisplay:
     def _progressed(self, event: StepFinished | RequestReasked | Waiting) -> None:
         """A step done or asked again, or a wait: on the bar of the stage it belongs to."""
         if isinstance(event, Waiting):
-            bar = self._bar()
-            if bar is not None:
-                bar.status = waiting_detail(event)
+            bar = self.bars.get(current_source()) if event.done else self._bar()
+            if bar is not None and not event.done:
+                bar.waiting = event
+            elif bar is not None and bar.waiting is not None and bar.waiting.what == event.what:
+                bar.waiting = None
             self._update(bar)
             return
         if isinstance(event, StepFinished):
@@ -162,7 +165,7 @@ class ProgressDisplay:
             bar.reasked += 1
         else:
             bar.done += 1
-        bar.status = ""  # a reply came: whatever the run waited on is over
+        bar.waiting = None  # a reply came: whatever the run waited on is over
         self._update(bar)
 
     def _report_text(self, event: ReportText) -> None:
@@ -194,11 +197,13 @@ class ProgressDisplay:
             label = f"{source}: {label}"
         previous = self.bars.pop(source, None)
         if previous is not None:
+            if previous.stage is not None:
+                self.progress.refresh()  # its last frame (N/N) is drawn before it goes
             self.progress.remove_task(previous.task)
         task = self.progress.add_task(label, total=event.steps, tokens=self._tokens(), detail="")
         bar = self.bars[source] = _Bar(task, event.stage, event.level)
         if previous is not None and previous.stage is None:
-            bar.status = previous.status  # still waiting on it until the first step is done
+            bar.waiting = previous.waiting  # what the run still waits on, not yet over
         self._update(bar)
 
     def _update(self, bar: _Bar | None) -> None:
@@ -207,8 +212,8 @@ class ProgressDisplay:
         details = [f"re-asked {bar.reasked}"] if bar.reasked else []
         if self.retries:
             details.append(retry_detail(self.retries, self.rate_limited))
-        if bar.status:
-            details.append(bar.status)
+        if bar.waiting is not None:
+            details.append(waiting_detail(bar.waiting))
         self.progress.update(
             bar.task, completed=bar.done, tokens=self._tokens(), detail=" · ".join(details)
         )

@@ -47,7 +47,7 @@ def runs(ctx: click.Context, limit: int) -> None:
             ", ".join(item["source"] for item in record.inputs),
             record.status,
             f"{record.requests:,}" + (f" (+{record.cached} cached)" if record.cached else ""),
-            f"{record.input_tokens:,} / {record.output_tokens:,}",
+            _tokens(record),
             "?" if record.cost is None else format_usd(record.cost),
         )
     console = Console()
@@ -146,7 +146,6 @@ def _when(timestamp: float) -> str:
 
 
 def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
-    seconds = (record.finished_at or record.started_at) - record.started_at
     lines = [
         ("run", record.id),
         ("started", _when(record.started_at)),
@@ -154,16 +153,41 @@ def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("inputs", ", ".join(f"{i['source']} (sha256 {i['sha256'][:12]})" for i in record.inputs)),
         ("model", record.model),
         ("requests", f"{record.requests:,}, and {record.cached:,} answered from the store"),
-        ("tokens", f"{record.input_tokens:,} input, {record.output_tokens:,} output"),
+        ("tokens", _tokens(record, long=True)),
         ("thinking", _thinking_line(record)),
         ("cost", "unknown" if record.cost is None else format_usd(record.cost)),
-        ("took", f"{seconds:.1f} s"),
+        ("took", _took(record)),
     ]
     if record.result is not None:
         lines.append(
             ("report", f"{len(record.result.get('report', '')):,} characters (--report prints it)")
         )
     return lines
+
+
+def _took(record: RunRecord) -> str:
+    """How long the run took; for one that never finished, until its last stored reply."""
+    if record.finished_at is not None:
+        return f"{record.finished_at - record.started_at:.1f} s"
+    if record.last_reply_at is None:
+        return "unknown (no reply was stored)"
+    return f"{record.last_reply_at - record.started_at:.1f} s until its last stored reply"
+
+
+def _estimated(record: RunRecord) -> bool:
+    """Whether the run's token figures are the offline analyzer's estimate (no request sent)."""
+    return bool(((record.result or {}).get("usage") or {}).get("estimated"))
+
+
+def _tokens(record: RunRecord, *, long: bool = False) -> str:
+    """The run's input and output tokens, ``~`` before the offline analyzer's estimate."""
+    mark = "~" if _estimated(record) else ""
+    given, written = f"{mark}{record.input_tokens:,}", f"{mark}{record.output_tokens:,}"
+    if not long:
+        return f"{given} / {written}"
+    return f"{given} input, {written} output" + (
+        " (the offline analyzer's estimate)" if mark else ""
+    )
 
 
 def _thinking_tokens(record: RunRecord) -> tuple[int | None, dict[str, int]]:
@@ -190,6 +214,7 @@ def _record_data(record: RunRecord) -> dict[str, object]:
         "id": record.id,
         "started_at": record.started_at,
         "finished_at": record.finished_at,
+        "last_reply_at": record.last_reply_at,
         "status": record.status,
         "error": record.error,
         "inputs": record.inputs,
@@ -199,6 +224,7 @@ def _record_data(record: RunRecord) -> dict[str, object]:
         "cached": record.cached,
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
+        "estimated": _estimated(record),
         "thinking_tokens": _thinking_tokens(record)[0],
         "cost": record.cost,
         "result": record.result,

@@ -23,7 +23,7 @@ from docanalyze.cli.outputs import (
     write_several_to_dir,
     write_text,
 )
-from docanalyze.cli.shared_options import BackendChoice, analysis_options
+from docanalyze.cli.shared_options import BackendChoice, analysis_options, given_options
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
@@ -113,16 +113,10 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     help="Write the report while it is written [default: when stdout is a terminal, "
     "with --format md and no -o].",
 )
-@click.option(
-    "--no-cache",
-    "cache",
-    flag_value="off",
-    help="Neither use nor store replies in the run store.",
-)
+@click.option("--no-cache", is_flag=True, help="Neither use nor store replies in the run store.")
 @click.option(
     "--refresh",
-    "cache",
-    flag_value="refresh",
+    is_flag=True,
     help="Ask again for calls already stored, and store the new replies.",
 )
 @click.option(
@@ -172,7 +166,8 @@ def report(
     A PATH that is a folder (its documents, recursively) or a quoted glob ('docs/**/*.pdf') writes
     a report per file under -o (mirroring the folders) and -o/index.jsonl; re-running resumes.
     """
-    settings["cache"] = settings["cache"] or "use"
+    no_cache, refresh = settings.pop("no_cache"), settings.pop("refresh")
+    settings["cache"] = "off" if no_cache else "refresh" if refresh else "use"
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
     shape = {name: settings.pop(name) for name in ("combine", "dry_run", "on_ray", "ray_address")}
@@ -184,6 +179,7 @@ def report(
             output_format=format_name,
             stream=stream,
             stdout_is_terminal=stdout_is_terminal(),
+            command_line=given_options(click.get_current_context()),
             **shape,
         )
     except InputConflict as error:

@@ -136,3 +136,14 @@ def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
         show_default=True,
         help=help,
     )
+
+
+def given_options(ctx: click.Context) -> frozenset[str]:
+    """The options of ``ctx``'s command given on the command line, by their long name."""
+    return frozenset(
+        max(param.opts, key=len)
+        for param in ctx.command.params
+        if isinstance(param, click.Option)
+        and param.name is not None
+        and ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
+    )

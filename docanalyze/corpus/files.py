@@ -84,11 +84,12 @@ def expand_inputs(paths: Sequence[str], *, exclude: Path | None = None) -> list[
 
 
 def _first_time(path: str, seen: set[str]) -> bool:
-    """Whether ``path`` is new to this run (``a/../b.txt`` and ``b.txt`` are one file)."""
-    normal = os.path.normpath(path)
-    if normal in seen:
+    """Whether ``path`` is new to this run, by its real path (``a/../b.txt``, ``b.txt``, its
+    absolute path and a link to it are one file)."""
+    real = os.path.realpath(path)
+    if real in seen:
         return False
-    seen.add(normal)
+    seen.add(real)
     return True
 
 

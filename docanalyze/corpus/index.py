@@ -37,7 +37,8 @@ class IndexEntry:
     ``sha256`` hashes the file's bytes; ``settings`` fingerprints the options and templates
     that shape a report, so a resume never keeps a report made with other settings.
     ``exit_code`` is what ``docanalyze report`` would exit with for this file alone: 0
-    (complete), 1 (failed) or 3 (incomplete).
+    (complete), 1 (failed) or 3 (incomplete). ``estimated``: the token figures are the offline
+    analyzer's own estimate (it sends no request), not counts an API returned.
     """
 
     file: str
@@ -56,6 +57,7 @@ class IndexEntry:
     run_id: str | None = None
     worker: str | None = None
     """Where the file was analyzed on a Ray cluster (node and worker process); None otherwise."""
+    estimated: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -63,12 +65,15 @@ class IndexEntry:
         return {"complete": 0, "incomplete": EXIT_INCOMPLETE}.get(self.status, EXIT_ERROR)
 
     def to_json(self) -> str:
-        """The line: every field and ``exit_code``, ``worker`` only on a Ray run."""
+        """The line: every field and ``exit_code``, ``worker`` only on a Ray run, ``estimated``
+        only when true (an offline run)."""
         fields = asdict(self)
-        worker = fields.pop("worker")
+        worker, estimated = fields.pop("worker"), fields.pop("estimated")
         fields["exit_code"] = self.exit_code
         if worker is not None:
             fields["worker"] = worker
+        if estimated:
+            fields["estimated"] = True
         return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -103,6 +108,7 @@ def report_entry(
         cost=report.cost,
         error=stopped,
         run_id=report.run_id,
+        estimated=usage.estimated,
     )
 
 

@@ -295,6 +295,7 @@ class FolderSink:
             requests=entry.requests,
             input_tokens=entry.input_tokens,
             output_tokens=entry.output_tokens,
+            estimated=entry.estimated,
         )
         summary.cached += entry.cached
         if summary.cost is not None and not summary.offline:

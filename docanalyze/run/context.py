@@ -170,12 +170,16 @@ class RunContext:
             return None
         if self.model.features.batches:
             return None  # a batch answers its requests together: holding them would serialize
-        return await self.warmup.enter(
-            request.model or self.model.name, request.system, on_hold=self._cache_hold
-        )
+        held: list[Waiting] = []
 
-    def _cache_hold(self) -> None:
-        self.emit(Waiting("the first request, which writes the prompt cache"))
+        def hold() -> None:
+            held.append(Waiting("the first request, which writes the prompt cache"))
+            self.emit(held[0])
+
+        turn = await self.warmup.enter(request.model or self.model.name, request.system, hold)
+        for wait in held:
+            self.emit(Waiting(wait.what, done=True))
+        return turn
 
     async def _complete(
         self,

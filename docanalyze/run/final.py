@@ -107,7 +107,7 @@ async def _write_sections(ctx: RunContext, layout: FinalLayout, stream: bool) ->
         names = ", ".join("the overview" if i == 0 else f"section {i}" for i in cut)
         ctx.emit(
             Notice(
-                f"{names} of the report {'was' if len(cut) == 1 else 'were'} cut at its share "
+                f"{names} of the report {'was cut at its' if len(cut) == 1 else 'were cut at their'} share "
                 f"of --max-tokens {ctx.budgets.final_max_tokens}; raise --max-tokens"
             )
         )

@@ -14,6 +14,7 @@ it is, before any work, and raises a :class:`UsageError` for what cannot go toge
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -65,14 +66,17 @@ def route_report(
     ray_address: str | None = None,
     stream: bool | None = None,
     stdout_is_terminal: bool = False,
+    command_line: Collection[str] = (),
 ) -> ReportRoute:
     """The run ``docanalyze report PATHS...`` makes with these options; an
     :class:`InputConflict` (or, from :func:`check_run_shape`, a :class:`UsageError`) when they
     cannot go together, an :class:`~docanalyze.errors.InputError` for a folder or glob without
-    a document."""
+    a document. ``command_line``: the options given there (``--batch-poll``), to refuse
+    one given without the option it works with, or with one it contradicts."""
     if paths.count("-") > 1:
         raise InputConflict('"-" (stdin) can be given only once')
     check_run_shape(options, combine=combine, on_ray=on_ray)
+    _check_flags(options, set(command_line), on_ray=on_ray, ray_address=ray_address)
     route = ReportRoute("single", paths, options, output, output_format, on_ray=on_ray)
     into_folder = len(paths) > 1 and not combine and output is not None
     if into_folder and output is not None and output.is_file():
@@ -100,6 +104,27 @@ def route_report(
     return replace(route, mode=mode, options=replace(options, stream=streaming))
 
 
+def _check_flags(
+    options: Options, given: set[str], *, on_ray: bool, ray_address: str | None
+) -> None:
+    """Raise :class:`UsageError` for an option that works only with another, given without it,
+    or for two that contradict each other (the last would silently win)."""
+    if ray_address and not on_ray:
+        raise UsageError(
+            "--ray-address names the cluster of --ray: add --ray, or drop --ray-address"
+        )
+    if "--batch-poll" in given and not options.batch:
+        raise UsageError(
+            "--batch-poll sets how often --batch checks its batches: add --batch, or drop "
+            "--batch-poll"
+        )
+    if {"--no-cache", "--refresh"} <= given:
+        raise UsageError(
+            "--no-cache neither reads nor stores replies, --refresh asks again and stores "
+            "them: give one of them"
+        )
+
+
 def _folder(route: ReportRoute, stream: bool | None) -> ReportRoute:
     if stream:
         raise InputConflict("--stream writes one report: this run writes one per document")
@@ -117,7 +142,9 @@ def _dry_run(route: ReportRoute, combine: bool) -> ReportRoute:
     if combine and len(route.paths) > 1:
         raise InputConflict("--dry-run shows the prompts of one document: drop --combine")
     if route.output_format != DEFAULT_FORMAT:
-        raise InputConflict("--dry-run prints the prompts as text: drop --format json")
+        raise InputConflict(
+            f"--dry-run prints the prompts as text: drop --format {route.output_format}"
+        )
     return replace(route, mode="dry-run")
 
 
@@ -127,5 +154,7 @@ def _streaming(stream: bool | None, format_name: str, output: Path | None, termi
     if stream is None:
         return can_stream and terminal
     if stream and not can_stream:
-        raise InputConflict("--stream writes Markdown to stdout: drop --format json and -o")
+        given = [] if output_format(format_name).streams else [f"--format {format_name}"]
+        given += ["-o"] if output is not None else []
+        raise InputConflict(f"--stream writes Markdown to stdout: drop {' and '.join(given)}")
     return stream

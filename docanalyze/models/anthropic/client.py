@@ -2,7 +2,7 @@
 
 :func:`credentials` reads ``ANTHROPIC_API_KEY`` (or ``ANTHROPIC_AUTH_TOKEN``) and
 ``ANTHROPIC_BASE_URL`` unless given, and refuses a base URL that carries a user name and
-password. :func:`new_client` builds an ``AsyncAnthropic`` with the SDK's own retries off
+password; an empty ``ANTHROPIC_BASE_URL`` is unset. :func:`new_client` builds an ``AsyncAnthropic`` with the SDK's own retries off
 (``max_retries=0``: docanalyze has one retry loop, :mod:`docanalyze.models.anthropic.retry`).
 """
 
@@ -19,6 +19,7 @@ import httpx2
 
 from docanalyze.errors import ConfigError
 from docanalyze.models.anthropic.environment import api_key_in
+from docanalyze.models.anthropic.error_messages import DEFAULT_BASE_URL
 
 __all__ = ["CONNECT_TIMEOUT", "Credentials", "credentials", "new_client"]
 
@@ -80,8 +81,10 @@ def new_client(
     )
     # A key, else a bearer token: the SDK sends whichever it is given.
     secret = {"api_key": creds.api_key} if creds.api_key else {"auth_token": creds.auth_token}
+    # Never None: the SDK would read ANTHROPIC_BASE_URL again, and take an empty one as a URL.
+    base_url = creds.base_url or DEFAULT_BASE_URL
     return anthropic.AsyncAnthropic(
-        **secret, base_url=creds.base_url, max_retries=0, timeout=limits, http_client=http_client
+        **secret, base_url=base_url, max_retries=0, timeout=limits, http_client=http_client
     )
 
 

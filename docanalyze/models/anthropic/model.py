@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import anthropic
 
 from docanalyze.errors import ConfigError
-from docanalyze.events import EventHandler, Waiting
+from docanalyze.events import EventHandler, waiting_on
 from docanalyze.models.anthropic.attempt import FAILURES, FailureCounts, RequestAttempts
 from docanalyze.models.anthropic.calibration import Calibration
 from docanalyze.models.anthropic.capabilities import Capabilities
@@ -256,9 +256,8 @@ class AnthropicModel:
         """Before the run's first request: :meth:`describe`, unless it ran (its notices)."""
         if self.described:
             return []
-        if on_event is not None:
-            on_event(Waiting("the Models API"))
-        return await self.describe(store)
+        with waiting_on(on_event, "the Models API"):
+            return await self.describe(store)
 
     async def calibrate(
         self,
@@ -267,9 +266,10 @@ class AnthropicModel:
         on_event: EventHandler | None = None,
     ) -> None:
         """Fit the token estimate to ``count_tokens`` on a few of the run's own prompts."""
-        if on_event is not None and not self.calibration.calibrated:
-            on_event(Waiting("count_tokens"))
-        await self.calibration.fit(self._bind_to_running_loop(), store, self.endpoint, prompts)
+        if self.calibration.calibrated:
+            return
+        with waiting_on(on_event, "count_tokens"):
+            await self.calibration.fit(self._bind_to_running_loop(), store, self.endpoint, prompts)
 
     @property
     def switched_to_fallback(self) -> bool:

@@ -22,22 +22,26 @@ def extractive_stand_in(settings: BackendSettings) -> ExtractiveModel:
 
 
 def create_extractive(settings: BackendSettings, wiring: BackendWiring) -> tuple[Model, list[str]]:
-    """The analyzer for ``settings``; ``--batch`` has nothing to do for it (a notice says so)."""
-    notices = ["--batch has no effect on the offline extractive analyzer"] if settings.batch else []
-    ignored = [
-        flag
-        for flag, given in (("--prompts", settings.prompts_dir), ("--var", settings.variables))
-        if given
-    ]
-    if ignored:
-        notices.append(_ignored_prompts_notice(ignored))
-    return extractive_stand_in(settings), notices
+    """The analyzer for ``settings``; one notice names the options given that it ignores."""
+    given = (
+        ("--prompts", settings.prompts_dir),
+        ("--var", settings.variables),
+        ("--batch", settings.batch),
+        ("--thinking", settings.thinking != "auto"),
+        ("--effort", settings.effort),
+        ("--fallback-model", settings.fallback_model),
+        ("--max-cost", settings.max_cost),
+    )
+    ignored = [flag for flag, value in given if value]
+    return extractive_stand_in(settings), [_ignored_notice(ignored)] if ignored else []
 
 
-def _ignored_prompts_notice(flags: list[str]) -> str:
-    """The offline analyzer reads no prompt: what it does with ``flags`` (nothing, but budgets)."""
+def _ignored_notice(flags: list[str]) -> str:
+    """The offline analyzer reads no prompt and sends no request: it ignores ``flags`` (but
+    a template header's budget)."""
+    named = flags[0] if len(flags) == 1 else f"{', '.join(flags[:-1])} and {flags[-1]}"
     budgets = " (only a template header's max_tokens applies)" if "--prompts" in flags else ""
     return (
-        f"the offline extractive analyzer reads no prompt: it ignores {' and '.join(flags)}"
-        f"{budgets}; analyze with Claude (ANTHROPIC_API_KEY) to use them"
+        f"the offline extractive analyzer reads no prompt and sends no request: it ignores "
+        f"{named}{budgets}; analyze with Claude (ANTHROPIC_API_KEY) to use them"
     )
