@@ -129,3 +129,10 @@ def test_init_then_report_with_the_edited_templates(
 def test_every_prompts_command_has_examples(command: list[str]) -> None:
     code, out, _ = invoke("prompts", *command, "--help")
     assert code == 0 and "Examples:" in out
+
+
+def test_the_prompts_help_names_every_template() -> None:
+    show = CliRunner().invoke(cli, ["prompts", "show", "--help"]).output
+    init = CliRunner().invoke(cli, ["prompts", "init", "--help"]).output
+    assert all(name in show for name in TEMPLATE_NAMES), show
+    assert "all five templates" in init and len(TEMPLATE_NAMES) == 5, init
