@@ -2,8 +2,9 @@
 
 ``analyze_corpus(pipeline, ["docs/"], "reports/")`` analyzes every document of ``docs/`` with the
 document runner (:mod:`docanalyze.run.documents`): one shared model (one rate limiter, one
-adaptive concurrency) and the run store, at most ``documents_at_once`` documents at a time, each
-read only when its turn comes. This module is the runner's folder sink: each report is written
+adaptive concurrency) and the run store; documents start as that limiter has room
+(:mod:`docanalyze.run.admission`), at most ``documents_at_once`` at a time when given, each read
+only when its turn comes. This module is the runner's folder sink: each report is written
 the moment it is done (``reports/a/b.md`` for ``docs/a/b.pdf``, see
 :mod:`docanalyze.corpus.files`) and its line appended to ``reports/index.jsonl`` (see
 :mod:`docanalyze.corpus.index`); no report is kept in memory. A file that cannot be analyzed
@@ -37,13 +38,12 @@ from docanalyze.errors import (
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report import formats
+from docanalyze.run.admission import Admission, Gauge, admission_for
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.documents import (
-    DOCUMENTS_AT_ONCE,
     DocumentPipeline,
     DocumentRunner,
-    DocumentsAtOnce,
     ExecutorFactory,
     InProcess,
     analyze_source,
@@ -122,8 +122,10 @@ async def analyze_corpus_async(
     *,
     output_format: str = formats.DEFAULT_FORMAT,
     on_file: FileHandler | None = None,
-    documents_at_once: int = DOCUMENTS_AT_ONCE,
+    documents_at_once: int | None = None,
     executor: ExecutorFactory = InProcess,
+    gauge: Gauge | None = None,
+    admission: Admission | None = None,
 ) -> CorpusSummary:
     """Analyze every file of ``paths`` (folders, globs, files; or the files that
     :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``.
@@ -131,7 +133,10 @@ async def analyze_corpus_async(
     :func:`analyze_corpus` takes the same arguments and runs to the end before it returns.
     ``executor`` makes the run's executor (:class:`~docanalyze.run.documents.InProcess`, or a
     Ray run's, which analyzes each file on a worker: :mod:`docanalyze.ray`). ``output_format``
-    names a format of :mod:`docanalyze.report.formats`.
+    names a format of :mod:`docanalyze.report.formats`. Files start as the limits have room
+    (:func:`~docanalyze.run.admission.admission_for`: the model's limiters, or ``gauge``'s),
+    at most ``documents_at_once`` (default: the options') at once; ``admission`` replaces
+    that rule.
     """
     formats.output_format(output_format)
     out = Path(output_dir)
@@ -140,10 +145,10 @@ async def analyze_corpus_async(
         raise InputError("no documents to analyze: give folders, globs or files")
     _make_folder(out)
     async with model_session(pipeline) as (model, events):
+        at_most = documents_at_once or pipeline.options.documents_at_once
+        gate = admission or admission_for(model, at_most, gauge=gauge)
         sink = FolderSink(pipeline, model, out, output_format, on_file, len(files))
-        runner = DocumentRunner(
-            sink, executor(pipeline, model, events), DocumentsAtOnce(documents_at_once)
-        )
+        runner = DocumentRunner(sink, executor(pipeline, model, events), gate)
         try:
             await runner.run(files)
             sink.summary.seconds = time.monotonic() - sink.started

@@ -13,6 +13,7 @@ the ceiling of the requests in flight across it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -121,6 +122,13 @@ class RateLimiterActor:
     async def has_headroom(self, requests: int) -> bool:
         return self._limiter.has_headroom(requests)
 
+    async def headroom(self) -> float:
+        return self._limiter.headroom()
+
+    async def room(self) -> tuple[ConcurrencyStats, float, dict[str, float]]:
+        """What the cluster's limiters have room for (:class:`docanalyze.run.admission.Room`)."""
+        return self._limits.stats(), self._limiter.headroom(), dict(self._limiter.stats().limits)
+
     async def stats(self) -> LimiterStats:
         return self._limiter.stats()
 
@@ -152,6 +160,8 @@ class ClusterRateLimiter:
         self._cooldown_until = 0.0
         self._headroom = True
         self._pending_headroom: Any = None
+        self._room = math.inf
+        self._pending_room: Any = None
 
     async def acquire(self, input_estimate: int, max_tokens: int) -> Ticket:
         ticket: Ticket = await self._actor.acquire.remote(input_estimate, max_tokens)
@@ -191,9 +201,25 @@ class ClusterRateLimiter:
             self._pending_headroom = self._actor.has_headroom.remote(requests)
         return self._headroom
 
+    def headroom(self) -> float:
+        """The actor's answer to the previous question (as :meth:`has_headroom`)."""
+        self._room, self._pending_room = latest(self._room, self._pending_room)
+        if self._pending_room is None:
+            self._pending_room = self._actor.headroom.remote()
+        return self._room
+
     def stats(self) -> LimiterStats:
         stats: LimiterStats = ray.get(self._actor.stats.remote())
         return stats
+
+
+def latest(value: Any, pending: Any) -> tuple[Any, Any]:
+    """``pending``'s result and None when it is ready, else ``value`` and ``pending``."""
+    if pending is not None:
+        ready, _ = ray.wait([pending], timeout=0)
+        if ready:
+            return ray.get(ready[0]), None
+    return value, pending
 
 
 @dataclass(eq=False)
