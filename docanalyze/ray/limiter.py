@@ -36,10 +36,12 @@ from docanalyze.models.anthropic.concurrency import (
 )
 from docanalyze.models.anthropic.pacer import Kinds
 from docanalyze.models.anthropic.ratelimit import RateLimiter
+from docanalyze.run.admission import Room, tightest
 
 __all__ = [
     "SLOT_LIFETIME",
     "ClusterConcurrency",
+    "ClusterGauge",
     "ClusterRateLimiter",
     "RateLimiterActor",
     "start_rate_limiter",
@@ -263,6 +265,28 @@ class ClusterConcurrency:
     def stats(self) -> ConcurrencyStats:
         stats: ConcurrencyStats = ray.get(self._actor.concurrency_stats.remote())
         return stats
+
+
+class ClusterGauge:
+    """The driver's gauge of the cluster's limiter (:mod:`docanalyze.run.admission`): the
+    actor's answer to the previous question, asked again each time, never waited for."""
+
+    def __init__(self, actor: Any) -> None:
+        self._actor = actor
+        self._room = Room(limit=1, in_flight=0, waiting=0, requests=math.inf)
+        self._pending: Any = None
+
+    def room(self) -> Room:
+        """The cluster's room as of a moment ago."""
+        answer, self._pending = latest(None, self._pending)
+        if answer is not None:
+            stats, requests, limits = answer
+            self._room = Room(
+                stats.limit, stats.in_flight, stats.waiting, requests, tightest(limits)
+            )
+        if self._pending is None:
+            self._pending = self._actor.room.remote()
+        return self._room
 
 
 def _key(slot: Slot) -> int:

@@ -56,6 +56,9 @@ OFFLINE_DOCUMENTS_PER_CPU = 2
 """Documents at once per CPU for an offline backend (its work is CPU work)."""
 POLL_SECONDS = 0.02
 """How often a waiting admission looks at the limits again."""
+READERS: int | None = None
+"""Documents this process reads at a time (None: one per CPU); a Ray node's workers, one a
+CPU, read one each."""
 
 
 def cpus() -> int:
@@ -286,6 +289,6 @@ async def reading() -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     places = _READING.get(loop)
     if places is None:
-        places = _READING[loop] = asyncio.Semaphore(cpus())
+        places = _READING[loop] = asyncio.Semaphore(READERS or cpus())
     async with places:
         yield
