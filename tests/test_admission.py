@@ -16,9 +16,11 @@ from click.testing import CliRunner
 
 import docanalyze
 from docanalyze.cli import cli
+from docanalyze.corpus.progress import eta_seconds
 from docanalyze.corpus.runner import FileDone, analyze_corpus
 from docanalyze.events import Event, StageStarted
 from docanalyze.models.anthropic.ratelimit import RateLimiter
+from docanalyze.models.base import Usage
 from docanalyze.options import Options
 from docanalyze.run.admission import ByHeadroom, DocumentsAtOnce, Room
 from docanalyze.run.several import current_source
@@ -209,3 +211,34 @@ def test_small_documents_finish_while_a_large_one_is_still_mapping(
     assert summary.complete == 17
     small = [at for name, at in done.items() if "note" in name]
     assert len(small) == 16 and max(small) < mapped["large"], "every note before the map ended"
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+def test_the_time_left_comes_from_the_rate_limits_when_they_bind() -> None:
+    usage = Usage(requests=30, input_tokens=30_000, output_tokens=3_000)
+    assert eta_seconds(100, 10, usage, {}, elapsed=2.0) == 20.0, "the pace so far"
+    assert eta_seconds(100, 10, usage, {"requests": 60.0}, elapsed=2.0) == 300.0
+    assert eta_seconds(100, 10, usage, {"input-tokens": 60_000.0}, elapsed=2.0) == 300.0
+    assert eta_seconds(0, 10, usage, {}, elapsed=2.0) == 0.0
+    assert eta_seconds(5, 0, Usage(), {}, elapsed=2.0) is None
+
+
+def test_corpus_progress_tells_documents_and_requests_in_flight_and_the_time_left(
+    make_fake_api: Callable[..., FakeMessagesAPI], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with_server(make_fake_api, monkeypatch, latency=0.3, rate_limits=RateLimits(600))
+    docs = notes(tmp_path / "docs", 12)
+    seen: list[FileDone] = []
+    summary = analyze_corpus(
+        docanalyze.Pipeline(), [str(docs)], tmp_path / "out", on_file=seen.append
+    )
+    assert max(done.requests_in_flight for done in seen) > 0
+    assert seen[-1].eta_seconds == 0.0
+    # The six notes left need as many requests as the six done: at 600 a minute, that long.
+    halfway, per_note = seen[5], summary.usage.requests / 12
+    assert halfway.eta_seconds == pytest.approx(6 * per_note * 60 / 600, rel=0.3)
+    result = CliRunner().invoke(cli, ["report", str(docs), "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"\[3/12, 0 failed\] .* requests in flight, about \d+ s left", result.stderr)

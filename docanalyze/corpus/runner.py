@@ -23,12 +23,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from docanalyze.corpus.files import CorpusFile, expand_inputs
 from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry, report_entry
+from docanalyze.corpus.progress import FileDone, FileHandler, eta_seconds
 from docanalyze.errors import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
@@ -38,7 +39,7 @@ from docanalyze.errors import (
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report import formats
-from docanalyze.run.admission import Admission, Gauge, admission_for
+from docanalyze.run.admission import Admission, Gauge, admission_for, gauge_of
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.documents import (
@@ -62,21 +63,6 @@ __all__ = [
     "analyze_file",
     "settings_fingerprint",
 ]
-
-
-@dataclass(frozen=True)
-class FileDone:
-    """A file of a corpus run is done: its index ``entry``, whether it was ``skipped`` (done by
-    an earlier run), and how far the run is: files ``done`` (skipped ones included) of
-    ``total``, ``failed`` so far."""
-
-    entry: IndexEntry
-    skipped: bool
-    done: int
-    total: int
-    failed: int
-    in_flight: int = 0
-    """Files being analyzed now (on a Ray cluster: across the cluster)."""
 
 
 @dataclass
@@ -111,10 +97,6 @@ class CorpusSummary:
         return EXIT_INCOMPLETE if self.incomplete else 0
 
 
-FileHandler = Callable[[FileDone], None]
-"""Called after each file's report and index line are written (or the file is skipped)."""
-
-
 async def analyze_corpus_async(
     pipeline: DocumentPipeline,
     paths: Sequence[str] | Sequence[CorpusFile],
@@ -146,8 +128,9 @@ async def analyze_corpus_async(
     _make_folder(out)
     async with model_session(pipeline) as (model, events):
         at_most = documents_at_once or pipeline.options.documents_at_once
+        gauge = gauge or gauge_of(model)
         gate = admission or admission_for(model, at_most, gauge=gauge)
-        sink = FolderSink(pipeline, model, out, output_format, on_file, len(files))
+        sink = FolderSink(pipeline, model, out, output_format, on_file, len(files), gauge)
         runner = DocumentRunner(sink, executor(pipeline, model, events), gate)
         try:
             await runner.run(files)
@@ -231,6 +214,7 @@ class FolderSink:
         output_format: str,
         on_file: FileHandler | None,
         total: int,
+        gauge: Gauge | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.out = out
@@ -244,6 +228,7 @@ class FolderSink:
         )
         self.started = time.monotonic()
         self.in_flight = 0
+        self.gauge = gauge
 
     async def job(self, position: int, file: CorpusFile) -> FileJob | None:
         """The file's job, or None when an earlier run did it (then it is counted as done)."""
@@ -268,8 +253,26 @@ class FolderSink:
         if self.on_file is not None:
             summary = self.summary
             done = summary.complete + summary.incomplete + summary.failed
+            room = self.gauge.room() if self.gauge is not None else None
+            eta = eta_seconds(
+                summary.total - done,
+                done - summary.skipped,
+                summary.usage,
+                room.per_minute if room is not None else {},
+                time.monotonic() - self.started,
+            )
+            requests = room.in_flight if room is not None else 0
             self.on_file(
-                FileDone(entry, skipped, done, summary.total, summary.failed, self.in_flight)
+                FileDone(
+                    entry,
+                    skipped,
+                    done,
+                    summary.total,
+                    summary.failed,
+                    self.in_flight,
+                    requests,
+                    eta,
+                )
             )
 
     def _done_before(self, entry: IndexEntry, digest: str | None, report: str) -> bool:

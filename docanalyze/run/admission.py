@@ -25,11 +25,13 @@ import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from docanalyze.document import Document
-from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 from docanalyze.models.base import Model
+
+if TYPE_CHECKING:
+    from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
 
 __all__ = [
     "DOCUMENTS_AT_ONCE",
