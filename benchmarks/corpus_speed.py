@@ -166,13 +166,13 @@ def memory(home: Path) -> None:
     ceiling = 4_000_000
     admission_module.TEXT_CEILING = ceiling
     most: list[int] = []
-    original = admission_module.TextHeld.add
+    original = admission_module.TextHeld.resize
 
-    def add(held: admission_module.TextHeld, size: int) -> None:
-        original(held, size)
+    def resize(held: admission_module.TextHeld, old: int, new: int) -> None:
+        original(held, old, new)
         most.append(held.text)
 
-    admission_module.TextHeld.add = add  # type: ignore[method-assign]
+    admission_module.TextHeld.resize = resize  # type: ignore[method-assign]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     options = Options(backend="anthropic", chunk_size=10_000, cache="off")
 
@@ -185,7 +185,7 @@ def memory(home: Path) -> None:
     print(f"12 PDFs of 600 pages ({size:.0f} MB), text ceiling {ceiling:,} characters:")
     line("12 large PDFs", wall, served)
     print(
-        f"  most text held {max(most):,} characters (estimated from file sizes); "
+        f"  most text held {max(most):,} characters; "
         f"peak memory {peak:.0f} MB (before the run {before:.0f} MB)"
     )
 

@@ -23,7 +23,7 @@ from docanalyze.models.anthropic.ratelimit import RateLimiter
 from docanalyze.models.base import Usage
 from docanalyze.options import Options
 from docanalyze.run.admission import ByHeadroom, DocumentsAtOnce, Room
-from docanalyze.run.several import current_source
+from docanalyze.run.several import analyze_many, current_source
 from fakeserver import FakeMessagesAPI, RateLimits, RecordedRequest
 
 
@@ -242,3 +242,20 @@ def test_corpus_progress_tells_documents_and_requests_in_flight_and_the_time_lef
     result = CliRunner().invoke(cli, ["report", str(docs), "-o", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.stderr
     assert re.search(r"\[3/12, 0 failed\] .* requests in flight, about \d+ s left", result.stderr)
+
+
+def test_a_document_counts_for_its_text_once_read_not_its_size_on_disk(tmp_path: Path) -> None:
+    resized: list[tuple[int, int]] = []
+
+    class Spy(DocumentsAtOnce):
+        def resize(self, old: int, new: int) -> None:
+            resized.append((old, new))
+            super().resize(old, new)
+
+    path = tmp_path / "chinese.txt"
+    path.write_text("检查了每一个泵。" * 100, encoding="utf-8")  # 3 bytes a character
+    gate = Spy(4)
+    result = asyncio.run(analyze_many(docanalyze.Pipeline(), [str(path)], admission=gate))
+    assert result.ok
+    assert resized == [(path.stat().st_size, 800)]
+    assert gate.held.text == 0 and gate.held.most_text == path.stat().st_size

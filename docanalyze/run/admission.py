@@ -7,8 +7,9 @@ afford a request. A folder of notes then fills the organisation's limits, and a 
 map has many requests holds the others back only while its own requests fill them.
 
 Whatever the admission, the text held is bounded: a document is not let in while its text
-(estimated from its size on disk before it is read) would take the documents in flight past
-``text_ceiling`` (:data:`TEXT_CEILING`), but one document alone always is. Reading is CPU
+would take the documents in flight past ``text_ceiling`` (:data:`TEXT_CEILING`), but one
+document alone always is. A document counts for its size on disk until it is read
+(:func:`text_estimate`), then for its text (:func:`text_read`). Reading is CPU
 work: :func:`reading` lets one document per CPU be read at a time in a process.
 
 The offline analyzer has no limiter: it admits :data:`OFFLINE_DOCUMENTS_PER_CPU` documents a
@@ -24,6 +25,7 @@ import os
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -44,10 +46,12 @@ __all__ = [
     "LimiterGauge",
     "PacedModel",
     "Room",
+    "TextTicket",
     "admission_for",
     "gauge_of",
     "reading",
     "text_estimate",
+    "text_read",
 ]
 
 TEXT_CEILING = 256 * 1024 * 1024
@@ -76,7 +80,11 @@ class Admission(Protocol):
         ...
 
     def done(self, size: int) -> None:
-        """A document admitted with ``size`` is done (or was never started)."""
+        """A document that counts for ``size`` is done (or was never started)."""
+        ...
+
+    def resize(self, old: int, new: int) -> None:
+        """A document admitted for ``old`` characters was read: it holds ``new``."""
         ...
 
 
@@ -104,6 +112,10 @@ class TextHeld:
         self.documents -= 1
         self.text -= size
 
+    def resize(self, old: int, new: int) -> None:
+        self.text += new - old
+        self.most_text = max(self.most_text, self.text)
+
 
 class _Gate:
     """What every admission shares: the text held, and a wait that ends when a document is
@@ -127,6 +139,12 @@ class _Gate:
         """A document is done: its text and place are free."""
         self.held.remove(size)
         if self._changed is not None:
+            self._changed.set()
+
+    def resize(self, old: int, new: int) -> None:
+        """A document was read: count its text instead of its estimate."""
+        self.held.resize(old, new)
+        if new < old and self._changed is not None:
             self._changed.set()
 
 
@@ -278,6 +296,30 @@ def text_estimate(source: object) -> int:
         return os.path.getsize(path) if isinstance(path, (str, os.PathLike)) else 0
     except (OSError, ValueError):
         return len(path) if isinstance(path, str) else 0
+
+
+@dataclass
+class TextTicket:
+    """What a document in flight counts for in its ``admission``: ``size`` characters."""
+
+    admission: Admission
+    size: int
+
+    def read(self, chars: int) -> None:
+        """The document was read: it holds ``chars`` characters."""
+        self.admission.resize(self.size, chars)
+        self.size = chars
+
+
+HELD: ContextVar[TextTicket | None] = ContextVar("docanalyze_text_held", default=None)
+"""The ticket of the document this task analyzes, in a run of several (set by the runner)."""
+
+
+def text_read(chars: int) -> None:
+    """Count the document this task analyzes for its ``chars`` characters, now it is read."""
+    ticket = HELD.get()
+    if ticket is not None:
+        ticket.read(chars)
 
 
 _READING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (

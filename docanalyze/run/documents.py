@@ -38,11 +38,14 @@ from docanalyze.prompting.templates import PromptSet
 from docanalyze.report.result import ChunkResult, Report
 from docanalyze.run.admission import (
     DOCUMENTS_AT_ONCE,
+    HELD,
     Admission,
     DocumentsAtOnce,
+    TextTicket,
     gauge_of,
     reading,
     text_estimate,
+    text_read,
 )
 from docanalyze.run.context import EventLog, RunContext
 from docanalyze.run.fairness import FairShares
@@ -166,6 +169,7 @@ async def analyze_source(
                 document = await asyncio.to_thread(
                     resolve_document, source, password=pipeline.options.password
                 )
+            text_read(len(document.text))
             report = await pipeline.analyze_document(document, model, events, started)
         except IncompleteRun as stop:
             return DocumentOutcome(input_name(source), stop.report, stop)
@@ -243,7 +247,7 @@ class DocumentRunner(Generic[Item, Result]):
     """Runs many documents: each source's job through ``executor`` into ``sink``, as
     ``admission`` (default: :class:`~docanalyze.run.admission.DocumentsAtOnce`) lets them
     start; each source counts against its ceiling of text by its
-    :func:`~docanalyze.run.admission.text_estimate`."""
+    :func:`~docanalyze.run.admission.text_estimate`, then by its text once read."""
 
     def __init__(
         self,
@@ -261,9 +265,9 @@ class DocumentRunner(Generic[Item, Result]):
         tasks: set[asyncio.Task[None]] = set()
         errors: list[BaseException] = []
 
-        def finished(task: asyncio.Task[None], size: int) -> None:
+        def finished(task: asyncio.Task[None], ticket: TextTicket) -> None:
             tasks.discard(task)
-            self.admission.done(size)
+            self.admission.done(ticket.size)
             error = None if task.cancelled() else task.exception()
             if error is not None:
                 errors.append(error)
@@ -275,9 +279,10 @@ class DocumentRunner(Generic[Item, Result]):
                 if errors:
                     self.admission.done(size)
                     break
-                task = asyncio.create_task(self._one(position, source))
+                ticket = TextTicket(self.admission, size)
+                task = asyncio.create_task(self._one(position, source, ticket))
                 tasks.add(task)
-                task.add_done_callback(functools.partial(finished, size=size))
+                task.add_done_callback(functools.partial(finished, ticket=ticket))
             while tasks and not errors:
                 await asyncio.wait(set(tasks), return_when=asyncio.FIRST_EXCEPTION)
             if errors:
@@ -288,7 +293,8 @@ class DocumentRunner(Generic[Item, Result]):
             if tasks:
                 await asyncio.wait(set(tasks))
 
-    async def _one(self, position: int, source: Item) -> None:
+    async def _one(self, position: int, source: Item, ticket: TextTicket) -> None:
+        HELD.set(ticket)  # this task's own context: analyze_source counts the text it reads
         job = await self.sink.job(position, source)
         if job is not None:
             self.sink.take(position, await self.executor.run(job))
