@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DOCUMENTS_AT_ONCE",
     "OFFLINE_DOCUMENTS_PER_CPU",
+    "PDF_TEXT_PER_BYTE",
     "TEXT_CEILING",
     "Admission",
     "ByHeadroom",
@@ -60,6 +61,9 @@ DOCUMENTS_AT_ONCE = 4
 """Documents at once for a backend that declares no rate limiter (nothing to measure room by)."""
 OFFLINE_DOCUMENTS_PER_CPU = 2
 """Documents at once per CPU for an offline backend (its work is CPU work)."""
+PDF_TEXT_PER_BYTE = 4
+"""Characters of text a PDF is assumed to hold per byte on disk before it is read: its text is
+compressed (Flate takes prose to a third or a quarter), so its size alone would undercount."""
 POLL_SECONDS = 0.02
 """How often a waiting admission looks at the limits again."""
 READERS: int | None = None
@@ -286,14 +290,18 @@ def gauge_of(model: Model) -> Gauge | None:
 
 def text_estimate(source: object) -> int:
     """The characters of text a source is expected to hold before it is read: a text's or a
-    document's length, else the file's size on disk (0 when it cannot be read)."""
+    document's length, else the file's size on disk (:data:`PDF_TEXT_PER_BYTE` times that for
+    a PDF; 0 when it cannot be read)."""
     if isinstance(source, Document):
         return sum(len(page.text) for page in source.pages)
     path = getattr(source, "path", source)
     if isinstance(path, str) and ("\n" in path or len(path) > 4096):
         return len(path)
+    if not isinstance(path, (str, os.PathLike)):
+        return 0
+    per_byte = PDF_TEXT_PER_BYTE if os.fspath(path).lower().endswith(".pdf") else 1
     try:
-        return os.path.getsize(path) if isinstance(path, (str, os.PathLike)) else 0
+        return per_byte * os.path.getsize(path)
     except (OSError, ValueError):
         return len(path) if isinstance(path, str) else 0
 
