@@ -41,6 +41,8 @@ class Options:
     analyzer otherwise. ``max_tokens`` is the final report's budget; ``map_max_tokens`` and
     ``reduce_max_tokens`` are the per-step budgets of the map and reduce stages.
     ``chunk_overlap`` defaults to 5% of ``chunk_size``.
+    ``documents_at_once`` caps the documents of a run of several analyzed at once (None: as
+    many as the rate limits have room for, :mod:`docanalyze.run.admission`).
     ``concurrency`` is the ceiling of requests in flight (the client adapts below it); ``rpm``,
     ``input_tpm`` and ``output_tpm`` cap the rates on top of the limits the API reports.
     ``max_attempts`` bounds the failed attempts of one request; a 429 that says how long to wait
@@ -76,6 +78,7 @@ class Options:
     reduce_max_tokens: int = 4096
     context_window: int | None = None
     concurrency: int = DEFAULT_CONCURRENCY
+    documents_at_once: int | None = None
     password: str | None = None
     timeout: float = 600.0
     max_attempts: int = 8
@@ -137,7 +140,12 @@ class Options:
                 f"--context-window must be at least 1000 tokens (got {self.context_window})"
             )
         check_backend(self.backend)
-        caps = {"rpm": self.rpm, "input_tpm": self.input_tpm, "output_tpm": self.output_tpm}
+        caps = {
+            "rpm": self.rpm,
+            "input_tpm": self.input_tpm,
+            "output_tpm": self.output_tpm,
+            "documents_at_once": self.documents_at_once,
+        }
         for name, cap in caps.items():
             if cap is not None and cap < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {cap})")

@@ -21,7 +21,7 @@ from docanalyze.cli import cli
 from docanalyze.corpus.files import CorpusFile, expand_inputs, is_corpus_input
 from docanalyze.corpus.runner import FileDone, analyze_corpus
 from docanalyze.errors import InputError
-from docanalyze.run.several import DOCUMENTS_AT_ONCE
+from docanalyze.run.admission import OFFLINE_DOCUMENTS_PER_CPU, cpus
 from docanalyze.store import RunStore
 from fakeserver import FakeMessagesAPI
 from fakeserver.recording import RecordedRequest
@@ -291,7 +291,7 @@ def test_each_report_and_index_line_is_written_as_soon_as_its_file_is_done(
     assert [done for done, *_ in seen] == list(range(1, 41))
     assert all(lines == done and exists for done, lines, exists, _ in seen)
     _, _, _, reports_when_the_first_was_done = seen[0]
-    assert reports_when_the_first_was_done <= DOCUMENTS_AT_ONCE < 40
+    assert reports_when_the_first_was_done <= OFFLINE_DOCUMENTS_PER_CPU * cpus() < 40
 
 
 def test_a_rerun_skips_the_done_files_and_redoes_changed_missing_and_failed_ones(

@@ -12,8 +12,9 @@ import pytest
 
 import docanalyze
 from docanalyze.models.base import Model
+from docanalyze.run.admission import DocumentsAtOnce
 from docanalyze.run.context import EventLog
-from docanalyze.run.documents import DocumentPipeline, DocumentRunner, DocumentsAtOnce
+from docanalyze.run.documents import DocumentPipeline, DocumentRunner
 from docanalyze.run.several import analyze_many
 
 
@@ -70,8 +71,8 @@ class CountingGate(DocumentsAtOnce):
     def __post_init__(self) -> None:
         super().__init__(2)
 
-    async def admit(self) -> None:
-        await super().admit()
+    async def admit(self, size: int) -> None:
+        await super().admit(size)
         self.admitted += 1
 
 

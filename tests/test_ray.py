@@ -124,6 +124,28 @@ def test_the_concurrency_ceiling_holds_across_the_cluster(
     assert server.stats().max_in_flight <= 2, "four tasks ran at once, two requests in flight"
 
 
+@pytest.mark.slow
+def test_more_documents_are_in_flight_than_cpus_when_the_limits_allow_and_never_beyond_them(
+    make_fake_api: Callable[..., FakeMessagesAPI],
+    start_ray: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    facts = write_corpus(tmp_path / "docs", 24)
+    server = make_fake_api(responder=facts_only, latency=0.5)
+    start_ray(server)
+    in_flight: list[int] = []
+    options = Options(backend="anthropic", chunk_size=400, concurrency=12)
+    summary = analyze_on_ray(
+        options,
+        [str(tmp_path / "docs")],
+        tmp_path / "out",
+        on_file=lambda done: in_flight.append(done.in_flight),
+    )
+    assert summary.complete == 24 and reported_facts(tmp_path / "out") == facts
+    assert max(in_flight) > 2 * 2, "more documents at once than two a CPU (2 CPUs)"
+    assert server.stats().max_in_flight <= 12, "never more requests than the cluster's ceiling"
+
+
 def test_a_killed_worker_loses_nothing_and_writes_nothing_twice(
     make_fake_api: Callable[..., FakeMessagesAPI],
     start_ray: Callable[..., None],
@@ -155,12 +177,12 @@ def test_a_killed_worker_loses_nothing_and_writes_nothing_twice(
 
 
 def _kill_a_busy_worker(timeout: float) -> bool:
-    """SIGKILL one Ray worker while it runs a document's task."""
+    """SIGKILL one Ray node worker while it runs documents."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for process in psutil.process_iter(["cmdline"]):
             command = " ".join(process.info["cmdline"] or [])
-            if "_analyze_on_worker" in command:
+            if "DocumentWorker" in command:
                 os.kill(process.pid, signal.SIGKILL)
                 return True
         time.sleep(0.05)

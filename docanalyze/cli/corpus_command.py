@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from docanalyze.cli.app import freeze_startup_heap
 from docanalyze.cli.display import retry_detail
@@ -90,10 +90,27 @@ def usage_line(summary: CorpusSummary) -> str:
     )
 
 
+def eta_text(seconds: float | None) -> str:
+    """``about 2 min 5 s left``, or nothing before the first file is analyzed."""
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"about {minutes} min {rest} s left" if minutes else f"about {rest} s left"
+
+
+def in_flight_text(done: FileDone) -> str:
+    """``12 documents and 30 requests in flight, about 1 min 5 s left``."""
+    flight = f"{done.in_flight:,} documents and {done.requests_in_flight:,} requests in flight"
+    eta = eta_text(done.eta_seconds)
+    return f"{flight}, {eta}" if eta else flight
+
+
 class CorpusDisplay:
     """Progress of a corpus run on stderr: one bar of files on a terminal, else a line a file.
 
-    Notices name the document they come from; failures are always shown.
+    Each says the documents done and in flight, the requests in flight and how long the rest
+    should take (at the pace so far and the rate limits). Notices name the document they
+    come from; failures are always shown.
     """
 
     def __init__(self, console: Console) -> None:
@@ -107,14 +124,13 @@ class CorpusDisplay:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[failed]} failed"),
-                TextColumn("{task.fields[in_flight]} in flight"),
+                TextColumn("{task.fields[in_flight]}"),
                 TextColumn("{task.fields[retries]}"),
-                TimeRemainingColumn(),
                 console=console,
                 transient=True,
             )
         self.task = (
-            self.progress.add_task("files", total=None, failed=0, in_flight=0, retries="")
+            self.progress.add_task("files", total=None, failed=0, in_flight="", retries="")
             if self.progress is not None
             else None
         )
@@ -150,7 +166,8 @@ class CorpusDisplay:
                 f"docanalyze: {counts} {entry.file}: {entry.status}: {entry.error}", err=True
             )
         elif self.progress is None and not done.skipped:
-            self.console.print(f"docanalyze: {counts} {entry.file}", highlight=False, markup=False)
+            line = f"docanalyze: {counts} {entry.file} ({in_flight_text(done)})"
+            self.console.print(line, highlight=False, markup=False)
         if self.progress is not None and self.task is not None:
             retries = retry_detail(self.retries, self.rate_limited) if self.retries else ""
             self.progress.update(
@@ -158,6 +175,6 @@ class CorpusDisplay:
                 total=done.total,
                 completed=done.done,
                 failed=done.failed,
-                in_flight=done.in_flight,
+                in_flight=in_flight_text(done),
                 retries=retries,
             )

@@ -94,6 +94,13 @@ _ANALYSIS_OPTIONS = (
         show_default=True,
         help="Ceiling of requests in flight; the client adapts below it.",
     ),
+    click.option(
+        "--documents-at-once",
+        type=int,
+        metavar="N",
+        help="With several documents: at most N at once [default: as many as the rate limits "
+        "have room for].",
+    ),
     click.option("--rpm", type=int, help="Cap on requests per minute (besides the API's limits)."),
     click.option("--input-tpm", type=int, help="Cap on input tokens per minute."),
     click.option("--output-tpm", type=int, help="Cap on output tokens per minute."),

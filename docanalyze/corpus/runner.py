@@ -2,8 +2,9 @@
 
 ``analyze_corpus(pipeline, ["docs/"], "reports/")`` analyzes every document of ``docs/`` with the
 document runner (:mod:`docanalyze.run.documents`): one shared model (one rate limiter, one
-adaptive concurrency) and the run store, at most ``documents_at_once`` documents at a time, each
-read only when its turn comes. This module is the runner's folder sink: each report is written
+adaptive concurrency) and the run store; documents start as that limiter has room
+(:mod:`docanalyze.run.admission`), at most ``documents_at_once`` at a time when given, each read
+only when its turn comes. This module is the runner's folder sink: each report is written
 the moment it is done (``reports/a/b.md`` for ``docs/a/b.pdf``, see
 :mod:`docanalyze.corpus.files`) and its line appended to ``reports/index.jsonl`` (see
 :mod:`docanalyze.corpus.index`); no report is kept in memory. A file that cannot be analyzed
@@ -22,12 +23,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from docanalyze.corpus.files import CorpusFile, expand_inputs
 from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry, report_entry
+from docanalyze.corpus.progress import FileDone, FileHandler, eta_seconds
 from docanalyze.errors import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
@@ -37,13 +39,12 @@ from docanalyze.errors import (
 from docanalyze.models.base import Model, Usage
 from docanalyze.prompting.templates import TEMPLATE_NAMES
 from docanalyze.report import formats
+from docanalyze.run.admission import Admission, Gauge, admission_for, gauge_of
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.documents import (
-    DOCUMENTS_AT_ONCE,
     DocumentPipeline,
     DocumentRunner,
-    DocumentsAtOnce,
     ExecutorFactory,
     InProcess,
     analyze_source,
@@ -62,21 +63,6 @@ __all__ = [
     "analyze_file",
     "settings_fingerprint",
 ]
-
-
-@dataclass(frozen=True)
-class FileDone:
-    """A file of a corpus run is done: its index ``entry``, whether it was ``skipped`` (done by
-    an earlier run), and how far the run is: files ``done`` (skipped ones included) of
-    ``total``, ``failed`` so far."""
-
-    entry: IndexEntry
-    skipped: bool
-    done: int
-    total: int
-    failed: int
-    in_flight: int = 0
-    """Files being analyzed now (on a Ray cluster: across the cluster)."""
 
 
 @dataclass
@@ -111,10 +97,6 @@ class CorpusSummary:
         return EXIT_INCOMPLETE if self.incomplete else 0
 
 
-FileHandler = Callable[[FileDone], None]
-"""Called after each file's report and index line are written (or the file is skipped)."""
-
-
 async def analyze_corpus_async(
     pipeline: DocumentPipeline,
     paths: Sequence[str] | Sequence[CorpusFile],
@@ -122,8 +104,10 @@ async def analyze_corpus_async(
     *,
     output_format: str = formats.DEFAULT_FORMAT,
     on_file: FileHandler | None = None,
-    documents_at_once: int = DOCUMENTS_AT_ONCE,
+    documents_at_once: int | None = None,
     executor: ExecutorFactory = InProcess,
+    gauge: Gauge | None = None,
+    admission: Admission | None = None,
 ) -> CorpusSummary:
     """Analyze every file of ``paths`` (folders, globs, files; or the files that
     :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``.
@@ -131,7 +115,10 @@ async def analyze_corpus_async(
     :func:`analyze_corpus` takes the same arguments and runs to the end before it returns.
     ``executor`` makes the run's executor (:class:`~docanalyze.run.documents.InProcess`, or a
     Ray run's, which analyzes each file on a worker: :mod:`docanalyze.ray`). ``output_format``
-    names a format of :mod:`docanalyze.report.formats`.
+    names a format of :mod:`docanalyze.report.formats`. Files start as the limits have room
+    (:func:`~docanalyze.run.admission.admission_for`: the model's limiters, or ``gauge``'s),
+    at most ``documents_at_once`` (default: the options') at once; ``admission`` replaces
+    that rule.
     """
     formats.output_format(output_format)
     out = Path(output_dir)
@@ -140,10 +127,11 @@ async def analyze_corpus_async(
         raise InputError("no documents to analyze: give folders, globs or files")
     _make_folder(out)
     async with model_session(pipeline) as (model, events):
-        sink = FolderSink(pipeline, model, out, output_format, on_file, len(files))
-        runner = DocumentRunner(
-            sink, executor(pipeline, model, events), DocumentsAtOnce(documents_at_once)
-        )
+        at_most = documents_at_once or pipeline.options.documents_at_once
+        gauge = gauge or gauge_of(model)
+        gate = admission or admission_for(model, at_most, gauge=gauge)
+        sink = FolderSink(pipeline, model, out, output_format, on_file, len(files), gauge)
+        runner = DocumentRunner(sink, executor(pipeline, model, events), gate)
         try:
             await runner.run(files)
             sink.summary.seconds = time.monotonic() - sink.started
@@ -228,6 +216,7 @@ class FolderSink:
         output_format: str,
         on_file: FileHandler | None,
         total: int,
+        gauge: Gauge | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.out = out
@@ -241,6 +230,7 @@ class FolderSink:
         )
         self.started = time.monotonic()
         self.in_flight = 0
+        self.gauge = gauge
 
     async def job(self, position: int, file: CorpusFile) -> FileJob | None:
         """The file's job, or None when an earlier run did it (then it is counted as done)."""
@@ -265,8 +255,26 @@ class FolderSink:
         if self.on_file is not None:
             summary = self.summary
             done = summary.complete + summary.incomplete + summary.failed
+            room = self.gauge.room() if self.gauge is not None else None
+            eta = eta_seconds(
+                summary.total - done,
+                done - summary.skipped,
+                summary.usage,
+                room.per_minute if room is not None else {},
+                time.monotonic() - self.started,
+            )
+            requests = room.in_flight if room is not None else 0
             self.on_file(
-                FileDone(entry, skipped, done, summary.total, summary.failed, self.in_flight)
+                FileDone(
+                    entry,
+                    skipped,
+                    done,
+                    summary.total,
+                    summary.failed,
+                    self.in_flight,
+                    requests,
+                    eta,
+                )
             )
 
     def _done_before(self, entry: IndexEntry, digest: str | None, report: str) -> bool:

@@ -13,6 +13,7 @@ the ceiling of the requests in flight across it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -35,10 +36,12 @@ from docanalyze.models.anthropic.concurrency import (
 )
 from docanalyze.models.anthropic.pacer import Kinds, PauseListener
 from docanalyze.models.anthropic.ratelimit import RateLimiter
+from docanalyze.run.admission import Room, tightest
 
 __all__ = [
     "SLOT_LIFETIME",
     "ClusterConcurrency",
+    "ClusterGauge",
     "ClusterRateLimiter",
     "RateLimiterActor",
     "start_rate_limiter",
@@ -121,6 +124,13 @@ class RateLimiterActor:
     async def has_headroom(self, requests: int) -> bool:
         return self._limiter.has_headroom(requests)
 
+    async def headroom(self) -> float:
+        return self._limiter.headroom()
+
+    async def room(self) -> tuple[ConcurrencyStats, float, dict[str, float]]:
+        """What the cluster's limiters have room for (:class:`docanalyze.run.admission.Room`)."""
+        return self._limits.stats(), self._limiter.headroom(), dict(self._limiter.stats().limits)
+
     async def stats(self) -> LimiterStats:
         return self._limiter.stats()
 
@@ -152,6 +162,8 @@ class ClusterRateLimiter:
         self._cooldown_until = 0.0
         self._headroom = True
         self._pending_headroom: Any = None
+        self._room = math.inf
+        self._pending_room: Any = None
 
     async def acquire(
         self, input_estimate: int, max_tokens: int, on_pause: PauseListener | None = None
@@ -194,9 +206,25 @@ class ClusterRateLimiter:
             self._pending_headroom = self._actor.has_headroom.remote(requests)
         return self._headroom
 
+    def headroom(self) -> float:
+        """The actor's answer to the previous question (as :meth:`has_headroom`)."""
+        self._room, self._pending_room = latest(self._room, self._pending_room)
+        if self._pending_room is None:
+            self._pending_room = self._actor.headroom.remote()
+        return self._room
+
     def stats(self) -> LimiterStats:
         stats: LimiterStats = ray.get(self._actor.stats.remote())
         return stats
+
+
+def latest(value: Any, pending: Any) -> tuple[Any, Any]:
+    """``pending``'s result and None when it is ready, else ``value`` and ``pending``."""
+    if pending is not None:
+        ready, _ = ray.wait([pending], timeout=0)
+        if ready:
+            return ray.get(ready[0]), None
+    return value, pending
 
 
 @dataclass(eq=False)
@@ -240,6 +268,28 @@ class ClusterConcurrency:
     def stats(self) -> ConcurrencyStats:
         stats: ConcurrencyStats = ray.get(self._actor.concurrency_stats.remote())
         return stats
+
+
+class ClusterGauge:
+    """The driver's gauge of the cluster's limiter (:mod:`docanalyze.run.admission`): the
+    actor's answer to the previous question, asked again each time, never waited for."""
+
+    def __init__(self, actor: Any) -> None:
+        self._actor = actor
+        self._room = Room(limit=1, in_flight=0, waiting=0, requests=math.inf)
+        self._pending: Any = None
+
+    def room(self) -> Room:
+        """The cluster's room as of a moment ago."""
+        answer, self._pending = latest(None, self._pending)
+        if answer is not None:
+            stats, requests, limits = answer
+            self._room = Room(
+                stats.limit, stats.in_flight, stats.waiting, requests, tightest(limits)
+            )
+        if self._pending is None:
+            self._pending = self._actor.room.remote()
+        return self._room
 
 
 def _key(slot: Slot) -> int:

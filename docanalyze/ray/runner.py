@@ -3,16 +3,20 @@
 The driver (the process that runs ``docanalyze report DIR --ray`` or :func:`analyze_on_ray`)
 expands the inputs, skips what the index says is done, keeps ``OUT/index.jsonl`` and the
 progress, exactly as a corpus run on one machine (:mod:`docanalyze.corpus.runner`) does. Each
-document that needs work is read, chunked, mapped, reduced and written to ``OUT`` by a task on a
-worker; a task that dies with its worker is retried by Ray, and only the driver writes index
-lines, once a task has returned, so a document is never recorded twice. The API key never goes
+document that needs work is read, chunked, mapped, reduced and written to ``OUT`` by the
+workers of a node (:class:`DocumentWorker`, one per CPU of the node): each analyzes many
+documents at once with one Claude client paced by the cluster's limiter, and reads one document
+at a time, so that a node reads as many documents at once as it has CPUs. The driver sends the next document while the cluster's limiter has room
+(:class:`~docanalyze.run.admission.ByHeadroom` reading :class:`ClusterGauge`), not a fixed
+number a CPU. A document whose worker dies is sent again by Ray (to the worker restarted), and
+only the driver writes index lines, once a document has come back, so a document is never
+recorded twice. The API key never goes
 through Ray (no task argument, no ``runtime_env``): each node's workers read
 ``ANTHROPIC_API_KEY`` from their own environment.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import socket
@@ -20,28 +24,41 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from docanalyze.corpus.files import CorpusFile
 from docanalyze.corpus.runner import CorpusSummary, FileHandler, analyze_corpus_async
 from docanalyze.errors import DocanalyzeError
 from docanalyze.models.base import Model
 from docanalyze.options import Options, check_run_shape
-from docanalyze.ray.limiter import ClusterConcurrency, ClusterRateLimiter, start_rate_limiter
+from docanalyze.ray.limiter import (
+    ClusterConcurrency,
+    ClusterGauge,
+    ClusterRateLimiter,
+    start_rate_limiter,
+)
 from docanalyze.report.formats import DEFAULT_FORMAT
+from docanalyze.run import admission
 from docanalyze.run.backend import create_model
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.documents import DocumentJob, DocumentPipeline
 from docanalyze.run.pipeline import Pipeline
 
-__all__ = ["TASK_RETRIES", "RayExecutor", "analyze_on_ray", "analyze_on_ray_async", "connect"]
+__all__ = [
+    "TASK_RETRIES",
+    "DocumentWorker",
+    "RayExecutor",
+    "analyze_on_ray",
+    "analyze_on_ray_async",
+    "connect",
+    "start_workers",
+]
 
 Result = TypeVar("Result")
 
 TASK_RETRIES = 3
 """How often Ray runs a document again whose worker died."""
-TASK_CPUS = 0.5
-"""The CPU a document's task reserves: a task mostly waits for Claude, so two share a CPU."""
 
 
 def connect(address: str | None = None) -> None:
@@ -77,8 +94,7 @@ async def analyze_on_ray_async(
     limiter = start_rate_limiter(
         options.rpm, options.input_tpm, options.output_tpm, options.concurrency
     )
-    resources: Any = ray.cluster_resources
-    tasks_at_once = max(1, int(resources().get("CPU", 1) / TASK_CPUS))
+    workers = start_workers(options, limiter)
     pipeline = Pipeline(options, on_event=on_event)
     try:
         return await analyze_corpus_async(
@@ -87,11 +103,12 @@ async def analyze_on_ray_async(
             output_dir,
             output_format=output_format,
             on_file=on_file,
-            documents_at_once=tasks_at_once,
-            executor=functools.partial(RayExecutor, limiter=limiter),
+            executor=functools.partial(RayExecutor, workers=workers),
+            gauge=ClusterGauge(limiter),
         )
     finally:
-        ray.kill(limiter)
+        for actor in [*workers, limiter]:
+            ray.kill(actor)
 
 
 analyze_on_ray = to_the_end(analyze_on_ray_async)
@@ -100,51 +117,77 @@ analyze_on_ray.__doc__ = """Analyze every document of ``paths`` on the Ray clust
 
 
 class RayExecutor:
-    """The executor of a Ray run: each document's job runs in a Ray task, paced by one
-    limiter for the cluster. A job whose task kept dying is the document's failure; a
+    """The executor of a Ray run: each document's job goes to the worker with the fewest
+    documents in progress (in turn among equals). A job whose worker kept dying is the document's failure; a
     :class:`DocanalyzeError` on a worker (no key there) stops the run."""
 
     def __init__(
-        self, pipeline: DocumentPipeline, model: Model, events: EventLog, *, limiter: Any
+        self, pipeline: DocumentPipeline, model: Model, events: EventLog, *, workers: list[Any]
     ) -> None:
-        self.options = pipeline.options
-        self.limiter = limiter
+        self.busy = dict.fromkeys(range(len(workers)), 0)
+        self.workers = workers
+        self.next = 0
 
     async def run(self, job: DocumentJob[Result]) -> Result:
-        """Run ``job`` on a worker."""
-        task: Any = _analyze_on_worker
+        """Run ``job`` on a node's worker."""
+        count, after = len(self.workers), self.next
+        chosen = min(self.busy, key=lambda k: (self.busy[k], (k - after) % count))
+        self.busy[chosen] += 1
+        self.next = chosen + 1
         try:
-            result: Result = await task.remote(self.options, job, self.limiter)
+            result: Result = await self.workers[chosen].run.remote(job)
         except ray.exceptions.RayTaskError as error:
             if isinstance(error.cause, DocanalyzeError):
                 raise error.cause from None  # e.g. no key on the worker: the run cannot go on
             raise
         except ray.exceptions.RayError as error:
             return job.lost(f"the Ray task failed {TASK_RETRIES + 1} times: {type(error).__name__}")
+        finally:
+            self.busy[chosen] -= 1
         return result
 
 
-def _remote(function: Any) -> Any:
+class DocumentWorker:
+    """One of a node's workers (a Ray actor, one per CPU): many documents at once in one event
+    loop, with one Claude client paced by the cluster's limiter, one document read at a time."""
+
+    def __init__(self, options: Options, limiter: Any) -> None:
+        admission.READERS = 1
+        self.options = options
+        self.limiter = limiter
+        self.model: Model | None = None
+
+    async def run(self, job: DocumentJob[Result]) -> Result:
+        """One document's job here (its report written to the output folder)."""
+        if self.model is None:
+            self.model, _ = create_model(
+                self.options,
+                rate_limiter=ClusterRateLimiter(self.limiter),
+                concurrency_limiter=ClusterConcurrency(self.limiter),
+            )
+        pipeline = Pipeline(self.options, client=self.model)
+        return await job.run(pipeline, self.model, EventLog(None), worker_name())
+
+
+def start_workers(options: Options, limiter: Any) -> list[Any]:
+    """A :class:`DocumentWorker` per CPU of each node of the cluster (it reserves no CPU: it
+    mostly waits for Claude); Ray restarts one that dies and sends its documents again."""
     remote: Any = ray.remote
-    return remote(num_cpus=TASK_CPUS, max_retries=TASK_RETRIES, retry_exceptions=False)(function)
-
-
-@_remote
-def _analyze_on_worker(options: Options, job: DocumentJob[Result], limiter: Any) -> Result:
-    """One document's job, on a worker (its report written to the output folder)."""
-    return asyncio.run(_run_here(options, job, limiter))
-
-
-async def _run_here(options: Options, job: DocumentJob[Result], limiter: Any) -> Result:
-    model, _ = create_model(
-        options,
-        rate_limiter=ClusterRateLimiter(limiter),
-        concurrency_limiter=ClusterConcurrency(limiter),
-    )
-    try:
-        return await job.run(Pipeline(options, client=model), model, EventLog(None), worker_name())
-    finally:
-        await model.aclose()
+    worker_class = remote(
+        num_cpus=0,
+        max_concurrency=10_000,
+        max_restarts=TASK_RETRIES,
+        max_task_retries=TASK_RETRIES,
+    )(DocumentWorker)
+    nodes: Any = ray.nodes
+    workers = []
+    for node in nodes():
+        cpus = int(node.get("Resources", {}).get("CPU", 0)) if node.get("Alive") else 0
+        placement = NodeAffinitySchedulingStrategy(node["NodeID"], soft=True)
+        for _ in range(cpus):
+            worker = worker_class.options(scheduling_strategy=placement)
+            workers.append(worker.remote(options, limiter))
+    return workers or [worker_class.remote(options, limiter)]
 
 
 def worker_name() -> str:

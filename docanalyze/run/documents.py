@@ -1,8 +1,8 @@
 """One runner for many documents: sources in, an executor runs each, a sink keeps the results.
 
-``DocumentRunner(sink, executor).run(sources)`` takes the sources one at a time, lazily, as the
-admission gate lets one more document start (:class:`DocumentsAtOnce`: at most
-:data:`DOCUMENTS_AT_ONCE` at once). For each source the sink names the work it needs (none when
+``DocumentRunner(sink, executor, admission).run(sources)`` takes the sources one at a time,
+lazily, as the admission gate lets one more document start (:mod:`docanalyze.run.admission`:
+as the run's limiter has room, within a ceiling of text held). For each source the sink names the work it needs (none when
 an earlier run did it: a resume), the executor runs that work (:class:`InProcess`: here, with
 the run's one model; on Ray workers: :mod:`docanalyze.ray.runner`), and the sink takes the
 result: in memory (:mod:`docanalyze.run.several`) or into a folder of reports and its index
@@ -19,6 +19,7 @@ document an event belongs to.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -35,7 +36,19 @@ from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
 from docanalyze.report.result import ChunkResult, Report
+from docanalyze.run.admission import (
+    DOCUMENTS_AT_ONCE,
+    HELD,
+    Admission,
+    DocumentsAtOnce,
+    TextTicket,
+    gauge_of,
+    reading,
+    text_estimate,
+    text_read,
+)
 from docanalyze.run.context import EventLog, RunContext
+from docanalyze.run.fairness import FairShares
 
 __all__ = [
     "DOCUMENTS_AT_ONCE",
@@ -55,9 +68,6 @@ __all__ = [
     "model_session",
     "running",
 ]
-
-DOCUMENTS_AT_ONCE = 4
-"""How many documents are read and analyzed at the same time (in one process)."""
 
 _CURRENT_SOURCE: ContextVar[str | None] = ContextVar("docanalyze_source", default=None)
 
@@ -155,9 +165,11 @@ async def analyze_source(
     started = time.monotonic()
     with running(source):
         try:
-            document = await asyncio.to_thread(
-                resolve_document, source, password=pipeline.options.password
-            )
+            async with reading():
+                document = await asyncio.to_thread(
+                    resolve_document, source, password=pipeline.options.password
+                )
+            text_read(len(document.text))
             report = await pipeline.analyze_document(document, model, events, started)
         except IncompleteRun as stop:
             return DocumentOutcome(input_name(source), stop.report, stop)
@@ -199,17 +211,23 @@ class ExecutorFactory(Protocol):
 
 class InProcess:
     """The executor of one process: every job runs here, with the run's one model (one rate
-    limiter, one adaptive concurrency), each with its own event log."""
+    limiter, one adaptive concurrency, shared fairly among the documents in flight:
+    :mod:`docanalyze.run.fairness`), each with its own event log."""
 
     def __init__(self, pipeline: DocumentPipeline, model: Model, events: EventLog) -> None:
         self.pipeline = pipeline
         self.model = model
         self.events = events
+        gauge = gauge_of(model)
+        self.shares = None if gauge is None or model.features.batches else FairShares(gauge)
 
     async def run(self, job: DocumentJob[Result]) -> Result:
         """Run ``job`` here."""
         events = EventLog(self.events.handler, notices=list(self.events.notices))
-        return await job.run(self.pipeline, self.model, events, None)
+        if self.shares is None:
+            return await job.run(self.pipeline, self.model, events, None)
+        with self.shares.document(self.model) as model:
+            return await job.run(self.pipeline, model, events, None)
 
 
 class Sink(Protocol[Source_contra, Result]):
@@ -225,37 +243,11 @@ class Sink(Protocol[Source_contra, Result]):
         ...
 
 
-class Admission(Protocol):
-    """The gate a document passes before it starts: how many run at once."""
-
-    async def admit(self) -> None:
-        """Return once one more document may start."""
-        ...
-
-    def done(self) -> None:
-        """A document admitted is done (or was never started)."""
-        ...
-
-
-class DocumentsAtOnce:
-    """Admission of at most ``limit`` documents at a time."""
-
-    def __init__(self, limit: int = DOCUMENTS_AT_ONCE) -> None:
-        self.limit = max(1, limit)
-        self._free = asyncio.Semaphore(self.limit)
-
-    async def admit(self) -> None:
-        """Wait for a free place."""
-        await self._free.acquire()
-
-    def done(self) -> None:
-        """Free a place."""
-        self._free.release()
-
-
 class DocumentRunner(Generic[Item, Result]):
     """Runs many documents: each source's job through ``executor`` into ``sink``, as
-    ``admission`` (default: :class:`DocumentsAtOnce`) lets them start."""
+    ``admission`` (default: :class:`~docanalyze.run.admission.DocumentsAtOnce`) lets them
+    start; each source counts against its ceiling of text by its
+    :func:`~docanalyze.run.admission.text_estimate`, then by its text once read."""
 
     def __init__(
         self,
@@ -273,22 +265,24 @@ class DocumentRunner(Generic[Item, Result]):
         tasks: set[asyncio.Task[None]] = set()
         errors: list[BaseException] = []
 
-        def finished(task: asyncio.Task[None]) -> None:
+        def finished(task: asyncio.Task[None], ticket: TextTicket) -> None:
             tasks.discard(task)
-            self.admission.done()
+            self.admission.done(ticket.size)
             error = None if task.cancelled() else task.exception()
             if error is not None:
                 errors.append(error)
 
         try:
             for position, source in enumerate(sources):
-                await self.admission.admit()
+                size = text_estimate(source)
+                await self.admission.admit(size)
                 if errors:
-                    self.admission.done()
+                    self.admission.done(size)
                     break
-                task = asyncio.create_task(self._one(position, source))
+                ticket = TextTicket(self.admission, size)
+                task = asyncio.create_task(self._one(position, source, ticket))
                 tasks.add(task)
-                task.add_done_callback(finished)
+                task.add_done_callback(functools.partial(finished, ticket=ticket))
             while tasks and not errors:
                 await asyncio.wait(set(tasks), return_when=asyncio.FIRST_EXCEPTION)
             if errors:
@@ -299,7 +293,8 @@ class DocumentRunner(Generic[Item, Result]):
             if tasks:
                 await asyncio.wait(set(tasks))
 
-    async def _one(self, position: int, source: Item) -> None:
+    async def _one(self, position: int, source: Item, ticket: TextTicket) -> None:
+        HELD.set(ticket)  # this task's own context: analyze_source counts the text it reads
         job = await self.sink.job(position, source)
         if job is not None:
             self.sink.take(position, await self.executor.run(job))

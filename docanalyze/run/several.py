@@ -2,7 +2,8 @@
 
 All documents share one model instance (one rate limiter, one adaptive concurrency) and the run
 store. They go through the document runner (:mod:`docanalyze.run.documents`), whose sink here
-keeps every outcome in memory: at most :data:`DOCUMENTS_AT_ONCE` documents run at once, and a
+keeps every outcome in memory: documents start as the shared limits have room
+(:mod:`docanalyze.run.admission`; at most ``documents_at_once`` when the options say), and a
 document that fails (unreadable, no text, a budget error) does not stop the others: its error
 is kept in :attr:`SeveralResult.failures`. ``combine`` is :mod:`docanalyze.run.combine`.
 
@@ -26,11 +27,10 @@ from docanalyze.ingest.sources import Source
 from docanalyze.models.base import Model
 from docanalyze.options import check_run_shape
 from docanalyze.report.result import Report
+from docanalyze.run.admission import DOCUMENTS_AT_ONCE, Admission, admission_for
 from docanalyze.run.combine import analyze_combined, cite_document
 from docanalyze.run.context import EventLog
 from docanalyze.run.documents import (
-    DOCUMENTS_AT_ONCE,
-    Admission,
     DocumentOutcome,
     DocumentPipeline,
     DocumentRunner,
@@ -118,7 +118,8 @@ async def analyze_many(
     """Analyze ``sources`` with ``pipeline``'s options and one shared model.
 
     Without ``combine``: one report per document, ``admission`` deciding how many run at once
-    (default: :data:`DOCUMENTS_AT_ONCE`). With ``combine``: the documents are one corpus: every
+    (default: :func:`~docanalyze.run.admission.admission_for` the model: as its limits have
+    room, at most the options' ``documents_at_once``). With ``combine``: the documents are one corpus: every
     chunk of every document is mapped (its citations then name its document, e.g.
     ``(a.pdf, p. 3)``), everything is reduced together, and one report is written.
     """
@@ -129,7 +130,8 @@ async def analyze_many(
         if combine:
             return several_result(await analyze_combined(pipeline, sources, model, events))
         memory = _InMemory()
-        await DocumentRunner(memory, InProcess(pipeline, model, events), admission).run(sources)
+        gate = admission or admission_for(model, pipeline.options.documents_at_once)
+        await DocumentRunner(memory, InProcess(pipeline, model, events), gate).run(sources)
     return several_result(memory.outcomes())
 
 

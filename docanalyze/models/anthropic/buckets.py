@@ -6,7 +6,8 @@ per second; a :class:`Ticket` is what one admitted request debited, to be settle
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
@@ -101,6 +102,26 @@ class Bucket:
 
     def credit(self, amount: float) -> None:
         self.level = min(self.capacity, self.level + amount)
+
+    @staticmethod
+    def room(
+        buckets: Mapping[str, Bucket],
+        typical_cost: Callable[[Kind], float],
+        now: float,
+        cooldown: Cooldown,
+    ) -> float:
+        """How many requests of a typical cost every bucket (keyed ``server:requests``,
+        ``cap:input-tokens``...) can afford at ``now``: 0 before ``cooldown`` ends, infinite
+        while no cost is known."""
+        if now < cooldown.until:
+            return 0.0
+        room = math.inf
+        for key, bucket in buckets.items():
+            bucket.refill(now)
+            cost = typical_cost(next(kind for kind in KINDS if key.endswith(f":{kind}")))
+            if cost > 0:
+                room = min(room, bucket.level / cost)
+        return room
 
 
 def tighten_caps(

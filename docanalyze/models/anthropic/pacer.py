@@ -47,6 +47,11 @@ class RequestPacer(Protocol):
 
     def has_headroom(self, requests: int) -> bool: ...
 
+    def headroom(self) -> float:
+        """Requests of a typical cost that every bucket can afford now, beyond those waiting
+        for one: 0 during a 429 pause, infinite while no limit or cost is known yet."""
+        ...
+
     def stats(self) -> LimiterStats: ...
 
 

@@ -369,6 +369,10 @@ class RateLimiter:
                 return False
         return True
 
+    def headroom(self) -> float:
+        """Requests of a typical cost every bucket can afford now; 0 in a 429 pause."""
+        return Bucket.room(self._buckets, self._typical_cost, self._clock(), self._cooldown)
+
     def _typical_cost(self, kind: Kind) -> float:
         count = self._counters.admitted
         return self._costs_admitted[kind] / count if count else 0.0
