@@ -23,6 +23,7 @@ __all__ = [
     "LimiterCounters",
     "LimiterStats",
     "Ticket",
+    "kind_of",
     "parse_rate_limit_headers",
     "parse_reset",
     "tighten_caps",
@@ -194,3 +195,12 @@ class LimiterCounters:
     waits: int = 0
     waited_seconds: float = 0.0
     admitted: int = 0
+
+
+def kind_of(key: str) -> Kind:
+    """The kind of budget of bucket ``key`` (``"server:requests"`` -> ``"requests"``)."""
+    kind = key.split(":", 1)[1]
+    for known in KINDS:
+        if known == kind:
+            return known
+    raise ValueError(f"not a bucket key: {key}")

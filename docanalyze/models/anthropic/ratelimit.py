@@ -33,6 +33,7 @@ from docanalyze.models.anthropic.buckets import (
     LimiterCounters,
     LimiterStats,
     Ticket,
+    kind_of,
     parse_rate_limit_headers,
     parse_reset,
     tighten_caps,
@@ -158,12 +159,12 @@ class RateLimiter:
             delay = max(delay, self._cooldown.next_release - now)
         for key, bucket in self._buckets.items():
             bucket.refill(now)
-            delay = max(delay, bucket.wait_for(costs[_kind_of(key)]))
+            delay = max(delay, bucket.wait_for(costs[kind_of(key)]))
         return delay
 
     def _debit(self, estimate: int, costs: Mapping[Kind, float], now: float) -> Ticket:
         for key, bucket in self._buckets.items():
-            bucket.debit(costs[_kind_of(key)])
+            bucket.debit(costs[kind_of(key)])
         self._counters.admitted += 1
         serial = self._counters.admitted
         for kind in KINDS:
@@ -312,7 +313,7 @@ class RateLimiter:
         self._hear(ticket)
         now = self._clock()
         for key, bucket in self._buckets.items():
-            kind = _kind_of(key)
+            kind = kind_of(key)
             if kind not in refunds or (key.startswith("server:") and kind in observed):
                 continue
             bucket.refill(now)
@@ -364,7 +365,7 @@ class RateLimiter:
             if not key.startswith("server:"):
                 continue
             bucket.refill(now)
-            per_request = self._typical_cost(_kind_of(key))
+            per_request = self._typical_cost(kind_of(key))
             if bucket.level < per_request * requests:
                 return False
         return True
@@ -393,11 +394,3 @@ class RateLimiter:
             return None
         bucket.refill(self._clock())
         return bucket.level
-
-
-def _kind_of(key: str) -> Kind:
-    kind = key.split(":", 1)[1]
-    for known in KINDS:
-        if known == kind:
-            return known
-    raise ValueError(f"not a bucket key: {key}")
