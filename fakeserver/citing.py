@@ -1,8 +1,8 @@
 """The fake model's answers to citable content, and the citation errors it makes on demand.
 
 :class:`CitingResponder` answers a request whose documents or search results have citations
-enabled with one text block per planted fact: for each sentence holding a ``FACT-nnnn`` marker
-(or, when no source holds one, the first sentence of each source), a block
+enabled with one text block per planted fact: for the first sentence holding each ``FACT-nnnn``
+marker (or, when no source holds one, the first sentence of each source), a block
 ``"- <the sentence> (p. N)\\n"`` with one citation whose ``cited_text`` and location are those the
 API gives for the source's type:
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +125,7 @@ class CitingResponder:
     def __call__(self, request: RecordedRequest) -> str | ScriptedReply:
         sources = [s for s in citable_sources(request.body) if s.citations_enabled]
         if sources:
-            claims = [c for s in sources for c in _claims(s, facts_only=True)]
+            claims = _distinct(c for s in sources for c in _claims(s, facts_only=True))
             claims = claims or [c for s in sources for c in _claims(s, facts_only=False)][:8]
         elif self.quote_plain_prompts:
             claims = list(_quoted_claims(request.prompt))
@@ -252,6 +252,18 @@ def _citation(
         "document_title": source.title,
         **blocks,
     }
+
+
+def _distinct(claims: Iterable[_Claim]) -> list[_Claim]:
+    """The first claim of each set of facts: a fact stated twice (a point's claim and its quote,
+    or two overlapping chunks) is written once, as a model merges what it reads twice."""
+    seen: set[tuple[str, ...]] = set()
+    distinct = []
+    for claim in claims:
+        if claim.facts not in seen:
+            seen.add(claim.facts)
+            distinct.append(claim)
+    return distinct
 
 
 def _quoted_claims(prompt: str) -> Iterator[_Claim]:
