@@ -46,6 +46,9 @@ FACT = re.compile(r"FACT-\d+")
 """How the tests and fixtures spell a planted fact."""
 TITLE_PAGE = re.compile(r"^\s*(?:Page|pp?\.)\s*(\d+)")
 """A source title that names a page: ``Page 4``, ``p. 4``, ``pp. 4–6`` (its first page)."""
+PAGE_NOTE = re.compile(r"[\"”]?[ \t]*[(（]pp?\.\s*(\d+)")
+"""A page note after a sentence: ``(p. 4)``, ``（pp. 4–6）`` (its first page)."""
+QUOTE_MARKS = '"“”'
 
 INVENTED_FACT_BASE = 9000
 
@@ -128,7 +131,7 @@ class CitingResponder:
             claims = _distinct(c for s in sources for c in _claims(s, facts_only=True))
             claims = claims or [c for s in sources for c in _claims(s, facts_only=False)][:8]
         elif self.quote_plain_prompts:
-            claims = list(_quoted_claims(request.prompt))
+            claims = _distinct(_quoted_claims(request.prompt))
             if not claims:
                 return self.plain(request)
         else:
@@ -267,8 +270,14 @@ def _distinct(claims: Iterable[_Claim]) -> list[_Claim]:
 
 
 def _quoted_claims(prompt: str) -> Iterator[_Claim]:
-    """The fact sentences of a plain prompt, to be quoted verbatim, with their pages."""
+    """The fact sentences of a plain prompt, to be quoted verbatim, with their pages: the page of
+    ``(p. N)`` written right after the sentence (a bullet of a partial result, whose dash and
+    quote marks are not part of the sentence), else the "[Page N]" marker before it."""
     for start, end in sentence_spans(prompt):
         sentence = prompt[start:end].strip()
-        if FACT.search(sentence):
-            yield _Claim(sentence, page_marker_before(prompt, start), None)
+        if not FACT.search(sentence):
+            continue
+        noted = PAGE_NOTE.match(prompt, end)
+        page = int(noted.group(1)) if noted else page_marker_before(prompt, start)
+        sentence = sentence.removeprefix("- ").strip(QUOTE_MARKS)
+        yield _Claim(sentence, page, None)

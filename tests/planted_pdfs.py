@@ -1,7 +1,7 @@
 """Long PDFs with planted facts on known pages, for the grounded end-to-end tests and benchmark.
 
-:func:`write_english_pdf` writes about 400,000 characters of English and :func:`write_chinese_pdf`
-about 300,000 characters of Chinese (reportlab, deterministic). Each fact is one sentence holding a
+:func:`write_english_pdf` writes 400,000 characters of English and :func:`write_chinese_pdf`
+300,000 characters of Chinese (reportlab, deterministic). Each fact is one sentence holding a
 ``FACT-nnnn`` marker, set among filler prose on a known page; the functions return the page of
 every fact. The text wraps across lines as a real PDF's does, so that a quote can hold a line break.
 """
@@ -18,7 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-__all__ = ["english_fact", "chinese_fact", "write_chinese_pdf", "write_english_pdf"]
+__all__ = ["chinese_fact", "english_fact", "write_chinese_pdf", "write_english_pdf"]
 
 ENGLISH_FILLER = (
     "The inspectors walked the site and recorded the condition of every pump and valve. ",
@@ -53,33 +53,30 @@ def chinese_fact(number: int, page: int) -> str:
 
 
 def write_english_pdf(path: Path, *, facts: int = 80, characters: int = 400_000) -> dict[str, int]:
-    """An English PDF of about ``characters`` characters with ``facts`` planted facts."""
-    lines = _page_lines(ENGLISH_COLUMNS)
-    return _write(path, facts, characters, lines, english_fact, ENGLISH_FILLER, font="Helvetica")
+    """An English PDF of at least ``characters`` characters (as extracted) with ``facts`` planted facts."""
+    return _write(
+        path, facts, characters, ENGLISH_COLUMNS, english_fact, ENGLISH_FILLER, "Helvetica"
+    )
 
 
 def write_chinese_pdf(path: Path, *, facts: int = 60, characters: int = 300_000) -> dict[str, int]:
-    """A Chinese PDF of about ``characters`` characters with ``facts`` planted facts."""
+    """A Chinese PDF of at least ``characters`` characters (as extracted) with ``facts`` planted facts."""
     pdfmetrics.registerFont(UnicodeCIDFont(CHINESE_FONT))
-    lines = _page_lines(CHINESE_COLUMNS)
-    return _write(path, facts, characters, lines, chinese_fact, CHINESE_FILLER, font=CHINESE_FONT)
-
-
-def _page_lines(columns: int) -> tuple[int, int]:
-    return columns, LINES_PER_PAGE
+    return _write(
+        path, facts, characters, CHINESE_COLUMNS, chinese_fact, CHINESE_FILLER, CHINESE_FONT
+    )
 
 
 def _write(
     path: Path,
     facts: int,
     characters: int,
-    lines: tuple[int, int],
+    columns: int,
     fact_sentence: Callable[[int, int], str],
     filler: tuple[str, ...],
-    *,
     font: str,
 ) -> dict[str, int]:
-    columns, rows = lines
+    rows = LINES_PER_PAGE
     cjk = font == CHINESE_FONT
     page_chars = columns * rows * (96 if cjk else 90) // 100
     pages = -(-characters * 100 // (97 * len(_page_text(1, page_chars, [], filler))))

@@ -20,8 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
+from docanalyze.ingest.sources import resolve_document
 from fakeserver import CitationError, CitationErrors, FakeMessagesAPI
 from tests.planted_pdfs import write_chinese_pdf, write_english_pdf
+from tests.test_fake_server_citations import ask, create, search_result
 from tests.test_grounded_pipeline import fact_pages
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
@@ -41,13 +43,17 @@ class Planted:
 @pytest.fixture(scope="module")
 def english(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     path = tmp_path_factory.mktemp("planted") / "inspection.pdf"
-    return Planted(path, write_english_pdf(path, facts=80, characters=400_000))
+    planted = Planted(path, write_english_pdf(path, facts=80, characters=400_000))
+    assert len(resolve_document(str(path)).text) >= 400_000
+    return planted
 
 
 @pytest.fixture(scope="module")
 def chinese(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     path = tmp_path_factory.mktemp("planted") / "检查报告.pdf"
-    return Planted(path, write_chinese_pdf(path, facts=60, characters=300_000))
+    planted = Planted(path, write_chinese_pdf(path, facts=60, characters=300_000))
+    assert len(resolve_document(str(path)).text) >= 300_000
+    return planted
 
 
 @pytest.fixture
@@ -87,7 +93,7 @@ def assert_grounded(result: dict[str, Any], planted: Planted, errors: list[Citat
         fact: {page} for fact, page in planted.pages.items()
     }
     for error in errors:  # each wrong page written is corrected: only the true page is left
-        if error.kind == "wrong_page" and error.facts[0] in planted.pages:
+        if error.kind == "wrong_page" and error.facts and error.facts[0] in planted.pages:
             assert error.page_written not in found[error.facts[0]]
     for line in text.splitlines():
         if set(FACT.findall(line)) & invented:
@@ -100,7 +106,9 @@ def assert_grounded(result: dict[str, Any], planted: Planted, errors: list[Citat
             assert citation["status"] in ("verified", "corrected"), citation
             assert citation["quote"] and facts <= set(FACT.findall(citation["quote"]))
     reported = set(FACT.findall(text)) & invented
-    unsupported = {f for c in citations if c["status"] == "unsupported" for f in FACT.findall(c["claim"])}
+    unsupported = {
+        f for c in citations if c["status"] == "unsupported" for f in FACT.findall(c["claim"])
+    }
     assert reported <= unsupported
     assert set(FACT.findall(text)) <= set(planted.pages) | invented
 
@@ -117,6 +125,36 @@ def errors_about(server: FakeMessagesAPI, chinese: bool) -> list[CitationError]:
 
 def statuses(result: dict[str, Any]) -> list[tuple[str, str]]:
     return [(citation["claim"], citation["status"]) for citation in result["citations"]]
+
+
+# --- the fake model these runs need ----------------------------------------------------------
+
+
+def test_the_fake_model_states_a_fact_once_though_a_point_holds_its_claim_and_quote(
+    make_fake_api: MakeFakeApi,
+) -> None:
+    claim = "FACT-0007 the pump passed its test."
+    point = search_result("docanalyze:point/1", "p. 7", [f"{claim}\n“{claim}”"])
+    message = create(make_fake_api(), ask(point))
+
+    assert [block.text for block in message.content if block.citations] == [f"- {claim} (p. 7)\n"]
+
+
+def test_the_fake_model_quoting_a_merge_takes_each_page_from_the_bullet(
+    make_fake_api: MakeFakeApi,
+) -> None:
+    partial = (
+        '<partial_result>\n- "FACT-0001 the pump passed its test." (p. 3)\n'
+        "- “审计人员确认FACT-0002号泵站通过了压力测试。” （p. 9）\n"
+        '- "FACT-0001 the pump passed its test." (p. 3)\n</partial_result>'
+    )
+    api = make_fake_api(citation_errors=CitationErrors())
+    reply = create(api, [{"role": "user", "content": f"Merge.\n{partial}"}]).content[0].text
+
+    assert reply == (
+        '- "FACT-0001 the pump passed its test." (p. 3)\n'
+        '- "审计人员确认FACT-0002号泵站通过了压力测试。" (p. 9)\n'
+    )
 
 
 # --- the erring model, English and Chinese -------------------------------------------------------
@@ -142,9 +180,13 @@ def test_the_erring_model_is_caught_on_a_long_pdf(
     assert_grounded(result, planted, errors)
     counted = [status for _, status in statuses(result)]
     assert counted.count("corrected") >= 1 and counted.count("unsupported") >= 1
-    assert result["report"].rstrip().endswith(
-        f"Citations: {counted.count('verified')} verified, {counted.count('corrected')} corrected "
-        f"to their true page, {counted.count('unsupported')} unsupported (marked ⚠)."
+    assert (
+        result["report"]
+        .rstrip()
+        .endswith(
+            f"Citations: {counted.count('verified')} verified, {counted.count('corrected')} corrected "
+            f"to their true page, {counted.count('unsupported')} unsupported (marked ⚠)."
+        )
     )
 
 
@@ -245,3 +287,42 @@ def test_a_corpus_keeps_the_statuses_in_each_report_file(
         result = json.loads(written.read_text(encoding="utf-8"))
         assert_grounded(result, planted, errors_about(server, planted is chinese))
         assert "unsupported" in {status for _, status in statuses(result)}
+
+
+@pytest.mark.slow
+def test_a_corpus_on_ray_keeps_the_quotes_and_statuses(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_fake_api: MakeFakeApi,
+    claude: Callable[[FakeMessagesAPI], None],
+) -> None:
+    ray = pytest.importorskip("ray")
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    small = [
+        Planted(folder / "inspection.pdf", {}),
+        Planted(folder / "检查报告.pdf", {}),
+    ]
+    small[0].pages = write_english_pdf(small[0].path, facts=10, characters=40_000)
+    small[1].pages = write_chinese_pdf(small[1].path, facts=8, characters=30_000)
+    often = CitationErrors(wrong_page_every=4, invent_every=3, seed=20)
+    server = make_fake_api(model_rules=True, citation_errors=often)
+    claude(server)  # Ray's workers take the environment of the process that starts it
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        code, _, err = report(str(folder), "-o", str(tmp_path / "out"), "--ray", "--format", "json")
+    finally:
+        ray.shutdown()
+
+    assert code == 0, err
+    errors = server.citation_errors_made
+    assert {error.kind for error in errors} == {"wrong_page", "invented"}
+    for planted, chinese in zip(small, (False, True), strict=True):
+        written = tmp_path / "out" / f"{planted.path.stem}.json"
+        result = json.loads(written.read_text(encoding="utf-8"))
+        assert_grounded(result, planted, errors_about(server, chinese))
+    rows = [
+        json.loads(line) for line in (tmp_path / "out" / "index.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == 2 and all(row["status"] == "complete" for row in rows)
