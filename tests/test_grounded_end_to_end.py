@@ -191,6 +191,28 @@ def test_the_erring_model_is_caught_on_a_long_pdf(
 
 
 @pytest.mark.slow
+def test_unsupported_drop_leaves_every_invention_out_and_lists_it(
+    chinese: Planted, make_fake_api: MakeFakeApi, claude: Callable[[FakeMessagesAPI], None]
+) -> None:
+    server = make_fake_api(model_rules=True, citation_errors=ERRING)
+    claude(server)
+
+    result = json_report(str(chinese.path), "--unsupported", "drop")
+
+    invented = invented_facts(server.citation_errors_made)
+    assert invented and not set(FACT.findall(result["report"])) & invented
+    assert_grounded(result, chinese, server.citation_errors_made)
+    listed = {
+        fact
+        for citation in result["citations"]
+        if citation["status"] == "unsupported"
+        for fact in FACT.findall(citation["claim"])
+    }
+    assert listed and listed <= invented
+    assert result["report"].rstrip().endswith("unsupported (dropped).")
+
+
+@pytest.mark.slow
 def test_with_the_faultless_model_no_citation_is_unsupported(
     english: Planted, make_fake_api: MakeFakeApi, claude: Callable[[FakeMessagesAPI], None]
 ) -> None:
@@ -326,3 +348,33 @@ def test_a_corpus_on_ray_keeps_the_quotes_and_statuses(
         json.loads(line) for line in (tmp_path / "out" / "index.jsonl").read_text().splitlines()
     ]
     assert len(rows) == 2 and all(row["status"] == "complete" for row in rows)
+
+
+# --- streaming -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: --stream writes the final reply to stdout before it is checked (run/stream.py, "
+    "run/final.py): wrong pages and unmarked inventions reach stdout, then a false 'the report "
+    "stream broke and starts again' notice and the checked report after '---'",
+)
+def test_a_streamed_report_is_the_checked_report(
+    english: Planted, make_fake_api: MakeFakeApi, claude: Callable[[FakeMessagesAPI], None]
+) -> None:
+    server = make_fake_api(model_rules=True, citation_errors=ERRING)
+    claude(server)
+    code, streamed, err = report(str(english.path), "--stream")
+    assert code == 0, err
+    code, printed, _ = report(str(english.path), "--no-stream")  # from the store: the same run
+
+    invented = invented_facts(server.citation_errors_made)
+    unmarked = [
+        line
+        for line in streamed.splitlines()
+        if set(FACT.findall(line)) & invented and UNSUPPORTED_MARK not in line
+    ]
+    assert unmarked == []
+    assert "starts again" not in err
+    assert streamed == printed
