@@ -255,7 +255,7 @@ def test_a_run_stopped_by_max_cost_resumes_with_its_quotes_and_statuses(
     server = make_fake_api(model_rules=True, citation_errors=ERRING)
     claude(server)
     code, _, err = report(str(english.path), "--max-cost", "0.15", "--format", "json")
-    assert code != 0 and "max-cost" in err.lower().replace(" ", "-"), err
+    assert code == 3 and "stopped before exceeding --max-cost" in err, err
     paid = len(server.requests)
 
     resumed = json_report(str(english.path))
