@@ -1,8 +1,8 @@
 """The fake model's answers to citable content, and the citation errors it makes on demand.
 
 :class:`CitingResponder` answers a request whose documents or search results have citations
-enabled with one text block per planted fact: for each sentence holding a ``FACT-nnnn`` marker
-(or, when no source holds one, the first sentence of each source), a block
+enabled with one text block per planted fact: for the first sentence holding each ``FACT-nnnn``
+marker (or, when no source holds one, the first sentence of each source), a block
 ``"- <the sentence> (p. N)\\n"`` with one citation whose ``cited_text`` and location are those the
 API gives for the source's type:
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,9 @@ FACT = re.compile(r"FACT-\d+")
 """How the tests and fixtures spell a planted fact."""
 TITLE_PAGE = re.compile(r"^\s*(?:Page|pp?\.)\s*(\d+)")
 """A source title that names a page: ``Page 4``, ``p. 4``, ``pp. 4–6`` (its first page)."""
+PAGE_NOTE = re.compile(r"[\"”]?[ \t]*[(（]pp?\.\s*(\d+)")
+"""A page note after a sentence: ``(p. 4)``, ``（pp. 4–6）`` (its first page)."""
+QUOTE_MARKS = '"“”'
 
 INVENTED_FACT_BASE = 9000
 
@@ -125,10 +128,10 @@ class CitingResponder:
     def __call__(self, request: RecordedRequest) -> str | ScriptedReply:
         sources = [s for s in citable_sources(request.body) if s.citations_enabled]
         if sources:
-            claims = [c for s in sources for c in _claims(s, facts_only=True)]
+            claims = _distinct(c for s in sources for c in _claims(s, facts_only=True))
             claims = claims or [c for s in sources for c in _claims(s, facts_only=False)][:8]
         elif self.quote_plain_prompts:
-            claims = list(_quoted_claims(request.prompt))
+            claims = _distinct(_quoted_claims(request.prompt))
             if not claims:
                 return self.plain(request)
         else:
@@ -254,9 +257,27 @@ def _citation(
     }
 
 
+def _distinct(claims: Iterable[_Claim]) -> list[_Claim]:
+    """The first claim of each set of facts: a fact stated twice (a point's claim and its quote,
+    or two overlapping chunks) is written once, as a model merges what it reads twice."""
+    seen: set[tuple[str, ...]] = set()
+    distinct = []
+    for claim in claims:
+        if claim.facts not in seen:
+            seen.add(claim.facts)
+            distinct.append(claim)
+    return distinct
+
+
 def _quoted_claims(prompt: str) -> Iterator[_Claim]:
-    """The fact sentences of a plain prompt, to be quoted verbatim, with their pages."""
+    """The fact sentences of a plain prompt, to be quoted verbatim, with their pages: the page of
+    ``(p. N)`` written right after the sentence (a bullet of a partial result, whose dash and
+    quote marks are not part of the sentence), else the "[Page N]" marker before it."""
     for start, end in sentence_spans(prompt):
         sentence = prompt[start:end].strip()
-        if FACT.search(sentence):
-            yield _Claim(sentence, page_marker_before(prompt, start), None)
+        if not FACT.search(sentence):
+            continue
+        noted = PAGE_NOTE.match(prompt, end)
+        page = int(noted.group(1)) if noted else page_marker_before(prompt, start)
+        sentence = sentence.removeprefix("- ").strip(QUOTE_MARKS)
+        yield _Claim(sentence, page, None)
