@@ -232,3 +232,26 @@ def test_a_rejected_key_stays_an_error_with_no_report(
     result = CliRunner().invoke(cli, args, env=env)
     assert (result.exit_code, result.stdout) == (1, "")
     assert "rejected the API key (401): check ANTHROPIC_API_KEY" in result.stderr
+
+
+class FailMerging:
+    """A 500, always, to the requests that hold every page: the reduce and final ones."""
+
+    def admit(self, exchange: Exchange) -> None:
+        body = json.dumps(exchange.body)
+        if f"FACT-{1:04d}" in body and f"FACT-{PAGES:04d}" in body:
+            raise ApiError(500, "Internal server error", headers={"x-should-retry": "true"})
+
+
+def test_a_merging_request_that_fails_for_good_keeps_every_extraction(
+    make_fake_api, tmp_path: Path, monkeypatch
+) -> None:
+    server = make_fake_api(responder=facts_only, policies=[FailMerging()])
+    facts = write_document(tmp_path / "doc.txt")
+    with pytest.raises(FailedRun) as caught:
+        analyze(server, tmp_path / "doc.txt", monkeypatch, max_attempts=2)
+    report = caught.value.report
+    assert caught.value.failures[0]["stage"] in ("reduce", "final")
+    assert report.exit_code == 3 and report.missing_chunks == []
+    assert "were not merged into a report" in report.text
+    assert set(re.findall(r"FACT-\d+", report.text)) == facts

@@ -138,7 +138,7 @@ def _failed_list(failures: list[FailedPart]) -> str:
     parts = []
     for part in failures:
         if part.stage == "final":
-            what = "the final report"
+            what = "the request for the final report"
         elif part.first_page is None or part.last_page is None:
             what = f"a {part.stage} request"
         else:
