@@ -72,6 +72,9 @@ class RequestFailed(ModelError):
         super().__init__(message)
         self.stage = stage
 
+    def __reduce__(self) -> tuple[type[RequestFailed], tuple[str, str]]:
+        return type(self), (str(self), self.stage)  # pickled whole (e.g. back from a Ray task)
+
 
 class BudgetError(DocanalyzeError):
     """The work cannot fit the token budgets (context window, max_tokens); names the budget."""
@@ -115,3 +118,6 @@ class FailedRun(IncompleteRun):
     def __init__(self, message: str, report: Report, failures: list[dict[str, object]]) -> None:
         super().__init__(message, report)
         self.failures = failures
+
+    def __reduce__(self) -> tuple[type[FailedRun], tuple[str, Report, list[dict[str, object]]]]:
+        return type(self), (str(self), self.report, self.failures)  # pickled whole

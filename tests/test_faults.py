@@ -4,6 +4,7 @@ that fails for good is a clear error, and no partial report is presented as comp
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import socket
 import threading
@@ -189,6 +190,8 @@ def test_a_chunk_that_fails_for_good_ends_with_its_partial_report_and_the_next_r
     stop, report = caught.value, caught.value.report
     assert failing.failed == 2, "the failed request was tried max_attempts times, no more"
     [failure] = stop.failures
+    copy = pickle.loads(pickle.dumps(stop))  # whole, e.g. back from a Ray task
+    assert (str(copy), copy.failures, copy.report.text) == (str(stop), stop.failures, report.text)
     assert failure["stage"] == "map" and failure["first_page"] <= 5 <= failure["last_page"]
     assert "gave up on a map request after 2 attempts" in str(failure["error"])
     assert str(stop).startswith("a map request for page 5 failed for good (gave up on a map")
