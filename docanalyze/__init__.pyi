@@ -10,6 +10,7 @@ from .errors import (
     ConfigError as ConfigError,
     CostLimitReached as CostLimitReached,
     DocanalyzeError as DocanalyzeError,
+    FailedRun as FailedRun,
     IncompleteRun as IncompleteRun,
     InputError as InputError,
     ModelError as ModelError,

@@ -25,10 +25,12 @@ __all__ = [
     "ConfigError",
     "CostLimitReached",
     "DocanalyzeError",
+    "FailedRun",
     "IncompleteRun",
     "InputError",
     "ModelError",
     "RefusedRun",
+    "RequestFailed",
     "StoreError",
     "TemplateError",
     "UsageError",
@@ -58,6 +60,20 @@ class UsageError(ConfigError):
 
 class ModelError(DocanalyzeError):
     """A model request failed for good (after retries), or was refused (e.g. 401)."""
+
+
+class RequestFailed(ModelError):
+    """One request failed for good after its retries ran out (an overload, a 5xx, a timeout, a
+    connection lost after the server had answered), unlike an error of the whole run (a bad
+    key, an unknown model, a server never reached). ``stage`` is the request's stage. Once the
+    run has an answer, it ends as a :class:`FailedRun` rather than with this error."""
+
+    def __init__(self, message: str, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+    def __reduce__(self) -> tuple[type[RequestFailed], tuple[str, str]]:
+        return type(self), (str(self), self.stage)  # pickled whole (e.g. back from a Ray task)
 
 
 class BudgetError(DocanalyzeError):
@@ -90,3 +106,18 @@ class RefusedRun(IncompleteRun):
     """The model refused part of the document (``stop_reason == "refusal"``) and no fallback
     model answered it. ``report.refusals`` names the refused pages and the API's category; the
     refused replies are never stored, so the next run asks for those parts again."""
+
+
+class FailedRun(IncompleteRun):
+    """A request failed for good (a :class:`RequestFailed`, after its retries) once the run had
+    answers. The map stage finished its other chunks first; ``failures`` names each failed part
+    (its stage, chunk and pages) with its one-line error, and ``report.missing_chunks`` the
+    chunks not extracted. Every reply obtained is stored, so the next run asks only for what is
+    missing."""
+
+    def __init__(self, message: str, report: Report, failures: list[dict[str, object]]) -> None:
+        super().__init__(message, report)
+        self.failures = failures
+
+    def __reduce__(self) -> tuple[type[FailedRun], tuple[str, Report, list[dict[str, object]]]]:
+        return type(self), (str(self), self.report, self.failures)  # pickled whole

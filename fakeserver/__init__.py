@@ -22,7 +22,7 @@ enabled with cited text blocks (``char_location``, ``content_block_location``,
 from fakeserver.batches import BatchFaults
 from fakeserver.citing import CitationError, CitationErrors, CitingResponder
 from fakeserver.errors import ApiError, ConnectionFault
-from fakeserver.faults import Faults
+from fakeserver.faults import FailMatching, Faults
 from fakeserver.model_rules import TODAYS_MODELS, FakeModel
 from fakeserver.policies import Exchange, LatencyPolicy, RequestPolicy
 from fakeserver.ratelimits import RateLimits
@@ -41,6 +41,7 @@ __all__ = [
     "CitingResponder",
     "ConnectionFault",
     "Exchange",
+    "FailMatching",
     "FakeMessagesAPI",
     "FakeModel",
     "Faults",

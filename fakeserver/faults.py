@@ -4,11 +4,14 @@ One ``random.Random(seed)`` draws one number per admitted ``/v1/messages`` reque
 order, so that a run repeats exactly for the same order of requests. The number picks at most one
 fault, by cumulative probability in the order of the :class:`Faults` fields. ``slow_stream``
 only affects streamed requests: a non-streamed request that draws it gets a normal reply.
+:class:`FailMatching` is not drawn: it fails every request whose body holds a given text, so
+that one part of a document fails for good, however often it is retried.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import random
 import threading
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from fakeserver.errors import ApiError, ConnectionFault
 from fakeserver.policies import Exchange
 
-__all__ = ["Fault", "FaultInjector", "Faults"]
+__all__ = ["FailMatching", "Fault", "FaultInjector", "Faults"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,22 @@ class FaultInjector:
             raise ConnectionFault(self.faults.hang_seconds)
         if fault is Fault.SLOW_STREAM and exchange.stream:
             exchange.seconds_between_events = self.faults.slow_event_seconds
+
+
+class FailMatching:
+    """A :class:`~fakeserver.policies.RequestPolicy` answering 500 (``x-should-retry: true``) to
+    every request whose JSON body contains ``text``, while ``enabled``; ``failed`` counts them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.enabled = True
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def admit(self, exchange: Exchange) -> None:
+        """Fail ``exchange`` when its body holds the text."""
+        if not self.enabled or self.text not in json.dumps(exchange.body, ensure_ascii=False):
+            return
+        with self._lock:
+            self.failed += 1
+        raise ApiError(500, "Internal server error", headers={"x-should-retry": "true"})

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 import docanalyze.run.pipeline
 from docanalyze.cli import cli
 from docanalyze.cost import PriceTable
-from docanalyze.errors import ModelError
+from docanalyze.errors import FailedRun, ModelError
 from docanalyze.events import Event, Notice, StepFinished
 from docanalyze.models.base import ModelRequest, Usage
 from docanalyze.models.batches.api import BatchGone
@@ -286,10 +286,13 @@ def test_a_request_that_keeps_expiring_gives_up_after_bounded_attempts(
     harness = Harness(monkeypatch, MemoryBatchAPI(outcome), max_attempts=3)
     path, _ = write_document(tmp_path, pages=8)
     with pytest.raises(
-        ModelError, match=r"gave up on a map request after 3 batches \(last: expired\)"
-    ):
+        FailedRun, match=r"gave up on a map request after 3 batches \(last: expired\)"
+    ) as caught:
         harness.run(path)
     assert harness.api.batches_with("FACT-0003 is noted") == 3
+    report = caught.value.report  # the other chunks' replies are kept, only page 3 is missing
+    assert report.exit_code == 3 and len(report.missing_chunks) == 1
+    assert "FACT-0003" not in report.text and "FACT-0004" in report.text
 
 
 def test_a_stage_is_split_into_batches_above_the_count_and_size_limits(

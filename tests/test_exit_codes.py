@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,9 @@ import docanalyze
 from docanalyze.errors import EXIT_INCOMPLETE, EXIT_USAGE, IncompleteRun, UsageError
 from docanalyze.models.base import ModelReply, ModelRequest
 from docanalyze.store import RunStore
+from fakeserver import FailMatching, FakeMessagesAPI, RecordedRequest
 from tests import test_cli
-from tests.fakes import RecordingModel, facts_responder
+from tests.fakes import FACT, RecordingModel, facts_responder
 
 invoke = test_cli.invoke
 use_model = test_cli.use_model  # a fixture: the CLI's pipeline runs with the model given
@@ -53,19 +54,61 @@ def long_finals(request: ModelRequest) -> str:
     return facts_responder(request) + digression
 
 
-KINDS: dict[str, tuple[Callable[[], IncompleteModel], dict[str, Any], list[str]]] = {
+KINDS: dict[str, tuple[Callable[[], IncompleteModel | None], dict[str, Any], list[str]]] = {
     "cut": (lambda: IncompleteModel(kind="cut", responder=long_finals), {}, []),
     "refused": (lambda: IncompleteModel(kind="refused"), {}, []),
     "cost": (lambda: IncompleteModel(kind="cost"), {"max_cost": 0.05}, ["--max-cost", "0.05"]),
+    # the fake Messages API answers 500 to every request with page 5: the chunk fails for good
+    "failed chunk": (lambda: None, {"max_attempts": 2}, []),
 }
+
+
+def facts_only(request: RecordedRequest) -> str:
+    return " ".join(dict.fromkeys(FACT.findall(request.prompt))) or "nothing"
+
+
+def fail_page_5(
+    make_fake_api: Callable[..., FakeMessagesAPI], monkeypatch: pytest.MonkeyPatch
+) -> FailMatching:
+    """Point the Claude backend at a fake Messages API that fails every request holding page 5
+    (retried twice at most, from the CLI too): that chunk's map request fails for good."""
+    failing = FailMatching("FACT-0005")
+    server = make_fake_api(responder=facts_only, policies=[failing])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    create_model = docanalyze.run.pipeline.create_model
+
+    def with_few_attempts(options: docanalyze.Options, **kwargs: Any) -> Any:
+        return create_model(replace(options, max_attempts=2), **kwargs)
+
+    monkeypatch.setattr(docanalyze.run.pipeline, "create_model", with_few_attempts)
+    return failing
+
+
+@pytest.fixture
+def use_kind(
+    use_model: Callable[[RecordingModel], RecordingModel],
+    make_fake_api: Callable[..., FakeMessagesAPI],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str], None]:
+    """``use_kind(kind)`` makes the CLI's runs end with an incomplete report of that kind."""
+
+    def install(kind: str) -> None:
+        model = KINDS[kind][0]()
+        if model is None:
+            fail_page_5(make_fake_api, monkeypatch)
+        else:
+            use_model(model)
+
+    return install
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_an_incomplete_report_is_written_and_exits_3_on_the_cli(
-    kind: str, use_model: Callable[[RecordingModel], RecordingModel], tmp_path: Path
+    kind: str, use_kind: Callable[[str], None], tmp_path: Path
 ) -> None:
-    make_model, _, args = KINDS[kind]
-    use_model(make_model())
+    _, _, args = KINDS[kind]
+    use_kind(kind)
     document = write_document(tmp_path / "docs")
     code, out, _ = invoke("report", str(document), "--chunk-size", "3000", *args, "-q")
     assert code == EXIT_INCOMPLETE == 3
@@ -79,10 +122,10 @@ def test_an_incomplete_report_is_written_and_exits_3_on_the_cli(
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_an_incomplete_report_is_an_incomplete_corpus_row_and_exits_3(
-    kind: str, use_model: Callable[[RecordingModel], RecordingModel], tmp_path: Path
+    kind: str, use_kind: Callable[[str], None], tmp_path: Path
 ) -> None:
-    make_model, _, args = KINDS[kind]
-    use_model(make_model())
+    _, _, args = KINDS[kind]
+    use_kind(kind)
     write_document(tmp_path / "docs")
     out = tmp_path / "out"
     code, _, err = invoke(
@@ -96,9 +139,17 @@ def test_an_incomplete_report_is_an_incomplete_corpus_row_and_exits_3(
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_an_incomplete_report_says_so_in_the_api(kind: str, tmp_path: Path) -> None:
+def test_an_incomplete_report_says_so_in_the_api(
+    kind: str,
+    make_fake_api: Callable[..., FakeMessagesAPI],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     make_model, options, _ = KINDS[kind]
-    pipeline = docanalyze.Pipeline(client=make_model(), chunk_size=3000, **options)
+    model = make_model()
+    if model is None:
+        fail_page_5(make_fake_api, monkeypatch)
+    pipeline = docanalyze.Pipeline(client=model, chunk_size=3000, **options)
     try:
         report = pipeline.analyze(write_document(tmp_path))
     except IncompleteRun as stop:

@@ -4,6 +4,7 @@ that fails for good is a clear error, and no partial report is presented as comp
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import socket
 import threading
@@ -15,9 +16,9 @@ from click.testing import CliRunner
 
 import docanalyze
 from docanalyze.cli import cli
-from docanalyze.errors import ModelError
+from docanalyze.errors import FailedRun, ModelError
 from docanalyze.store import RunStore
-from fakeserver import ApiError, Exchange, FakeMessagesAPI, Faults, RecordedRequest
+from fakeserver import ApiError, Exchange, FailMatching, FakeMessagesAPI, Faults, RecordedRequest
 
 PAGES = 16
 
@@ -176,3 +177,84 @@ def test_an_address_where_nothing_listens_fails_within_seconds_naming_it(
     assert result.stderr.rstrip().endswith("; check ANTHROPIC_BASE_URL and the network")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "fake-test-secret" not in result.stderr and "--concurrency" not in result.stderr
+
+
+def test_a_chunk_that_fails_for_good_ends_with_its_partial_report_and_the_next_run_resumes(
+    make_fake_api, tmp_path: Path, monkeypatch
+) -> None:
+    failing = FailMatching("FACT-0005")  # page 5's map request is answered 500, always
+    server = make_fake_api(responder=facts_only, policies=[failing])
+    facts = write_document(tmp_path / "doc.txt")
+    with pytest.raises(FailedRun) as caught:
+        analyze(server, tmp_path / "doc.txt", monkeypatch, max_attempts=2)
+    stop, report = caught.value, caught.value.report
+    assert failing.failed == 2, "the failed request was tried max_attempts times, no more"
+    [failure] = stop.failures
+    copy = pickle.loads(pickle.dumps(stop))  # whole, e.g. back from a Ray task
+    assert (str(copy), copy.failures, copy.report.text) == (str(stop), stop.failures, report.text)
+    assert failure["stage"] == "map" and failure["first_page"] <= 5 <= failure["last_page"]
+    assert "gave up on a map request after 2 attempts" in str(failure["error"])
+    assert str(stop).startswith("a map request for page 5 failed for good (gave up on a map")
+    assert "; 15 of 16 chunks extracted, no final report" in str(stop)
+    assert not report.complete and report.exit_code == 3
+    assert report.missing_chunks == [failure["chunk"] - 1]
+    kept = set(re.findall(r"FACT-\d+", report.text))
+    assert "FACT-0005" not in kept and kept >= facts - {"FACT-0004", "FACT-0005", "FACT-0006"}
+    answered = [r for r in server.requests if r.status == 200]
+    assert len(answered) == len(report.chunks), "every other chunk was extracted, no reduce"
+    with RunStore() as store:
+        assert store.list_runs(1)[0].status == "incomplete"
+
+    failing.enabled = False  # the API is well again: the next run asks for page 5 only
+    sent = len(server.requests)
+    report = analyze(server, tmp_path / "doc.txt", monkeypatch, max_attempts=2)
+    assert_complete(report, facts)
+    assert report.cache_hits == len(answered), "the paid chunks came from the store"
+    asked = server.requests[sent:]  # page 5's map request, then the reduce and final ones
+    assert asked and all("FACT-0005" in r.prompt for r in asked)
+    with RunStore() as store:
+        assert store.list_runs(1)[0].status == "complete"
+
+
+@pytest.mark.parametrize("where", ["every request", "one chunk's request"])
+def test_a_rejected_key_stays_an_error_with_no_report(
+    where: str, make_fake_api, tmp_path: Path
+) -> None:
+    class RejectPage5:
+        def admit(self, exchange: Exchange) -> None:
+            if "FACT-0005" in json.dumps(exchange.body):
+                raise ApiError(401, "invalid x-api-key", error_type="authentication_error")
+
+    if where == "every request":
+        server = make_fake_api(responder=facts_only, api_key="the-right-key")
+    else:
+        server = make_fake_api(responder=facts_only, policies=[RejectPage5()])
+    write_document(tmp_path / "doc.txt")
+    env = {"ANTHROPIC_API_KEY": "a-wrong-key", "ANTHROPIC_BASE_URL": server.base_url}
+    args = ["report", str(tmp_path / "doc.txt"), "--chunk-size", "700"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert "rejected the API key (401): check ANTHROPIC_API_KEY" in result.stderr
+
+
+class FailMerging:
+    """A 500, always, to the requests that hold every page: the reduce and final ones."""
+
+    def admit(self, exchange: Exchange) -> None:
+        body = json.dumps(exchange.body)
+        if f"FACT-{1:04d}" in body and f"FACT-{PAGES:04d}" in body:
+            raise ApiError(500, "Internal server error", headers={"x-should-retry": "true"})
+
+
+def test_a_merging_request_that_fails_for_good_keeps_every_extraction(
+    make_fake_api, tmp_path: Path, monkeypatch
+) -> None:
+    server = make_fake_api(responder=facts_only, policies=[FailMerging()])
+    facts = write_document(tmp_path / "doc.txt")
+    with pytest.raises(FailedRun) as caught:
+        analyze(server, tmp_path / "doc.txt", monkeypatch, max_attempts=2)
+    report = caught.value.report
+    assert caught.value.failures[0]["stage"] in ("reduce", "final")
+    assert report.exit_code == 3 and report.missing_chunks == []
+    assert "were not merged into a report" in report.text
+    assert set(re.findall(r"FACT-\d+", report.text)) == facts

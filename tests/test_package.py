@@ -54,6 +54,7 @@ PUBLIC_NAMES = [
     "IncompleteRun",
     "CostLimitReached",
     "RefusedRun",
+    "FailedRun",
     "UsageError",
 ]
 

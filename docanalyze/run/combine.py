@@ -4,8 +4,9 @@ reduced together.
 The documents are read through the document runner (:mod:`docanalyze.run.documents`): one that
 cannot be read is that document's failure, and the others make the report. Each document's
 chunks are mapped with its own ``source`` and pages, and their citations then name it
-(``(a.pdf, p. 3)``). A refusal stops the run as it stops a run of one document: its outcome is a
-:class:`~docanalyze.errors.RefusedRun` with the partial report of every document's extractions.
+(``(a.pdf, p. 3)``). A refusal or a request that failed for good stops the run as it stops a run
+of one document: its outcome is a :class:`~docanalyze.errors.RefusedRun` (or
+:class:`~docanalyze.errors.FailedRun`) with the partial report of every document's extractions.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import PurePath
 
 from docanalyze.citations.pages import CITATION
 from docanalyze.document import Chunk, Document, Page, Partial
-from docanalyze.errors import DocanalyzeError, IncompleteRun, RefusedRun
+from docanalyze.errors import DocanalyzeError, IncompleteRun
 from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model
 from docanalyze.report.result import ChunkResult, Report
 from docanalyze.run.backend import prepare_model
-from docanalyze.run.context import EventLog, RefusalStop, RunContext
+from docanalyze.run.context import EventLog, PartStop, RefusalStop, RunContext
 from docanalyze.run.documents import (
     DocumentOutcome,
     DocumentPipeline,
@@ -112,7 +113,7 @@ class _Reads:
 @dataclass
 class _Mapped:
     """One document's map stage in a combined run: its chunks, its own context (whose
-    extractions a stopped run reports), and its cited results unless a refusal stopped it."""
+    extractions a stopped run reports), and its cited results unless a refusal or a failed request stopped it."""
 
     name: str
     source: str
@@ -120,7 +121,7 @@ class _Mapped:
     ctx: RunContext
     results: list[ChunkResult] = field(default_factory=list)
     partials: list[Partial] = field(default_factory=list)
-    refused: bool = False
+    stopped: bool = False
 
 
 async def _combined_report(
@@ -148,17 +149,17 @@ async def _combined_report(
     )
     timings["map"] = time.monotonic() - mark
     try:
-        if any(part.refused for part in mapped):
+        if any(part.stopped for part in mapped):
             raise RefusalStop
         chunk_results = [result for part in mapped for result in part.results]
         partials = [partial for part in mapped for partial in part.partials]
         return await pipeline.reduce_and_report(
             ctx, chunk_results, partials, len(chunk_results), events, timings, started
         )
-    except RefusalStop:
+    except PartStop:
         await ctx.wait_for_requests_in_flight()
         timings["total"] = time.monotonic() - started
-        raise _refused_run(pipeline, ctx, mapped, events, timings) from None
+        raise _stopped_run(pipeline, ctx, mapped, events, timings) from None
 
 
 async def _map_document(
@@ -180,8 +181,8 @@ async def _map_document(
         mapped = _Mapped(name, document.source, chunks, ctx)
         try:
             results, partials = await map_chunks(ctx, chunks)
-        except RefusalStop:
-            mapped.refused = True
+        except PartStop:
+            mapped.stopped = True
             return mapped
     mapped.results = [
         replace(r, text=cite_document(r.text, name), source=document.source) for r in results
@@ -197,15 +198,15 @@ async def _map_document(
     return mapped
 
 
-def _refused_run(
+def _stopped_run(
     pipeline: DocumentPipeline,
     ctx: RunContext,
     mapped: list[_Mapped],
     events: EventLog,
     timings: dict[str, float],
-) -> RefusedRun:
-    """The refused combined run, its partial report listing every document's extractions
-    (cited, with their document), chunks numbered on from one document to the next."""
+) -> IncompleteRun:
+    """The refused (or failed) combined run, its partial report listing every document's
+    extractions (cited, with their document), chunks numbered on from one document to the next."""
     chunks: list[Chunk] = []
     sources: list[str] = []
     extractions = []
@@ -223,7 +224,7 @@ def _refused_run(
             )
             for extraction in part.ctx.extractions
         ]
-    stop = pipeline.refused_run(replace(ctx, extractions=extractions), chunks, events, timings)
+    stop = pipeline.stopped_run(replace(ctx, extractions=extractions), chunks, events, timings)
     stop.report.chunks = [replace(c, source=sources[c.index]) for c in stop.report.chunks]
     return stop
 

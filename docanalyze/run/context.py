@@ -15,7 +15,7 @@ from typing import Protocol, cast
 from docanalyze.citations.verify import UnsupportedMode
 from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, format_usd
 from docanalyze.document import Document, Page, Partial
-from docanalyze.errors import ConfigError
+from docanalyze.errors import ConfigError, RequestFailed
 from docanalyze.events import EventHandler, Notice, RequestReasked, StepFinished, Waiting
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
 from docanalyze.prompting.budgets import Budgets
@@ -25,6 +25,9 @@ from docanalyze.run.outcomes import (
     CostStop,
     EventLog,
     Extraction,
+    FailedPart,
+    FailureStop,
+    PartStop,
     RefusalStop,
     RefusedPart,
     Step,
@@ -35,6 +38,9 @@ __all__ = [
     "CostStop",
     "EventLog",
     "Extraction",
+    "FailedPart",
+    "FailureStop",
+    "PartStop",
     "RefusalStop",
     "RefusedPart",
     "RunContext",
@@ -87,6 +93,7 @@ class RunContext:
     stage_models: dict[str, set[str]] = field(default_factory=dict)
     extractions: list[Extraction] = field(default_factory=list)
     refusals: list[RefusedPart] = field(default_factory=list)
+    failures: list[FailedPart] = field(default_factory=list)
     warmup: CacheWarmup = field(default_factory=CacheWarmup)
     _unpriced: set[str] = field(default_factory=set)
     _settled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -129,12 +136,19 @@ class RunContext:
         A reply cut while the model was still thinking, or refused while a fallback model is
         set, is asked again (:mod:`docanalyze.run.reasks`); only the last reply is returned.
         The stage finishes ``step`` itself (:meth:`finish`), once its work is kept.
+        A reduce or final request that fails for good (:class:`RequestFailed`) stops the run
+        (:class:`FailureStop`, see :meth:`record_failure`); a map request's failure is raised.
         """
         thinking_retries = 0
         while True:
             turn = await self._cache_turn(request)
             try:
                 reply = await self._complete(request, step, on_text, on_restart, turn)
+            except RequestFailed as error:
+                if request.stage == "map":
+                    raise  # the map stage records it with its chunk and pages
+                self.record_failure(FailedPart(request.stage, str(error)), error)
+                raise FailureStop from None
             finally:
                 if turn is not None:
                     turn.started()
@@ -164,6 +178,14 @@ class RunContext:
     def record_refusal(self, part: RefusedPart) -> None:
         """Note a part of the document the model refused, for the incomplete report."""
         self.refusals.append(part)
+
+    def record_failure(self, part: FailedPart, error: RequestFailed) -> None:
+        """Note a request that failed for good, for the incomplete report; raise ``error``
+        itself while no request of the run has been answered (nothing to keep: the API may be
+        down for every request)."""
+        if not self.ledger.by_model:
+            raise error
+        self.failures.append(part)
 
     async def _cache_turn(self, request: ModelRequest) -> CacheTurn | None:
         if not (request.cache_system and request.system):

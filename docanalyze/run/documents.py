@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from docanalyze.document import Chunk, Document, Partial
-from docanalyze.errors import DocanalyzeError, IncompleteRun, RefusedRun
+from docanalyze.errors import DocanalyzeError, IncompleteRun
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model
@@ -117,10 +117,11 @@ class DocumentPipeline(Protocol):
         """Reduce the mapped ``partials``, write the final report and build the Report."""
         ...
 
-    def refused_run(
+    def stopped_run(
         self, ctx: RunContext, chunks: list[Chunk], events: EventLog, timings: dict[str, float]
-    ) -> RefusedRun:
-        """The error of a run the model refused part of, with its partial report."""
+    ) -> IncompleteRun:
+        """The error of a run the model refused part of, or in which requests failed for good,
+        with its partial report."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""The partial report of a run stopped early (``--max-cost``, a refusal): what was extracted, what is missing.
+"""The partial report of a run stopped early (``--max-cost``, a refusal, a failed request): what
+was extracted, what is missing.
 
 No extraction that was paid for is dropped: every map reply kept so far is listed with its pages,
 under a heading that says the report is INCOMPLETE, with the missing chunks and how to finish.
@@ -11,12 +12,14 @@ from dataclasses import dataclass
 from docanalyze.cost import format_usd
 from docanalyze.document import Chunk
 from docanalyze.report.result import ChunkResult
-from docanalyze.run.context import Extraction, RefusedPart
+from docanalyze.run.context import Extraction, FailedPart, RefusedPart
 
 __all__ = [
     "PartialWork",
     "collect_partial_work",
     "cost_stop_note",
+    "failure_message",
+    "failure_note",
     "incomplete_report_text",
     "refusal_message",
     "refusal_note",
@@ -114,6 +117,36 @@ def _refused_list(refusals: list[RefusedPart]) -> str:
     return "; ".join(parts)
 
 
+def failure_message(work: PartialWork, failures: list[FailedPart]) -> str:
+    """The one-line error of a run in which requests failed for good."""
+    return (
+        f"{_failed_list(failures)}; {_progress(work)}, no final report (the output is marked "
+        "INCOMPLETE); run again to ask for the failed parts again (the replies obtained are "
+        "stored and not asked for again)"
+    )
+
+
+def failure_note(failures: list[FailedPart]) -> str:
+    """Why a run with failed requests is incomplete, for its INCOMPLETE note."""
+    return (
+        f"{_failed_list(failures)}. No final report was written: run again to ask for the "
+        "failed parts again; the replies obtained are stored and not asked for again"
+    )
+
+
+def _failed_list(failures: list[FailedPart]) -> str:
+    parts = []
+    for part in failures:
+        if part.stage == "final":
+            what = "the request for the final report"
+        elif part.first_page is None or part.last_page is None:
+            what = f"a {part.stage} request"
+        else:
+            what = f"a {part.stage} request for {_pages(part.first_page, part.last_page)}"
+        parts.append(f"{what} failed for good ({part.error})")
+    return "; ".join(parts)
+
+
 def cost_stop_note(limit: float, spent: float) -> str:
     """Why a run stopped by ``--max-cost`` is incomplete, for its INCOMPLETE note."""
     return (
@@ -125,7 +158,8 @@ def cost_stop_note(limit: float, spent: float) -> str:
 
 def incomplete_report_text(source: str, work: PartialWork, why: str) -> str:
     """The Markdown of the partial report: a clear INCOMPLETE note saying ``why`` (see
-    :func:`cost_stop_note`, :func:`refusal_note`), the extractions, the missing chunks."""
+    :func:`cost_stop_note`, :func:`refusal_note`, :func:`failure_note`), the extractions, the
+    missing chunks."""
     if work.missing:
         what = (
             f"It lists the extractions of {len(work.chunks)} of the {work.total} chunks, as the "

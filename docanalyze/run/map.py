@@ -6,13 +6,20 @@ import asyncio
 from dataclasses import dataclass, replace
 
 from docanalyze.document import Chunk, Document, Partial
-from docanalyze.errors import BudgetError
+from docanalyze.errors import BudgetError, RequestFailed
 from docanalyze.events import Notice, StageStarted
 from docanalyze.models.base import CitableText, ModelReply, Refusal
 from docanalyze.prompting.citable import page_citables
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.report.result import ChunkResult
-from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
+from docanalyze.run.context import (
+    FailedPart,
+    FailureStop,
+    RefusalStop,
+    RefusedPart,
+    RunContext,
+    Step,
+)
 from docanalyze.run.grounding import ground_reply, points_text
 from docanalyze.text.spans import split_point
 
@@ -24,13 +31,17 @@ async def map_chunks(
 ) -> tuple[list[ChunkResult], list[Partial]]:
     """Extract every chunk concurrently (the model bounds concurrency); keep document order.
 
-    Raises :class:`RefusalStop` once every chunk was asked when the model refused any part."""
+    Raises :class:`RefusalStop` once every chunk was asked when the model refused any part, and
+    :class:`FailureStop` when a request failed for good: the other chunks are still extracted
+    (and stored), so that the next run asks only for the failed ones."""
     ctx.emit(StageStarted("map", len(chunks)))
     if chunks:
         _notice_if_text_sent_twice(ctx, chunks[0])
     results = await asyncio.gather(*(_map_chunk(ctx, chunk) for chunk in chunks))
     if ctx.refusals:
         raise RefusalStop
+    if ctx.failures:
+        raise FailureStop
     chunk_results = [result for result, _ in results]
     partials = [partial for _, parts in results for partial in parts]
     return chunk_results, partials
@@ -42,7 +53,10 @@ async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[P
     parts = await _extract_span(
         ctx, step, chunk, chunk.start, chunk.end, ctx.budgets.map_max_tokens
     )
-    if not any(part.chunk_index == chunk.index for part in ctx.refusals):
+    unanswered = {part.chunk_index for part in ctx.refusals} | {
+        part.chunk_index for part in ctx.failures
+    }
+    if chunk.index not in unanswered:
         ctx.finish(step)
     result = ChunkResult(
         index=chunk.index,
@@ -65,7 +79,8 @@ async def _extract_span(
     ``max_tokens`` is asked again once with twice the budget when that fits, and otherwise in
     two halves, so no extraction is ever lost to truncation (a reply cut while the model was
     still thinking gets more room for thinking instead: :meth:`RunContext.complete`). A refused
-    span is recorded (:meth:`RunContext.record_refusal`) and yields no extraction.
+    span is recorded (:meth:`RunContext.record_refusal`) and yields no extraction, as does a
+    span whose request failed for good (:meth:`RunContext.record_failure`).
     """
     rendered = map_prompt(ctx.renderer, chunk, start, end)
     text, prompt, prompt_tokens = rendered.text, rendered.prompt, rendered.tokens
@@ -75,7 +90,12 @@ async def _extract_span(
             ctx, step, chunk, start, end, max_tokens, "does not fit the window"
         )
     request = ctx.renderer.stage_request("map", prompt, max_tokens, (text,), rendered.citable)
-    reply = await ctx.complete(request, step)
+    try:
+        reply = await ctx.complete(request, step)
+    except RequestFailed as error:
+        pages = rendered.first_page, rendered.last_page
+        ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), error)
+        return []
     if reply.refused:
         refusal = reply.refusal or Refusal()
         part = RefusedPart("map", rendered.first_page, rendered.last_page, refusal, chunk.index)

@@ -1,9 +1,10 @@
 """What a run records and how it stops early: the event log, the steps, kept extractions, refused
 parts.
 
-:class:`CostStop` and :class:`RefusalStop` end a run's stages early (``--max-cost``, a refusal);
-the pipeline catches them and writes the incomplete report from the :class:`Extraction` list and
-the :class:`RefusedPart` list the run kept.
+:class:`CostStop`, :class:`RefusalStop` and :class:`FailureStop` end a run's stages early
+(``--max-cost``, a refusal, a request that failed for good); the pipeline catches them and writes
+the incomplete report from the :class:`Extraction` list and the :class:`RefusedPart` and
+:class:`FailedPart` lists the run kept.
 """
 
 from __future__ import annotations
@@ -14,16 +15,56 @@ from docanalyze.document import Partial
 from docanalyze.events import Event, EventHandler, Notice, RequestRetried
 from docanalyze.models.base import Refusal, Stage, Usage
 
-__all__ = ["CostStop", "EventLog", "Extraction", "RefusalStop", "RefusedPart", "Step"]
+__all__ = [
+    "CostStop",
+    "EventLog",
+    "Extraction",
+    "FailedPart",
+    "FailureStop",
+    "PartStop",
+    "RefusalStop",
+    "RefusedPart",
+    "Step",
+]
 
 
 class CostStop(Exception):
     """Raised instead of sending a request that could break ``--max-cost`` (caught by the pipeline)."""
 
 
-class RefusalStop(Exception):
+class PartStop(Exception):
+    """A part of the run got no answer (refused or failed): the run ends with its partial work."""
+
+
+class RefusalStop(PartStop):
     """Raised when the model refused a reduce or final request, or after the map stage when it
     refused any part (caught by the pipeline, which writes the incomplete report)."""
+
+
+class FailureStop(PartStop):
+    """Raised when a reduce or final request failed for good, or after the map stage when a map
+    request did (caught by the pipeline, which writes the incomplete report)."""
+
+
+@dataclass(frozen=True)
+class FailedPart:
+    """A request that failed for good: its stage, its chunk and pages (map), its one-line error."""
+
+    stage: str
+    error: str
+    chunk_index: int | None = None
+    first_page: int | None = None
+    last_page: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (:attr:`FailedRun.failures <docanalyze.errors.FailedRun.failures>`)."""
+        return {
+            "stage": self.stage,
+            "chunk": None if self.chunk_index is None else self.chunk_index + 1,
+            "first_page": self.first_page,
+            "last_page": self.last_page,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True)

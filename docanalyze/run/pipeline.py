@@ -13,6 +13,8 @@ from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import (
     ConfigError,
     CostLimitReached,
+    FailedRun,
+    IncompleteRun,
     RefusedRun,
 )
 from docanalyze.events import EventHandler, Notice
@@ -27,7 +29,7 @@ from docanalyze.run.backend import calibrate_model, create_model, prepare_model
 from docanalyze.run.context import (
     CostStop,
     EventLog,
-    RefusalStop,
+    PartStop,
     RunContext,
     unknown_price_message,
 )
@@ -36,6 +38,8 @@ from docanalyze.run.incomplete import (
     PartialWork,
     collect_partial_work,
     cost_stop_note,
+    failure_message,
+    failure_note,
     incomplete_report_text,
     refusal_message,
     refusal_note,
@@ -67,7 +71,9 @@ class Pipeline:
     With ``max_cost``, a run that would exceed it stops early and raises
     :class:`docanalyze.errors.CostLimitReached`, which carries the partial report. A run the
     model refused part of (and no ``fallback_model`` answered) raises
-    :class:`docanalyze.errors.RefusedRun`, which carries the partial report too.
+    :class:`docanalyze.errors.RefusedRun`, which carries the partial report too, and one in which
+    a request failed for good (after its retries) once others had been answered raises
+    :class:`docanalyze.errors.FailedRun`, with the partial report.
     """
 
     def __init__(
@@ -179,10 +185,10 @@ class Pipeline:
             await ctx.wait_for_requests_in_flight()
             timings["total"] = time.monotonic() - started
             raise self._cost_limit_reached(ctx, chunks, events, timings) from None
-        except RefusalStop:
+        except PartStop:
             await ctx.wait_for_requests_in_flight()
             timings["total"] = time.monotonic() - started
-            raise self.refused_run(ctx, chunks, events, timings) from None
+            raise self.stopped_run(ctx, chunks, events, timings) from None
 
     def run_context(self, renderer: PromptRenderer, model: Model, events: EventLog) -> RunContext:
         """The state of a run with ``model`` of the prompts of ``renderer``: prices and the
@@ -265,15 +271,21 @@ class Pipeline:
             stop_message(work, budget.limit, budget.spent, budget.refused), report
         )
 
-    def refused_run(
+    def stopped_run(
         self,
         ctx: RunContext,
         chunks: list[Chunk],
         events: EventLog,
         timings: dict[str, float],
-    ) -> RefusedRun:
-        """The error of a run the model refused part of, with the partial report it carries."""
+    ) -> IncompleteRun:
+        """The error of a run the model refused part of (:class:`RefusedRun`), or in which
+        requests failed for good (:class:`FailedRun`), with the partial report it carries."""
         work = collect_partial_work(chunks, ctx.extractions)
+        if ctx.failures and not ctx.refusals:
+            why = failure_note(ctx.failures)
+            report = self._incomplete_report(ctx, events, work, why, timings)
+            failures = [part.to_dict() for part in ctx.failures]
+            return FailedRun(failure_message(work, ctx.failures), report, failures)
         report = self._incomplete_report(ctx, events, work, refusal_note(ctx.refusals), timings)
         report.refusals = [part.to_dict() for part in ctx.refusals]
         return RefusedRun(refusal_message(work, ctx.refusals), report)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from docanalyze.document import Document
-from docanalyze.errors import DocanalyzeError, IncompleteRun, RefusedRun
+from docanalyze.errors import DocanalyzeError, FailedRun, IncompleteRun, RefusedRun
 from docanalyze.models.base import Model, Usage
 from docanalyze.models.stored import StoredModel
 from docanalyze.options import Options
@@ -81,7 +81,7 @@ class RunRecorder:
         try:
             report = await run
         except IncompleteRun as stop:
-            status = "refused" if isinstance(stop, RefusedRun) else "stopped"
+            status = _stop_status(stop)
             self.finished(stop.report, status, str(stop))
             raise
         except DocanalyzeError as error:
@@ -95,6 +95,13 @@ class RunRecorder:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _stop_status(stop: IncompleteRun) -> str:
+    """How the store names a run that ended with a partial report."""
+    if isinstance(stop, RefusedRun):
+        return "refused"
+    return "incomplete" if isinstance(stop, FailedRun) else "stopped"
 
 
 def _content_hash(document: Document) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import anthropic
 
-from docanalyze.errors import ModelError
+from docanalyze.errors import ModelError, RequestFailed
 from docanalyze.models.anthropic.contact import (
     ServerContact,
     connect_failure_reason,
@@ -72,7 +72,10 @@ def failure_error(
     attempts: int,
     elapsed: float,
 ) -> ModelError:
-    """The ModelError for a ``stage`` request that failed for good with ``error``."""
+    """The ModelError for a ``stage`` request that failed for good with ``error``: a
+    :class:`RequestFailed` when it was retried until the attempts or the time ran out (a
+    failure of this request), a plain ModelError when it concerns every request (a refusal
+    such as a 401, or a server never reached)."""
     plural = "attempt" if attempts == 1 else "attempts"
     if is_connect_failure(error) and not endpoint.contact.answered:
         message = (
@@ -84,6 +87,7 @@ def failure_error(
             f"gave up on a {stage} request after {attempts} {plural} over {elapsed:.1f} s: "
             f"{_transient_summary(error, endpoint)}; {_transient_advice(error)}"
         )
+        return RequestFailed(_one_line(redact(message, endpoint.secrets)), stage)
     else:
         message = _refusal_message(error, stage, model, endpoint.secrets)
     return ModelError(_one_line(redact(message, endpoint.secrets)))

@@ -7,8 +7,9 @@ as one batch (several above ``max_requests`` requests or ``max_bytes`` bytes). E
 polled, with a growing interval, until it ends; its results, in any order, are matched to the
 requests by ``custom_id`` (:mod:`docanalyze.models.batches.requests`). Errored (of a retryable
 kind), expired, canceled and missing results are sent again in a new batch, at most
-``max_attempts`` times in all; an item the API refuses for good fails with a one-line
-:class:`~docanalyze.errors.ModelError`.
+``max_attempts`` times in all, then fail with a one-line
+:class:`~docanalyze.errors.RequestFailed` (a failed chunk: the run ends with its partial report);
+an item the API refuses for good fails with a one-line :class:`~docanalyze.errors.ModelError`.
 
 Durability: every batch created is recorded in the run store with the call keys it covers. A
 later process that asks for a call of a recorded batch whose results were not stored (the first
@@ -29,7 +30,7 @@ from typing import Any
 from anthropic.types.messages import MessageBatchIndividualResponse
 from anthropic.types.messages.batch_create_params import Request
 
-from docanalyze.errors import ModelError
+from docanalyze.errors import ModelError, RequestFailed
 from docanalyze.events import EventHandler, Notice
 from docanalyze.models.anthropic.message_parts import reply_from_message
 from docanalyze.models.base import Model, ModelFeatures, ModelReply, ModelRequest
@@ -310,9 +311,10 @@ class BatchModel(ModelWrapper):
             batches = "batch" if entry.attempts == 1 else "batches"
             self._fail(
                 [entry],
-                ModelError(
+                RequestFailed(
                     f"gave up on a {entry.request.stage} request after {entry.attempts} "
-                    f"{batches} (last: {problem}); try again later, or run without --batch"
+                    f"{batches} (last: {problem}); try again later, or run without --batch",
+                    entry.request.stage,
                 ),
             )
 
