@@ -390,3 +390,34 @@ def test_stream_is_only_for_markdown_on_stdout(fixtures_dir: Path, tmp_path: Pat
     sample = str(fixtures_dir / "sample.txt")
     assert invoke("report", sample, "--stream", "--format", "json")[0] == 2
     assert invoke("report", sample, "--stream", "-o", str(tmp_path / "r.md"))[0] == 2
+
+
+RUN_OPTION_MODULES = ("shared_options.py", "report_command.py", "plan_command.py")
+"""The modules that declare options of a run (``runs --limit`` is the history's own)."""
+
+
+def test_every_option_default_comes_from_options() -> None:
+    import dataclasses
+
+    from docanalyze.options import Options
+
+    defaults = {
+        field.name: field.default
+        for field in dataclasses.fields(Options)
+        if field.default is not dataclasses.MISSING
+    }
+    checked = 0
+    for command in (cli.commands["report"], cli.commands["plan"]):
+        for parameter in command.params:
+            default = parameter.default
+            if parameter.name in defaults and isinstance(default, (str, int, float)):
+                assert default == defaults[parameter.name], parameter.name
+                checked += 1
+    assert checked >= 8
+    package = Path(docanalyze.run.pipeline.__file__).parents[1] / "cli"
+    copied = [
+        f"{path.name}: {match.group()}"
+        for path in (package / name for name in RUN_OPTION_MODULES)
+        for match in re.finditer(r"default=(\d[\d_.]*|\"auto\")", path.read_text(encoding="utf-8"))
+    ]
+    assert not copied, f"CLI defaults copied instead of read from Options: {copied}"

@@ -66,7 +66,7 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
 @click.option(
     "--backend",
     type=BackendChoice(),
-    default="auto",
+    default=Options.backend,
     show_default=True,
     help="auto: Claude when ANTHROPIC_API_KEY is set, else extractive.",
 )
@@ -128,7 +128,7 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     "--batch-poll",
     "batch_poll_seconds",
     type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
+    default=Options.batch_poll_seconds,
     show_default=True,
     metavar="SECONDS",
     help="With --batch: first interval between checks of a batch (it grows as it waits).",

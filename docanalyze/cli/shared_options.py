@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 import click
 
 from docanalyze.models.anthropic.capabilities import EFFORT_LEVELS
-from docanalyze.models.anthropic.catalog import DEFAULT_MODEL
 from docanalyze.models.registry import backend_choices
 from docanalyze.options import FINAL_CHOICES, THINKING_CHOICES, Options
 from docanalyze.prompting.templates import TEMPLATE_NAMES
@@ -58,7 +57,7 @@ def _auto_choice(flag: str, choices: tuple[str, ...], help: str) -> Callable[[F]
 
 
 _ANALYSIS_OPTIONS = (
-    click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Claude model."),
+    click.option("--model", default=Options.model, show_default=True, help="Claude model."),
     click.option(
         "--prompts",
         "prompts_dir",
@@ -74,12 +73,17 @@ _ANALYSIS_OPTIONS = (
         metavar="KEY=VALUE",
         help="A variable for the templates (repeatable).",
     ),
-    click.option("--chunk-size", default=10_000, show_default=True, help="Characters per chunk."),
+    click.option(
+        "--chunk-size", default=Options.chunk_size, show_default=True, help="Characters per chunk."
+    ),
     click.option(
         "--chunk-overlap", type=int, help="Characters of overlap [default: 5% of --chunk-size]."
     ),
     click.option(
-        "--max-tokens", default=4096, show_default=True, help="Token budget of the report."
+        "--max-tokens",
+        default=Options.max_tokens,
+        show_default=True,
+        help="Token budget of the report.",
     ),
     _auto_choice(
         "--final",
