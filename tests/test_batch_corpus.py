@@ -3,6 +3,7 @@ polling the same batches (the fake server's batch endpoints, through the real SD
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,7 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from docanalyze.cli import cli
+from docanalyze.models.base import ModelRequest
+from docanalyze.models.batches.model import BatchModel
 from fakeserver import FakeMessagesAPI
+from tests.fakes import RecordingModel
+from tests.test_batch_mode import MODEL, MemoryBatchAPI
 from tests.test_batch_server import FACT, facts_only, pending_batches
 
 
@@ -102,3 +107,57 @@ def test_a_killed_folder_run_polls_its_shared_batch_instead_of_sending_it_again(
     assert all(r.batch_id == recorded.id for r in server.requests if r.prompt in map_prompts)
     assert reported_facts(output) == facts and len(list(output.glob("*.md"))) == 40
     assert pending_batches(home) == []
+
+
+def asked_in_batches(
+    tmp_path: Path, delays: list[float | None], patience: float = 5.0
+) -> tuple[list[int], float]:
+    """Documents in flight (one per delay) that ask for one reply each after their delay (None:
+    never ask, as a document busy elsewhere): the sizes of the batches sent, and the seconds
+    until the first one."""
+    api = MemoryBatchAPI()
+    model = BatchModel(
+        RecordingModel(name=MODEL),
+        api,
+        store_path=tmp_path / "store.sqlite3",
+        poll_seconds=0.01,
+        gather_seconds=0.05,
+        patience_seconds=patience,
+    )
+
+    async def document(n: int, delay: float | None) -> None:
+        with model.gathering.document():
+            if delay is not None:
+                await asyncio.sleep(delay)
+                await model.complete(ModelRequest(f"FACT-{n:04d} is noted", 100, "map"))
+
+    async def run() -> float:
+        started = time.monotonic()
+        for _ in delays:
+            model.gathering.started()
+        tasks = [asyncio.create_task(document(n, delay)) for n, delay in enumerate(delays)]
+        while not api.created:
+            await asyncio.sleep(0.005)
+        first = time.monotonic() - started
+        await asyncio.gather(*tasks)
+        await model.aclose()
+        return first
+
+    first = asyncio.run(run())
+    return [len(batch) for batch in api.created], first
+
+
+def test_a_batch_waits_for_a_document_in_flight_that_has_not_asked_yet(tmp_path: Path) -> None:
+    sizes, first = asked_in_batches(tmp_path, [0.0, 0.0, 0.4])
+
+    assert sizes == [3]
+    assert first < 2.0  # sent once every document asked, not after the patience
+
+
+def test_a_document_busy_elsewhere_holds_a_batch_back_only_for_the_patience(
+    tmp_path: Path,
+) -> None:
+    sizes, first = asked_in_batches(tmp_path, [0.0, 0.0, None], patience=0.5)
+
+    assert sizes == [2]
+    assert 0.5 <= first < 3.0
