@@ -1,7 +1,7 @@
 """A folder of documents at the speed of one: documents admitted by the limits' headroom.
 
-Run: ``python benchmarks/corpus_speed.py`` (about 4 minutes; ``--only generous``, ``tight`` or
-``memory`` runs one part). Against a fake Messages API in a process of its own, through the
+Run: ``python benchmarks/corpus_speed.py`` (about 4 minutes; ``--only generous``, ``tight``,
+``memory`` or ``batch`` runs one part). Against a fake Messages API in a process of its own, through the
 real SDK:
 
 * generous: 1,000,000 characters (400 pages) with 4,000 requests a minute and 1 s latency, as
@@ -10,6 +10,8 @@ real SDK:
 * tight: 40 one-chunk files at 50 requests a minute (1 s latency): the wall against the
   rate-limit bound (the requests beyond a full bucket at 50 a minute, plus one latency), and
   the share of 429s.
+* batch: the 400 one-chunk files with ``--batch``, each batch ending 1 s after it is created: the
+  wall and the Message Batches created.
 * memory: a folder of large PDFs (12 of 600 pages) with the text ceiling set to 4,000,000
   characters: the most text the documents in flight held, and the process's peak memory.
 """
@@ -52,6 +54,8 @@ class Served:
 
     stats: ServerStats
     requests: int
+    batches: int
+    batched: int
 
 
 def _serve(settings: dict[str, Any], control: Connection) -> None:
@@ -59,7 +63,9 @@ def _serve(settings: dict[str, Any], control: Connection) -> None:
         control.send(server.base_url)
         control.recv()
         messages = [r for r in server.requests if r.path == "/v1/messages"]
-        control.send(Served(server.stats(), sum(1 for r in messages if r.status == 200)))
+        answered = sum(1 for r in messages if r.status == 200)
+        batched = [r.batch_id for r in server.requests if r.batch_id]
+        control.send(Served(server.stats(), answered, len(set(batched)), len(batched)))
 
 
 @contextmanager
@@ -123,6 +129,22 @@ def generous(home: Path) -> None:
     several, served_corpus = timed(corpus, home, **settings)
     line(f"{files} one-chunk files", several, served_corpus)
     print(f"  the files take {several / single:.2f}x the single document")
+
+
+def batch(home: Path) -> None:
+    document = home / "document-batch.txt"
+    write_document(document)
+    files = split_into_files(document, home / "batch-pages")
+    options = Options(
+        backend="anthropic", chunk_size=PAGE, cache="off", batch=True, batch_poll_seconds=0.1
+    )
+
+    def corpus() -> None:
+        analyze_corpus(Pipeline(options), [str(home / "batch-pages")], home / "out-batch")
+
+    wall, served = timed(corpus, home, batch_latency=LATENCY, rate_limits=GENEROUS)
+    print(f"--batch, batches ending {LATENCY:g} s after creation, {files} one-chunk files:")
+    print(f"  {wall:7.1f} s  {served.batches} Message Batches for {served.batched} requests")
 
 
 def tight(home: Path) -> None:
@@ -196,12 +218,13 @@ def vars_of(options: Options) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=("generous", "tight", "memory"))
+    parser.add_argument("--only", choices=("generous", "tight", "memory", "batch"))
     only = parser.parse_args().only
     os.environ["ANTHROPIC_API_KEY"] = "benchmark-key"
     with tempfile.TemporaryDirectory() as temporary:
         home = Path(temporary)
-        for name, part in (("generous", generous), ("tight", tight), ("memory", memory)):
+        parts = (("generous", generous), ("tight", tight), ("memory", memory), ("batch", batch))
+        for name, part in parts:
             if only in (None, name):
                 part(home)
 

@@ -14,7 +14,10 @@ work: :func:`reading` lets one document per CPU be read at a time in a process.
 
 The offline analyzer has no limiter: it admits :data:`OFFLINE_DOCUMENTS_PER_CPU` documents a
 CPU (:class:`DocumentsAtOnce`), as does a backend that declares no limiter
-(:data:`DOCUMENTS_AT_ONCE`). ``documents_at_once`` caps any of them.
+(:data:`DOCUMENTS_AT_ONCE`). A model that answers in batches (``--batch``) admits every
+document whose text fits (:class:`AllThatFit`): their requests wait on the batches, not on rate
+limits, and the batch model gathers a stage of all of them into one batch
+(:mod:`docanalyze.models.batches.gathering`). ``documents_at_once`` caps any of them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import sys
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from docanalyze.document import Document
 from docanalyze.models.base import Model
+from docanalyze.models.batches.gathering import Gathering
 
 if TYPE_CHECKING:
     from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
@@ -41,6 +46,7 @@ __all__ = [
     "PDF_TEXT_PER_BYTE",
     "TEXT_CEILING",
     "Admission",
+    "AllThatFit",
     "ByHeadroom",
     "DocumentsAtOnce",
     "Gauge",
@@ -49,6 +55,7 @@ __all__ = [
     "Room",
     "TextTicket",
     "admission_for",
+    "gathering_of",
     "gauge_of",
     "reading",
     "text_estimate",
@@ -173,6 +180,34 @@ class DocumentsAtOnce(_Gate):
         self.held.add(size)
 
 
+class AllThatFit(DocumentsAtOnce):
+    """Admission of every document whose text fits (at most ``at_most``), each counted in
+    the batch model's ``gathering`` while in flight."""
+
+    def __init__(
+        self,
+        gathering: Gathering | None,
+        at_most: int | None = None,
+        *,
+        text_ceiling: int | None = None,
+        poll: float = POLL_SECONDS,
+    ) -> None:
+        super().__init__(at_most or sys.maxsize, text_ceiling=text_ceiling, poll=poll)
+        self.gathering = gathering
+
+    async def admit(self, size: int) -> None:
+        """Wait for room for the text (and a place under ``at_most``)."""
+        await super().admit(size)
+        if self.gathering is not None:
+            self.gathering.started()
+
+    def done(self, size: int) -> None:
+        """A document is done: it no longer holds a batch back."""
+        super().done(size)
+        if self.gathering is not None:
+            self.gathering.ended()
+
+
 @dataclass(frozen=True)
 class Room:
     """What a run's limiter has room for now."""
@@ -271,9 +306,12 @@ def tightest(limits: Mapping[str, float]) -> dict[str, float]:
 def admission_for(
     model: Model, at_most: int | None = None, *, gauge: Gauge | None = None
 ) -> Admission:
-    """The admission of a run with ``model``: by the headroom of ``gauge`` (default: the
-    model's own limiters) when it paces its requests; by CPUs when it is offline; else
-    :data:`DOCUMENTS_AT_ONCE`. ``at_most`` caps the documents at once."""
+    """The admission of a run with ``model``: every document that fits when it answers in
+    batches; by the headroom of ``gauge`` (default: the model's own limiters) when it paces its
+    requests; by CPUs when it is offline; else :data:`DOCUMENTS_AT_ONCE`. ``at_most`` caps the
+    documents at once."""
+    if model.features.batches:
+        return AllThatFit(gathering_of(model), at_most)
     if model.features.offline:
         per_cpu = OFFLINE_DOCUMENTS_PER_CPU * cpus()
         return DocumentsAtOnce(per_cpu if at_most is None else min(at_most, per_cpu))
@@ -286,6 +324,18 @@ def admission_for(
 def gauge_of(model: Model) -> Gauge | None:
     """The gauge of ``model``'s own limiters, when it paces its requests (else None)."""
     return LimiterGauge(model.limiter, model.limits) if isinstance(model, PacedModel) else None
+
+
+@runtime_checkable
+class GatheringModel(Protocol):
+    """A model that gathers the requests of a run's documents into batches."""
+
+    gathering: Gathering
+
+
+def gathering_of(model: Model) -> Gathering | None:
+    """The gathering of ``model``'s batches, when it answers in batches (else None)."""
+    return model.gathering if isinstance(model, GatheringModel) else None
 
 
 def text_estimate(source: object) -> int:

@@ -22,7 +22,7 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -42,6 +42,7 @@ from docanalyze.run.admission import (
     Admission,
     DocumentsAtOnce,
     TextTicket,
+    gathering_of,
     gauge_of,
     reading,
     text_estimate,
@@ -213,7 +214,8 @@ class ExecutorFactory(Protocol):
 class InProcess:
     """The executor of one process: every job runs here, with the run's one model (one rate
     limiter, one adaptive concurrency, shared fairly among the documents in flight:
-    :mod:`docanalyze.run.fairness`), each with its own event log."""
+    :mod:`docanalyze.run.fairness`), each with its own event log; with a batch model, each job
+    runs as a document of its gathering (:mod:`docanalyze.models.batches.gathering`)."""
 
     def __init__(self, pipeline: DocumentPipeline, model: Model, events: EventLog) -> None:
         self.pipeline = pipeline
@@ -221,14 +223,19 @@ class InProcess:
         self.events = events
         gauge = gauge_of(model)
         self.shares = None if gauge is None or model.features.batches else FairShares(gauge)
+        self.gathering = gathering_of(model)
 
     async def run(self, job: DocumentJob[Result]) -> Result:
         """Run ``job`` here."""
         events = EventLog(self.events.handler, notices=list(self.events.notices))
         if self.shares is None:
-            return await job.run(self.pipeline, self.model, events, None)
+            with self._document():
+                return await job.run(self.pipeline, self.model, events, None)
         with self.shares.document(self.model) as model:
             return await job.run(self.pipeline, model, events, None)
+
+    def _document(self) -> AbstractContextManager[None]:
+        return nullcontext() if self.gathering is None else self.gathering.document()
 
 
 class Sink(Protocol[Source_contra, Result]):

@@ -1,9 +1,12 @@
 """A model that sends its requests through the Message Batches API, at half the price.
 
 The stages already ask for all their requests at once (every chunk of the map stage, every group
-of a reduce level). :meth:`BatchModel.complete` queues a request and waits for its reply; once no
-new request has come for ``gather_seconds`` (or ``max_requests`` are waiting), the queue is sent
-as one batch (several above ``max_requests`` requests or ``max_bytes`` bytes). Each batch is
+of a reduce level), and every document of a run shares the model. :meth:`BatchModel.complete`
+queues a request and waits for its reply. The queue is sent once no new request has come for
+``gather_seconds`` and every document in flight waits on the model
+(:mod:`docanalyze.models.batches.gathering`; in a run of one: at once), or once no new request
+has come for ``patience_seconds`` (a document busy elsewhere), or when ``max_requests`` wait:
+as one batch, several above ``max_requests`` requests or ``max_bytes`` bytes. Each batch is
 polled, with a growing interval, until it ends; its results, in any order, are matched to the
 requests by ``custom_id`` (:mod:`docanalyze.models.batches.requests`). Errored (of a retryable
 kind), expired, canceled and missing results are sent again in a new batch, at most
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
@@ -35,6 +39,7 @@ from docanalyze.events import EventHandler, Notice
 from docanalyze.models.anthropic.message_parts import reply_from_message
 from docanalyze.models.base import Model, ModelFeatures, ModelReply, ModelRequest
 from docanalyze.models.batches.api import BatchAPI, BatchGone
+from docanalyze.models.batches.gathering import Gathering
 from docanalyze.models.batches.requests import (
     batch_item,
     custom_id_of,
@@ -87,7 +92,8 @@ class BatchModel(ModelWrapper):
     batch endpoints (:class:`~docanalyze.models.batches.api.SdkBatchAPI`). ``store_path`` names the
     run store that records batches (default: ``$DOCANALYZE_HOME``); ``store_replies=False`` keeps
     replies out of it (``--no-cache``). ``on_event`` hears a :class:`Notice` when a batch is
-    submitted and when it ends.
+    submitted and when it ends. ``gathering`` counts the documents of a run of several (their
+    admission and executor tell it), so one batch holds a stage of all of them.
     """
 
     @property
@@ -106,6 +112,7 @@ class BatchModel(ModelWrapper):
         on_event: EventHandler | None = None,
         poll_seconds: float = 10.0,
         gather_seconds: float = 0.2,
+        patience_seconds: float = 30.0,
         max_requests: int = MAX_BATCH_REQUESTS,
         max_bytes: int = MAX_BATCH_BYTES,
         max_attempts: int = 3,
@@ -117,6 +124,8 @@ class BatchModel(ModelWrapper):
         self.on_event = on_event
         self.poll_seconds = poll_seconds
         self.gather_seconds = gather_seconds
+        self.patience_seconds = patience_seconds
+        self.gathering = Gathering()
         self.max_requests = max_requests
         self.max_bytes = max_bytes
         self.max_attempts = max_attempts
@@ -145,7 +154,8 @@ class BatchModel(ModelWrapper):
                 self._attach(recorded, entry)
             else:
                 self._enqueue(entry)
-        return await asyncio.shield(entry.future)
+        with self.gathering.asking():
+            return await asyncio.shield(entry.future)
 
     async def aclose(self) -> None:
         """Stop waiting for batches (they keep running: a re-run collects them) and close."""
@@ -168,11 +178,13 @@ class BatchModel(ModelWrapper):
             self._flush = self._spawn(self._submit_when_settled())
 
     async def _submit_when_settled(self) -> None:
-        """Wait until no new request has come for ``gather_seconds``, then submit the queue."""
+        """Wait until the queue is complete (see the module's docstring), then submit it."""
+        quiet = 0.0
         while len(self._queue) < self.max_requests:
             seen = len(self._queue)
             await asyncio.sleep(self.gather_seconds)
-            if len(self._queue) == seen:
+            quiet = quiet + self.gather_seconds if len(self._queue) == seen else 0.0
+            if quiet and self._complete(quiet):
                 break
         entries, self._queue, self._flush = self._queue, [], None
         items = {
@@ -187,6 +199,11 @@ class BatchModel(ModelWrapper):
         sized = [(entry, item_size(items[entry.custom_id])) for entry in entries]
         for part in split_batches(sized, self.max_requests, self.max_bytes):
             await self._submit(part, [items[entry.custom_id] for entry in part])
+
+    def _complete(self, quiet: float) -> bool:
+        """Whether a queue without a new request for ``quiet`` seconds is complete."""
+        gathering = self.gathering
+        return gathering.documents <= 0 or gathering.all_waiting or quiet >= self.patience_seconds
 
     async def _submit(self, entries: list[_Entry], items: list[Request]) -> None:
         try:
@@ -339,7 +356,8 @@ class BatchModel(ModelWrapper):
                 entry.future.set_exception(error)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(work)
+        # outside the context of the document that asked first: a batch serves all of them
+        task = contextvars.Context().run(asyncio.create_task, work)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
