@@ -27,9 +27,8 @@ __all__ = ["Grounded", "ground_reply", "points_text", "split_points", "written_p
 _QUOTED = r"[\"“„「『][^\"“”„「」『』\n]+[\"”」』]"
 _TRAILING_QUOTES = re.compile(rf"(?:\s*[:：,，]?\s*{_QUOTED}[,，;；]?)+\s*$")
 _QUOTE = re.compile(_QUOTED)
-_CLAIM_EDGES = " \t:：,，;；-–—"
+_CLAIM_EDGES = " \t:：,，-–—"
 _MARKUP = re.compile(r"^[*_`]+|[*_`]+$")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -169,5 +168,6 @@ def _claim_text(statement: Claim) -> str:
 
 
 def _clean_claim(text: str) -> str:
-    text = _BULLET.sub("", text.strip(), count=1)
+    """A statement's words as a point's claim: its bullet marker is already off (a number
+    opening it, ``2) Sei X``, is the document's own), emphasis and edges too."""
     return _MARKUP.sub("", text.strip()).strip(_CLAIM_EDGES)
