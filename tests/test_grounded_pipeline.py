@@ -208,9 +208,6 @@ def test_every_input_estimate_counts_the_citable_text() -> None:
     assert rendered.tokens >= renderer.input_estimate(request) - 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs the run store to keep a reply's blocks (helper A, models/stored)"
-)
 def test_a_resumed_run_answered_from_the_store_is_checked_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
