@@ -283,3 +283,13 @@ def given_points(request: RecordedRequest) -> list[str]:
 def is_reduce(request: RecordedRequest) -> bool:
     """Whether ``request`` is a reduce request (it merges partial results)."""
     return "You are merging partial results" in request.prompt
+
+
+def prompt_text(request: RecordedRequest) -> str:
+    """The last user message's text blocks only: the prompt as docanalyze rendered it, without
+    the citable documents or search results sent beside it."""
+    [*_, message] = [m for m in request.body.get("messages", []) if m.get("role") == "user"]
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    return "\n".join(block["text"] for block in content if block.get("type") == "text")

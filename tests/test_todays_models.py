@@ -25,6 +25,7 @@ from fakeserver import (
     RecordedRequest,
     ScriptedReply,
 )
+from tests.fakes import is_map
 from tests.test_end_to_end import halving_responder, write_long_document
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
@@ -40,10 +41,6 @@ def invoke(server: FakeMessagesAPI, *args: str, key: str = "test-key") -> tuple[
 
 def messages(server: FakeMessagesAPI) -> list[RecordedRequest]:
     return [request for request in server.requests if request.path == "/v1/messages"]
-
-
-def is_map(request: RecordedRequest) -> bool:
-    return "<document_part>" in request.prompt
 
 
 @pytest.fixture
