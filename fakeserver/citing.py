@@ -40,7 +40,7 @@ from fakeserver.citable import CitableSource, citable_sources, page_marker_befor
 from fakeserver.recording import RecordedRequest
 from fakeserver.replies import Responder, ScriptedReply, TextPart, echo_responder
 
-__all__ = ["FACT", "CitationError", "CitationErrors", "CitingResponder"]
+__all__ = ["FACT", "CitationError", "CitationErrors", "CitingResponder", "citation_of"]
 
 FACT = re.compile(r"FACT-\d+")
 """How the tests and fixtures spell a planted fact."""
@@ -207,14 +207,14 @@ def _claims(source: CitableSource, *, facts_only: bool) -> Iterator[_Claim]:
                 claim_page: int | None = unit_index + 1
             else:
                 claim_page = page_marker_before(unit, start) or page
-            citation = _citation(source, unit_index, sentence, start, end)
+            citation = citation_of(source, unit_index, sentence, start, end)
             yield _Claim(sentence.strip(), claim_page, citation)
             if not facts_only:
                 return
         page = page_marker_before(unit, len(unit)) or page
 
 
-def _citation(
+def citation_of(
     source: CitableSource, unit_index: int, sentence: str, start: int, end: int
 ) -> dict[str, Any]:
     """The citation the API gives for ``sentence`` of ``source``'s unit ``unit_index``."""

@@ -15,6 +15,7 @@ from docanalyze.ingest.chunking import split_document
 from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.extractive.textunits import split_citation, split_marked_text
 from fakeserver import FakeMessagesAPI, RecordedRequest
+from tests.fakes import citing, given_points, is_map, is_reduce, part_text
 
 CHUNK_SIZE = 200
 CHINESE_NAME = "Chinese (简体中文)"
@@ -84,15 +85,12 @@ def test_offline_chinese_question_is_answered_in_chinese(fixtures_dir: Path) -> 
 def chinese_responder(request: RecordedRequest) -> str:
     """A Claude stand-in that answers in Chinese: each map quotes its part's sentences with their
     pages, each merge keeps every bullet, the final report has Chinese headings."""
-    prompt = request.prompt
-    if "<document_part>" in prompt:
-        text = prompt.split("<document_part>\n")[1].split("\n</document_part>")[0]
+    text = part_text(request)
+    if text is not None:
         sentences = split_marked_text(text)
         return "\n".join(f"- {s.text}（要点）(p. {min(s.pages)})" for s in sentences if s.pages)
-    bullets = [
-        line for line in prompt.splitlines() if line.startswith("- ") and split_citation(line)[1]
-    ]
-    if "<partial_result" in prompt:
+    bullets = [line for line in given_points(request) if split_citation(line)[1]]
+    if is_reduce(request):
         return "\n".join(bullets)
     return (
         "# 报告\n\n## 概述\n\n华晨智能科技二〇二三年业绩增长 (p. 1)。\n\n## 主要发现\n\n"
@@ -103,17 +101,18 @@ def chinese_responder(request: RecordedRequest) -> str:
 def test_claude_is_asked_for_chinese_and_the_report_keeps_page_citations(
     make_fake_api: Callable[..., FakeMessagesAPI], fixtures_dir: Path
 ) -> None:
-    server = make_fake_api(responder=chinese_responder)
+    server = make_fake_api(responder=citing(chinese_responder))
     env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.base_url}
     code, out, err = invoke(sample_zh(fixtures_dir), "--chunk-size", str(CHUNK_SIZE), env=env)
     assert code == 0, err
     prompts = [request.prompt for request in server.requests]
-    map_prompts = [prompt for prompt in prompts if "<document_part>" in prompt]
-    assert len(map_prompts) >= 4
-    assert all(f"Write in {CHINESE_NAME}" in prompt for prompt in map_prompts)
+    maps = [request for request in server.requests if is_map(request)]
+    assert len(maps) >= 4
+    assert all(f"Write in {CHINESE_NAME}" in request.prompt for request in maps)
     assert f"Write the whole report in {CHINESE_NAME}, headings included" in prompts[-1]
-    pages_sent = {int(n) for p in map_prompts for n in PAGE_MARKER_RE.findall(p)}
-    assert pages_sent == {1, 2, 3, 4, 5}
-    assert "董事会建议向全体股东每十股派发现金红利三元" in "".join(map_prompts)
+    parts = "\n".join(part_text(request) or "" for request in maps)
+    assert {int(n) for n in PAGE_MARKER_RE.findall(parts)} == {1, 2, 3, 4, 5}
+    assert "董事会建议向全体股东每十股派发现金红利三元" in parts
     assert out.startswith("# 报告")
     assert cited_pages(out) == {1, 2, 3, 4, 5}
+    assert out.rstrip().endswith(", 0 unsupported.") and "⚠" not in out

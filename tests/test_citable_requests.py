@@ -317,6 +317,7 @@ def renderer(model: RecordingModel) -> PromptRenderer:
 
 def test_the_input_estimate_counts_the_citable_texts_a_citing_backend_is_sent() -> None:
     citing, plain = RecordingModel(), RecordingModel()
+    citing.features = replace(CLAUDE_LIKE, citations=True)
     plain.features = replace(CLAUDE_LIKE, citations=False)
     bare = renderer(citing).input_estimate(request(citable=()))
     cited = renderer(citing).input_estimate(request())
@@ -325,16 +326,19 @@ def test_the_input_estimate_counts_the_citable_texts_a_citing_backend_is_sent() 
     assert renderer(plain).input_estimate(request()) == bare  # its prompt carries them
 
 
-def test_the_rate_limiter_is_asked_for_the_citable_texts_too(fake_api: FakeMessagesAPI) -> None:
+def test_the_rate_limiter_is_asked_for_the_citable_texts_too(
+    fake_api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = claude(fake_api)
     asked: list[int] = []
-    acquire = model.limiter.acquire
+    pacer = type(model.limiter)  # the shared limiter is joined inside the run's event loop
+    acquire = pacer.acquire
 
-    async def recording_acquire(input_estimate: int, max_tokens: int) -> Any:
+    async def recording_acquire(self: Any, input_estimate: int, *args: Any) -> Any:
         asked.append(input_estimate)
-        return await acquire(input_estimate, max_tokens)
+        return await acquire(self, input_estimate, *args)
 
-    model.limiter.acquire = recording_acquire  # type: ignore[method-assign]
+    monkeypatch.setattr(pacer, "acquire", recording_acquire)
     complete(model, request(citable=()))
     complete(model, request())
     pages = sum(model.estimate_tokens(page.text) for page in PAGES)

@@ -237,6 +237,20 @@ def test_claims_are_cited_sentences_outside_headings_and_code() -> None:
     ]
 
 
+def test_a_claim_ends_where_a_sentence_ends_not_at_an_abbreviation_or_initial() -> None:
+    claims = find_claims(
+        "- Northwind Logistics Ltd. is a carrier, e.g. of freight. (p. 1)\n"
+        "- 2) Sei X eine Menge auf X. Das gilt. (p. 2)\n"
+        "- Acme Inc. (p. 3) The board met. (p. 4)"
+    )
+    assert [claim.text for claim in claims] == [
+        "Northwind Logistics Ltd. is a carrier, e.g. of freight. (p. 1)",
+        "2) Sei X eine Menge auf X. Das gilt. (p. 2)",
+        "Acme Inc. (p. 3)",
+        "The board met. (p. 4)",
+    ]
+
+
 def test_mark_mode_corrects_pages_marks_unsupported_claims_and_counts() -> None:
     checked = check_report(REPORT, QUOTES, ENGLISH)
     assert checked.text.splitlines()[4:7] == [

@@ -11,6 +11,7 @@ from docanalyze.cli import cli
 from docanalyze.planning.dry_run import format_dry_run, preview_prompts
 from docanalyze.store import RunStore
 from fakeserver import FakeMessagesAPI
+from tests.fakes import prompt_text
 
 PROMPT_SECTION = re.compile(
     r"^======== (?P<title>[^\n]*?) ========\n(?P<meta>.*?)^======== prompt ========\n"
@@ -105,8 +106,10 @@ def test_the_dry_run_map_prompt_is_exactly_the_first_map_request_of_a_run(
 
     code, _, err = invoke("report", *args, "-q", env=fake_env(fake_api))
     assert code == 0, err
-    first_map = next(r for r in fake_api.requests if r.prompt.startswith("Part 1/"))
-    assert first_map.prompt == shown
+    first_map = next(r for r in fake_api.requests if prompt_text(r).startswith("Part 1/"))
+    assert prompt_text(first_map) == shown
+    pages = [block["title"] for block in first_map.body["messages"][-1]["content"][:-1]]
+    assert f"{len(pages)} pages ({', '.join(pages)}) sent as citable content" in meta
     assert first_map.body["max_tokens"] == 900 and first_map.body["temperature"] == 0.3
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 import pytest
 
+import docanalyze
 from docanalyze.citations.pages import CITATION, format_pages, parse_pages
 from docanalyze.document import Document, Page
 from docanalyze.models.base import CitableText, ModelReply, ModelRequest, Stage
 from docanalyze.models.extractive.model import ExtractiveModel
+from docanalyze.options import Options
 from tests.test_extractive import LEASE_EN, LEASE_ZH
 
 WRAPPED = {
@@ -136,3 +139,34 @@ def test_usage_counts_the_citable_texts_as_input() -> None:
     assert cited.usage.input_tokens > bare.usage.input_tokens + 50
     assert cited.usage.output_tokens == bare.usage.output_tokens
     assert re.search(r"\(p\. 4\)", cited.text)
+
+
+OFFLINE_RUNS = {
+    "whole": Options(),
+    "reduced": Options(
+        chunk_size=600,
+        context_window=4000,
+        max_tokens=600,
+        map_max_tokens=300,
+        reduce_max_tokens=400,
+    ),
+}
+ONE_UNIT_POINTS = {
+    "sample-en.pdf": "- Northwind Logistics Ltd. is a freight and warehousing company headquartered "
+    "in Rotterdam, with 2,340 employees in eleven countries. (p. 1)",
+    "sample-zh.pdf": "- 二〇二三年，公司实现营业收入二十三亿四千万元，同比增长百分之十八点二； (p. 1)",
+}
+
+
+@pytest.mark.parametrize("run", OFFLINE_RUNS)
+@pytest.mark.parametrize("sample", ["sample-en.pdf", "sample-zh.pdf"])
+def test_an_offline_report_quotes_its_sentences_whole_and_every_citation_is_verified(
+    fixtures_dir: Path, sample: str, run: str
+) -> None:
+    report = docanalyze.analyze(str(fixtures_dir / sample), options=OFFLINE_RUNS[run])
+    assert report.citations and {cited.status for cited in report.citations} == {"verified"}
+    assert report.to_markdown().rstrip().endswith(", 0 unsupported.")
+    if run == "whole":
+        assert ONE_UNIT_POINTS[sample] in report.to_markdown().splitlines()
+    else:
+        assert report.reduce_levels or len(report.chunks) > 1

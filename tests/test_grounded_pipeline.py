@@ -13,9 +13,11 @@ import docanalyze
 import docanalyze.run.pipeline
 from docanalyze.citations.pages import CITATION, parse_pages
 from docanalyze.document import Document, Page
+from docanalyze.models.base import CitableText, ModelReply, ReplyBlock, ReplyCitation, Usage
 from docanalyze.options import Options
 from docanalyze.planning.model import PlannedModel
 from docanalyze.prompting.templates import PromptSet
+from docanalyze.run.grounding import ground_reply, points_text, written_points
 from docanalyze.run.map import map_prompt
 from docanalyze.run.prepare import prepare_run
 from tests.citing_fakes import INVENTED, NOWHERE, CitingModel, QuotingModel
@@ -208,9 +210,6 @@ def test_every_input_estimate_counts_the_citable_text() -> None:
     assert rendered.tokens >= renderer.input_estimate(request) - 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs the run store to keep a reply's blocks (helper A, models/stored)"
-)
 def test_a_resumed_run_answered_from_the_store_is_checked_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -248,3 +247,24 @@ def test_a_combined_report_checks_each_citation_against_the_document_it_names() 
     assert "FACT-0002 was recorded by the inspectors on page 2. (site.txt, p. 2)" in report.text
     statuses = [citation.status for citation in report.citations]
     assert statuses == ["verified"] * 6 + ["unsupported"]
+
+
+def test_a_bullet_of_several_sentences_stays_one_point_under_the_citation_that_ends_it() -> None:
+    page = "The main risk is a slowdown. Its impact is not stated."
+    citable = (CitableText(page, "Page 7", (7,), "page"),)
+    bullet = "- Risk: a slowdown. | Impact: not stated (p. 7)\n- Other: none. (p. 7)"
+    reply = ModelReply(
+        text=bullet,
+        stop_reason="end_turn",
+        model="claude-sonnet-5-5",
+        usage=Usage(),
+        duration=0.0,
+        blocks=(ReplyBlock(bullet, (ReplyCitation(0, page),)),),
+    )
+    grounded = ground_reply(reply, citable)
+    assert points_text(grounded.points) == bullet
+    assert [point.quotes for point in grounded.points] == [(page,), (page,)]
+    assert [(point.claim, point.pages) for point in written_points(bullet)] == [
+        ("Risk: a slowdown | Impact: not stated", (7,)),
+        ("Other: none", (7,)),
+    ]

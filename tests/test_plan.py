@@ -20,22 +20,22 @@ from docanalyze.planning.plan import MAP_OUTPUT_SHARE, REDUCE_OUTPUT_SHARE, RunP
 from docanalyze.prompting.templates import default_prompts_dir
 from fakeserver import TODAYS_MODELS, FakeMessagesAPI, RecordedRequest, count_tokens
 from fixtures.texts import SAMPLE_EN, page_text
+from tests.fakes import citing, given_points, is_map as is_map_request, is_reduce, part_text
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 TOLERANCE = 0.15
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
-_PART = re.compile(r"<document_part>\n(.*?)\n</document_part>", re.DOTALL)
-_PARTIAL = re.compile(r"<partial_result[^>]*>\n(.*?)\n</partial_result>", re.DOTALL)
 _PAGE = re.compile(r"\[Page (\d+)\]|\(p\. (\d+)\)")
 
 
-def sized_responder(request: RecordedRequest) -> str:
-    """Replies of the size the plan assumes: a share of the prompt's material, within the budget."""
-    prompt = request.prompt
-    if part := _PART.search(prompt):
-        material, share = part.group(1), MAP_OUTPUT_SHARE
-    elif partials := _PARTIAL.findall(prompt):
-        material, share = "\n".join(partials), REDUCE_OUTPUT_SHARE
+def sized(request: RecordedRequest) -> str:
+    """Replies of the size the plan assumes: a share of the request's material (its pages, or
+    the points of its partial results), within the budget."""
+    part = part_text(request)
+    if part is not None:
+        material, share = part, MAP_OUTPUT_SHARE
+    elif is_reduce(request):
+        material, share = "\n".join(given_points(request)), REDUCE_OUTPUT_SHARE
     else:
         return "# Report\n\n- The document was analyzed (p. 1)."
     first_citation = _PAGE.search(material)
@@ -49,8 +49,12 @@ def sized_responder(request: RecordedRequest) -> str:
     return (line * lines).rstrip()
 
 
+sized_responder = citing(sized)
+"""Sized replies, each claim citing what it was sent on its page, as Claude's do."""
+
+
 def is_map(request: RecordedRequest) -> bool:
-    return request.path == "/v1/messages" and "<document_part>" in request.prompt
+    return request.path == "/v1/messages" and is_map_request(request)
 
 
 def use_fake_api(monkeypatch: pytest.MonkeyPatch, server: FakeMessagesAPI) -> None:

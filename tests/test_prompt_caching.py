@@ -34,7 +34,8 @@ from docanalyze.run.reduce import reduce_prompt
 from docanalyze.text.tokens import estimate_tokens
 from fakeserver import FakeMessagesAPI, RecordedRequest
 from fakeserver.policies import Exchange
-from tests.fakes import CLAUDE_LIKE, RecordingModel
+from fakeserver.recording import last_user_text
+from tests.fakes import CLAUDE_LIKE, RecordingModel, is_map
 
 LATENCY = 0.3
 FACT = re.compile(r"FACT-\d{4}")
@@ -83,9 +84,7 @@ class Arrivals:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def admit(self, exchange: Exchange) -> None:
-        messages = exchange.body.get("messages") or [{}]
-        prompt = str(messages[-1].get("content", ""))
-        part = PART.search(prompt)
+        part = PART.search(last_user_text(exchange.body))
         with self._lock:
             self.seen.append((time.monotonic(), int(part.group(1)) if part else None))
 
@@ -99,7 +98,7 @@ def use_server(monkeypatch: pytest.MonkeyPatch, server: FakeMessagesAPI) -> None
 
 
 def map_requests(server: FakeMessagesAPI) -> list[RecordedRequest]:
-    return [r for r in server.requests if r.status == 200 and "<document_part>" in r.prompt]
+    return [r for r in server.requests if r.status == 200 and is_map(r)]
 
 
 def expected_savings(usage: Usage, input_price: float, read_factor: float = 0.05) -> float:

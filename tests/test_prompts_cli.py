@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from docanalyze.cli import cli
 from docanalyze.prompting.templates import TEMPLATE_NAMES, default_prompts_dir
 from fakeserver import FakeMessagesAPI
+from tests.fakes import is_map
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -120,7 +121,7 @@ def test_init_then_report_with_the_edited_templates(
     code, out, err = invoke(*args, "--var", "audience=tenants", env=env)
 
     assert code == 0, err
-    map_prompts = [r.prompt for r in fake_api.requests if r.prompt.startswith("You are analyzing")]
+    map_prompts = [r.prompt for r in fake_api.requests if is_map(r)]
     assert map_prompts and all(p.endswith("Also flag anything about tenants.") for p in map_prompts)
     assert out.strip()
 

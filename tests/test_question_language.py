@@ -21,8 +21,9 @@ from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet, TemplateNa
 from docanalyze.run.sections import OutlineEntry
 from docanalyze.text.language import LANGUAGE_NAMES, detect_language, language_for, resolve_language
 from fakeserver import FakeMessagesAPI, RecordedRequest
+from fakeserver.replies import Responder
 from fixtures.texts import SAMPLE_EN, SAMPLE_ZH, Page, page_text
-from tests.fakes import RecordingModel
+from tests.fakes import RecordingModel, citing, is_map
 
 DIVIDEND_QUESTION = "What dividend does the board propose, and when is it paid?"
 UNANSWERABLE = "What is the population of Mongolia?"
@@ -284,15 +285,16 @@ def test_cli_question_offline_says_the_document_does_not_answer(fixtures_dir: Pa
     assert "## Relevant passages" not in out
 
 
-def answering_responder(answer: str) -> Callable[[RecordedRequest], str]:
-    """Claude stand-in: extractions cite page 1; the final report is ``answer``."""
+def answering_responder(answer: str) -> Responder:
+    """Claude stand-in: extractions cite page 1; the final report is ``answer``; each claim
+    cites what it was sent on its page."""
 
     def respond(request: RecordedRequest) -> str:
-        if "<document_part>" in request.prompt or "<partial_result" in request.prompt:
+        if is_map(request) or "merging partial results" in request.prompt:
             return "- The Board proposes a dividend of EUR 1.15 per share (p. 1)"
         return answer
 
-    return respond
+    return citing(respond)
 
 
 def test_cli_question_through_claude_sends_it_in_every_prompt(
@@ -309,7 +311,10 @@ def test_cli_question_through_claude_sends_it_in_every_prompt(
         env=claude_env(server),
     )
     assert code == 0, err
-    assert out.strip() == answer
+    assert (
+        out.strip()
+        == f"{answer}\n\nCitations: 1 verified, 0 corrected to their true page, 0 unsupported."
+    )
     # The shared instructions (with the question) may travel as a cached system prompt.
     prompts = [request.system + request.prompt for request in server.requests]
     assert len(prompts) >= 3

@@ -27,6 +27,7 @@ from docanalyze.prompting.templates import (
 )
 from docanalyze.run.sections import OutlineEntry
 from fakeserver import FakeMessagesAPI, RecordedRequest
+from tests.fakes import citing, is_map, part_text
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 RECIPE_NAMES = ["contract-obligations", "annual-report-risks", "chinese-summary"]
@@ -143,8 +144,8 @@ def obligations_responder(request: RecordedRequest) -> str:
     """Claude stand-in for the recipe: one bullet per "shall" sentence; merges keep every bullet;
     the register is one table per party."""
     prompt = request.prompt
-    if "<contract_part>" in prompt:
-        text = prompt.split("<contract_part>\n")[1].split("\n</contract_part>")[0]
+    text = part_text(request)
+    if text is not None:
         found = [
             obligation(s.text, min(s.pages)) for s in split_marked_text(text) if " shall " in s.text
         ]
@@ -171,7 +172,7 @@ def obligations_responder(request: RecordedRequest) -> str:
 def test_contract_obligations_through_claude(
     make_fake_api: Callable[..., FakeMessagesAPI], contract: Path
 ) -> None:
-    server = make_fake_api(responder=obligations_responder)
+    server = make_fake_api(responder=citing(obligations_responder))
     code, out, err = invoke(
         str(contract),
         "--prompts",
@@ -182,7 +183,7 @@ def test_contract_obligations_through_claude(
     )
     assert code == 0, err
     prompts = [request.prompt for request in server.requests]
-    map_prompts = [prompt for prompt in prompts if "<contract_part>" in prompt]
+    map_prompts = [request.prompt for request in server.requests if is_map(request)]
     assert len(map_prompts) >= 3
     assert all("| Action: <what the party must or must not do> |" in p for p in map_prompts)
     assert "The Customer shall pay each invoice within 45 days" in "".join(map_prompts)
@@ -217,8 +218,8 @@ def risk_row(bullet: str) -> str:
 
 def risks_responder(request: RecordedRequest) -> str:
     prompt = request.prompt
-    if "<report_part>" in prompt:
-        text = prompt.split("<report_part>\n")[1].split("\n</report_part>")[0]
+    text = part_text(request)
+    if text is not None:
         sentences = split_marked_text(text)
         risks = [
             f"- Risk: {s.text} | Category: market | Likelihood: not stated | Impact: not stated | "
@@ -238,7 +239,7 @@ def risks_responder(request: RecordedRequest) -> str:
 def test_annual_report_risks_through_claude(
     make_fake_api: Callable[..., FakeMessagesAPI], fixtures_dir: Path
 ) -> None:
-    server = make_fake_api(responder=risks_responder)
+    server = make_fake_api(responder=citing(risks_responder))
     code, out, err = invoke(
         str(fixtures_dir / "sample-en.pdf"),
         "--prompts",
@@ -249,7 +250,7 @@ def test_annual_report_risks_through_claude(
     )
     assert code == 0, err
     prompts = [request.prompt for request in server.requests]
-    map_prompts = [prompt for prompt in prompts if "<report_part>" in prompt]
+    map_prompts = [request.prompt for request in server.requests if is_map(request)]
     assert len(map_prompts) >= 3
     assert all("Likelihood and impact only as the report states them" in p for p in map_prompts)
     assert "a shortage of qualified drivers" in "".join(map_prompts)
@@ -285,7 +286,7 @@ def summary_responder(request: RecordedRequest) -> str:
 def test_chinese_summary_of_an_english_pdf_through_claude(
     make_fake_api: Callable[..., FakeMessagesAPI], fixtures_dir: Path
 ) -> None:
-    server = make_fake_api(responder=summary_responder)
+    server = make_fake_api(responder=citing(summary_responder))
     code, out, err = invoke(
         str(fixtures_dir / "sample-en.pdf"),
         "--prompts",
@@ -296,7 +297,7 @@ def test_chinese_summary_of_an_english_pdf_through_claude(
     )
     assert code == 0, err
     prompts = [request.prompt for request in server.requests]
-    map_prompts = [prompt for prompt in prompts if "<document_part>" in prompt]
+    map_prompts = [request.prompt for request in server.requests if is_map(request)]
     assert map_prompts and "Northwind Logistics Ltd. is a freight" in "".join(map_prompts)
     assert "Write the summary in Simplified Chinese (简体中文)" in prompts[-1]
     assert "- Revenue reached EUR 412.6 million (p. 1)" in prompts[-1]
@@ -306,7 +307,7 @@ def test_chinese_summary_of_an_english_pdf_through_claude(
 def test_chinese_summary_with_language_zh_asks_every_step_for_chinese(
     make_fake_api: Callable[..., FakeMessagesAPI], fixtures_dir: Path
 ) -> None:
-    server = make_fake_api(responder=summary_responder)
+    server = make_fake_api(responder=citing(summary_responder))
     code, _, err = invoke(
         str(fixtures_dir / "sample-en.pdf"),
         "--prompts",
@@ -316,7 +317,7 @@ def test_chinese_summary_with_language_zh_asks_every_step_for_chinese(
         env=claude_env(server),
     )
     assert code == 0, err
-    map_prompts = [r.prompt for r in server.requests if "<document_part>" in r.prompt]
+    map_prompts = [r.prompt for r in server.requests if is_map(r)]
     assert map_prompts and all("Write in Chinese (简体中文)" in p for p in map_prompts)
 
 

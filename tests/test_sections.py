@@ -17,7 +17,7 @@ from docanalyze.events import Event, ReportText
 from docanalyze.models.base import ModelReply, ModelRequest
 from docanalyze.text.tokens import estimate_tokens
 from fakeserver import FakeMessagesAPI, RecordedRequest
-from tests.fakes import FACT, RecordingModel, StreamingModel
+from tests.fakes import FACT, RecordingModel, StreamingModel, citing, is_map
 
 HEADING = re.compile(r"^(#{1,2}) (.+)$", re.MULTILINE)
 SECTION = re.compile(r"^## Pages (\d+)(?:–(\d+))?$")
@@ -204,14 +204,14 @@ def test_the_cli_writes_sections_through_the_fake_server(
     (tmp_path / "long.txt").write_text(text, encoding="utf-8")
 
     def cited(request: RecordedRequest) -> str:
-        if "<section_digest" in request.prompt:
-            return "An overview of the sections."
-        detail = DETAIL if "<document_part>" in request.prompt else ""
+        if "You are writing the overview" in request.prompt:
+            return "An overview of the sections, from FACT-0001 on (p. 1)."
+        detail = DETAIL if is_map(request) else ""
         pages = dict.fromkeys(re.findall(r"FACT-(\d+)", request.prompt))
         bullets = (f"- FACT-{n} was recorded {detail}(p. {int(n)})" for n in pages)
         return "\n".join(bullets) or "nothing"
 
-    server = make_fake_api(responder=cited, model_rules=True)
+    server = make_fake_api(responder=citing(cited), model_rules=True)
     env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.base_url}
     result = CliRunner().invoke(
         cli,
@@ -221,6 +221,7 @@ def test_the_cli_writes_sections_through_the_fake_server(
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     check_structure(report["report"], facts)
+    assert {citation["status"] for citation in report["citations"]} == {"verified"}
     assert report["usage_by_stage"]["final"]["requests"] >= 3
     assert estimate_tokens(report["report"]) > 0
 

@@ -18,6 +18,7 @@ from docanalyze.cli import cli
 from docanalyze.run.several import cite_document
 from fakeserver import FakeMessagesAPI
 from fakeserver.recording import RecordedRequest
+from tests.fakes import citing, given_points, is_map
 
 TOPICS = {
     "alpha": "The alpha pump failed twice in March. Repairs of the alpha pump cost 4,000 euros.",
@@ -168,16 +169,15 @@ def test_citations_name_the_document() -> None:
 # --- one model for all documents, through the real SDK and the fake server ---------------------
 
 _SOURCE = re.compile(r'long document, "([^"]+)"')
-_BULLET = re.compile(r"^- .*$", re.MULTILINE)
 
 
 def corpus_responder(request: RecordedRequest) -> str:
     """Map: one cited point naming the document; reduce and final: the points they were given."""
     prompt = request.prompt
-    if "<document_part>" in prompt:
+    if is_map(request):
         source = Path(_SOURCE.search(prompt).group(1)).stem  # type: ignore[union-attr]
         return f"- A key point of {source} (p. 1)"
-    return "\n".join(_BULLET.findall(prompt.split("Write a report")[0]))
+    return "\n".join(given_points(request))
 
 
 def test_several_documents_share_one_model(
@@ -185,7 +185,7 @@ def test_several_documents_share_one_model(
     make_fake_api: Callable[..., FakeMessagesAPI],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    api = make_fake_api(responder=corpus_responder, latency=0.05)
+    api = make_fake_api(responder=citing(corpus_responder), latency=0.05)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-key")
     built: list[Any] = []
@@ -205,9 +205,7 @@ def test_several_documents_share_one_model(
     assert len(built) == 1, "one model served both documents"
     reports = json.loads(out)["reports"]
     assert all(len(report["chunks"]) > 2 for report in reports)
-    maps = [
-        _SOURCE.search(r.prompt).group(1) for r in api.requests if "<document_part>" in r.prompt
-    ]  # type: ignore[union-attr]
+    maps = [_SOURCE.search(r.prompt).group(1) for r in api.requests if is_map(r)]  # type: ignore[union-attr]
     assert sorted(set(maps)) == [str(alpha), str(beta)]
     most_chunks = max(len(report["chunks"]) for report in reports)
     assert api.stats().max_in_flight > most_chunks, "requests of both documents were in flight"
@@ -218,7 +216,7 @@ def test_combine_through_claude_cites_each_document(
     make_fake_api: Callable[..., FakeMessagesAPI],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    api = make_fake_api(responder=corpus_responder)
+    api = make_fake_api(responder=citing(corpus_responder))
     monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-key")
     alpha, beta = write_documents(tmp_path)
@@ -226,6 +224,9 @@ def test_combine_through_claude_cites_each_document(
     assert code == 0, err
     assert "A key point of alpha (alpha.txt, p. 1)" in out
     assert "A key point of beta (beta.txt, p. 1)" in out
+    assert out.rstrip().endswith(
+        "Citations: 2 verified, 0 corrected to their true page, 0 unsupported."
+    )
     sources = {_SOURCE.search(r.prompt).group(1) for r in api.requests}  # type: ignore[union-attr]
     assert {str(alpha), str(beta)} <= sources
 

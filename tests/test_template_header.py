@@ -20,6 +20,7 @@ from docanalyze.prompting.header import (
 )
 from docanalyze.prompting.templates import PromptSet
 from fakeserver import FakeMessagesAPI
+from tests.fakes import is_map
 
 MAP_BODY = "Part {{ index }} of {{ total }}:\n{{ text }}\nList the key points (p. N)."
 
@@ -153,11 +154,9 @@ def test_a_map_header_reaches_the_http_body_of_map_requests_only(
 
     result = run_report(fake_api, *args)
 
-    bodies = [request.body for request in fake_api.requests]
-    map_bodies = [
-        body for body in bodies if body["messages"][0]["content"].startswith("<document_part>")
-    ]
-    others = [body for body in bodies if body not in map_bodies]
+    maps = [request for request in fake_api.requests if is_map(request)]
+    map_bodies = [request.body for request in maps]
+    others = [request.body for request in fake_api.requests if request.body not in map_bodies]
     assert len(map_bodies) == result["chunk_count"] and others
     for body in map_bodies:
         assert (body["model"], body["temperature"], body["max_tokens"]) == (
@@ -165,7 +164,7 @@ def test_a_map_header_reaches_the_http_body_of_map_requests_only(
             0.2,
             1500,
         )
-        assert "docanalyze:" not in body["messages"][0]["content"]
+    assert all("docanalyze:" not in request.prompt for request in maps)
     for body in others:
         assert body["model"] == "claude-sonnet-5-5" and "temperature" not in body
         assert body["max_tokens"] != 1500

@@ -87,7 +87,9 @@ def test_unsupported_reaches_the_run_and_the_run_says_so_on_stderr(
     result = CliRunner().invoke(cli, ["report", str(document), *args])
     assert result.exit_code == 0, result.output
     assert run_options == [mode]
-    assert f"\ndocanalyze: {notice}" in result.stderr
+    *_, said, last = result.stderr.strip().splitlines()
+    assert said.startswith(f"docanalyze: {notice}")
+    assert last.startswith("docanalyze: ") and "rate-limited" in last, "the usage line is last"
     assert notice not in result.stdout
 
 

@@ -2,8 +2,9 @@
 dropped, and a closing note that counts them.
 
 A **claim** is a sentence carrying one or more page citations (:data:`~.pages.CITATION`); a
-bullet's marker is not part of it, and a citation standing after a sentence's end belongs to
-that sentence. Headings and fenced code are never claims. The caller gives the quote that
+sentence ends as the offline analyzer's do (:func:`~docanalyze.text.sentences.ends_sentence`:
+not at ``Ltd.``, ``e.g.`` or an initial), a bullet's marker is not part of it, and a citation
+standing after a sentence's end belongs to that sentence. Headings and fenced code are never claims. The caller gives the quote that
 supports each claim, keyed by the claim's text (compared by :func:`claim_key`, so citations,
 emphasis, case, spacing and outer punctuation do not matter). Each claim is checked as one
 :class:`~.verify.Citation` of all the pages it cites, then:
@@ -40,6 +41,7 @@ from docanalyze.citations.verify import (
     join_quotes,
 )
 from docanalyze.document import Page
+from docanalyze.text.sentences import ends_sentence
 
 __all__ = [
     "CheckedReport",
@@ -224,7 +226,8 @@ class _Indexes:
 
 def _sentences(line: str, citations: list[re.Match[str]]) -> list[tuple[int, int]]:
     """The spans of ``line``'s sentences, after its bullet marker; a span that is only
-    citations joins the sentence before it."""
+    citations joins the sentence before it. A period followed by citations always ends its
+    sentence; any other end is one by :func:`~docanalyze.text.sentences.ends_sentence`."""
     masked = list(line)
     for match in citations:
         masked[match.start() : match.end()] = "\0" * (match.end() - match.start())
@@ -232,7 +235,12 @@ def _sentences(line: str, citations: list[re.Match[str]]) -> list[tuple[int, int
     bullet = _BULLET.match(line)
     start = bullet.end() if bullet else len(line) - len(line.lstrip())
     spans: list[tuple[int, int]] = []
-    for end in [match.end() for match in _SENTENCE_END.finditer(plain, start)] + [len(line)]:
+    ends = [
+        match.end()
+        for match in _SENTENCE_END.finditer(plain, start)
+        if "\0" in match.group() or ends_sentence(plain, match.start(), match.end())
+    ]
+    for end in [*ends, len(line)]:
         if not plain[start:end].strip():
             continue
         if spans and not plain[start:end].replace("\0", "").strip(_EDGES):

@@ -205,8 +205,8 @@ def _report_one(route: ReportRoute, console: Console) -> None:
         writer.finish(text)
     else:
         write_text(text, route.output, render=_render_on_terminal(chosen, route.output))
-    console.print(_usage_line(result), highlight=False)
     print_unsupported_notice(console, result, route.options.unsupported)
+    console.print(_usage_line(result), highlight=False)
     if stopped is not None:
         raise stopped
     if not result.complete:
@@ -281,8 +281,8 @@ def _finish_several(
             write_text(text, output, render=_render_on_terminal(chosen, output))
     for name, report in zip(result.inputs, result.reports):
         line = _usage_line(report)
-        console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
         print_unsupported_notice(console, report, unsupported, None if combine else name)
+        console.print(line if combine else line.replace(": ", f": {name}: ", 1), highlight=False)
     for failure in result.failures:
         click.echo(f"Error: {failure.message}", err=True)
     if result.exit_code:

@@ -275,7 +275,10 @@ async def _exact_counts(
     from docanalyze.models.anthropic.count_tokens import count_prompt_tokens
 
     prompts = [span.prompt for span in map_prompts]
-    return await count_prompt_tokens(prompts, options.model, concurrency=options.concurrency)
+    citable = [span.citable for span in map_prompts]
+    return await count_prompt_tokens(
+        prompts, options.model, citable=citable, concurrency=options.concurrency
+    )
 
 
 def _unknown_model_notice(model: PlannedModel) -> str:

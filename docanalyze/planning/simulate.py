@@ -4,13 +4,13 @@ size merged level by level with the run's own packing, until the final prompt fi
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from docanalyze.document import Chunk, Partial, Point
 from docanalyze.errors import BudgetError
 from docanalyze.planning.pace import Pace, PlannedRequest
-from docanalyze.prompting.citable import citable_tokens
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.map import MapPrompt, map_prompt, span_middle
 from docanalyze.run.reduce import final_prompt, pack_partials, reduce_prompt
@@ -40,6 +40,7 @@ REQUEST_FRAMING_TOKENS = 8
 _FILLER_CLAIM = "A key point of this part, with its figures, names and dates"
 _FILLER_LINE = f"- {_FILLER_CLAIM} (p. {{page}}).\n"
 _FILLER_QUOTE = "The sentence of the page the point was taken from, quoted word for word."
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,13 @@ def simulate(
     requests: list[PlannedRequest] = []
     partials: list[Partial] = []
     thinking = budgets.allowance("map")
+    quote = _stand_in_quote(renderer)
     for number, span in enumerate(map_prompts):
         output = _share(MAP_OUTPUT_SHARE, estimate_tokens(span.text), budgets.map_max_tokens)
-        # count_tokens counts the prompt alone: the pages sent beside it are estimated
-        beside = citable_tokens(renderer.limits.estimate_tokens, span.citable)
-        prompt_tokens = counts[number] + beside if counts else span.tokens + REQUEST_FRAMING_TOKENS
+        # count_tokens counts the prompt with the pages sent beside it, as the run sends them
+        prompt_tokens = counts[number] if counts else span.tokens + REQUEST_FRAMING_TOKENS
         requests.append(PlannedRequest(prompt_tokens, output + thinking, thinking))
-        partials.append(_stand_in(output, span.first_page, span.last_page, renderer.citing))
+        partials.append(_stand_in(output, span.first_page, span.last_page, quote))
     stages = [StagePlan("map", requests, pace.stage_seconds(requests), counted=counts is not None)]
     level = 0
     while True:
@@ -132,7 +133,7 @@ def simulate(
         if budgets.fits(final_tokens, budgets.output("final", budgets.final_max_tokens)):
             break
         level += 1
-        requests, partials = simulate_reduce_level(renderer, partials, level)
+        requests, partials = simulate_reduce_level(renderer, partials, level, quote)
         stages.append(StagePlan("reduce", requests, pace.stage_seconds(requests), level=level))
     final = _final_requests(renderer, lay_out_final(renderer, partials, chunk_count, final_mode))
     stages.append(StagePlan("final", final, pace.stage_seconds(final)))
@@ -160,9 +161,10 @@ def _final_requests(renderer: PromptRenderer, layout: FinalLayout) -> list[Plann
 
 
 def simulate_reduce_level(
-    renderer: PromptRenderer, partials: list[Partial], level: int
+    renderer: PromptRenderer, partials: list[Partial], level: int, quote: str | None
 ) -> tuple[list[PlannedRequest], list[Partial]]:
-    """One reduce level packed as the run packs it; every group of two or more is one merge."""
+    """One reduce level packed as the run packs it; every group of two or more is one merge
+    (its points quoting ``quote``, see :func:`_stand_in`)."""
     groups = pack_partials(renderer, partials, level)
     budgets = renderer.budgets
     if all(len(group) == 1 for group in groups):
@@ -186,7 +188,7 @@ def simulate_reduce_level(
         )
         first_page = min(partial.first_page for partial in group)
         last_page = max(partial.last_page for partial in group)
-        merged.append(_stand_in(output, first_page, last_page, renderer.citing))
+        merged.append(_stand_in(output, first_page, last_page, quote))
     return requests, merged
 
 
@@ -194,11 +196,23 @@ def _share(share: float, tokens: int, budget: int) -> int:
     return max(1, min(budget, math.ceil(share * tokens)))
 
 
-def _stand_in(tokens: int, first_page: int, last_page: int, citing: bool) -> Partial:
+def _stand_in(tokens: int, first_page: int, last_page: int, quote: str | None) -> Partial:
     """A partial result of about ``tokens`` tokens: bullets in the form a reply takes, with
-    their points and quotes when the backend cites (the quotes are sent on as citable text)."""
+    their points, each quoting ``quote``, when the backend cites (None: it does not; the
+    quotes are sent on as citable text)."""
     line = _FILLER_LINE.format(page=first_page)
     lines = max(1, round(tokens / estimate_tokens(line)))
-    point = Point(_FILLER_CLAIM, (first_page,), (_FILLER_QUOTE,))
-    points = (point,) * lines if citing else ()
+    point = Point(_FILLER_CLAIM, (first_page,), (quote or "",))
+    points = (point,) * lines if quote is not None else ()
     return Partial((line * lines).rstrip(), first_page, last_page, points)
+
+
+def _stand_in_quote(renderer: PromptRenderer) -> str | None:
+    """What a point quotes, when the backend cites (else None): a sentence of the document's
+    mean length (a point quotes the sentence it comes from), in filler words."""
+    if not renderer.citing:
+        return None
+    text = renderer.document.text
+    length = len(text) // max(1, len(_SENTENCE_END.findall(text)))
+    filler = _FILLER_QUOTE * (length // len(_FILLER_QUOTE) + 1)
+    return filler[: max(len(_FILLER_QUOTE) // 2, length)].strip()

@@ -27,9 +27,8 @@ __all__ = ["Grounded", "ground_reply", "points_text", "split_points", "written_p
 _QUOTED = r"[\"“„「『][^\"“”„「」『』\n]+[\"”」』]"
 _TRAILING_QUOTES = re.compile(rf"(?:\s*[:：,，]?\s*{_QUOTED}[,，;；]?)+\s*$")
 _QUOTE = re.compile(_QUOTED)
-_CLAIM_EDGES = " \t:：,，;；-–—"
+_CLAIM_EDGES = " \t:：,，-–—"
 _MARKUP = re.compile(r"^[*_`]+|[*_`]+$")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def ground_reply(
     text, spans = _block_spans(reply.blocks)
     line_starts = _line_starts(text)
     evidence: dict[str, tuple[str, ...]] = {}
-    points: list[Point] = []
+    points: list[tuple[int, bool, Point]] = []
     insertions: list[tuple[int, str]] = []
     for statement in find_statements(text):
         start = line_starts[statement.line] + statement.start
@@ -72,10 +71,11 @@ def ground_reply(
             insertions.append((end, " " + format_citation(pages, document)))
         claim = _claim_text(statement)
         evidence[statement.text] = quotes
-        points.append(Point(claim, pages or statement.pages, quotes, document))
+        point = Point(claim, pages or statement.pages, quotes, document)
+        points.append((statement.line, bool(statement.citations), point))
     for offset, citation_text in sorted(insertions, reverse=True):
         text = text[:offset] + citation_text + text[offset:]
-    return Grounded(text, evidence, tuple(points))
+    return Grounded(text, evidence, _bullet_points(points))
 
 
 def points_text(points: Sequence[Point]) -> str:
@@ -106,7 +106,7 @@ def written_points(text: str) -> tuple[Point, ...]:
 def _ground_written(text: str) -> Grounded:
     """Statements whose quotes are written in the text, before their citation."""
     evidence: dict[str, tuple[str, ...]] = {}
-    points: list[Point] = []
+    points: list[tuple[int, bool, Point]] = []
     for statement in find_statements(text):
         plain = statement.statement.rstrip(" .。")
         trailing = _TRAILING_QUOTES.search(plain)
@@ -117,8 +117,36 @@ def _ground_written(text: str) -> Grounded:
             )
             plain = plain[: trailing.start()]
         evidence[statement.text] = quotes
-        points.append(Point(_clean_claim(plain), statement.pages, quotes, statement.document))
-    return Grounded(text, evidence, tuple(points))
+        point = Point(_clean_claim(plain), statement.pages, quotes, statement.document)
+        points.append((statement.line, bool(statement.citations), point))
+    return Grounded(text, evidence, _bullet_points(points))
+
+
+def _bullet_points(statements: Sequence[tuple[int, bool, Point]]) -> tuple[Point, ...]:
+    """The points of the statements (each with its line, and whether it writes a citation):
+    one each, but sentences that write no citation are one point with the next sentence of
+    their line (``Risk: X. | Impact: Y (p. 7)``: the citation that ends a bullet covers it),
+    so a partial result keeps the reply's bullets whole."""
+    points: list[Point] = []
+    waiting: list[Point] = []
+    for number, (line, cited, point) in enumerate(statements):
+        next_line = statements[number + 1][0] if number + 1 < len(statements) else None
+        if not cited and next_line == line:
+            waiting.append(point)
+            continue
+        if waiting:
+            point = _joined([*waiting, point])
+            waiting = []
+        points.append(point)
+    return tuple(points)
+
+
+def _joined(parts: Sequence[Point]) -> Point:
+    """One point of ``parts``, the last of which writes its citation."""
+    pages = sorted({page for part in parts for page in part.pages})
+    quotes = dict.fromkeys(quote for part in parts for quote in part.quotes)
+    claim = " ".join(part.claim for part in parts)
+    return Point(claim, tuple(pages), tuple(quotes), parts[-1].document)
 
 
 def _block_spans(blocks: Sequence[ReplyBlock]) -> tuple[str, list[tuple[int, int, ReplyBlock]]]:
@@ -169,5 +197,6 @@ def _claim_text(statement: Claim) -> str:
 
 
 def _clean_claim(text: str) -> str:
-    text = _BULLET.sub("", text.strip(), count=1)
+    """A statement's words as a point's claim: its bullet marker is already off (a number
+    opening it, ``2) Sei X``, is the document's own), emphasis and edges too."""
     return _MARKUP.sub("", text.strip()).strip(_CLAIM_EDGES)

@@ -10,7 +10,10 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from docanalyze.errors import ConfigError, ModelError
+from docanalyze.models.anthropic.catalog import capabilities_of
 from docanalyze.models.anthropic.environment import api_key_in, redact
+from docanalyze.models.anthropic.message_parts import user_content
+from docanalyze.models.base import CitableText, ModelRequest
 
 __all__ = ["MAX_CONCURRENT_COUNTS", "NO_KEY_FOR_EXACT", "count_prompt_tokens", "require_api_key"]
 
@@ -26,10 +29,13 @@ async def count_prompt_tokens(
     prompts: Sequence[str],
     model: str,
     *,
+    citable: Sequence[Sequence[CitableText]] = (),
     concurrency: int = MAX_CONCURRENT_COUNTS,
     env: Mapping[str, str] | None = None,
 ) -> list[int]:
-    """The input tokens of each prompt sent as one user message to ``model``, as the API counts.
+    """The input tokens of each prompt sent as one user message to ``model``, as the API counts:
+    with the citable texts ``citable`` gives it (one sequence per prompt), sent before it as a
+    run sends them (:func:`~docanalyze.models.anthropic.message_parts.user_content`).
 
     Raises :class:`ConfigError` without ``ANTHROPIC_API_KEY``, and :class:`ModelError` when the
     API refuses a count.
@@ -43,11 +49,13 @@ async def count_prompt_tokens(
     creds = credentials(api_key, missing=NO_KEY_FOR_EXACT, auth_token_allowed=False)
     async with new_client(creds, timeout=COUNT_TIMEOUT) as client:
 
-        async def count(prompt: str) -> int:
+        async def count(prompt: str, beside: Sequence[CitableText]) -> int:
+            request = ModelRequest(prompt, 1, "map", citable=tuple(beside))
+            content = user_content(request, capabilities_of(model))
             async with gate:
                 try:
                     result = await client.messages.count_tokens(
-                        model=model, messages=[{"role": "user", "content": prompt}]
+                        model=model, messages=[{"role": "user", "content": content}]
                     )
                 except anthropic.APIStatusError as error:
                     raise ModelError(_failure(f"HTTP {error.status_code}", api_key)) from None
@@ -55,7 +63,9 @@ async def count_prompt_tokens(
                     raise ModelError(_failure(type(error).__name__, api_key)) from None
             return result.input_tokens
 
-        return list(await asyncio.gather(*(count(prompt) for prompt in prompts)))
+        besides = list(citable) or [()] * len(prompts)
+        counts = (count(prompt, beside) for prompt, beside in zip(prompts, besides, strict=True))
+        return list(await asyncio.gather(*counts))
 
 
 def require_api_key(env: Mapping[str, str] | None = None) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from docanalyze.document import PAGE_MARKER_RE
+from docanalyze.text.sentences import ends_sentence
 
 __all__ = [
     "PageSentence",
@@ -40,66 +41,6 @@ _CLOSERS = "\"'”’」』）)\\]"
 _SENTENCE_END = re.compile(
     f"[。！？；][{_CLOSERS}]*"  # CJK: always ends a sentence
     f"|[.!?…][{_CLOSERS}]*(?=\\s|$)"  # Latin: only before a space or the end
-)
-_ABBREVIATIONS = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "st",
-        "no",
-        "nos",
-        "art",
-        "arts",
-        "sec",
-        "secs",
-        "fig",
-        "figs",
-        "vs",
-        "etc",
-        "cf",
-        "p",
-        "pp",
-        "vol",
-        "ch",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "jr",
-        "sr",
-        "approx",
-        "dept",
-        "est",
-        "al",
-        "ca",
-        "para",
-        "paras",
-        "nr",
-        "abs",
-        "min",
-        "max",
-        "op",
-        "ed",
-        "eds",
-        "rev",
-        "gen",
-        "gov",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-    }
 )
 _BULLET_LINE = re.compile(r"^\s*(?:[-*•·‣▪]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")
 _TERMINAL_MARKS = frozenset(".!?…。！？；:：\"'”’」』）)]")
@@ -213,7 +154,7 @@ def _split_paragraph(paragraph: str) -> list[str]:
     start = 0
     for match in _SENTENCE_END.finditer(paragraph):
         end = match.end()
-        if not _ends_sentence(paragraph, match.start(), end):
+        if not ends_sentence(paragraph, match.start(), end):
             continue
         sentence = paragraph[start:end].strip()
         if sentence:
@@ -223,22 +164,6 @@ def _split_paragraph(paragraph: str) -> list[str]:
     if rest:
         sentences.append(rest)
     return sentences
-
-
-def _ends_sentence(paragraph: str, mark: int, end: int) -> bool:
-    """Whether the punctuation at ``mark`` (through ``end``) really ends a sentence."""
-    if paragraph[mark] in "。！？；":
-        return True
-    following = paragraph[end:].lstrip()
-    if following and following[0].islower():
-        return False
-    if paragraph[mark] != ".":
-        return True
-    word = paragraph[:mark].rsplit(maxsplit=1)[-1] if paragraph[:mark].strip() else ""
-    word = word.lstrip("(\"'“‘[")
-    if "." in word or (len(word) == 1 and word.isalpha()):
-        return False  # "e.g.", "U.S.", initials like "J."
-    return word.lower() not in _ABBREVIATIONS
 
 
 def _split_long(sentence: str, limit: int) -> list[str]:
