@@ -96,7 +96,8 @@ class RequestRetried:
 
 @dataclass(frozen=True)
 class ReportText:
-    """A piece of the final report as it streams in (only with ``Options.stream``).
+    """A piece of the final report as it streams in (only with ``Options.stream``): one or
+    more of its lines, each sent once its citations are checked.
 
     ``restart`` means the stream broke and is retried: discard the text received so far.
     """

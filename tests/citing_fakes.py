@@ -5,6 +5,7 @@ the errors a test asks for."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from docanalyze.document import PAGE_MARKER_RE
@@ -142,3 +143,49 @@ class QuotingModel(RecordingModel):
             bullets.append(f'- FACT-9002 is stated: "{NOWHERE}" (p. 1)')
             self.quote_nowhere = False
         return "\n".join(bullets) or "- Nothing of note."
+
+
+@dataclass
+class StreamingCitingModel(CitingModel):
+    """A :class:`CitingModel` that streams like the Claude backend: each block's text in deltas
+    of ``delta_size`` characters, then the block with its citations (``on_block``), as the
+    Messages API ends a content block. With ``restart_after`` deltas sent, the final reply's
+    stream "breaks" once: ``on_restart``, then the whole reply again."""
+
+    features = replace(CLAUDE_LIKE, citations=True, streams=True)
+    delta_size: int = 5
+    restart_after: int | None = None
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        on_text: Callable[[str], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
+        on_block: Callable[[ReplyBlock], None] | None = None,
+    ) -> ModelReply:
+        reply = await super().complete(request)
+        if on_text is None:
+            return reply
+        if request.stage == "final" and self.restart_after is not None:
+            self._stream(reply, on_text, on_block, self.restart_after)
+            if on_restart is not None:
+                on_restart()
+        self._stream(reply, on_text, on_block, None)
+        return reply
+
+    def _stream(
+        self,
+        reply: ModelReply,
+        on_text: Callable[[str], None],
+        on_block: Callable[[ReplyBlock], None] | None,
+        deltas: int | None,
+    ) -> None:
+        sent = 0
+        for block in reply.blocks:
+            for start in range(0, len(block.text), self.delta_size):
+                if sent == deltas:
+                    return
+                on_text(block.text[start : start + self.delta_size])
+                sent += 1
+            if on_block is not None:
+                on_block(block)

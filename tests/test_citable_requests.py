@@ -210,6 +210,25 @@ def test_a_streamed_reply_ends_with_the_same_blocks_as_a_plain_one(
     assert "".join(deltas) == streamed.text == plain.text
 
 
+def test_a_streamed_reply_hands_over_each_block_once_it_ends(fake_api: FakeMessagesAPI) -> None:
+    received: list[tuple[str, object]] = []
+    streamed = complete(
+        claude(fake_api),
+        request(),
+        on_text=lambda delta: received.append(("text", delta)),
+        on_block=lambda block: received.append(("block", block)),
+    )
+    blocks = [item for kind, item in received if kind == "block"]
+    assert tuple(blocks) == streamed.blocks and any(block.citations for block in streamed.blocks)
+    text_before = ""
+    for kind, item in received:  # each block comes once its whole text has come
+        if kind == "text":
+            text_before += str(item)
+        else:
+            assert isinstance(item, ReplyBlock) and text_before.endswith(item.text)
+            text_before = ""
+
+
 def test_a_batch_reply_keeps_its_blocks(
     make_fake_api: Callable[..., FakeMessagesAPI], tmp_path: Path
 ) -> None:

@@ -354,12 +354,6 @@ def test_a_corpus_on_ray_keeps_the_quotes_and_statuses(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: --stream writes the final reply to stdout before it is checked (run/stream.py, "
-    "run/final.py): wrong pages and unmarked inventions reach stdout, then a false 'the report "
-    "stream broke and starts again' notice and the checked report after '---'",
-)
 def test_a_streamed_report_is_the_checked_report(
     english: Planted, make_fake_api: MakeFakeApi, claude: Callable[[FakeMessagesAPI], None]
 ) -> None:

@@ -332,8 +332,9 @@ def streamed_text(events: list[object]) -> str:
 @pytest.mark.parametrize("restart_after", [None, 3])
 def test_the_streamed_report_adds_up_to_the_report_text(restart_after: int | None) -> None:
     def spaced_final(request: ModelRequest) -> str:
-        facts = " ".join(re.findall(r"FACT-\d+", "\n".join(request.material)))
-        return f"\n\n  {facts}  \n\n" if request.stage == "final" else facts
+        facts = re.findall(r"FACT-\d+", "\n".join(request.material))
+        spaced = "\n\n  " + "  \n\n\n".join(facts[:2]) + "\n" + "\n".join(facts[2:]) + "  \n\n"
+        return spaced if request.stage == "final" else " ".join(facts)
 
     events: list[object] = []
     model = StreamingModel(responder=spaced_final, restart_after=restart_after)
@@ -342,7 +343,7 @@ def test_the_streamed_report_adds_up_to_the_report_text(restart_after: int | Non
     ).analyze(long_document(3))
 
     deltas = [e for e in events if isinstance(e, ReportText)]
-    assert len(deltas) > 3, "the final reply arrived in pieces"
+    assert len(deltas) > 3, "the final reply arrived line by line"
     assert [request.stage for request in model.streamed] == ["final"]
     assert streamed_text(events) == report.text
     assert any(e.restart for e in deltas) == (restart_after is not None)

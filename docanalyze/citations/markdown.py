@@ -46,12 +46,14 @@ from docanalyze.text.sentences import ends_sentence
 __all__ = [
     "CheckedReport",
     "Claim",
+    "PageIndexes",
     "Pages",
     "Quotes",
     "check_report",
     "claim_key",
     "find_claims",
     "find_statements",
+    "is_fence",
 ]
 
 Pages: TypeAlias = "PageIndex | Sequence[Page]"
@@ -136,6 +138,11 @@ def find_statements(markdown: str) -> list[Claim]:
     ]
 
 
+def is_fence(line: str) -> bool:
+    """Whether ``line`` opens or closes a fenced code block (whose lines are never claims)."""
+    return bool(_FENCE.match(line))
+
+
 def _sentences_of(markdown: str) -> list[Claim]:
     sentences: list[Claim] = []
     in_code = False
@@ -155,7 +162,7 @@ def _sentences_of(markdown: str) -> list[Claim]:
 def check_report(
     markdown: str,
     quotes: Mapping[str, Quotes],
-    pages: Pages | Mapping[str, Pages],
+    pages: Pages | Mapping[str, Pages] | PageIndexes,
     *,
     unsupported: UnsupportedMode = "mark",
     marker: str = DEFAULT_MARKER,
@@ -168,11 +175,11 @@ def check_report(
 
     ``pages`` is one document's pages, or, for a report citing several documents
     (``(a.pdf, p. 3)``), each document's pages by the name its citations use; a claim citing a
-    document not given is unsupported. With ``require_citations``, every statement without a
-    citation is unsupported too.
+    document not given is unsupported; :class:`PageIndexes` lets several checks share the
+    indexes. With ``require_citations``, every statement without a citation is unsupported too.
     """
     quote_of = {claim_key(claim): quote for claim, quote in quotes.items()}
-    indexes = _Indexes(pages)
+    indexes = pages if isinstance(pages, PageIndexes) else PageIndexes(pages)
     lines = markdown.split("\n")
     checked: list[CheckedCitation] = []
     edits: defaultdict[int, list[tuple[int, int, str]]] = defaultdict(list)
@@ -203,7 +210,7 @@ def check_report(
     return CheckedReport(text, tuple(checked), summary)
 
 
-class _Indexes:
+class PageIndexes:
     """The page index of each document, built the first time a claim cites it."""
 
     def __init__(self, pages: Pages | Mapping[str, Pages]) -> None:
@@ -211,6 +218,7 @@ class _Indexes:
         self._built: dict[str | None, PageIndex | None] = {}
 
     def get(self, document: str | None) -> PageIndex | None:
+        """The index of ``document`` (None: the one document), or None if it is not given."""
         if isinstance(self._pages, Mapping):
             if document is None and len(self._pages) == 1:
                 document = next(iter(self._pages))

@@ -257,7 +257,8 @@ class ModelFeatures:
     quoting the document (like the extractive analyzer): its replies are not stored, its report
     is written in one request under docanalyze's offline title and note. ``streams``: its
     ``complete`` takes ``on_text`` (each text delta as it arrives) and ``on_restart`` (a
-    retried stream starts over). ``batches``: it answers its requests together (the Message
+    retried stream starts over), and, for a request with citable text, ``on_block`` (each text
+    block of the reply once it ends, with its citations). ``batches``: it answers its requests together (the Message
     Batches API), so a run must not hold requests back waiting for one another.
     ``prompt_caching``: it caches a system prompt marked ``cache_system``. ``thinking``: it
     takes the ``thinking`` and ``effort`` settings of a request. ``sampling``: it takes

@@ -70,10 +70,14 @@ class StoredModel(ModelWrapper):
             stored = self.store.get_call(key)
             if stored is not None:
                 self.hits += 1
-                on_text = streaming.get("on_text")
+                reply = stored.as_reply()
+                on_text, on_block = streaming.get("on_text"), streaming.get("on_block")
                 if on_text is not None:
-                    on_text(stored.text)
-                return replace(stored.as_reply(), usage=Usage(), first_usage=stored.usage)
+                    on_text(reply.text)
+                if on_block is not None:
+                    for block in reply.blocks:
+                        on_block(block)
+                return replace(reply, usage=Usage(), first_usage=stored.usage)
         self.misses += 1
         reply = await self.inner.complete(request, **streaming)
         self.spent = self.spent + reply.usage

@@ -17,7 +17,7 @@ from docanalyze.cost import PRICES_ENV, CostBudget, PriceTable, UsageLedger, for
 from docanalyze.document import Document, Page, Partial
 from docanalyze.errors import ConfigError, RequestFailed
 from docanalyze.events import EventHandler, Notice, RequestReasked, StepFinished, Waiting
-from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
+from docanalyze.models.base import Model, ModelReply, ModelRequest, ReplyBlock, Usage
 from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.cache import CacheTurn, CacheWarmup
 from docanalyze.prompting.renderer import PromptRenderer
@@ -52,16 +52,20 @@ __all__ = [
 
 TextCallback = Callable[[str], None]
 RestartCallback = Callable[[], None]
+BlockCallback = Callable[[ReplyBlock], None]
 
 
 class StreamingModel(Protocol):
-    """A model whose ``complete`` can stream: ``on_text`` gets each delta of the reply."""
+    """A model whose ``complete`` can stream: ``on_text`` gets each delta of the reply;
+    ``on_block`` (given only for a request with citable text) each text block once it ends,
+    with its citations."""
 
     async def complete(
         self,
         request: ModelRequest,
         on_text: TextCallback | None = None,
         on_restart: RestartCallback | None = None,
+        on_block: BlockCallback | None = None,
     ) -> ModelReply: ...
 
 
@@ -127,11 +131,13 @@ class RunContext:
         *,
         on_text: TextCallback | None = None,
         on_restart: RestartCallback | None = None,
+        on_block: BlockCallback | None = None,
     ) -> ModelReply:
         """Send one request of ``step``, account for its usage (in ``step`` too) and cost.
 
         Raises :class:`CostStop`, without sending, when the request could break ``--max-cost``.
-        With ``on_text`` the reply is streamed if the model can, else delivered whole at the end.
+        With ``on_text`` the reply is streamed if the model can, else delivered whole at the end;
+        ``on_block`` then gets each of its blocks (with citations) once its text has come.
         A request with a cached system prompt waits until the first one with it started replying.
         A reply cut while the model was still thinking, or refused while a fallback model is
         set, is asked again (:mod:`docanalyze.run.reasks`); only the last reply is returned.
@@ -143,7 +149,7 @@ class RunContext:
         while True:
             turn = await self._cache_turn(request)
             try:
-                reply = await self._complete(request, step, on_text, on_restart, turn)
+                reply = await self._complete(request, step, on_text, on_restart, on_block, turn)
             except RequestFailed as error:
                 if request.stage == "map":
                     raise  # the map stage records it with its chunk and pages
@@ -209,6 +215,7 @@ class RunContext:
         step: Step,
         on_text: TextCallback | None,
         on_restart: RestartCallback | None,
+        on_block: BlockCallback | None,
         turn: CacheTurn | None,
     ) -> ModelReply:
         hold = await self._reserve(request)
@@ -217,7 +224,7 @@ class RunContext:
         try:
             if turn is not None and turn.writer and supports_streaming(self.model):
                 on_text = _signalling_first_text(turn, on_text)
-            reply = await self._send(request, on_text, on_restart)
+            reply = await self._send(request, on_text, on_restart, on_block)
             cost = self._account(request, reply, step.level)
         finally:
             self._settle(hold, cost)
@@ -287,14 +294,22 @@ class RunContext:
         request: ModelRequest,
         on_text: TextCallback | None,
         on_restart: RestartCallback | None,
+        on_block: BlockCallback | None,
     ) -> ModelReply:
         if on_text is None:
             return await self.model.complete(request)
         if supports_streaming(self.model):
             streaming = cast(StreamingModel, self.model)
-            return await streaming.complete(request, on_text=on_text, on_restart=on_restart)
+            if on_block is None or not request.citable:
+                return await streaming.complete(request, on_text=on_text, on_restart=on_restart)
+            return await streaming.complete(
+                request, on_text=on_text, on_restart=on_restart, on_block=on_block
+            )
         reply = await self.model.complete(request)
         on_text(reply.text)
+        if on_block is not None:
+            for block in reply.blocks:
+                on_block(block)
         return reply
 
     def _account(self, request: ModelRequest, reply: ModelReply, level: int) -> float | None:

@@ -14,8 +14,14 @@ from dataclasses import dataclass, field
 from docanalyze.citations.verify import CheckedCitation
 from docanalyze.document import Partial
 from docanalyze.events import Notice, StageStarted
-from docanalyze.models.base import ModelReply, Refusal
-from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
+from docanalyze.models.base import ModelReply, ModelRequest, Refusal
+from docanalyze.run.context import (
+    RefusalStop,
+    RefusedPart,
+    RunContext,
+    Step,
+    supports_streaming,
+)
 from docanalyze.run.reduce import final_prompt, points_request, refused_part
 from docanalyze.run.sections import (
     FinalLayout,
@@ -25,7 +31,7 @@ from docanalyze.run.sections import (
     stitch_report,
 )
 from docanalyze.run.stream import ReportStream, SectionStream
-from docanalyze.run.verification import CheckedText, check_reply, closing_note
+from docanalyze.run.verification import CheckedReply, CheckedText, ReplyCheck, closing_note
 from docanalyze.text.wording import wording_for
 
 __all__ = ["TRUNCATED_NOTE", "FinalText", "write_final"]
@@ -62,17 +68,19 @@ async def _write_single(
     request = points_request(ctx.renderer, "final", prompt, ctx.budgets.final_max_tokens, partials)
     prefix = _report_prefix(ctx)
     streamer = ReportStream(ctx.emit, prefix=prefix) if stream else None
+    live = streamer if supports_streaming(ctx.model) else None
     step = Step("final")
-    if streamer is None:
-        reply = await ctx.complete(request, step)
-    else:
-        reply = await ctx.complete(
-            request, step, on_text=streamer.on_text, on_restart=streamer.on_restart
-        )
+    checker = CheckedReply(
+        ReplyCheck.of(ctx, partials),
+        expects_blocks=bool(request.citable),
+        on_checked=live.on_text if live else None,
+        on_restart=live.on_restart if live else None,
+    )
+    reply = await _complete_checked(ctx, request, step, checker, streamed=live is not None)
     if reply.refused:
         refused_part(ctx, "final", partials, reply)
     ctx.finish(step)
-    checked = check_reply(ctx, reply, partials)
+    checked = checker.finish(reply)
     text = prefix + checked.text + (TRUNCATED_NOTE if reply.truncated else "")
     text += closing_note(ctx, checked.citations)
     if streamer is not None:
@@ -121,19 +129,37 @@ async def _write_piece(
     it is refused."""
     request = points_request(ctx.renderer, "final", piece.prompt, piece.max_tokens, piece.material)
     step = Step("final")
-    if streamer is None:
-        reply = await ctx.complete(request, step)
-    else:
-        reply = await ctx.complete(
-            request, step, on_text=streamer.text_of(index), on_restart=streamer.restart_of(index)
-        )
+    live = streamer if supports_streaming(ctx.model) else None
+    checker = CheckedReply(
+        ReplyCheck.of(ctx, piece.material),
+        expects_blocks=bool(request.citable),
+        on_checked=live.text_of(index) if live else None,
+        on_restart=live.restart_of(index) if live else None,
+    )
+    reply = await _complete_checked(ctx, request, step, checker, streamed=live is not None)
     if reply.refused:
         return reply, CheckedText(reply.text, ())
-    checked = check_reply(ctx, reply, piece.material)
+    checked = checker.finish(reply)
     if streamer is not None:
         streamer.done(index, section_body(checked.text))
     ctx.finish(step)
     return reply, checked
+
+
+async def _complete_checked(
+    ctx: RunContext, request: ModelRequest, step: Step, checker: CheckedReply, *, streamed: bool
+) -> ModelReply:
+    """The reply to ``request``; ``streamed`` (a model that streams), its text and blocks go
+    to ``checker`` as they arrive, so that its lines go out checked while it is written."""
+    if not streamed:
+        return await ctx.complete(request, step)
+    return await ctx.complete(
+        request,
+        step,
+        on_text=checker.add_text,
+        on_block=checker.add_block,
+        on_restart=checker.restart,
+    )
 
 
 def _stop_if_refused(ctx: RunContext, layout: FinalLayout, replies: list[ModelReply]) -> None:

@@ -22,7 +22,15 @@ from docanalyze.citations.pages import CITATION, format_citation, format_pages
 from docanalyze.document import Point
 from docanalyze.models.base import CitableText, ModelReply, ReplyBlock, ReplyCitation
 
-__all__ = ["Grounded", "ground_reply", "points_text", "split_points", "written_points"]
+__all__ = [
+    "Grounded",
+    "ground_blocks",
+    "ground_reply",
+    "ground_written",
+    "points_text",
+    "split_points",
+    "written_points",
+]
 
 _QUOTED = r"[\"“„「『][^\"“”„「」『』\n]+[\"”」』]"
 _TRAILING_QUOTES = re.compile(rf"(?:\s*[:：,，]?\s*{_QUOTED}[,，;；]?)+\s*$")
@@ -50,8 +58,16 @@ def ground_reply(
     Without blocks, the quotes are those the reply wrote (see the module docstring).
     """
     if not reply.blocks:
-        return _ground_written(reply.text)
-    text, spans = _block_spans(reply.blocks)
+        return ground_written(reply.text)
+    return ground_blocks(reply.blocks, citable, origins)
+
+
+def ground_blocks(
+    blocks: Sequence[ReplyBlock], citable: Sequence[CitableText], origins: Sequence[Point] = ()
+) -> Grounded:
+    """The statements of the text of ``blocks`` (a reply's, or a part of it cut at line ends),
+    each resting on the citations of the blocks it overlaps (see :func:`ground_reply`)."""
+    text, spans = _block_spans(blocks)
     line_starts = _line_starts(text)
     evidence: dict[str, tuple[str, ...]] = {}
     points: list[tuple[int, bool, Point]] = []
@@ -100,11 +116,12 @@ def split_points(points: Sequence[Point]) -> tuple[tuple[Point, ...], tuple[Poin
 def written_points(text: str) -> tuple[Point, ...]:
     """The points of a text written without citable content: each statement with the pages
     it cites and the quotes it wrote (see the module docstring)."""
-    return _ground_written(text).points
+    return ground_written(text).points
 
 
-def _ground_written(text: str) -> Grounded:
-    """Statements whose quotes are written in the text, before their citation."""
+def ground_written(text: str) -> Grounded:
+    """The statements of ``text``, a reply without blocks: each with the quotes it writes
+    before its citation."""
     evidence: dict[str, tuple[str, ...]] = {}
     points: list[tuple[int, bool, Point]] = []
     for statement in find_statements(text):

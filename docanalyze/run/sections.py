@@ -47,7 +47,7 @@ OVERVIEW_SHARE = 1 / 8
 """The overview's share of ``--max-tokens``, within 256 and 1,024 tokens."""
 DIGEST_TOKENS = 300
 """How much of each part the overview's digest quotes, at most."""
-_HEADING = re.compile(r"^#{1,2}(?=\s)", re.MULTILINE)
+_HEADING = re.compile(r"^#{1,2}(?=\s|$)", re.MULTILINE)
 _Item = TypeVar("_Item")
 
 

@@ -1,8 +1,9 @@
 """The final report as :class:`~docanalyze.events.ReportText` events, while it is written.
 
-The events add up to exactly :attr:`docanalyze.Report.text`: the same leading text (the offline
-note), the reply without its surrounding whitespace, and the same closing notes. So a reader that
-writes every delta shows the same report as one that waits for the end.
+The events carry the report's checked lines (:class:`~docanalyze.run.verification.CheckedReply`),
+never the model's raw text, and add up to exactly :attr:`docanalyze.Report.text`: the same
+leading text (the offline note), the checked reply and the same closing notes. So a reader that
+writes every piece shows the same report as one that waits for the end.
 """
 
 from __future__ import annotations
@@ -16,16 +17,12 @@ __all__ = ["ReportStream", "SectionStream"]
 
 
 class ReportStream:
-    """Turns the final reply's deltas into ``ReportText`` events that add up to the report text.
-
-    ``prefix`` is sent with the first text. Leading whitespace of the reply is dropped, and
-    trailing whitespace is held back until more text follows it, as ``str.strip`` would do.
-    """
+    """Turns the checked pieces of the final reply into ``ReportText`` events that add up to
+    the report text. ``prefix`` is sent with the first piece."""
 
     def __init__(self, emit: EventHandler, prefix: str = "") -> None:
         self._emit = emit
         self._prefix = prefix
-        self._held_space = ""
         self._sent: list[str] = []
 
     @property
@@ -33,22 +30,13 @@ class ReportStream:
         """The text sent since the last restart."""
         return "".join(self._sent)
 
-    def on_text(self, delta: str) -> None:
-        """Pass on one delta of the reply."""
-        if not self._sent:
-            delta = delta.lstrip()
-            if not delta:
-                return
-            delta = self._prefix + delta
-        text = (self._held_space + delta).rstrip()
-        self._held_space = (self._held_space + delta)[len(text) :]
-        if text:
-            self._send(text)
+    def on_text(self, piece: str) -> None:
+        """Pass on one checked piece of the reply."""
+        self._send(piece if self._sent else self._prefix + piece)
 
     def on_restart(self) -> None:
         """The reply starts over (a retried stream): readers discard what they got."""
         self._sent.clear()
-        self._held_space = ""
         self._emit(ReportText("", restart=True))
 
     def finish(self, report_text: str) -> None:
@@ -71,12 +59,12 @@ class ReportStream:
 
 class SectionStream:
     """A report written in pieces at once (the overview and the sections), as ``ReportText``
-    events in report order: the first unfinished piece streams live, and a later one comes
-    out once every piece before it is done.
+    events in report order: the first unfinished piece streams live (its checked lines), and a
+    later one comes out once every piece before it is done.
 
     ``headings`` go before each piece. :meth:`done` gives a piece's final text; should what
-    was sent stop being the beginning of the report (a retried stream, a demoted heading), the
-    stream restarts with the report so far.
+    was sent stop being the beginning of the report (a retried stream), the stream restarts
+    with the report so far.
     """
 
     def __init__(self, emit: EventHandler, headings: list[str]) -> None:
@@ -87,7 +75,7 @@ class SectionStream:
         self._sent = ""
 
     def text_of(self, index: int) -> Callable[[str], None]:
-        """The ``on_text`` of piece ``index``."""
+        """What receives the checked pieces of piece ``index``."""
 
         def receive(delta: str) -> None:
             self._texts[index] += delta
@@ -96,7 +84,7 @@ class SectionStream:
         return receive
 
     def restart_of(self, index: int) -> Callable[[], None]:
-        """The ``on_restart`` of piece ``index``: its text so far is discarded."""
+        """What hears that piece ``index`` starts over: its text so far is discarded."""
 
         def restart() -> None:
             self._texts[index] = ""

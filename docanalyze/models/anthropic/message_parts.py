@@ -49,6 +49,7 @@ __all__ = [
     "MIN_THINKING_BUDGET",
     "POINT_SOURCE",
     "citable_block",
+    "reply_block",
     "reply_blocks",
     "reply_from_message",
     "reply_text",
@@ -171,12 +172,16 @@ def reply_blocks(
     """
     count = None if citable is None else len(citable)
     blocks = tuple(
-        ReplyBlock(block.text, _citations(block.citations or (), count))
-        for block in message.content
-        if isinstance(block, TextBlock)
+        reply_block(block, count) for block in message.content if isinstance(block, TextBlock)
     )
     wanted = any(block.citations for block in blocks) if citable is None else bool(citable)
     return blocks if wanted else ()
+
+
+def reply_block(block: TextBlock, count: int | None) -> ReplyBlock:
+    """Our block of a text block, with its citations that point into the ``count`` citable
+    texts sent (None: any)."""
+    return ReplyBlock(block.text, _citations(block.citations or (), count))
 
 
 def _citations(citations: Iterable[TextCitation], count: int | None) -> tuple[ReplyCitation, ...]:

@@ -45,7 +45,7 @@ from docanalyze.models.anthropic.retry import (
     RetryPolicy,
     call_with_retries,
 )
-from docanalyze.models.anthropic.sender import MessageSender
+from docanalyze.models.anthropic.sender import BlockCallback, MessageSender
 from docanalyze.models.anthropic.shared_limits import Caps, ClientLimits, LimitsKey
 from docanalyze.models.base import ModelReply, ModelRequest, estimate_input_tokens
 
@@ -302,11 +302,13 @@ class AnthropicModel:
         request: ModelRequest,
         on_text: TextCallback | None = None,
         on_restart: RestartCallback | None = None,
+        on_block: BlockCallback | None = None,
     ) -> ModelReply:
         """Answer ``request``, retrying transient failures; raise ModelError when it fails for good.
 
         With ``on_text`` the reply is streamed and ``on_text`` receives each text delta as it
-        arrives. If a streamed attempt fails after delivering text and is retried, ``on_restart``
+        arrives; ``on_block`` (a request with citable text) each text block once it ends, with
+        its citations. If a streamed attempt fails after delivering text and is retried, ``on_restart``
         is called before the new attempt's first delta: discard the text received so far. The
         returned reply always holds only the successful attempt's text.
         """
@@ -319,6 +321,7 @@ class AnthropicModel:
             rules_of=self.rules_of,
             on_text=on_text,
             on_restart=on_restart,
+            on_block=on_block,
         )
         attempts = RequestAttempts(
             self, sender, request, _input_estimate(self.calibration, request)

@@ -16,17 +16,24 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import Message
+from anthropic.lib.streaming import AsyncMessageStream
+from anthropic.types import Message, TextBlock
 
 from docanalyze.models.anthropic.capabilities import Capabilities
-from docanalyze.models.anthropic.message_parts import reply_text, request_params
-from docanalyze.models.base import ModelRequest
+from docanalyze.models.anthropic.message_parts import (
+    reply_block,
+    reply_blocks,
+    reply_text,
+    request_params,
+)
+from docanalyze.models.base import ModelRequest, ReplyBlock
 
-__all__ = ["CONNECT_TIMEOUT", "MessageCall", "MessageSender"]
+__all__ = ["CONNECT_TIMEOUT", "BlockCallback", "MessageCall", "MessageSender"]
 
 CONNECT_TIMEOUT = 10.0
 
 TextCallback = Callable[[str], None]
+BlockCallback = Callable[[ReplyBlock], None]
 RestartCallback = Callable[[], None]
 AcceptedCallback = Callable[[Mapping[str, str]], None]
 RulesOf = Callable[[str], Capabilities]
@@ -59,8 +66,11 @@ class MessageSender:
 
     A whole attempt must finish within ``timeout``; it is also cut when no bytes arrive for
     ``stall_timeout``. ``rules_of(model)`` gives the request rules of the model an attempt
-    asks (the primary or the fallback). ``on_text`` (optional) receives the text deltas as they arrive. Remembers
-    whether an attempt delivered text, so that the next attempt first calls ``on_restart``.
+    asks (the primary or the fallback). ``on_text`` (optional) receives the text deltas as they
+    arrive, and ``on_block`` (optional, for a request with citable text) each text block once it
+    ends (``content_block_stop``), with the citations its ``citations_delta`` events brought.
+    Remembers whether an attempt delivered text, so that the next attempt first calls
+    ``on_restart``.
     """
 
     def __init__(
@@ -73,12 +83,14 @@ class MessageSender:
         rules_of: RulesOf,
         on_text: TextCallback | None = None,
         on_restart: RestartCallback | None = None,
+        on_block: BlockCallback | None = None,
     ) -> None:
         self._client = client
         self._rules_of = rules_of
         self._request = request
         self._on_text = on_text
         self._on_restart = on_restart
+        self._on_block = on_block if request.citable else None
         self._timeout = timeout
         self._stall_timeout = stall_timeout
         self._delivered = False
@@ -106,16 +118,31 @@ class MessageSender:
             final: Message
             if "text/event-stream" in response.headers.get("content-type", ""):
                 if self._on_text is not None:
-                    async for text in events.text_stream:
-                        self._delivered = True
-                        self._on_text(text)
+                    await self._deliver(events)
                 final = await events.get_final_message()
             else:  # a server or proxy that answers a stream request with one JSON message
                 final = Message.model_validate_json(await response.aread())
                 if self._on_text is not None:
                     self._on_text(reply_text(final))
+                if self._on_block is not None:
+                    for block in reply_blocks(final, self._request.citable):
+                        self._on_block(block)
             if final.stop_reason is None:  # the body ended before message_delta/message_stop
                 raise anthropic.APIConnectionError(
                     message="the stream ended early", request=events.response.request
                 )
             return final
+
+    async def _deliver(self, events: AsyncMessageStream) -> None:
+        """Pass on the text deltas, and each text block once it ends."""
+        count = len(self._request.citable)
+        async for event in events:
+            if event.type == "text" and self._on_text is not None:
+                self._delivered = True
+                self._on_text(event.text)
+            elif (
+                event.type == "content_block_stop"
+                and self._on_block is not None
+                and isinstance(event.content_block, TextBlock)
+            ):
+                self._on_block(reply_block(event.content_block, count))
