@@ -55,7 +55,7 @@ def fact_sections(text: str) -> dict[str, set[tuple[int, str | None]]]:
     for line in text.splitlines():
         claim_start = 0
         for match in CITATION.finditer(line):
-            cited = (int(match["pages"]), match["heading"]) if match["section"] else (0, "page")
+            cited = (int(match["pages"]), match["heading"]) if match["cite"][0] == "§" else (0, "p")
             for fact in FACT.findall(line[claim_start : match.start()]):
                 found.setdefault(fact, set()).add(cited)
             claim_start = match.end()

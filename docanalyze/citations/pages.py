@@ -24,12 +24,12 @@ PAGE_LIST = r"\d+(?:\s*[–—-]\s*\d+)?(?:\s*[,，]\s*\d+(?:\s*[–—-]\s*\d+)
 
 CITATION = re.compile(
     r"[(（]\s*(?:(?P<document>[^()（）\n,，]*[^()（）\n,，\s])\s*[,，]\s*)?"
-    rf"(?P<cite>(?:pp?\.|(?P<section>§§?))\s*(?P<pages>{PAGE_LIST})"
-    r"(?(section)(?::?\s+(?P<heading>[^()（）\n]*[^()（）\n\s]))?))\s*[)）]"
+    rf"(?P<cite>(?:pp?\.|§§?)\s*(?P<pages>{PAGE_LIST})"
+    r"(?::\s*(?P<heading>[^()（）\n]*[^()（）\n\s]))?)\s*[)）]"
 )
 """A page (or section) citation. Groups: ``document`` (the document it names, if any), ``cite``
-(``p. 3``, ``§ 2: Payment terms``), ``pages`` (``3``; a section's number), ``section`` (``§``
-or ``§§`` for sections) and ``heading`` (``Payment terms``)."""
+(``p. 3``, or ``§ 2: Payment terms`` for a section), ``pages`` (``3``; a section's number) and
+``heading`` (``Payment terms``)."""
 
 MAX_RANGE_SPAN = 10_000
 """A range wider than this (a typo, or not a page range) counts as its two ends only."""

@@ -32,7 +32,7 @@ def cite_sections(text: str, document: Document, name: str | None = None) -> str
         return text
 
     def rewrite(match: re.Match[str]) -> str:
-        if match["section"] or match["document"] != name:
+        if match["cite"].startswith("§") or match["document"] != name:
             return match.group()
         sections = parse_pages(match["pages"])
         if not sections:
