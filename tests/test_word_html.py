@@ -48,18 +48,26 @@ def report(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def fact_sections(text: str) -> dict[str, set[tuple[int, str | None]]]:
-    """Each fact of a report and the sections cited after it (before the next citation):
-    (number, heading)."""
-    found: dict[str, set[tuple[int, str | None]]] = {}
+def fact_citations(text: str) -> dict[str, set[tuple[str | None, int, str | None]]]:
+    """Each fact of a report and the citations after it (before the next citation): (document,
+    number, heading); a page citation's heading is ``"p"``."""
+    found: dict[str, set[tuple[str | None, int, str | None]]] = {}
     for line in text.splitlines():
         claim_start = 0
         for match in CITATION.finditer(line):
-            cited = (int(match["pages"]), match["heading"]) if match["cite"][0] == "§" else (0, "p")
+            heading = match["heading"] if match["cite"][0] == "§" else "p"
             for fact in FACT.findall(line[claim_start : match.start()]):
-                found.setdefault(fact, set()).add(cited)
+                found.setdefault(fact, set()).add((match["document"], int(match["pages"]), heading))
             claim_start = match.end()
     return found
+
+
+def fact_sections(text: str) -> dict[str, set[tuple[int, str | None]]]:
+    """Each fact of a report and the sections cited for it: (number, heading)."""
+    return {
+        fact: {(number, heading) for _, number, heading in cited}
+        for fact, cited in fact_citations(text).items()
+    }
 
 
 def assert_each_fact_cites_its_section(text: str) -> None:
@@ -236,3 +244,18 @@ def test_the_shared_corpus_word_files_read_or_fail_with_a_clear_message(
     for name in ("having-images.docx", "tbl-having-tables.docx"):  # an image, empty tables
         with pytest.raises(InputError, match=rf"{name} is a Word file with no text"):
             load_document(corpus_dir / name)
+
+
+def test_a_combined_report_cites_the_word_file_by_section_and_names_it(
+    tmp_path: Path, planted_docx: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("FACT-0009 the notes are plain text.", encoding="utf-8")
+
+    code, out, err = report(str(planted_docx), str(notes), "--combine")
+
+    assert code == 0, err
+    cited = fact_citations(out)
+    assert cited["FACT-0002"] == {("agreement.docx", 2, "1. Payment terms")}
+    assert cited["FACT-0004"] == {("agreement.docx", 3, "2. Prices")}
+    assert cited["FACT-0009"] == {("notes.txt", 1, "p")}

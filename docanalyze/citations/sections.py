@@ -9,11 +9,12 @@ them as pages; a report's citations of such a document are then rewritten to nam
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from docanalyze.citations.pages import CITATION, format_sections, parse_pages
 from docanalyze.document import Document
 
-__all__ = ["cite_sections", "section_labels"]
+__all__ = ["cite_named_sections", "cite_sections", "section_labels"]
 
 
 def section_labels(document: Document) -> dict[int, str]:
@@ -44,3 +45,11 @@ def cite_sections(text: str, document: Document, name: str | None = None) -> str
         return whole[: start - offset] + cited + whole[end - offset :]
 
     return CITATION.sub(rewrite, text)
+
+
+def cite_named_sections(text: str, documents: Mapping[str, Document]) -> str:
+    """``text`` with the citations naming each document of ``documents`` (by its name) written
+    as section citations, for those documents that have sections."""
+    for name, document in documents.items():
+        text = cite_sections(text, document, name)
+    return text
