@@ -23,6 +23,7 @@ from docanalyze.errors import InputError
 from docanalyze.ingest import document_from_bytes, load_document
 from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sections import MAX_SECTION_CHARS, markdown_sections
+from docanalyze.prompting.citable import page_citables
 from docanalyze.run.combine import cite_document
 from fakeserver import CitationErrors, FakeMessagesAPI
 from tests.planted_markup import SECTIONS, planted_html, write_planted_docx, write_planted_html
@@ -259,3 +260,11 @@ def test_a_combined_report_cites_the_word_file_by_section_and_names_it(
     assert cited["FACT-0002"] == {("agreement.docx", 2, "1. Payment terms")}
     assert cited["FACT-0004"] == {("agreement.docx", 3, "2. Prices")}
     assert cited["FACT-0009"] == {("notes.txt", 1, "p")}
+
+
+def test_claude_is_sent_each_section_titled_with_its_heading(planted_docx: Path) -> None:
+    document = load_document(planted_docx)
+
+    titles = [text.title for text in page_citables(document, 0, len(document.text))]
+
+    assert titles[1:3] == ["Page 2 (section: 1. Payment terms)", "Page 3 (section: 2. Prices)"]
