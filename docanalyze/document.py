@@ -32,10 +32,16 @@ def page_marker(number: int) -> str:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a document: its 1-based number and its normalized text."""
+    """One page of a document: its 1-based number and its normalized text.
+
+    A document without pages (Word, HTML) has sections instead, numbered in order as pages
+    are; ``label`` is then the section's heading (or ``¶ 3–7``, its paragraphs), and its
+    citations name it (see :mod:`docanalyze.citations.sections`).
+    """
 
     number: int
     text: str
+    label: str | None = None
 
 
 @dataclass(frozen=True)

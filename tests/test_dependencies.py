@@ -18,6 +18,8 @@ ADVISORY_FLOORS = {
     "markdown-it-py": "2.2.0",  # GHSA-jrwr-5x3p-hvc3, GHSA-vrjv-mxr7-vjf8 (2.2.0)
     "reportlab": "3.6.13",  # CVE-2023-33733 (3.6.13)
     "pytest": "9.0.3",  # CVE-2025-71176 (9.0.3)
+    "mammoth": "1.11.0",  # CVE-2025-11849: external image links read local files (1.11.0)
+    "python-docx": "0.8.6",  # CVE-2016-5851: XML external entities (0.8.6)
 }
 """The first version with every fix the advisories named here publish."""
 

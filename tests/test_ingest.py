@@ -291,7 +291,7 @@ def test_binary_files_are_refused(tmp_path: Path, name: str, content: bytes, kin
     path = tmp_path / name
     path.write_bytes(content)
     message = assert_one_line_error(lambda: load_document(path), str(path), kind)
-    assert "PDF, text or Markdown" in message
+    assert "PDF, Word (.docx), HTML, text or Markdown" in message
 
 
 def test_pdf_name_without_pdf_content(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ __all__ = [
     "is_corpus_input",
 ]
 
-DOCUMENT_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".text")
+DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".markdown", ".text")
 """The files a folder contributes to a corpus run."""
 
 _GLOB_CHARACTERS = frozenset("*?[")

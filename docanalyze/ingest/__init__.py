@@ -1,7 +1,10 @@
-"""Loading documents: PDF, text and Markdown files, or standard input, into a :class:`Document`.
+"""Loading documents: PDF, Word, HTML, text and Markdown files, or standard input, into a
+:class:`Document`.
 
-The format is decided by content, not by the file name: bytes that start with ``%PDF-`` are a
-PDF, anything else must decode as text. Every page's text is normalized with
+The format is decided by content first: bytes that start with ``%PDF-`` are a PDF, a ZIP archive
+holding ``word/document.xml`` is a Word file, a ``.html``/``.htm`` file or one that starts with
+``<!DOCTYPE html`` or ``<html`` is an HTML page (:mod:`docanalyze.ingest.markup`), anything else
+must decode as text. Every page's text is normalized with
 :func:`~docanalyze.ingest.normalize.normalize_page_text`. Problems the user can fix raise
 :class:`~docanalyze.errors.InputError` with a one-line message naming the file.
 """
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from docanalyze.document import Document, Page
 from docanalyze.errors import InputError
+from docanalyze.ingest.markup import markup_document
 from docanalyze.ingest.normalize import normalize_page_text
 from docanalyze.ingest.text import SUPPORTED_FORMATS, decode_text, split_text_pages
 
@@ -29,10 +33,10 @@ _PDF_MAGIC_WINDOW = 1024
 
 
 def load_document(source: str | os.PathLike[str], *, password: str | None = None) -> Document:
-    """Read a PDF, text or Markdown file (or standard input, for ``"-"``) into a Document.
+    """Read a PDF, Word, HTML, text or Markdown file (or standard input, for ``"-"``) into a Document.
 
     ``password`` opens an encrypted PDF. Pages are numbered from 1; a text file is split into
-    pages at form feeds. Raises :class:`InputError` when the file is missing, unreadable, empty,
+    pages at form feeds, a Word or HTML file into sections. Raises :class:`InputError` when the file is missing, unreadable, empty,
     not a document, broken, encrypted without the right password, or has no text.
     """
     given = os.fspath(source)
@@ -55,6 +59,9 @@ def document_from_bytes(data: bytes, source: str, *, password: str | None = None
         raise InputError(f"{name} is empty: give a {SUPPORTED_FORMATS} file with text in it")
     if _PDF_MAGIC in data[:_PDF_MAGIC_WINDOW]:
         return _pdf_document(data, source, name, password)
+    markup = markup_document(data, source, name)
+    if markup is not None:
+        return markup
     if source.lower().endswith(".pdf"):
         raise InputError(
             f"{name} is not a readable PDF (it has no PDF header): re-export or repair it"

@@ -14,7 +14,7 @@ __all__ = ["Source", "resolve_document"]
 
 Source = Union[str, "os.PathLike[str]", Document]
 
-_DOCUMENT_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".text")
+_DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".markdown", ".text")
 
 
 def resolve_document(source: Source, *, password: str | None = None) -> Document:

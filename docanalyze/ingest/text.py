@@ -11,7 +11,7 @@ from docanalyze.errors import InputError
 
 __all__ = ["SUPPORTED_FORMATS", "decode_text", "split_text_pages"]
 
-SUPPORTED_FORMATS = "PDF, text or Markdown"
+SUPPORTED_FORMATS = "PDF, Word (.docx), HTML, text or Markdown"
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -26,7 +26,7 @@ _BINARY_SIGNATURES = (
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF87a", "a GIF image"),
     (b"GIF89a", "a GIF image"),
-    (b"PK\x03\x04", "a ZIP archive (or DOCX/XLSX/ODT)"),
+    (b"PK\x03\x04", "a ZIP archive (or XLSX/ODT)"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"\xd0\xcf\x11\xe0", "an old Microsoft Office file"),
     (b"\x7fELF", "a program"),

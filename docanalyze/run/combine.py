@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 from docanalyze.citations.pages import CITATION
+from docanalyze.citations.sections import cite_named_sections
 from docanalyze.document import Chunk, Document, Page, Partial
 from docanalyze.errors import DocanalyzeError, IncompleteRun
 from docanalyze.ingest.chunking import chunks_to_analyze
@@ -153,13 +154,14 @@ async def _combined_report(
             raise RefusalStop
         chunk_results = [result for part in mapped for result in part.results]
         partials = [partial for part in mapped for partial in part.partials]
-        return await pipeline.reduce_and_report(
+        report = await pipeline.reduce_and_report(
             ctx, chunk_results, partials, len(chunk_results), events, timings, started
         )
     except PartStop:
         await ctx.wait_for_requests_in_flight()
         timings["total"] = time.monotonic() - started
         raise _stopped_run(pipeline, ctx, mapped, events, timings) from None
+    return _cited_by_section(report, dict(zip(names, documents)))
 
 
 async def _map_document(
@@ -227,6 +229,13 @@ def _stopped_run(
     stop = pipeline.stopped_run(replace(ctx, extractions=extractions), chunks, events, timings)
     stop.report.chunks = [replace(c, source=sources[c.index]) for c in stop.report.chunks]
     return stop
+
+
+def _cited_by_section(report: Report, named: dict[str, Document]) -> Report:
+    """``report`` with its citations of each Word or HTML document written as sections."""
+    report.text = cite_named_sections(report.text, named)
+    report.chunks = [replace(c, text=cite_named_sections(c.text, named)) for c in report.chunks]
+    return report
 
 
 def _corpus(documents: list[Document]) -> Document:

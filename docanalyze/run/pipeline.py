@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from docanalyze.citations.sections import cite_sections
 from docanalyze.cost import CostBudget, PriceTable
 from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import (
@@ -315,13 +316,14 @@ class Pipeline:
         truncated: bool,
     ) -> Report:
         model = ctx.model
+        document = ctx.document  # a Word or HTML document is cited by its sections
         return Report(
-            source=ctx.document.source,
-            text=text,
+            source=document.source,
+            text=cite_sections(text, document),
             backend=model.features.backend,
             model=", ".join(sorted(ctx.models_used)) or model.name,
-            page_count=ctx.document.page_count,
-            chunks=chunk_results,
+            page_count=document.page_count,
+            chunks=[replace(c, text=cite_sections(c.text, document)) for c in chunk_results],
             usage=ctx.usage,
             reduce_levels=levels,
             truncated=truncated,
