@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 __all__ = [
@@ -32,10 +32,20 @@ def page_marker(number: int) -> str:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a document: its 1-based number and its normalized text."""
+    """One page of a document: its 1-based number and its normalized text.
+
+    ``scan``: for a page image without a usable text layer, a PDF of just that page, read as an
+    image before the run (:func:`docanalyze.ingest.ocr.read_scanned_pages`).
+    """
 
     number: int
     text: str
+    scan: bytes | None = field(default=None, repr=False)
+
+    @property
+    def scanned(self) -> bool:
+        """Whether the page is a page image still to be read (it has a ``scan``)."""
+        return self.scan is not None
 
 
 @dataclass(frozen=True)

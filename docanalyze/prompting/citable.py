@@ -26,7 +26,7 @@ __all__ = [
 
 def page_citables(document: Document, start: int, end: int) -> tuple[CitableText, ...]:
     """One citable text per page of ``document.text[start:end]``: the span's slice of the page,
-    titled ``Page N``."""
+    titled ``Page N``; a page image read as PDF input, whole, with its PDF."""
     citable: list[CitableText] = []
     for page, page_start in zip(document.pages, document.page_starts):
         page_end = page_start + len(page.text)
@@ -34,7 +34,8 @@ def page_citables(document: Document, start: int, end: int) -> tuple[CitableText
             continue
         piece = document.text[max(start, page_start) : min(end, page_end)].strip()
         if piece:
-            citable.append(CitableText(piece, f"Page {page.number}", (page.number,), "page"))
+            title = f"Page {page.number}"
+            citable.append(CitableText(piece, title, (page.number,), "page", page.scan))
     return tuple(citable)
 
 
