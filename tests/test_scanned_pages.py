@@ -17,7 +17,8 @@ from docanalyze.errors import InputError
 from docanalyze.ingest import load_document
 from docanalyze.ingest.ocr import SCANNED_PAGE_TEXT, missing_ocr, read_scanned_pages
 from docanalyze.ingest.pdf import is_scanned_page
-from docanalyze.models.base import MAX_PDF_PAGES, ModelFeatures
+from docanalyze.models.base import MAX_PDF_PAGES, PDF_PAGE_TOKENS, ModelFeatures
+from docanalyze.planning.plan import plan_run
 from fakeserver import CitationErrors, FakeMessagesAPI
 from tests.scanned_pdfs import text_pdf, write_scanned_pdf
 from tests.test_grounded_pipeline import fact_pages
@@ -121,3 +122,13 @@ def test_claude_gets_image_pages_as_pdf_documents_and_cites_them(
         assert base64.b64decode(block["source"]["data"]).count(b"/Type /Page\n") <= MAX_PDF_PAGES
     found = fact_pages(result.stdout)
     assert {fact: found.get(fact) for fact in facts} == {f: {p} for f, p in facts.items()}
+
+
+def test_a_plan_counts_each_image_page_at_the_published_page_cost(
+    scanned: tuple[Path, dict[str, int]],
+) -> None:
+    plan = plan_run(str(scanned[0]))  # Claude's plan: no key needed, nothing sent
+    mapped = plan.stages[0]
+    assert mapped.stage == "map"
+    assert mapped.input_tokens >= 3 * PDF_PAGE_TOKENS
+    assert mapped.input_tokens < 3 * PDF_PAGE_TOKENS + 3_000  # the prompt and titles on top
