@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 __all__ = [
@@ -37,11 +37,19 @@ class Page:
     A document without pages (Word, HTML) has sections instead, numbered in order as pages
     are; ``label`` is then the section's heading (or ``¶ 3–7``, its paragraphs), and its
     citations name it (see :mod:`docanalyze.citations.sections`).
+    ``scan``: for a page image without a usable text layer, a PDF of just that page, read as an
+    image before the run (:func:`docanalyze.ingest.ocr.read_scanned_pages`).
     """
 
     number: int
     text: str
     label: str | None = None
+    scan: bytes | None = field(default=None, repr=False)
+
+    @property
+    def scanned(self) -> bool:
+        """Whether the page is a page image still to be read (it has a ``scan``)."""
+        return self.scan is not None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from docanalyze.models.base import Stage, Usage
 
@@ -23,6 +24,7 @@ __all__ = [
     "Event",
     "EventHandler",
     "Notice",
+    "ProgressStage",
     "ReportText",
     "RequestReasked",
     "RequestRetried",
@@ -40,11 +42,16 @@ class Notice:
     message: str
 
 
+ProgressStage = Literal["ocr"] | Stage
+"""A stage progress shows: the model's stages, and ``"ocr"`` (reading page images before them,
+one step a page)."""
+
+
 @dataclass(frozen=True)
 class StageStarted:
     """A stage began: ``steps`` requests are planned (a reduce ``level`` counts from 1)."""
 
-    stage: Stage
+    stage: ProgressStage
     steps: int
     level: int = 0
 
@@ -55,7 +62,7 @@ class StepFinished:
     one of its parts written. Sent once per step; ``usage`` counts every request the step
     took (re-asks included)."""
 
-    stage: Stage
+    stage: ProgressStage
     usage: Usage
     level: int = 0
 

@@ -162,9 +162,29 @@ def _pdf_page_texts(raw: bytes) -> tuple[str, ...]:
             raise ApiError(
                 400, "source.data: the PDF is encrypted; only standard PDFs (no passwords) work"
             )
-        return tuple(page.extract_text() or "" for page in reader.pages)
+        texts = [page.extract_text() or "" for page in reader.pages]
     except pypdf.errors.PyPdfError as error:
         raise ApiError(400, f"source.data: The PDF specified was not valid ({error})") from None
+    return tuple(text if text.strip() else _page_image_text(raw, i) for i, text in enumerate(texts))
+
+
+def _page_image_text(raw: bytes, index: int) -> str:
+    """The text Tesseract reads on page ``index`` of the PDF ``raw`` ("" without Tesseract)."""
+    import shutil
+
+    if shutil.which("tesseract") is None:
+        return ""
+    try:
+        import pypdfium2 as pdfium  # type: ignore[import-untyped]
+        import pytesseract  # type: ignore[import-untyped]
+    except ImportError:
+        return ""
+    document = pdfium.PdfDocument(raw)
+    try:
+        image = document[index].render(scale=200 / 72).to_pil()
+    finally:
+        document.close()
+    return " ".join(str(pytesseract.image_to_string(image, lang="eng+chi_sim")).split())
 
 
 def _after_whitespace(text: str, end: int) -> int:

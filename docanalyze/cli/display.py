@@ -19,6 +19,7 @@ from rich.progress import (
 from docanalyze.events import (
     Event,
     Notice,
+    ProgressStage,
     ReportText,
     RequestReasked,
     RequestRetried,
@@ -26,7 +27,6 @@ from docanalyze.events import (
     StepFinished,
     Waiting,
 )
-from docanalyze.models.base import Stage
 from docanalyze.report.citation_notice import unsupported_notice
 from docanalyze.report.result import Report
 from docanalyze.run.several import current_source
@@ -82,13 +82,13 @@ class _Bar:
     reply comes."""
 
     task: TaskID
-    stage: Stage | None = None
+    stage: ProgressStage | None = None
     level: int = 0
     done: int = 0
     reasked: int = 0
     waiting: Waiting | None = None
 
-    def counts(self, stage: Stage, level: int) -> bool:
+    def counts(self, stage: ProgressStage, level: int) -> bool:
         """Whether an event of ``stage`` at ``level`` belongs to this bar."""
         return self.stage == stage and self.level == level
 

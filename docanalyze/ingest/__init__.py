@@ -75,15 +75,18 @@ def document_from_bytes(data: bytes, source: str, *, password: str | None = None
 def _pdf_document(data: bytes, source: str, name: str, password: str | None) -> Document:
     from docanalyze.ingest.pdf import extract_pdf_pages  # the PDF libraries load for PDFs only
 
-    pages = [normalize_page_text(text) for text in extract_pdf_pages(data, name, password)]
+    pages = [
+        Page(number, normalize_page_text(page.text), scan=page.scan)
+        for number, page in enumerate(extract_pdf_pages(data, name, password), start=1)
+    ]
     if not pages:
         raise InputError(f"{name} is a PDF with no pages: re-export it")
-    if not any(pages):
+    if not any(page.text or page.scanned for page in pages):
         raise InputError(
-            f"{name}: no extractable text on any of its {len(pages)} pages; is it scanned? "
-            "Run OCR on it (e.g. ocrmypdf) first"
+            f"{name}: no extractable text on any of its {len(pages)} pages, and no page "
+            "image large enough to hold text: give a PDF with text in it"
         )
-    return Document(source=source, pages=_numbered(pages))
+    return Document(source=source, pages=tuple(pages))
 
 
 def _read_file(path: Path, name: str) -> bytes:

@@ -11,6 +11,7 @@ from docanalyze.models.anthropic.capabilities import Capabilities
 __all__ = [
     "CITABLE_BLOCK_TOKENS",
     "CUT_STOP_REASONS",
+    "PDF_PAGE_TOKENS",
     "CitableText",
     "Model",
     "ModelFeatures",
@@ -25,12 +26,22 @@ __all__ = [
     "Usage",
     "citable_tokens",
     "estimate_input_tokens",
+    "pdf_input_fits",
 ]
 
 Stage = Literal["map", "reduce", "final"]
 Thinking = Literal["on", "off"]
 CUT_STOP_REASONS = frozenset({"max_tokens", "model_context_window_exceeded"})
 """Stop reasons of a reply that was cut before it ended: at ``max_tokens``, or at the window."""
+PDF_PAGE_TOKENS = 4_600
+"""Input tokens a page sent as PDF input is counted at, by the PDF support page of the Claude
+docs: "1,500-3,000 tokens per page" of text (the upper end) plus the page's image, converted as
+any image is (about 1,600 tokens for an image of ~1.15 megapixels, the most before resizing)."""
+MAX_PDF_PAGES = 100
+"""PDF pages one request may carry: the PDF support page's "Maximum pages per request" (600 on
+models with a 1M-token window, 100 on the others: the lower holds for every model)."""
+MAX_PDF_REQUEST_BYTES = 32_000_000
+"""The PDF support page's "Maximum request size", 32 MB, for the whole request payload."""
 CITABLE_BLOCK_TOKENS = 12
 """Input tokens a citable block costs beyond its title and text (its type, source and citations
 setting; the API adds a few more for citations it enables): an estimate's margin."""
@@ -41,12 +52,15 @@ class CitableText:
     """Text a model may cite, sent beside a request's prompt (Claude: as citable content, with
     the API's Citations on): a page of the document in a map request (``kind="page"``), or one
     point of a partial result in a reduce or final request (``kind="point"``). ``title`` names
-    it to the model (``Page 4``, ``p. 4``); ``pages`` are the document pages it stands for."""
+    it to the model (``Page 4``, ``p. 4``); ``pages`` are the document pages it stands for.
+    ``pdf``: for a page image without a usable text layer, a PDF of just that page, sent as PDF
+    input in place of ``text`` (a stand-in) and counted at :data:`PDF_PAGE_TOKENS`."""
 
     text: str
     title: str
     pages: tuple[int, ...]
     kind: Literal["page", "point"] = "page"
+    pdf: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -130,10 +144,23 @@ def estimate_input_tokens(
 
 def citable_tokens(estimate: Callable[[str], int], citable: Sequence[CitableText]) -> int:
     """The input tokens ``citable`` adds to a request, by the model's ``estimate``: each item's
-    title and text, and :data:`CITABLE_BLOCK_TOKENS` for the block around them."""
+    title and text (a PDF page: :data:`PDF_PAGE_TOKENS`), and :data:`CITABLE_BLOCK_TOKENS` for
+    the block around them."""
     return sum(
-        estimate(item.title) + estimate(item.text) + CITABLE_BLOCK_TOKENS for item in citable
+        estimate(item.title)
+        + (PDF_PAGE_TOKENS if item.pdf is not None else estimate(item.text))
+        + CITABLE_BLOCK_TOKENS
+        for item in citable
     )
+
+
+def pdf_input_fits(citable: Sequence[CitableText]) -> bool:
+    """Whether the PDF pages of ``citable`` are within one request's PDF limits: at most
+    :data:`MAX_PDF_PAGES` pages, and base64-encoded, well within :data:`MAX_PDF_REQUEST_BYTES`
+    (three quarters of it, leaving room for the rest of the request)."""
+    pdfs = [item.pdf for item in citable if item.pdf is not None]
+    encoded = sum((len(pdf) + 2) // 3 * 4 for pdf in pdfs)
+    return len(pdfs) <= MAX_PDF_PAGES and encoded <= MAX_PDF_REQUEST_BYTES * 3 // 4
 
 
 @dataclass(frozen=True)

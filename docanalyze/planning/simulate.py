@@ -10,6 +10,7 @@ from typing import Any
 
 from docanalyze.document import Chunk, Partial, Point
 from docanalyze.errors import BudgetError
+from docanalyze.models.base import pdf_input_fits
 from docanalyze.planning.pace import Pace, PlannedRequest
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.map import MapPrompt, map_prompt, span_middle
@@ -96,10 +97,11 @@ def map_spans(renderer: PromptRenderer, chunk: Chunk) -> list[MapPrompt]:
     while pending:
         start, end = pending.pop()
         rendered = map_prompt(renderer, chunk, start, end)
-        if budgets.fits(rendered.tokens, budgets.output("map", budgets.map_max_tokens)):
+        fits = budgets.fits(rendered.tokens, budgets.output("map", budgets.map_max_tokens))
+        if fits and pdf_input_fits(rendered.citable):
             spans.append(rendered)
             continue
-        reason = "does not fit the window"
+        reason = "does not fit the window" if not fits else "exceeds the API's PDF limits"
         middle = span_middle(renderer.document, chunk, start, end, reason, budgets.map_max_tokens)
         pending.extend([(middle, end), (start, middle)])
     return spans

@@ -27,7 +27,8 @@ __all__ = [
 def page_citables(document: Document, start: int, end: int) -> tuple[CitableText, ...]:
     """One citable text per page of ``document.text[start:end]``: the span's slice of the page,
     titled ``Page N``, or ``Page N (section: Payment terms)`` for a section of a Word or HTML
-    document (cited as pages, then written as sections in the report)."""
+    document (cited as pages, then written as sections in the report); a page image read as PDF
+    input, whole, with its PDF."""
     citable: list[CitableText] = []
     for page, page_start in zip(document.pages, document.page_starts):
         page_end = page_start + len(page.text)
@@ -38,7 +39,7 @@ def page_citables(document: Document, start: int, end: int) -> tuple[CitableText
             title = f"Page {page.number}"
             if page.label is not None:
                 title += f" (section: {page.label})"
-            citable.append(CitableText(piece, title, (page.number,), "page"))
+            citable.append(CitableText(piece, title, (page.number,), "page", page.scan))
     return tuple(citable)
 
 

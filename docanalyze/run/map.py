@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import BudgetError, RequestFailed
 from docanalyze.events import Notice, StageStarted
-from docanalyze.models.base import CitableText, ModelReply, Refusal
+from docanalyze.models.base import CitableText, ModelReply, Refusal, pdf_input_fits
 from docanalyze.prompting.citable import page_citables
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.report.result import ChunkResult
@@ -88,6 +88,10 @@ async def _extract_span(
     if not budgets.fits(prompt_tokens, budgets.output("map", max_tokens)):
         return await _extract_halves(
             ctx, step, chunk, start, end, max_tokens, "does not fit the window"
+        )
+    if not pdf_input_fits(rendered.citable):
+        return await _extract_halves(
+            ctx, step, chunk, start, end, max_tokens, "exceeds the API's PDF limits"
         )
     request = ctx.renderer.stage_request("map", prompt, max_tokens, (text,), rendered.citable)
     try:

@@ -169,7 +169,13 @@ class Pipeline:
         store: RunStore | None = None,
     ) -> Report:
         prepared = await asyncio.to_thread(
-            prepare_run, document, self.options, self.prompts, model, cache_prompts=True
+            prepare_run,
+            document,
+            self.options,
+            self.prompts,
+            model,
+            cache_prompts=True,
+            emit=events.emit,
         )
         chunks, renderer = prepared.chunks, prepared.renderer
         ctx = self.run_context(renderer, model, events)

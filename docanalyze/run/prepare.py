@@ -6,10 +6,13 @@ the same chunks, budgets, thinking, question and language.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from docanalyze.document import Chunk, Document
+from docanalyze.events import Event
 from docanalyze.ingest.chunking import chunks_to_analyze
+from docanalyze.ingest.ocr import read_scanned_pages
 from docanalyze.models.base import ModelLimits
 from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
@@ -40,10 +43,14 @@ def prepare_run(
     limits: ModelLimits,
     *,
     cache_prompts: bool = False,
+    emit: Callable[[Event], None] | None = None,
 ) -> PreparedRun:
     """Chunk ``document`` and set up its prompts for ``limits``'s model, checked before any
-    request. Raises :class:`~docanalyze.errors.InputError` when there is no text to analyze,
-    and the budget, template and thinking errors of :func:`prompt_renderer`."""
+    request. Its page images are read first, as PDF pages or by OCR, whose progress goes to
+    ``emit`` (:func:`~docanalyze.ingest.ocr.read_scanned_pages`). Raises
+    :class:`~docanalyze.errors.InputError` when there is no text to analyze, and the budget,
+    template and thinking errors of :func:`prompt_renderer`."""
+    document = read_scanned_pages(document, limits.features, emit)
     chunks = chunks_to_analyze(
         document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
     )

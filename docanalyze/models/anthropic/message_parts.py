@@ -13,7 +13,8 @@ model that answers it (:class:`~docanalyze.models.anthropic.capabilities.Capabil
 Only one user message is ever sent: no assistant prefill, no tools, no ``tool_choice``. A request
 with citable text (:attr:`ModelRequest.citable`) sends it, in order, before the prompt's text
 block, as the Citations and Search results pages of the Claude docs describe: a page as a
-``document`` block (plain-text source, titled ``Page N``), a point as a ``search_result`` block
+``document`` block (plain-text source, titled ``Page N``; a page image without a usable text
+layer as a base64 PDF source holding just that page, as on the PDF support page), a point as a ``search_result`` block
 (source ``docanalyze:point/K``, titled ``p. N``), each with ``citations: {"enabled": true}``. A
 model that cannot cite reads them as text blocks instead. The reply's text blocks become
 :attr:`ModelReply.blocks`, their citations pointing back into ``citable``.
@@ -21,6 +22,7 @@ model that cannot cite reads them as text blocks instead. The reply's text block
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -112,6 +114,8 @@ def citable_block(index: int, citable: CitableText, *, cites: bool = True) -> Co
     """The block that sends ``citable`` (number ``index`` of its request): a page as a plain-text
     ``document``, a point as a ``search_result``, citations on; for a model that can't cite
     (``cites`` False), a text block with the title on its first line."""
+    if citable.pdf is not None:
+        return _pdf_page_block(citable, cites)
     if not cites:
         return {"type": "text", "text": f"{citable.title}\n{citable.text}"}
     if citable.kind == "point":
@@ -129,6 +133,19 @@ def citable_block(index: int, citable: CitableText, *, cites: bool = True) -> Co
         "title": citable.title,
         "citations": {"enabled": True},
     }
+    return page
+
+
+def _pdf_page_block(citable: CitableText, cites: bool) -> DocumentBlockParam:
+    """A page image as PDF input: a ``document`` with a base64 PDF source of just that page."""
+    data = base64.b64encode(citable.pdf or b"").decode("ascii")
+    page: DocumentBlockParam = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": data},
+        "title": citable.title,
+    }
+    if cites:
+        page["citations"] = {"enabled": True}
     return page
 
 

@@ -1,0 +1,70 @@
+"""PDFs made of page images of text (scans), with planted facts on known pages, for OCR tests.
+
+:func:`write_scanned_pdf` sets the text with reportlab, renders each page with PDFium at
+``dpi`` and writes the images as an image-only PDF (Pillow): no text layer at all.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
+from PIL import Image
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+from tests.planted_pdfs import ENGLISH_FILLER, english_fact
+
+__all__ = ["text_pdf", "write_scanned_pdf"]
+
+_LINES_PER_PAGE = 40
+_COLUMNS = 80
+
+
+def text_pdf(pages: list[list[str]]) -> bytes:
+    """A PDF with a text layer, one page per list of lines (Helvetica 11)."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    for lines in pages:
+        y = A4[1] - 72
+        for line in lines:
+            pdf.setFont("Helvetica", 11)
+            pdf.drawString(60, y, line)
+            y -= 17
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def write_scanned_pdf(
+    path: Path, *, pages: int = 3, facts_per_page: int = 2, dpi: int = 150
+) -> dict[str, int]:
+    """An image-only PDF of ``pages`` pages of English prose, ``facts_per_page`` planted facts
+    on each (``FACT-nnnn``, as :mod:`tests.planted_pdfs`'s); returns each fact's page."""
+    facts: dict[str, int] = {}
+    texts: list[list[str]] = []
+    number = 0
+    for page in range(1, pages + 1):
+        prose = ""
+        for sentence in range(12):
+            prose += ENGLISH_FILLER[sentence % len(ENGLISH_FILLER)]
+            if sentence % (12 // facts_per_page) == 3 and len(facts) < page * facts_per_page:
+                number += 1
+                prose += english_fact(number, page)
+                facts[f"FACT-{number:04d}"] = page
+        texts.append(textwrap.wrap(prose, _COLUMNS)[:_LINES_PER_PAGE])
+    images = _rendered(text_pdf(texts), dpi)
+    images[0].save(path, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    return facts
+
+
+def _rendered(data: bytes, dpi: int) -> list[Image.Image]:
+    document = pdfium.PdfDocument(data)
+    try:
+        return [
+            document[i].render(scale=dpi / 72).to_pil().convert("L") for i in range(len(document))
+        ]
+    finally:
+        document.close()
