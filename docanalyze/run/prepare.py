@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docanalyze.document import Chunk, Document
+from docanalyze.ingest.boilerplate import without_boilerplate
 from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.models.base import ModelLimits
 from docanalyze.options import Options
@@ -17,7 +18,7 @@ from docanalyze.prompting.templates import PromptSet
 from docanalyze.prompting.thinking import stage_budgets
 from docanalyze.text.language import resolve_language
 
-__all__ = ["PreparedRun", "prepare_run", "prompt_renderer"]
+__all__ = ["PreparedRun", "document_to_analyze", "prepare_run", "prompt_renderer"]
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,21 @@ def prepare_run(
     cache_prompts: bool = False,
 ) -> PreparedRun:
     """Chunk ``document`` and set up its prompts for ``limits``'s model, checked before any
-    request. Raises :class:`~docanalyze.errors.InputError` when there is no text to analyze,
-    and the budget, template and thinking errors of :func:`prompt_renderer`."""
+    request. Its boilerplate is taken out first, unless ``options.keep_boilerplate``
+    (:func:`document_to_analyze`). Raises :class:`~docanalyze.errors.InputError` when there is
+    no text to analyze, and the budget, template and thinking errors of :func:`prompt_renderer`."""
+    document = document_to_analyze(document, options)
     chunks = chunks_to_analyze(
         document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
     )
     renderer = prompt_renderer(document, options, prompts, limits, cache_prompts=cache_prompts)
     return PreparedRun(chunks, renderer)
+
+
+def document_to_analyze(document: Document, options: Options) -> Document:
+    """``document`` as runs analyze it: without its running headers and footers, page numbers
+    and dot leaders (:mod:`docanalyze.ingest.boilerplate`), unless ``options.keep_boilerplate``."""
+    return document if options.keep_boilerplate else without_boilerplate(document)
 
 
 def prompt_renderer(
