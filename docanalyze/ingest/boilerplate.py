@@ -30,6 +30,7 @@ from docanalyze.document import BoilerplateCount, Document, Page
 
 __all__ = [
     "EDGE_LINES",
+    "FULL_LINE_SHARE",
     "MAX_RUNNING_CHARS",
     "MIN_RUNNING_PAGES",
     "RUNNING_SHARE",
@@ -62,6 +63,9 @@ _DOT_LEADER = re.compile(
 _HYPHENATED = re.compile(r"(?<=[^\W\d_]{2})-\n(?=[a-zà-öø-ÿ]{2})")
 _SENTENCE_ENDS = frozenset(".!?:;。！？；：…\"'”’)]」』")
 _CONTINUES_LOWER = re.compile(r"^[a-zà-öø-ÿ]")
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+FULL_LINE_SHARE = 0.75
+"""A line this share as wide as the page's widest, not ending a sentence, wraps on."""
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·‣▪]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
 
 
@@ -75,7 +79,7 @@ def without_boilerplate(document: Document) -> Document:
     return replace(
         document,
         pages=pages,
-        boilerplate=(document.boilerplate or count) + count if document.boilerplate else count,
+        boilerplate=document.boilerplate + count if document.boilerplate else count,
     )
 
 
@@ -138,18 +142,26 @@ def _clean_page(
 
 def _join_fragments(text: str) -> str:
     """Join each line that does not end a sentence to the next when that one goes on in lower
-    case: prose wrapped (or cut by OCR) into lines becomes one line per paragraph."""
+    case, or when the line is full (:data:`FULL_LINE_SHARE` as wide as the page's widest) and
+    the next is no list item: prose wrapped (or cut by OCR) into lines becomes one line per
+    paragraph, while headings and a paragraph's short last line keep their breaks."""
     lines = text.split("\n")
+    full = FULL_LINE_SHARE * max((len(line.strip()) for line in lines), default=0)
     joined: list[str] = []
+    previous = ""
     for line in lines:
-        if (
-            joined
-            and joined[-1].strip()
-            and joined[-1].rstrip()[-1] not in _SENTENCE_ENDS
-            and _CONTINUES_LOWER.match(line)
-            and not _LIST_ITEM.match(line)
-        ):
+        if joined and _goes_on(previous, line, full):
             joined[-1] = f"{joined[-1].rstrip()} {line.strip()}"
         else:
             joined.append(line)
+        previous = line.strip()
     return "\n".join(joined)
+
+
+def _goes_on(line: str, next_line: str, full: float) -> bool:
+    """Whether ``next_line`` carries on the sentence of ``line`` (both as extracted)."""
+    if not line or not next_line.strip() or line[-1] in _SENTENCE_ENDS or line[-1] == "-":
+        return False
+    if _LIST_ITEM.match(next_line) or _CJK.match(line[-1]):
+        return False
+    return bool(_CONTINUES_LOWER.match(next_line)) or len(line) >= full
