@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from docanalyze.cli.app import cli
 from docanalyze.ingest import load_document
 from docanalyze.ingest.boilerplate import clean_pages, without_boilerplate
-from docanalyze.models.extractive.textunits import is_heading
+from docanalyze.models.extractive.textunits import is_heading, split_sentences
 from fixtures.texts import SAMPLE_EN
 from tests.boilerplate_pdfs import FACTS, SECTIONS, write_report_pdf
 
@@ -160,3 +160,10 @@ def test_the_offline_report_of_a_latex_pdf_quotes_no_page_number(corpus_dir: Pat
     bullets = BULLET.findall(out)
     assert bullets
     assert not [bullet for bullet in bullets if re.search(r"(?:^|\s)\d$", bullet)], bullets
+
+
+def test_a_sentence_ending_in_a_decimal_number_ends_there() -> None:
+    assert split_sentences("The ratio improved from 1.9 to 1.4. Capital expenditure rose.") == [
+        "The ratio improved from 1.9 to 1.4.",
+        "Capital expenditure rose.",
+    ]
