@@ -10,6 +10,7 @@ from functools import cached_property
 __all__ = [
     "PAGE_MARKER_RE",
     "PAGE_SEPARATOR",
+    "BoilerplateCount",
     "Chunk",
     "Document",
     "Page",
@@ -53,11 +54,39 @@ class Page:
 
 
 @dataclass(frozen=True)
+class BoilerplateCount:
+    """How many lines of each kind were taken out of a document."""
+
+    headers: int = 0
+    footers: int = 0
+    page_numbers: int = 0
+    dot_leaders: int = 0
+
+    def __add__(self, other: BoilerplateCount) -> BoilerplateCount:
+        return BoilerplateCount(
+            self.headers + other.headers,
+            self.footers + other.footers,
+            self.page_numbers + other.page_numbers,
+            self.dot_leaders + other.dot_leaders,
+        )
+
+    @property
+    def total(self) -> int:
+        """All lines removed."""
+        return self.headers + self.footers + self.page_numbers + self.dot_leaders
+
+
+@dataclass(frozen=True)
 class Document:
-    """A loaded document: where it came from and its pages, in order."""
+    """A loaded document: where it came from and its pages, in order.
+
+    ``boilerplate`` counts the lines taken out of its pages before chunking
+    (:mod:`docanalyze.ingest.boilerplate`); None when they were not looked for.
+    """
 
     source: str
     pages: tuple[Page, ...]
+    boilerplate: BoilerplateCount | None = None
 
     @cached_property
     def text(self) -> str:

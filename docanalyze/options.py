@@ -65,6 +65,9 @@ class Options:
     share of ``max_tokens`` (:mod:`docanalyze.run.sections`); ``single`` writes it in one
     request; ``auto`` writes a long report in sections, a short one or an answer to a
     ``question`` in one request.
+    ``keep_boilerplate`` keeps the pages' running headers and footers, page numbers and
+    table-of-contents dot leaders, which are otherwise taken out before chunking
+    (:mod:`docanalyze.ingest.boilerplate`).
     """
 
     backend: Backend = "auto"
@@ -99,6 +102,7 @@ class Options:
     effort: str | None = None
     final: str = "auto"
     unsupported: str = "mark"
+    keep_boilerplate: bool = False
 
     def __post_init__(self) -> None:
         for name in ("prompts_dir", "store_path"):

@@ -127,6 +127,12 @@ _ANALYSIS_OPTIONS = (
         "always thinks, medium for the report].",
     ),
     click.option("--password", help="Password of an encrypted PDF."),
+    click.option(
+        "--keep-boilerplate",
+        is_flag=True,
+        help="Keep running headers and footers, page numbers and table-of-contents dot "
+        "leaders (taken out before chunking by default).",
+    ),
 )
 
 

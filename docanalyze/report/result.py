@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from docanalyze.citations.verify import CheckedCitation
-from docanalyze.document import Point
+from docanalyze.document import BoilerplateCount, Point
 from docanalyze.exit_codes import EXIT_INCOMPLETE
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT, PRICES_CHECKED
 from docanalyze.models.base import Usage
@@ -93,6 +93,9 @@ class Report:
     """Every citation of the report, checked in code against the page text
     (:mod:`docanalyze.citations`): ``verified``, ``corrected`` to its true page, or
     ``unsupported``. Empty when nothing was checked; nothing unchecked is listed."""
+    boilerplate: BoilerplateCount | None = None
+    """The lines taken out of the pages before chunking, by kind
+    (:mod:`docanalyze.ingest.boilerplate`); None when they were kept (``keep_boilerplate``)."""
 
     @property
     def exit_code(self) -> int:
@@ -117,6 +120,7 @@ class Report:
             "chunk_count": len(self.chunks),
             "reduce_levels": self.reduce_levels,
             "chunks": [asdict(chunk) for chunk in self.chunks],
+            "boilerplate": asdict(self.boilerplate) if self.boilerplate else None,
             "complete": self.complete,
             "exit_code": self.exit_code,
             "missing_chunks": list(self.missing_chunks),

@@ -19,7 +19,7 @@ from pathlib import PurePath
 
 from docanalyze.citations.pages import CITATION
 from docanalyze.citations.sections import cite_named_sections
-from docanalyze.document import Chunk, Document, Page, Partial
+from docanalyze.document import BoilerplateCount, Chunk, Document, Page, Partial
 from docanalyze.errors import DocanalyzeError, IncompleteRun
 from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.sources import Source, resolve_document
@@ -36,7 +36,7 @@ from docanalyze.run.documents import (
     running,
 )
 from docanalyze.run.map import map_chunks
-from docanalyze.run.prepare import prompt_renderer
+from docanalyze.run.prepare import document_to_analyze, prompt_renderer
 from docanalyze.run.record import RunRecorder
 
 __all__ = ["analyze_combined", "cite_document"]
@@ -57,7 +57,7 @@ async def analyze_combined(
     started = time.monotonic()
     reads = _Reads()
     await DocumentRunner(reads, InProcess(pipeline, model, events)).run(sources)
-    documents = reads.documents()
+    documents = [document_to_analyze(read, pipeline.options) for read in reads.documents()]
     if not documents:
         return reads.failures()
     corpus = _corpus(documents)
@@ -241,9 +241,11 @@ def _cited_by_section(report: Report, named: dict[str, Document]) -> Report:
 def _corpus(documents: list[Document]) -> Document:
     """One document holding every page of ``documents``, numbered on: the combined run's record."""
     pages = [page.text for document in documents for page in document.pages]
+    counts = [document.boilerplate for document in documents if document.boilerplate]
     return Document(
         source=", ".join(document.source for document in documents),
         pages=tuple(Page(number, text) for number, text in enumerate(pages, 1)),
+        boilerplate=sum(counts, BoilerplateCount()) if counts else None,
     )
 
 

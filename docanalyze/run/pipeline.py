@@ -347,6 +347,7 @@ class Pipeline:
             rate_limited=events.rate_limited,
             batch=self.batch_priced and not model.features.offline,
             offline=model.features.offline,
+            boilerplate=ctx.document.boilerplate,
         )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from docanalyze.document import Chunk, Document
 from docanalyze.events import Event
+from docanalyze.ingest.boilerplate import without_boilerplate
 from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.ocr import read_scanned_pages
 from docanalyze.models.base import ModelLimits
@@ -20,7 +21,7 @@ from docanalyze.prompting.templates import PromptSet
 from docanalyze.prompting.thinking import stage_budgets
 from docanalyze.text.language import resolve_language
 
-__all__ = ["PreparedRun", "prepare_run", "prompt_renderer"]
+__all__ = ["PreparedRun", "document_to_analyze", "prepare_run", "prompt_renderer"]
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,23 @@ def prepare_run(
 ) -> PreparedRun:
     """Chunk ``document`` and set up its prompts for ``limits``'s model, checked before any
     request. Its page images are read first, as PDF pages or by OCR, whose progress goes to
-    ``emit`` (:func:`~docanalyze.ingest.ocr.read_scanned_pages`). Raises
-    :class:`~docanalyze.errors.InputError` when there is no text to analyze, and the budget,
-    template and thinking errors of :func:`prompt_renderer`."""
+    ``emit`` (:func:`~docanalyze.ingest.ocr.read_scanned_pages`); then its boilerplate is taken
+    out, unless ``options.keep_boilerplate`` (:func:`document_to_analyze`), from text and OCR
+    pages alike. Raises :class:`~docanalyze.errors.InputError` when there is no text to analyze,
+    and the budget, template and thinking errors of :func:`prompt_renderer`."""
     document = read_scanned_pages(document, limits.features, emit)
+    document = document_to_analyze(document, options)
     chunks = chunks_to_analyze(
         document, chunk_size=options.chunk_size, chunk_overlap=options.overlap
     )
     renderer = prompt_renderer(document, options, prompts, limits, cache_prompts=cache_prompts)
     return PreparedRun(chunks, renderer)
+
+
+def document_to_analyze(document: Document, options: Options) -> Document:
+    """``document`` as runs analyze it: without its running headers and footers, page numbers
+    and dot leaders (:mod:`docanalyze.ingest.boilerplate`), unless ``options.keep_boilerplate``."""
+    return document if options.keep_boilerplate else without_boilerplate(document)
 
 
 def prompt_renderer(

@@ -83,6 +83,13 @@ def ends_sentence(paragraph: str, mark: int, end: int) -> bool:
         return True
     word = paragraph[:mark].rsplit(maxsplit=1)[-1] if paragraph[:mark].strip() else ""
     word = word.lstrip("(\"'“‘[")
+    if _is_number(word):
+        return True  # "rose to 1.4. Capital…"
     if "." in word or (len(word) == 1 and word.isalpha()):
         return False  # "e.g.", "U.S.", initials like "J."
     return word.lower() not in _ABBREVIATIONS
+
+
+def _is_number(word: str) -> bool:
+    """Whether ``word`` is a number such as ``1.4`` or ``2,340`` (its period ends a sentence)."""
+    return word.replace(".", "").replace(",", "").isdigit()

@@ -30,10 +30,11 @@ _SENTENCE_END = ".!?。！？"
 
 def material_of(citable: Sequence[CitableText]) -> tuple[str, ...]:
     """Material to extract from when a request brings only citable texts: pages with their
-    ``[Page N]`` markers, points as cited bullets."""
+    ``[Page N]`` markers, points as cited bullets (one line each: a point quoting lines of a
+    page is one point, not one per line)."""
     if all(text.kind == "page" for text in citable):
         return tuple(f"{page_marker(text.pages[0])}\n{text.text}" for text in citable if text.pages)
-    return ("\n".join(f"- {point.text} ({point.title})" for point in citable),)
+    return ("\n".join(f"- {' '.join(point.text.split())} ({point.title})" for point in citable),)
 
 
 def cited_blocks(text: str, citable: Sequence[CitableText]) -> tuple[ReplyBlock, ...]:

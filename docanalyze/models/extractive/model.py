@@ -34,6 +34,7 @@ from docanalyze.models.extractive.relevance import is_relevant, relevance_scores
 from docanalyze.models.extractive.textunits import (
     format_citation,
     is_cjk_char,
+    is_heading,
     split_citation,
     split_marked_text,
     terms,
@@ -132,10 +133,15 @@ class ExtractiveModel:
 
 def extract_sentences(material: Sequence[str], max_tokens: int, question: str | None = None) -> str:
     """Map: the most central sentences of page-marked text (with a question: the relevant ones,
-    best first), as cited bullets in document order; empty when none bears on the question."""
+    best first), as cited bullets in document order; empty when none bears on the question.
+    Headings (:func:`~.textunits.is_heading`) are not points, unless the text is mostly
+    headings-like lines (a list of labels) rather than prose."""
     sentences = split_marked_text("\n\n".join(material))
+    statements = [sentence for sentence in sentences if not is_heading(sentence.text)]
+    if len(statements) * 2 < len(sentences):  # a list of labels, not prose with headings
+        statements = sentences
     points = _merge_duplicates(
-        [_Point(sentence.text, sentence.pages) for sentence in sentences],
+        [_Point(sentence.text, sentence.pages) for sentence in statements],
         similarity=1.0,
     )
     return _bullet_list(*_ranked(points, question), _budget(max_tokens), max_tokens)

@@ -19,6 +19,7 @@ __all__ = [
     "cut_at_boundary",
     "format_citation",
     "is_cjk_char",
+    "is_heading",
     "split_citation",
     "split_marked_text",
     "split_sentences",
@@ -48,6 +49,12 @@ SHORT_LINE_RATIO = 0.6
 """A line narrower than this share of the widest line, not ending in a comma-like mark, ends its
 paragraph: it is a heading or a paragraph's last line, not a wrapped one."""
 _CONTINUING_MARKS = frozenset(",，、;；-")
+_STATEMENT_ENDS = frozenset(".!?…。！？；")
+_NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,4}\.|[A-Z]\.)\s+\S")
+MAX_HEADING_WORDS = 12
+"""A line of more words is a statement, even without a full stop."""
+MAX_CJK_HEADING_WIDTH = 40
+"""A CJK line without sentence punctuation this wide or narrower is a heading."""
 _SYMBOL_BULLET = re.compile(r"^[-*•·‣▪]\s+")
 _CLAUSE_BREAKS = (", ", "; ", ": ", "，", "；", "：", "、")
 
@@ -70,6 +77,25 @@ class PageSentence:
 def is_cjk_char(char: str) -> bool:
     """Whether ``char`` is a CJK ideograph, kana or hangul syllable."""
     return bool(_CJK_CHAR.match(char))
+
+
+def is_heading(sentence: str) -> bool:
+    """Whether ``sentence`` is a heading, not a statement: a short line without sentence
+    punctuation, in title case ("Risks and Outlook"), capitals, or numbered ("2.1 Scope");
+    in CJK, a short line without sentence punctuation."""
+    text = sentence.strip()
+    if not text or text[-1] in _STATEMENT_ENDS:
+        return False
+    if any(is_cjk_char(char) for char in text):
+        return _width(text) <= MAX_CJK_HEADING_WIDTH
+    words = text.split()
+    if len(words) > MAX_HEADING_WORDS:
+        return False
+    if _NUMBERED_HEADING.match(text) or text.isupper():
+        return True
+    long_words = [word for word in words if len(word) > 3 and word[0].isalpha()]
+    capitalized = sum(1 for word in long_words if word[0].isupper())
+    return bool(long_words) and capitalized * 2 >= len(long_words) and words[0][0].isupper()
 
 
 def split_marked_text(marked_text: str) -> list[PageSentence]:
