@@ -124,9 +124,8 @@ def test_two_pipelines_share_the_limits_which_close_after_the_last_user(
     asyncio.run(both())
     assert len(joined) == 2 and joined[0] is joined[1]
     assert joined[0].closed and joined[0].users == 0
-    this_server = [
-        key for key in shared_limits.REGISTRY.keys() if key.base_url == api.base_url.rstrip("/")
-    ]
+    held = shared_limits.REGISTRY.keys()
+    this_server = [key for key in held if key.base_url == api.base_url.rstrip("/")]
     assert this_server == []  # other tests of this process may hold their own servers' limits
 
 
