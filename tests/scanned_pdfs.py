@@ -49,7 +49,7 @@ def write_scanned_pdf(
     for page in range(1, pages + 1):
         prose = ""
         for sentence in range(12):
-            prose += ENGLISH_FILLER[sentence % len(ENGLISH_FILLER)]
+            prose += ENGLISH_FILLER[(sentence + page) % len(ENGLISH_FILLER)]  # pages differ
             if sentence % (12 // facts_per_page) == 3 and len(facts) < page * facts_per_page:
                 number += 1
                 prose += english_fact(number, page)

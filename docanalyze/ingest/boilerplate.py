@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from docanalyze.document import BoilerplateCount, Document, Page
+from docanalyze.document import BoilerplateCount, Document
 
 __all__ = [
     "EDGE_LINES",
@@ -46,6 +46,8 @@ MIN_RUNNING_PAGES = 3
 """A running header or footer repeats on at least this many pages."""
 MAX_RUNNING_CHARS = 160
 """A running header or footer is one short line; a longer one is prose."""
+SENTENCE_WORDS = 8
+"""A line that ends a sentence of this many words or more is prose, never a header or footer."""
 _PAGE_NUMBER_LINES = 2
 
 _DIGITS = re.compile(r"\d+")
@@ -71,11 +73,17 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*•·‣▪]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+
 
 def without_boilerplate(document: Document) -> Document:
     """``document`` with :func:`clean_pages` applied, its counts in ``boilerplate``; the same
-    document when nothing changes. Page numbers stay; a page left empty stays, empty."""
-    texts, count = clean_pages([page.text for page in document.pages])
-    if all(text == page.text for text, page in zip(texts, document.pages)):
+    document when nothing changes. Page numbers (and section labels) stay; a page left empty
+    stays, empty; a page image still to be read is left as it is."""
+    read = [page for page in document.pages if not page.scanned]  # a page image has no lines yet
+    texts, count = clean_pages([page.text for page in read])
+    cleaned = {page.number: text for page, text in zip(read, texts)}
+    if all(cleaned[page.number] == page.text for page in read):
         return replace(document, boilerplate=document.boilerplate or count)
-    pages = tuple(Page(page.number, text) for page, text in zip(document.pages, texts))
+    pages = tuple(
+        replace(page, text=cleaned[page.number]) if page.number in cleaned else page
+        for page in document.pages
+    )
     return replace(
         document,
         pages=pages,
@@ -115,9 +123,23 @@ def _running_lines(pages: list[list[str]], *, top: bool) -> frozenset[str]:
     seen: Counter[str] = Counter()
     for lines in pages:
         edge = _edge(lines, top, EDGE_LINES)
-        seen.update({_key(lines[i]) for i in edge if len(lines[i]) <= MAX_RUNNING_CHARS})
+        seen.update({_key(lines[i]) for i in edge if _may_run(lines, i)})
     needed = max(MIN_RUNNING_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
     return frozenset(key for key, pages_with in seen.items() if pages_with >= needed and key)
+
+
+def _may_run(lines: list[str], index: int) -> bool:
+    """Whether line ``index`` could be a running header or footer: a label, not prose. Headers
+    and footers are short, do not end a sentence of several words and do not run on into the
+    line below (or go on from the line above); so pages of prose that happen to open alike
+    (a repeated form, a letter's greeting) keep their text."""
+    text = lines[index].strip()
+    sentence = (
+        text.endswith((".", "!", "?", "。", "！", "？")) and len(text.split()) >= SENTENCE_WORDS
+    )
+    below = lines[index + 1] if index + 1 < len(lines) else ""
+    flows = _runs_on(text, below) or (index > 0 and _runs_on(lines[index - 1].strip(), text))
+    return len(text) <= MAX_RUNNING_CHARS and not sentence and not flows
 
 
 def _clean_page(
@@ -156,6 +178,14 @@ def _join_fragments(text: str) -> str:
             joined.append(line)
         previous = line.strip()
     return "\n".join(joined)
+
+
+def _runs_on(line: str, next_line: str) -> bool:
+    """Whether ``next_line`` plainly carries on the sentence of ``line``: no sentence end
+    between them, and the next goes on in lower case."""
+    if not line or line[-1] in _SENTENCE_ENDS or _LIST_ITEM.match(next_line):
+        return False
+    return bool(_CONTINUES_LOWER.match(next_line.strip()))
 
 
 def _goes_on(line: str, next_line: str, full: float) -> bool:

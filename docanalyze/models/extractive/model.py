@@ -30,6 +30,7 @@ from docanalyze.models.base import (
     estimate_input_tokens,
 )
 from docanalyze.models.extractive.citing import cited_blocks, material_of
+from docanalyze.models.extractive.ranking import centrality
 from docanalyze.models.extractive.relevance import is_relevant, relevance_scores
 from docanalyze.models.extractive.textunits import (
     format_citation,
@@ -49,8 +50,6 @@ MODEL_NAME = "extractive"
 NEAR_DUPLICATE_SIMILARITY = 0.8
 """Reduce and final merge points whose term sets have at least this Jaccard similarity (and the
 same numbers)."""
-FULL_WEIGHT_TERMS = 6
-"""Units with fewer terms than this are down-weighted in proportion."""
 SUBSTITUTE_SCORE_RATIO = 0.5
 """A point that does not fit may give its room to smaller ones scoring at least this share of it."""
 RELEVANCE_TIE_BREAK = 0.01
@@ -173,7 +172,7 @@ def write_report(
     headings_cost = estimate_tokens(f"{wording.overview}\n\n\n\n{wording.key_points}\n\n")
     budget = _budget(max_tokens) - headings_cost
     overview_size = min(5, max(3, len(points) // 4))
-    scores = _centrality(points)
+    scores = centrality([point.text for point in points])
     chosen = _select(points, scores, budget, overview_size)
     if not chosen:
         chosen = _trimmed_best(points, scores, budget // 2)
@@ -208,13 +207,13 @@ def _ranked(points: list[_Point], question: str | None) -> tuple[list[_Point], l
     """The points to choose from, with their scores: without a question every point, scored by
     centrality; with one only the relevant points, scored by relevance (centrality breaks ties)."""
     if not question:
-        return points, _centrality(points)
+        return points, centrality([point.text for point in points])
     relevance = relevance_scores(question, [point.text for point in points])
     kept = [index for index, score in enumerate(relevance) if is_relevant(score)]
     relevant = [points[index] for index in kept]
-    centrality = _centrality(relevant)
+    scores = centrality([point.text for point in relevant])
     return relevant, [
-        relevance[index] + RELEVANCE_TIE_BREAK * central for index, central in zip(kept, centrality)
+        relevance[index] + RELEVANCE_TIE_BREAK * central for index, central in zip(kept, scores)
     ]
 
 
@@ -301,34 +300,6 @@ def _most_similar(
 def _numbers(found: frozenset[str]) -> frozenset[str]:
     """The terms holding digits: points that differ in a number state different facts."""
     return frozenset(term for term in found if any(char.isdigit() for char in term))
-
-
-def _centrality(points: Sequence[_Point]) -> list[float]:
-    """Each point's average cosine similarity (TF-IDF) to the others, down-weighted when short."""
-    term_lists = [terms(point.text) for point in points]
-    count = len(term_lists)
-    document_frequency = Counter(term for found in term_lists for term in set(found))
-    vectors = [_unit_vector(found, document_frequency, count) for found in term_lists]
-    centroid: Counter[str] = Counter()
-    for vector in vectors:
-        centroid.update(vector)
-    scores: list[float] = []
-    for found, vector in zip(term_lists, vectors):
-        similarity = sum(weight * (centroid[term] - weight) for term, weight in vector.items())
-        length_factor = min(1.0, len(found) / FULL_WEIGHT_TERMS)
-        scores.append(similarity / max(count - 1, 1) * length_factor)
-    return scores
-
-
-def _unit_vector(
-    found: list[str], document_frequency: Counter[str], count: int
-) -> dict[str, float]:
-    weights = {
-        term: (1.0 + math.log(occurrences)) * math.log((count + 1) / document_frequency[term])
-        for term, occurrences in Counter(found).items()
-    }
-    norm = math.sqrt(sum(weight * weight for weight in weights.values()))
-    return {term: weight / norm for term, weight in weights.items()} if norm else {}
 
 
 def _ranking(scores: Sequence[float]) -> list[int]:
