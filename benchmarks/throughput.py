@@ -121,8 +121,19 @@ def _serve(settings: dict[str, Any], control: Connection) -> None:
         )
 
 
+def _sends_documents(body: dict[str, object]) -> bool:
+    """Whether a request sends document blocks (a map request's pages, sent as citable content)."""
+    messages = body.get("messages")
+    return isinstance(messages, list) and any(
+        isinstance(block, dict) and block.get("type") == "document"
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for block in message["content"]
+    )
+
+
 def _served(request: RecordedRequest) -> Served:
-    is_map = "<document_part>" in request.prompt
+    is_map = "<document_part>" in request.prompt or _sends_documents(request.body)
     return Served(
         request.status,
         request.path,
