@@ -11,8 +11,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from docanalyze.citations.markdown import check_report
 from docanalyze.citations.verify import CheckedCitation
 from docanalyze.cli import cli
+from docanalyze.document import Page
 from docanalyze.models.base import Usage
 from docanalyze.report.html import render_html
 from docanalyze.report.result import ChunkResult, Report
@@ -161,3 +163,20 @@ def test_the_html_written_with_o_links_the_pdf_relative_to_it(tmp_path: Path) ->
     hrefs = [cite["href"] for cite in cites_of(page.read_text(encoding="utf-8")).cites]
     relative = Path(os.path.relpath(pdf, page.parent)).as_posix()
     assert hrefs and all(href.startswith(f"{relative}#page=") for href in hrefs)
+
+
+def test_a_cited_page_no_quote_was_found_on_is_never_shown_as_verified() -> None:
+    pages = [Page(n, f"Page {n} says nothing in particular.") for n in range(1, 10)]
+    pages[2] = Page(3, "The rent is 1,200 EUR per month, payable in advance.")
+    claim = "The rent is 1,200 EUR per month (p. 3) and the tenant may sublet (p. 9)."
+    checked = check_report(claim + "\n", {claim: "The rent is 1,200 EUR per month"}, pages)
+    assert [(c.status, c.pages) for c in checked.citations] == [("corrected", (3,))]
+    assert checked.text.endswith(
+        "Citations: 0 verified, 1 corrected to their true page, 0 unsupported.\n"
+    )
+    shown = Report(**{**vars(report("a.pdf")), "text": claim, "citations": checked.citations})
+    assert [row["status"] for row in shown.to_dict()["citations"]] == ["corrected"]
+    on_page_3, on_page_9 = cites_of(render_html([shown])).cites
+    assert on_page_3["status"] == "verified"
+    assert on_page_9["status"] == "corrected"
+    assert "Corrected: cited p. 9; the quote is on p. 3." in on_page_9["text"]

@@ -3,12 +3,16 @@
 A citation is a claim, the pages the model cited for it, and the quote it gave as evidence. Its
 quote is looked up in the pages' text (:func:`~docanalyze.citations.locate.locate`):
 
-- found on a cited page (or across a page break onto one): **verified**;
-- found only on other pages: **corrected**, its pages are where the quote really is;
+- found, and every page it cites holds a quote (a quote across a page break holds both pages):
+  **verified**;
+- found, but some page it cites holds none of its quotes (only other pages, or only some of its
+  cited pages, as in "the rent is 1,200 EUR (p. 3) and the tenant may sublet (p. 9)" with the
+  quote on p. 3 alone): **corrected**, its pages are where its quotes really are;
 - found nowhere, too short to count away from its cited page, or no quote at all:
   **unsupported**; it has no pages.
 
-Nothing is shown as checked that was not: a claim with no quote is unsupported, not trusted.
+Nothing is shown as checked that was not: a cited page no quote was found on is never counted as
+verified, and a claim with no quote is unsupported, not trusted.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def check_citation(citation: Citation, index: PageIndex) -> CheckedCitation:
         return CheckedCitation(
             citation.claim, (), citation.quote, "unsupported", citation.pages, None
         )
-    status: Status = "verified" if set(location.pages) & set(citation.pages) else "corrected"
+    status = _status(citation.pages, location.pages)
     return CheckedCitation(
         citation.claim, location.pages, citation.quote, status, citation.pages, location
     )
@@ -81,7 +85,8 @@ def check_citation(citation: Citation, index: PageIndex) -> CheckedCitation:
 def check_quotes(citation: Citation, quotes: Sequence[str], index: PageIndex) -> CheckedCitation:
     """``citation`` checked with each of ``quotes`` as its evidence (a claim merging several
     points): unsupported unless every quote is found; its pages are all those they are on,
-    verified when each quote is on a cited page, else corrected."""
+    verified when each quote is on a cited page and each cited page holds a quote, else
+    corrected."""
     quote = join_quotes(quotes)
     if len(quotes) == 1:
         return check_citation(Citation(citation.claim, citation.pages, quotes[0]), index)
@@ -89,10 +94,15 @@ def check_quotes(citation: Citation, quotes: Sequence[str], index: PageIndex) ->
     if not checks or any(check.location is None for check in checks):
         return CheckedCitation(citation.claim, (), quote, "unsupported", citation.pages)
     pages = tuple(sorted({page for check in checks for page in check.pages}))
-    status: Status = (
-        "verified" if all(check.status == "verified" for check in checks) else "corrected"
-    )
+    on_cited = all(set(check.pages) & set(citation.pages) for check in checks)
+    status: Status = _status(citation.pages, pages) if on_cited else "corrected"
     return CheckedCitation(citation.claim, pages, quote, status, citation.pages, checks[0].location)
+
+
+def _status(cited: Sequence[int], found: Sequence[int]) -> Status:
+    """Verified when the quotes were found on a cited page and on every cited page."""
+    covered = set(found) & set(cited) and set(cited) <= set(found)
+    return "verified" if covered else "corrected"
 
 
 def join_quotes(quotes: Sequence[str]) -> str | None:

@@ -8,7 +8,10 @@ the quote on hover, and a popover shows it, with what checking found, on hover, 
 (CSS only, no JavaScript). A claim is matched to its check in
 :attr:`Report.citations <docanalyze.report.result.Report.citations>` by its text
 (:func:`~docanalyze.citations.markdown.claim_key`); a citation no check matches is shown as
-``unchecked``, never as checked. The ``⚠`` that marks an unsupported claim is highlighted.
+``unchecked``, never as checked. Each citation shows the status of its own pages: ``verified``
+only when it was cited and its quote was found on each of its pages; one whose pages do not all
+hold a quote shows as ``corrected`` (or ``unsupported``), even when another citation of the same
+claim is verified. The ``⚠`` that marks an unsupported claim is highlighted.
 
 Citations are swapped for placeholders before the Markdown is rendered (so its rendering is
 unchanged; their parentheses stay as written) and the placeholders for elements after it; one
@@ -22,7 +25,7 @@ import re
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from urllib.parse import quote as url_quote
 
@@ -30,7 +33,7 @@ from markupsafe import Markup, escape
 
 from docanalyze.citations.markdown import Claim, claim_key, find_claims
 from docanalyze.citations.pages import CITATION, format_pages, parse_pages
-from docanalyze.citations.verify import UNSUPPORTED_MARK, CheckedCitation
+from docanalyze.citations.verify import UNSUPPORTED_MARK, CheckedCitation, Status
 from docanalyze.report.markdown import markdown_to_html
 
 __all__ = ["PageLinks", "cited_markdown_to_html"]
@@ -154,10 +157,10 @@ class _Placeholders:
         match = CITATION.fullmatch(line, start, end)
         assert match is not None  # a claim's citation spans come from CITATION
         inner = line[start + 1 : end - 1]
-        first_page = parse_pages(match["pages"])[0]
-        href = links.href(match["document"], first_page)
+        pages = parse_pages(match["pages"])
+        href = links.href(match["document"], pages[0])
         element_id = f"{self.id_prefix}-{len(self.elements)}"
-        element = _citation_element(inner.strip(), href, checked, element_id)
+        element = _citation_element(inner.strip(), href, _own(checked, pages), element_id)
         return start + 1, end - 1, self._add(element, inner)
 
     def mark(self, line: str, mark: re.Match[str]) -> tuple[int, int, str]:
@@ -189,6 +192,16 @@ class _Placeholders:
 
     def _as_element(self, match: re.Match[str]) -> str:
         return str(self.elements[int(match[1])])
+
+
+def _own(checked: CheckedCitation | None, pages: Sequence[int]) -> CheckedCitation | None:
+    """The check of one citation of a claim, showing ``pages``: verified only when the claim's
+    quotes were found on each of them and they were cited, else corrected (or unsupported)."""
+    if checked is None or checked.status == "unsupported":
+        return checked
+    found = set(pages) <= set(checked.pages) and set(pages) <= set(checked.cited_pages)
+    status: Status = "verified" if found else "corrected"
+    return replace(checked, status=status, cited_pages=tuple(pages))
 
 
 def _citation_element(
