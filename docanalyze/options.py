@@ -82,7 +82,7 @@ class Options:
     context_window: int | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     documents_at_once: int | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 600.0
     max_attempts: int = 8
     max_retry_time: float = 900.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import anthropic
@@ -28,10 +28,12 @@ CONNECT_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Credentials:
-    """How to reach the API: a key or an auth token, and the base URL (None: the SDK's)."""
+    """How to reach the API: a key or an auth token, and the base URL (None: the SDK's).
 
-    api_key: str | None
-    auth_token: str | None
+    The key and the token are left out of its ``repr``."""
+
+    api_key: str | None = field(repr=False)
+    auth_token: str | None = field(repr=False)
     base_url: str | None
     base_url_from_env: bool
 

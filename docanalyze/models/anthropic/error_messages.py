@@ -11,7 +11,7 @@ still passes through :func:`~docanalyze.models.anthropic.environment.redact` as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import anthropic
@@ -40,12 +40,13 @@ _OVERLOAD_STATUSES = frozenset({429, 529})
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where requests go and what must never be shown: for messages about failed requests."""
+    """Where requests go and what must never be shown: for messages about failed requests
+    (``secrets`` are left out of its ``repr``)."""
 
     base_url: str | None
     base_url_from_env: bool
     timeout: float
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = field(repr=False)
 
     @property
     def address(self) -> str:

@@ -143,8 +143,7 @@ class SdkBatchAPI:
         if status == 401:
             return "the Anthropic API rejected the API key (401): check ANTHROPIC_API_KEY"
         detail = getattr(error, "message", None) or type(error).__name__
-        detail = " ".join(str(detail).split())[:300]
-        detail = redact(detail, self._credentials.secrets)
+        detail = redact(" ".join(str(detail).split()), self._credentials.secrets)[:300]
         code = f" ({status})" if status is not None else ""
         advice = (
             "try again later" if is_retryable(error) else "check --model and ANTHROPIC_BASE_URL"
