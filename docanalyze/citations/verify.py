@@ -6,7 +6,9 @@ quote is looked up in the pages' text (:func:`~docanalyze.citations.locate.locat
 - found on a cited page (or across a page break onto one): **verified**;
 - found only on other pages: **corrected**, its pages are where the quote really is;
 - found nowhere, too short to count away from its cited page, or no quote at all:
-  **unsupported**; it has no pages.
+  **unsupported**; it has no pages. One that cites a page image docanalyze could not read
+  (:attr:`~docanalyze.document.Page.unreadable`: no OCR) is ``unreadable`` too: it could not
+  be checked, and the closing note says so and how to check it.
 
 Nothing is shown as checked that was not: a claim with no quote is unsupported, not trusted.
 """
@@ -55,7 +57,8 @@ class Citation:
 @dataclass(frozen=True)
 class CheckedCitation:
     """A :class:`Citation` after checking: ``pages`` are where its quote really is (none when it
-    is unsupported), ``cited_pages`` what was cited; ``location`` is where the quote was found."""
+    is unsupported), ``cited_pages`` what was cited; ``location`` is where the quote was found;
+    ``unreadable``: it is unsupported and cites a page image docanalyze could not read."""
 
     claim: str
     pages: tuple[int, ...]
@@ -63,14 +66,16 @@ class CheckedCitation:
     status: Status
     cited_pages: tuple[int, ...]
     location: Location | None = None
+    unreadable: bool = False
 
 
 def check_citation(citation: Citation, index: PageIndex) -> CheckedCitation:
     """``citation`` checked against the pages of ``index`` (see the module docstring)."""
     location = locate(citation.quote, index, citation.pages) if citation.quote else None
     if location is None:
+        unreadable = any(index.pages[at].unreadable for at in index.positions_of(citation.pages))
         return CheckedCitation(
-            citation.claim, (), citation.quote, "unsupported", citation.pages, None
+            citation.claim, (), citation.quote, "unsupported", citation.pages, None, unreadable
         )
     status: Status = "verified" if set(location.pages) & set(citation.pages) else "corrected"
     return CheckedCitation(
@@ -87,7 +92,10 @@ def check_quotes(citation: Citation, quotes: Sequence[str], index: PageIndex) ->
         return check_citation(Citation(citation.claim, citation.pages, quotes[0]), index)
     checks = [check_citation(Citation(citation.claim, citation.pages, q), index) for q in quotes]
     if not checks or any(check.location is None for check in checks):
-        return CheckedCitation(citation.claim, (), quote, "unsupported", citation.pages)
+        unreadable = any(check.unreadable for check in checks)
+        return CheckedCitation(
+            citation.claim, (), quote, "unsupported", citation.pages, unreadable=unreadable
+        )
     pages = tuple(sorted({page for check in checks for page in check.pages}))
     status: Status = (
         "verified" if all(check.status == "verified" for check in checks) else "corrected"
@@ -115,13 +123,19 @@ class VerificationSummary:
     verified: int = 0
     corrected: int = 0
     unsupported: int = 0
+    unreadable: int = 0
+    """How many of the unsupported cite page images docanalyze could not read (no OCR)."""
 
     @classmethod
     def of(cls, checked: Iterable[CheckedCitation]) -> VerificationSummary:
         """The counts of ``checked``."""
-        statuses = [citation.status for citation in checked]
+        citations = list(checked)
+        statuses = [citation.status for citation in citations]
         return cls(
-            statuses.count("verified"), statuses.count("corrected"), statuses.count("unsupported")
+            statuses.count("verified"),
+            statuses.count("corrected"),
+            statuses.count("unsupported"),
+            sum(citation.unreadable for citation in citations),
         )
 
     @property
@@ -131,12 +145,26 @@ class VerificationSummary:
 
     def describe(self, unsupported: UnsupportedMode = "mark") -> str:
         """One line for the end of a report, e.g. ``Citations: 41 verified, 3 corrected to their
-        true page, 2 unsupported (marked ⚠).`` (``dropped`` with ``unsupported="drop"``)."""
+        true page, 2 unsupported (marked ⚠).`` (``dropped`` with ``unsupported="drop"``), and a
+        line on those that cite page images docanalyze could not read, naming the remedy."""
         if not self.total:
             return "Citations: none to check."
         handled = f"marked {UNSUPPORTED_MARK}" if unsupported == "mark" else "dropped"
         tail = f" ({handled})" if self.unsupported else ""
-        return (
+        line = (
             f"Citations: {self.verified} verified, {self.corrected} corrected to their true page, "
             f"{self.unsupported} unsupported{tail}."
+        )
+        if not self.unreadable:
+            return line
+        from docanalyze.ingest.ocr import OCR_INSTALL
+
+        cite, were, them = (
+            ("citation points at a page image", "it was", "it")
+            if self.unreadable == 1
+            else ("citations point at page images", "they were", "them")
+        )
+        return (
+            f"{line}\n\n{self.unreadable} {cite} docanalyze cannot read without OCR, so {were} "
+            f"not checked: {OCR_INSTALL} to check {them}."
         )
