@@ -8,7 +8,7 @@ quote is looked up in the pages' text (:func:`~docanalyze.citations.locate.locat
 - found nowhere, too short to count away from its cited page, or no quote at all:
   **unsupported**; it has no pages. One that cites a page image docanalyze could not read
   (:attr:`~docanalyze.document.Page.unreadable`: no OCR) is ``unreadable`` too: it could not
-  be checked, and the closing note says so and how to check it.
+  be checked (:attr:`VerificationSummary.unreadable` counts them).
 
 Nothing is shown as checked that was not: a claim with no quote is unsupported, not trusted.
 """
@@ -145,26 +145,12 @@ class VerificationSummary:
 
     def describe(self, unsupported: UnsupportedMode = "mark") -> str:
         """One line for the end of a report, e.g. ``Citations: 41 verified, 3 corrected to their
-        true page, 2 unsupported (marked ⚠).`` (``dropped`` with ``unsupported="drop"``), and a
-        line on those that cite page images docanalyze could not read, naming the remedy."""
+        true page, 2 unsupported (marked ⚠).`` (``dropped`` with ``unsupported="drop"``)."""
         if not self.total:
             return "Citations: none to check."
         handled = f"marked {UNSUPPORTED_MARK}" if unsupported == "mark" else "dropped"
         tail = f" ({handled})" if self.unsupported else ""
-        line = (
+        return (
             f"Citations: {self.verified} verified, {self.corrected} corrected to their true page, "
             f"{self.unsupported} unsupported{tail}."
-        )
-        if not self.unreadable:
-            return line
-        from docanalyze.ingest.ocr import OCR_INSTALL
-
-        cite, were, them = (
-            ("citation points at a page image", "it was", "it")
-            if self.unreadable == 1
-            else ("citations point at page images", "they were", "them")
-        )
-        return (
-            f"{line}\n\n{self.unreadable} {cite} docanalyze cannot read without OCR, so {were} "
-            f"not checked: {OCR_INSTALL} to check {them}."
         )
