@@ -39,18 +39,33 @@ class Page:
     are; ``label`` is then the section's heading (or ``¶ 3–7``, its paragraphs), and its
     citations name it (see :mod:`docanalyze.citations.sections`).
     ``scan``: for a page image without a usable text layer, a PDF of just that page, read as an
-    image before the run (:func:`docanalyze.ingest.ocr.read_scanned_pages`).
+    image before the run (:func:`docanalyze.ingest.ocr.read_scanned_pages`). ``read_text``: for
+    a page image sent to the model as PDF input, docanalyze's own reading of it (OCR), used only
+    to check citations against; None when it was not read.
     """
 
     number: int
     text: str
     label: str | None = None
     scan: bytes | None = field(default=None, repr=False)
+    read_text: str | None = field(default=None, repr=False)
 
     @property
     def scanned(self) -> bool:
         """Whether the page is a page image still to be read (it has a ``scan``)."""
         return self.scan is not None
+
+    @property
+    def checked_text(self) -> str:
+        """The text citations of the page are checked against: :attr:`read_text`, else
+        :attr:`text`."""
+        return self.text if self.read_text is None else self.read_text
+
+    @property
+    def unreadable(self) -> bool:
+        """Whether the page is a page image docanalyze could not read (no OCR): its citations
+        cannot be checked."""
+        return self.scan is not None and self.read_text is None
 
 
 @dataclass(frozen=True)

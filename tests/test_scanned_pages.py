@@ -4,6 +4,7 @@ or refused with both remedies named; page images too small to hold text stay "no
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,12 @@ from click.testing import CliRunner
 from docanalyze.cli import cli
 from docanalyze.errors import InputError
 from docanalyze.ingest import load_document
-from docanalyze.ingest.ocr import SCANNED_PAGE_TEXT, missing_ocr, read_scanned_pages
+from docanalyze.ingest.ocr import (
+    OCR_INSTALL,
+    SCANNED_PAGE_TEXT,
+    missing_ocr,
+    read_scanned_pages,
+)
 from docanalyze.ingest.pdf import is_scanned_page
 from docanalyze.models.base import MAX_PDF_PAGES, PDF_PAGE_TOKENS, ModelFeatures
 from docanalyze.planning.plan import plan_run
@@ -106,8 +112,11 @@ def test_claude_gets_image_pages_as_pdf_documents_and_cites_them(
     path, facts = scanned
     server = make_fake_api(citation_errors=CitationErrors())
     claude(server)
-    result = CliRunner().invoke(cli, ["report", str(path)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["report", str(path), "--format", "json"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
     pdf_blocks = [
         block
         for request in server.requests
@@ -120,8 +129,40 @@ def test_claude_gets_image_pages_as_pdf_documents_and_cites_them(
     assert {block["title"] for block in pdf_blocks} == {"Page 1", "Page 2", "Page 3"}
     for block in pdf_blocks:
         assert base64.b64decode(block["source"]["data"]).count(b"/Type /Page\n") <= MAX_PDF_PAGES
-    found = fact_pages(result.stdout)
+    map_requests = [
+        json.dumps(request.body)
+        for request in server.requests
+        if request.status == 200 and '"application/pdf"' in json.dumps(request.body)
+    ]
+    assert map_requests and not any("FACT-" in body for body in map_requests)  # no OCR text sent
+    found = fact_pages(report["report"])
     assert {fact: found.get(fact) for fact in facts} == {f: {p} for f, p in facts.items()}
+    if OCR_READY:  # docanalyze reads the page images too, and checks their citations
+        assert "⚠" not in report["report"] and "without OCR" not in report["report"]
+        assert {row["status"] for row in report["citations"]} == {"verified"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="the fake reads page images by OCR")
+def test_without_ocr_citations_of_image_pages_are_not_checked_and_the_note_says_why(
+    scanned: tuple[Path, dict[str, int]],
+    make_fake_api: Any,
+    claude: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("docanalyze.ingest.ocr.missing_ocr", lambda: "install the OCR extra")
+    claude(make_fake_api(citation_errors=CitationErrors()))
+    result = CliRunner().invoke(
+        cli, ["report", str(scanned[0]), "--format", "json"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    statuses = [row["status"] for row in report["citations"]]
+    assert statuses and set(statuses) == {"unsupported"}
+    assert (
+        f"{len(statuses)} citations point at page images docanalyze cannot read without OCR, "
+        f"so they were not checked: {OCR_INSTALL} to check them."
+    ) in report["report"]
 
 
 def test_a_plan_counts_each_image_page_at_the_published_page_cost(

@@ -51,7 +51,8 @@ _EDGES = " \"'.,;:!?()[]"
 class Location:
     """Where a quote was found: the numbers of the pages it is on, in order, and its span
     ``start``:``end`` in the pages' texts joined by :data:`~docanalyze.document.PAGE_SEPARATOR`
-    (:attr:`Document.text <docanalyze.document.Document.text>`), whose text is ``text``."""
+    (:attr:`Document.text <docanalyze.document.Document.text>`, with the
+    :attr:`~docanalyze.document.Page.checked_text` of a page image), whose text is ``text``."""
 
     pages: tuple[int, ...]
     start: int
@@ -61,7 +62,8 @@ class Location:
 
 @dataclass(frozen=True)
 class PageIndex:
-    """A document's pages normalized once for :func:`locate`."""
+    """A document's pages normalized once for :func:`locate` (each page's
+    :attr:`~docanalyze.document.Page.checked_text`)."""
 
     pages: tuple[Page, ...]
     original: str
@@ -72,12 +74,12 @@ class PageIndex:
     @classmethod
     def of(cls, pages: Sequence[Page]) -> PageIndex:
         """The index of ``pages`` (a document's pages, in order)."""
-        original = PAGE_SEPARATOR.join(page.text for page in pages)
+        original = PAGE_SEPARATOR.join(page.checked_text for page in pages)
         normalized = normalize_for_matching(original)
         starts, offset = [], 0
         for page in pages:
             starts.append(normalized.offset(offset))
-            offset += len(page.text) + len(PAGE_SEPARATOR)
+            offset += len(page.checked_text) + len(PAGE_SEPARATOR)
         return cls(tuple(pages), original, normalized, tuple(starts))
 
     @property

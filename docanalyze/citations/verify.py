@@ -9,7 +9,9 @@ quote is looked up in the pages' text (:func:`~docanalyze.citations.locate.locat
   cited pages, as in "the rent is 1,200 EUR (p. 3) and the tenant may sublet (p. 9)" with the
   quote on p. 3 alone): **corrected**, its pages are where its quotes really are;
 - found nowhere, too short to count away from its cited page, or no quote at all:
-  **unsupported**; it has no pages.
+  **unsupported**; it has no pages. One that cites a page image docanalyze could not read
+  (:attr:`~docanalyze.document.Page.unreadable`: no OCR) is ``unreadable`` too: it could not
+  be checked (:attr:`VerificationSummary.unreadable` counts them).
 
 Nothing is shown as checked that was not: a cited page no quote was found on is never counted as
 verified, and a claim with no quote is unsupported, not trusted.
@@ -59,7 +61,8 @@ class Citation:
 @dataclass(frozen=True)
 class CheckedCitation:
     """A :class:`Citation` after checking: ``pages`` are where its quote really is (none when it
-    is unsupported), ``cited_pages`` what was cited; ``location`` is where the quote was found."""
+    is unsupported), ``cited_pages`` what was cited; ``location`` is where the quote was found;
+    ``unreadable``: it is unsupported and cites a page image docanalyze could not read."""
 
     claim: str
     pages: tuple[int, ...]
@@ -67,14 +70,16 @@ class CheckedCitation:
     status: Status
     cited_pages: tuple[int, ...]
     location: Location | None = None
+    unreadable: bool = False
 
 
 def check_citation(citation: Citation, index: PageIndex) -> CheckedCitation:
     """``citation`` checked against the pages of ``index`` (see the module docstring)."""
     location = locate(citation.quote, index, citation.pages) if citation.quote else None
     if location is None:
+        unreadable = any(index.pages[at].unreadable for at in index.positions_of(citation.pages))
         return CheckedCitation(
-            citation.claim, (), citation.quote, "unsupported", citation.pages, None
+            citation.claim, (), citation.quote, "unsupported", citation.pages, None, unreadable
         )
     status = _status(citation.pages, location.pages)
     return CheckedCitation(
@@ -92,7 +97,10 @@ def check_quotes(citation: Citation, quotes: Sequence[str], index: PageIndex) ->
         return check_citation(Citation(citation.claim, citation.pages, quotes[0]), index)
     checks = [check_citation(Citation(citation.claim, citation.pages, q), index) for q in quotes]
     if not checks or any(check.location is None for check in checks):
-        return CheckedCitation(citation.claim, (), quote, "unsupported", citation.pages)
+        unreadable = any(check.unreadable for check in checks)
+        return CheckedCitation(
+            citation.claim, (), quote, "unsupported", citation.pages, unreadable=unreadable
+        )
     pages = tuple(sorted({page for check in checks for page in check.pages}))
     on_cited = all(set(check.pages) & set(citation.pages) for check in checks)
     status: Status = _status(citation.pages, pages) if on_cited else "corrected"
@@ -125,13 +133,19 @@ class VerificationSummary:
     verified: int = 0
     corrected: int = 0
     unsupported: int = 0
+    unreadable: int = 0
+    """How many of the unsupported cite page images docanalyze could not read (no OCR)."""
 
     @classmethod
     def of(cls, checked: Iterable[CheckedCitation]) -> VerificationSummary:
         """The counts of ``checked``."""
-        statuses = [citation.status for citation in checked]
+        citations = list(checked)
+        statuses = [citation.status for citation in citations]
         return cls(
-            statuses.count("verified"), statuses.count("corrected"), statuses.count("unsupported")
+            statuses.count("verified"),
+            statuses.count("corrected"),
+            statuses.count("unsupported"),
+            sum(citation.unreadable for citation in citations),
         )
 
     @property

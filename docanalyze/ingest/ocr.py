@@ -3,6 +3,10 @@
 A backend that reads PDF pages (Claude: ``features.pdf_pages``) gets them as PDF input: each such
 page keeps its one-page PDF and takes :data:`SCANNED_PAGE_TEXT` as its text, which sizes it
 for chunking; the map stage sends the PDF (:attr:`~docanalyze.models.base.CitableText.pdf`).
+When OCR is available, it also reads them, for docanalyze alone: the text it finds is the
+page's :attr:`~docanalyze.document.Page.read_text`, which the report's citations are checked
+against (never sent). Without OCR, a citation of such a page cannot be checked and stays
+unsupported, and the report's closing note says why.
 Any other backend gets their text by OCR: Tesseract (``pip install 'docanalyze[ocr]'`` for
 pytesseract, and the ``tesseract-ocr`` and ``tesseract-ocr-chi-sim`` system packages), English
 and Simplified Chinese, each page rendered at :data:`OCR_DPI`. With neither, an
@@ -56,23 +60,31 @@ def read_scanned_pages(
     scanned = [page for page in document.pages if page.scanned]
     if not scanned:
         return document
-    if features.pdf_pages:
-        return _with_pages(document, {page.number: SCANNED_PAGE_TEXT for page in scanned})
     missing = missing_ocr()
+    if features.pdf_pages:
+        read_texts = _ocr_pages(scanned, emit) if missing is None else {}
+        return replace(
+            document,
+            pages=tuple(
+                Page(
+                    page.number,
+                    SCANNED_PAGE_TEXT,
+                    page.label,
+                    page.scan,
+                    read_texts.get(page.number),
+                )
+                if page.scanned
+                else page
+                for page in document.pages
+            ),
+        )
     if missing is not None:
         raise InputError(
             f"{document.source}: {_pages(scanned)} have no text layer (they are page images): "
             f"analyze it with Claude (set ANTHROPIC_API_KEY), which reads them as PDF pages, "
             f"or read them by OCR: {missing}"
         )
-    texts: dict[int, str] = {}
-    if emit is not None:
-        emit(StageStarted("ocr", len(scanned)))
-    for page in scanned:
-        texts[page.number] = ocr_page(page.scan or b"")
-        if emit is not None:
-            emit(StepFinished("ocr", Usage()))
-    read = _with_pages(document, texts)
+    read = _with_pages(document, _ocr_pages(scanned, emit))
     if not any(page.text for page in read.pages):
         raise InputError(
             f"{document.source}: no text on any of its {len(read.pages)} pages, "
@@ -119,18 +131,25 @@ def ocr_page(scan: bytes) -> str:
     return normalize_page_text(str(text))
 
 
+def _ocr_pages(pages: list[Page], emit: Callable[[Event], None] | None) -> dict[int, str]:
+    """The text OCR reads on each of ``pages`` by number, its progress to ``emit``."""
+    texts: dict[int, str] = {}
+    if emit is not None:
+        emit(StageStarted("ocr", len(pages)))
+    for page in pages:
+        texts[page.number] = ocr_page(page.scan or b"")
+        if emit is not None:
+            emit(StepFinished("ocr", Usage()))
+    return texts
+
+
 def _with_pages(document: Document, texts: dict[int, str]) -> Document:
-    """``document`` with the pages of ``texts`` given those texts; OCR'd pages lose their scan."""
+    """``document`` with the pages of ``texts`` given those texts, which replace their scans."""
     pages = tuple(
-        page if page.number not in texts else _read(page, texts[page.number])
+        page if page.number not in texts else Page(page.number, texts[page.number], page.label)
         for page in document.pages
     )
     return replace(document, pages=pages)
-
-
-def _read(page: Page, text: str) -> Page:
-    keep = page.scan if text == SCANNED_PAGE_TEXT else None
-    return Page(page.number, text, page.label, scan=keep)
 
 
 def _pages(pages: list[Page]) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from docanalyze.citations.markdown import PageIndexes, check_report, is_fence
 from docanalyze.citations.verify import CheckedCitation, UnsupportedMode, VerificationSummary
 from docanalyze.document import Partial, Point
+from docanalyze.ingest.ocr import OCR_INSTALL
 from docanalyze.models.base import CitableText, ModelReply, ReplyBlock
 from docanalyze.run.context import RunContext
 from docanalyze.run.grounding import ground_blocks, ground_written
@@ -210,5 +211,18 @@ def check_reply(ctx: RunContext, reply: ModelReply, partials: list[Partial]) -> 
 
 def closing_note(ctx: RunContext, citations: Iterable[CheckedCitation]) -> str:
     """The note that ends the report: how many citations were verified, corrected and
-    unsupported (:meth:`VerificationSummary.describe`)."""
-    return "\n\n" + VerificationSummary.of(citations).describe(ctx.unsupported)
+    unsupported (:meth:`VerificationSummary.describe`), and why those of page images
+    docanalyze could not read were not checked, naming the remedy."""
+    summary = VerificationSummary.of(citations)
+    note = "\n\n" + summary.describe(ctx.unsupported)
+    if not summary.unreadable:
+        return note
+    cite, were, them = (
+        ("citation points at a page image", "it was", "it")
+        if summary.unreadable == 1
+        else ("citations point at page images", "they were", "them")
+    )
+    return (
+        f"{note}\n\n{summary.unreadable} {cite} docanalyze cannot read without OCR, so {were} "
+        f"not checked: {OCR_INSTALL} to check {them}."
+    )
