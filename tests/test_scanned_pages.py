@@ -173,3 +173,22 @@ def test_a_plan_counts_each_image_page_at_the_published_page_cost(
     assert mapped.stage == "map"
     assert mapped.input_tokens >= 3 * PDF_PAGE_TOKENS
     assert mapped.input_tokens < 3 * PDF_PAGE_TOKENS + 3_000  # the prompt and titles on top
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="the fake reads page images by OCR")
+def test_a_combined_report_reads_the_page_images_of_each_document(
+    scanned: tuple[Path, dict[str, int]], make_fake_api: Any, claude: Any, tmp_path: Path
+) -> None:
+    path, facts = scanned
+    text = tmp_path / "notes.txt"
+    text.write_text("The notes say the pumps were serviced in May.", encoding="utf-8")
+    server = make_fake_api(citation_errors=CitationErrors())
+    claude(server)
+    result = CliRunner().invoke(
+        cli, ["report", str(path), str(text), "--combine"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    sent = [json.dumps(request.body) for request in server.requests if request.status == 200]
+    assert any('"application/pdf"' in body for body in sent)  # the page images went as PDF
+    assert all(fact in result.stdout for fact in facts), result.stdout

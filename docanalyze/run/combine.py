@@ -22,6 +22,7 @@ from docanalyze.citations.sections import cite_named_sections
 from docanalyze.document import BoilerplateCount, Chunk, Document, Page, Partial
 from docanalyze.errors import DocanalyzeError, IncompleteRun
 from docanalyze.ingest.chunking import chunks_to_analyze
+from docanalyze.ingest.ocr import read_scanned_pages
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import Model
 from docanalyze.report.result import ChunkResult, Report
@@ -57,7 +58,13 @@ async def analyze_combined(
     started = time.monotonic()
     reads = _Reads()
     await DocumentRunner(reads, InProcess(pipeline, model, events)).run(sources)
-    documents = [document_to_analyze(read, pipeline.options) for read in reads.documents()]
+    documents = [
+        document_to_analyze(
+            await asyncio.to_thread(read_scanned_pages, read, model.features, events.emit),
+            pipeline.options,
+        )
+        for read in reads.documents()
+    ]
     if not documents:
         return reads.failures()
     corpus = _corpus(documents)
