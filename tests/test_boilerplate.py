@@ -88,13 +88,82 @@ def test_keep_boilerplate_keeps_the_lines_and_counts_nothing(pdfs: tuple[Path, P
 
 @pytest.mark.parametrize(
     "line",
-    ["12", "- 12 -", "Page 12 of 40", "page 12", "12 / 40", "第 12 页", "第12页 共40页", "xii"],
+    ["{}", "- {} -", "Page {} of 40", "page {}", "{} / 40", "第 {} 页", "第{}页 共40页"],
 )
 def test_bare_page_numbers_at_the_top_or_bottom_go(line: str) -> None:
     body = "The pump failed twice in March.\nRepairs cost 4,000 euros.\nThe crew was paid."
-    pages, count = clean_pages([f"{body}\n{line}", f"{line}\n{body}"])
+    pages, count = clean_pages([f"{body}\n{line.format(12)}", f"{line.format(13)}\n{body}"])
     assert pages == [body, body]
     assert count.page_numbers == 2
+
+
+def test_roman_page_numbers_go() -> None:
+    body = "The pump failed twice in March.\nRepairs cost 4,000 euros.\nThe crew was paid."
+    pages, count = clean_pages([f"{body}\nxii", f"{body}\nxiii"], [12, 13])
+    assert pages == [body, body]
+    assert count.page_numbers == 2
+
+
+def test_a_quantity_alone_at_the_bottom_of_a_page_stays() -> None:
+    pages = [f"Invoice {i}\nUnits shipped\n{i * 40}" for i in range(1, 4)]
+    cleaned, count = clean_pages([*pages, "Approved", "12"])
+    assert all(text.endswith(f" {i * 40}") for i, text in zip(range(1, 4), cleaned))
+    assert cleaned[-1] == "12"
+    assert count.page_numbers == 0
+
+
+def test_invoice_pages_keep_their_numbers_dates_and_amounts() -> None:
+    body = "\n".join(f"The tenant shall keep the premises in repair, line {j}." for j in range(12))
+    lines = [
+        (f"Invoice no. {4711 + i}", f"Date: 2024-03-{10 + i}", f"Amount due: {i * 1250} EUR")
+        + (body, f"Total paid: {i * 300} EUR", f"Balance: {i * 950} EUR")
+        for i in range(1, 6)
+    ]
+    cleaned, count = clean_pages(["\n".join(page) for page in lines])
+    assert cleaned == ["\n".join(page) for page in lines]
+    assert count.total == 0
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Year {year} revenue 4{i}5 million", "Date: 2024-0{i}-1{i}", "Page subtotal: {subtotal} USD"],
+)
+@pytest.mark.parametrize("top", [True, False])
+def test_an_edge_line_whose_numbers_vary_as_content_stays(line: str, top: bool) -> None:
+    body = "The board approved the budget.\nAttendance was full.\nNo objections.\nThe end."
+    lines = [line.format(i=i, year=2019 + i, subtotal=137 * i) for i in range(1, 5)]
+    pages = [f"{edge}\n{body}" if top else f"{body}\n{edge}" for edge in lines]
+    cleaned, _ = clean_pages(pages)
+    assert all(edge in text for edge, text in zip(lines, cleaned))
+
+
+def test_a_header_with_the_page_number_goes() -> None:
+    body = "The pump failed twice in March.\nRepairs cost 4,000 euros.\nThe crew was paid."
+    header = "Report 2023 - page {} of 12"
+    pages = [f"{header.format(n)}\n{body}\nGeoBase® {n + 2}" for n in range(4, 9)]
+    cleaned, count = clean_pages(pages, range(4, 9))
+    assert cleaned == [body] * 5
+    assert (count.headers, count.footers) == (5, 5)
+
+
+def test_a_fee_schedule_keeps_its_dot_leader_lines() -> None:
+    pages = [
+        f"Schedule of fees, part {i}\nFiling fee .......... {100 + i}\nLate fee ........ 25\n"
+        f"Copy fee ........ 3\nThe fees above apply from 2024 onward and are payable in advance."
+        for i in range(1, 4)
+    ]
+    cleaned, count = clean_pages(pages)
+    assert all("Filing fee" in text and "Late fee ........ 25" in text for text in cleaned)
+    assert count.dot_leaders == 0
+
+
+def test_a_table_of_contents_goes() -> None:
+    contents = (
+        "Contents\nPreface ...... ii\n1 Scope ........ 1\n2 Gauges ...... 3\n3 Lakes ...... 3"
+    )
+    cleaned, count = clean_pages([contents, "One.", "Two.", "Three."])
+    assert cleaned[0] == "Contents"
+    assert count.dot_leaders == 4
 
 
 def test_a_number_inside_the_page_stays() -> None:
