@@ -33,7 +33,7 @@ from markupsafe import Markup, escape
 
 from docanalyze.citations.markdown import Claim, claim_key, find_claims
 from docanalyze.citations.pages import CITATION, format_pages, parse_pages
-from docanalyze.citations.verify import UNSUPPORTED_MARK, CheckedCitation, Status
+from docanalyze.citations.verify import UNSUPPORTED_MARK, CheckedCitation
 from docanalyze.report.markdown import markdown_to_html
 
 __all__ = ["PageLinks", "cited_markdown_to_html"]
@@ -196,12 +196,16 @@ class _Placeholders:
 
 def _own(checked: CheckedCitation | None, pages: Sequence[int]) -> CheckedCitation | None:
     """The check of one citation of a claim, showing ``pages``: verified only when the claim's
-    quotes were found on each of them and they were cited, else corrected (or unsupported)."""
+    quotes were found on each of them and they were cited; else corrected (or unsupported),
+    naming the pages the model cited."""
     if checked is None or checked.status == "unsupported":
         return checked
-    found = set(pages) <= set(checked.pages) and set(pages) <= set(checked.cited_pages)
-    status: Status = "verified" if found else "corrected"
-    return replace(checked, status=status, cited_pages=tuple(pages))
+    found_here = set(pages) <= set(checked.pages)
+    if found_here and set(pages) <= set(checked.cited_pages):
+        return replace(checked, status="verified")
+    if found_here:  # the report already shows the true pages: say what was cited instead
+        return replace(checked, status="corrected")
+    return replace(checked, status="corrected", cited_pages=tuple(pages))
 
 
 def _citation_element(
