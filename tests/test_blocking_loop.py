@@ -111,3 +111,11 @@ def test_ctrl_c_cancels_the_run_lets_it_clean_up_then_raises_keyboard_interrupt(
         run_to_the_end(long_run())
     assert steps == ["started", "cleaned up"]
     assert time.monotonic() - began < 5
+
+
+def test_a_run_that_ends_cancelled_raises_asyncio_cancelled_error() -> None:
+    async def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        run_to_the_end(cancelled())

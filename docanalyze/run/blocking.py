@@ -62,27 +62,34 @@ def run_to_the_end(coroutine: Coroutine[Any, Any, _Result]) -> _Result:
             "thread."
         )
     finished = threading.Event()
+    results: list[_Result] = []
+    errors: list[BaseException] = []
 
-    async def guarded() -> _Result:
+    async def guarded() -> None:
         try:
-            return await coroutine
+            results.append(await coroutine)
+        except BaseException as error:  # noqa: BLE001 - asyncio.CancelledError too: raised as is
+            errors.append(error)
         finally:
             finished.set()
 
     future = asyncio.run_coroutine_threadsafe(guarded(), loop)
     try:
-        return _wait(future)
+        _wait(future)
     except KeyboardInterrupt:
         future.cancel()  # cancels the task on the loop; its cleanup saves what it has
         finished.wait(CANCEL_GRACE_SECONDS)
         raise
+    if errors:
+        raise errors.pop()
+    return results[0]
 
 
-def _wait(future: concurrent.futures.Future[_Result]) -> _Result:
+def _wait(future: concurrent.futures.Future[None]) -> None:
     # Waiting in short slices keeps the thread responsive to Ctrl-C on every platform.
     while not future.done():
         concurrent.futures.wait([future], timeout=0.25)
-    return future.result()
+    future.result()
 
 
 def _in_thread_of(loop: asyncio.AbstractEventLoop) -> bool:
