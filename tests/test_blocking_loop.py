@@ -57,6 +57,7 @@ def test_blocking_analyses_in_a_thread_pool_share_one_limiter_and_stay_under_the
     for thread in threads:
         thread.join(120)
     stats = api.stats()
+    print(f"{stats.requests} requests, {stats.rate_limited} 429s")
     assert [r for r in results if not isinstance(r, Report)] == []
     assert len(results) == THREADS
     assert len({id(limits) for limits in joined}) == 1, "each thread had a limiter of its own"
