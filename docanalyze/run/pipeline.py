@@ -27,6 +27,7 @@ from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet
 from docanalyze.report.result import ChunkResult, Report
 from docanalyze.run.backend import calibrate_model, create_model, prepare_model
+from docanalyze.run.blocking import run_to_the_end
 from docanalyze.run.context import (
     CostStop,
     EventLog,
@@ -98,7 +99,7 @@ class Pipeline:
 
     def analyze(self, source: Source) -> Report:
         """Analyze a path, "-" for stdin, a text, or a :class:`Document`."""
-        return asyncio.run(self.analyze_async(source))
+        return run_to_the_end(self.analyze_async(source))
 
     async def analyze_async(self, source: Source) -> Report:
         """The asynchronous form of :meth:`analyze`."""
@@ -118,7 +119,7 @@ class Pipeline:
 
     def analyze_many(self, sources: Sequence[Source], *, combine: bool = False) -> SeveralResult:
         """Analyze several documents with one model; see :func:`docanalyze.run.several.analyze_many`."""
-        return asyncio.run(self.analyze_many_async(sources, combine=combine))
+        return run_to_the_end(self.analyze_many_async(sources, combine=combine))
 
     async def analyze_many_async(
         self, sources: Sequence[Source], *, combine: bool = False

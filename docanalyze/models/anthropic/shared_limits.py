@@ -9,8 +9,9 @@ last one lets it go. The registry's keys hold a digest of the key, never the key
 
 Caps combine to the strictest: a client that joins with a lower ``--rpm``, ``--input-tpm``,
 ``--output-tpm`` or ``--concurrency`` lowers them for every user of the shared limits, until the
-last user lets go. Limits are shared within one event loop: analyses running at the same time in
-other threads (each with its own loop) get limits of their own.
+last user lets go. Limits are shared within one event loop; the blocking calls of every thread
+run on one loop of the process (:mod:`docanalyze.run.blocking`), while coroutines run on loops
+of the caller's own (``asyncio.run`` in several threads) get limits per loop.
 """
 
 from __future__ import annotations
