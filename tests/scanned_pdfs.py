@@ -17,7 +17,10 @@ from reportlab.pdfgen import canvas
 
 from tests.planted_pdfs import ENGLISH_FILLER, english_fact
 
-__all__ = ["text_pdf", "write_scanned_pdf"]
+__all__ = ["CJK_FONT", "text_pdf", "write_scanned_chinese_pdf", "write_scanned_pdf"]
+
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+"""A Chinese font from Debian's fonts-wqy-microhei (CI installs it), to render Chinese pages."""
 
 _LINES_PER_PAGE = 40
 _COLUMNS = 80
@@ -56,6 +59,36 @@ def write_scanned_pdf(
                 facts[f"FACT-{number:04d}"] = page
         texts.append(textwrap.wrap(prose, _COLUMNS)[:_LINES_PER_PAGE])
     images = _rendered(text_pdf(texts), dpi)
+    images[0].save(path, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    return facts
+
+
+def write_scanned_chinese_pdf(path: Path, *, pages: int = 2, dpi: int = 200) -> dict[str, int]:
+    """An image-only PDF of ``pages`` pages of Chinese prose with two planted facts a page
+    (``FACT-nnnn`` in a Chinese sentence), rendered with :data:`CJK_FONT`; returns each fact's
+    page."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdfmetrics.registerFont(TTFont("WQY", str(CJK_FONT), subfontIndex=0))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    facts: dict[str, int] = {}
+    for page in range(1, pages + 1):
+        y = A4[1] - 72
+        for line in range(12):
+            if line in (3, 8):
+                number = len(facts) + 1
+                facts[f"FACT-{number:04d}"] = page
+                text = f"事实编号FACT-{number:04d}：第{number}号泵站于五月通过了测试。"
+            else:
+                text = "检查人员记录了每个站点的状况，并与往年的数据进行了比较。"
+            pdf.setFont("WQY", 14)
+            pdf.drawString(60, y, text)
+            y -= 26
+        pdf.showPage()
+    pdf.save()
+    images = _rendered(buffer.getvalue(), dpi)
     images[0].save(path, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
     return facts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,27 @@ def test_offline_ocr_finds_the_planted_facts(scanned: tuple[Path, dict[str, int]
     found = fact_pages(result.stdout.replace("\\n", "\n"))
     right = [fact for fact, page in facts.items() if page in found.get(fact, set())]
     assert len(right) >= 0.95 * len(facts), (right, facts)
+
+
+@pytest.mark.slow
+@needs_ocr
+def test_offline_ocr_reads_chinese_page_images(tmp_path: Path) -> None:
+    from tests.scanned_pdfs import CJK_FONT, write_scanned_chinese_pdf
+
+    if not CJK_FONT.exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"{CJK_FONT} is missing: .ci/run installs fonts-wqy-microhei")
+        pytest.skip("no Chinese font to render the pages (apt-get install fonts-wqy-microhei)")
+    path = tmp_path / "scanned-zh.pdf"
+    facts = write_scanned_chinese_pdf(path)
+    result = CliRunner().invoke(
+        cli, ["report", str(path), "--format", "json"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    text = json.loads(result.stdout)["report"]
+    assert all(fact in text for fact in facts), text
+    assert "泵站于五月通过了测试" in text  # Chinese words read, not only the FACT markers,
+    assert "泵 站" not in text  # and without Tesseract's spaces between the characters
 
 
 @pytest.fixture

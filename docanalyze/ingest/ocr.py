@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +39,10 @@ __all__ = [
 
 OCR_DPI = 200
 """The resolution page images are rendered at for OCR."""
+_SPACE_IN_CJK = re.compile(
+    r"(?<=[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]) +(?=[\u3000-\u303f\u3400-\u9fff\uff00-\uffef])"
+)
+"""Tesseract writes a space between the characters of Chinese text, which has none."""
 OCR_LANGUAGES = ("eng", "chi_sim")
 """Tesseract's languages for OCR: English and Simplified Chinese."""
 OCR_INSTALL = (
@@ -128,7 +133,7 @@ def ocr_page(scan: bytes) -> str:
     # One thread a page: on a busy machine Tesseract's OpenMP threads make it 2-3 times slower.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     text = pytesseract.image_to_string(image, lang="+".join(OCR_LANGUAGES))
-    return normalize_page_text(str(text))
+    return normalize_page_text(_SPACE_IN_CJK.sub("", str(text)))
 
 
 def _ocr_pages(pages: list[Page], emit: Callable[[Event], None] | None) -> dict[int, str]:
