@@ -63,6 +63,15 @@ def write_scanned_pdf(
     return facts
 
 
+_CHINESE_FILLER = (
+    "检查人员记录了每个站点的状况，并与往年的数据进行了比较。",
+    "维修队在读数显示缓慢泄漏的地方更换了磨损的密封件。",
+    "区域办公室把今年的数字同过去三年的数字作了对比。",
+    "员工培训贯穿整个冬季，每个仓库每月举办两次课程。",
+    "偏远地区的志愿者通过邮件寄来了水尺的照片。",
+)
+
+
 def write_scanned_chinese_pdf(path: Path, *, pages: int = 2, dpi: int = 200) -> dict[str, int]:
     """An image-only PDF of ``pages`` pages of Chinese prose with two planted facts a page
     (``FACT-nnnn`` in a Chinese sentence), rendered with :data:`CJK_FONT`; returns each fact's
@@ -81,8 +90,8 @@ def write_scanned_chinese_pdf(path: Path, *, pages: int = 2, dpi: int = 200) -> 
                 number = len(facts) + 1
                 facts[f"FACT-{number:04d}"] = page
                 text = f"事实编号FACT-{number:04d}：第{number}号泵站于五月通过了测试。"
-            else:
-                text = "检查人员记录了每个站点的状况，并与往年的数据进行了比较。"
+            else:  # lines that differ, as on a real page
+                text = _CHINESE_FILLER[(line + page) % len(_CHINESE_FILLER)]
             pdf.setFont("WQY", 14)
             pdf.drawString(60, y, text)
             y -= 26
