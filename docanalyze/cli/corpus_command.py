@@ -17,6 +17,7 @@ from docanalyze.events import Event, Notice, RequestRetried
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.run.route import DEFAULT_CORPUS_OUTPUT, ReportRoute
 from docanalyze.run.several import current_source
+from docanalyze.text.wording import counted
 
 __all__ = ["run_corpus_command"]
 
@@ -100,7 +101,11 @@ def eta_text(seconds: float | None) -> str:
 
 def in_flight_text(done: FileDone) -> str:
     """``12 documents and 30 requests in flight, about 1 min 5 s left``."""
-    flight = f"{done.in_flight:,} documents and {done.requests_in_flight:,} requests in flight"
+    documents, requests = (
+        counted(done.in_flight, "document"),
+        counted(done.requests_in_flight, "request"),
+    )
+    flight = f"{documents} and {requests} in flight"
     eta = eta_text(done.eta_seconds)
     return f"{flight}, {eta}" if eta else flight
 

@@ -33,6 +33,7 @@ from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.run.route import InputConflict, Mode, ReportRoute, route_report
 from docanalyze.run.several import SeveralResult
+from docanalyze.text.wording import counted
 
 
 @cli.command(
@@ -299,12 +300,12 @@ def _usage_line(result: Report) -> str:
     seconds = result.timings.get("total", 0.0)
     if result.offline:
         return (
-            f"docanalyze: offline extractive analysis, {_count(result.page_count, 'page')}, "
-            f"{_count(len(result.chunks), 'chunk')}, "
-            f"{_count(result.reduce_levels, 'reduce level')}, {seconds:.1f} s"
+            f"docanalyze: offline extractive analysis, {counted(result.page_count, 'page')}, "
+            f"{counted(len(result.chunks), 'chunk')}, "
+            f"{counted(result.reduce_levels, 'reduce level')}, {seconds:.1f} s"
         )
     return (
-        f"docanalyze: {_count(usage.requests, 'request')}{_stored_detail(result)}, "
+        f"docanalyze: {counted(usage.requests, 'request')}{_stored_detail(result)}, "
         f"{input_tokens_with_cache(usage):,} input tokens{_cache_detail(result)}, "
         f"{usage.output_tokens:,} output tokens{_thinking_detail(result)}, "
         f"{_cost_detail(result)}{_batch_detail(result)}"
@@ -369,7 +370,3 @@ def _stored_detail(result: Report) -> str:
     if not result.cache_hits:
         return ""
     return f" (+{result.cache_hits:,} answered from the run store)"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -25,10 +25,8 @@ from docanalyze.run.grounding import written_points
 from docanalyze.run.map import map_prompt
 from docanalyze.run.prepare import prepare_run
 from docanalyze.run.reduce import final_prompt, points_request, reduce_prompt
-from docanalyze.run.sections import (
-    lay_out_final,
-    section_count,
-)
+from docanalyze.run.sections import lay_out_final, section_count
+from docanalyze.text.wording import counted
 
 __all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
 
@@ -103,8 +101,8 @@ def preview_prompts(source: Source, options: Options | None = None, **overrides:
 def format_dry_run(dry_run: DryRun) -> str:
     """The dry run as text: a summary line, then each prompt under a header with its settings."""
     summary = (
-        f"docanalyze dry run: {dry_run.source}, {_count(dry_run.page_count, 'page')}, "
-        f"{_count(dry_run.chunk_count, 'chunk')}; model {dry_run.model}, "
+        f"docanalyze dry run: {dry_run.source}, {counted(dry_run.page_count, 'page')}, "
+        f"{counted(dry_run.chunk_count, 'chunk')}; model {dry_run.model}, "
         f"{dry_run.context_window:,}-token context window. No request was sent."
     )
     lines = [summary]
@@ -185,7 +183,7 @@ def _final_previews(
         return [_final_preview(renderer, stand_ins, chunk_count)]
     note = (
         f"{_stand_in_note(stand_ins)}, cut in {len(layout.parts)} sections; a run cuts the "
-        f"merged results of all {_count(chunk_count, 'chunk')} in sections"
+        f"merged results of all {counted(chunk_count, 'chunk')} in sections"
     )
     titles = ["final: the overview", f"final: section 1 of {len(layout.parts)}"]
     previews = []
@@ -202,7 +200,7 @@ def _final_preview(
     budget = renderer.budgets.final_max_tokens
     request = points_request(renderer, "final", prompt, budget, stand_ins)
     note = f"{_stand_in_note(stand_ins)}; a run's final prompt holds the merged results of all"
-    note += f" {_count(chunk_count, 'chunk')}"
+    note += f" {counted(chunk_count, 'chunk')}"
     return _preview(renderer, request, "final report", tokens, note)
 
 
@@ -260,7 +258,3 @@ def _pages(renderer: PromptRenderer, chunk: Chunk) -> tuple[int, int]:
 
 def _page_span(first: int, last: int) -> str:
     return f"page {first}" if first == last else f"pages {first}-{last}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from docanalyze.cost import format_usd
 from docanalyze.planning.corpus import CorpusPlan
 from docanalyze.planning.plan import RunPlan
+from docanalyze.text.wording import counted
 
 __all__ = ["format_corpus_plan", "format_plan"]
 
@@ -22,8 +23,8 @@ def format_plan(plan: RunPlan) -> str:
         ),
         "",
         (
-            f"{_count(plan.page_count, 'page')}, {_count(plan.chunk_count, 'chunk')}, "
-            f"{_count(plan.requests, 'request')}, {_count(plan.reduce_levels, 'reduce level')}"
+            f"{counted(plan.page_count, 'page')}, {counted(plan.chunk_count, 'chunk')}, "
+            f"{counted(plan.requests, 'request')}, {counted(plan.reduce_levels, 'reduce level')}"
         ),
         "",
         *_stage_table(plan),
@@ -41,13 +42,13 @@ def format_corpus_plan(plan: CorpusPlan) -> str:
     """``plan`` as the lines ``docanalyze plan`` prints for several documents."""
     lines = [
         (
-            f"Plan for {_count(plan.documents, 'document')} with {plan.model.name} "
+            f"Plan for {counted(plan.documents, 'document')} with {plan.model.name} "
             f"({plan.model.context_window:,}-token context window); no request was sent."
         ),
         "",
         (
-            f"{_count(plan.documents, 'document')}, {_count(plan.page_count, 'page')}, "
-            f"{_count(plan.chunk_count, 'chunk')}, {_count(plan.requests, 'request')}"
+            f"{counted(plan.documents, 'document')}, {counted(plan.page_count, 'page')}, "
+            f"{counted(plan.chunk_count, 'chunk')}, {counted(plan.requests, 'request')}"
         ),
         (
             f"{plan.input_tokens:,} input tokens, {plan.output_tokens:,} output tokens "
@@ -86,8 +87,8 @@ def _largest(plan: CorpusPlan) -> list[str]:
     lines = ["", f"{title} (--format json lists every document):"]
     for each in shown:
         lines.append(
-            f"- {each.source}: {_count(each.page_count, 'page')}, "
-            f"{_count(each.requests, 'request')}, {each.input_tokens:,} input tokens, "
+            f"- {each.source}: {counted(each.page_count, 'page')}, "
+            f"{counted(each.requests, 'request')}, {each.input_tokens:,} input tokens, "
             f"{_duration(each.seconds)} alone"
         )
     return lines
@@ -96,7 +97,7 @@ def _largest(plan: CorpusPlan) -> list[str]:
 def _failures(plan: CorpusPlan) -> list[str]:
     if not plan.failures:
         return []
-    count = _count(len(plan.failures), "document")
+    count = counted(len(plan.failures), "document")
     return ["", f"{count} cannot be planned (a run would fail them too):"] + [
         f"- {failure.message}"
         if failure.source in failure.message
@@ -158,7 +159,3 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {rest:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Wording", "wording_for"]
+__all__ = ["Wording", "counted", "wording_for"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,8 @@ def wording_for(language: str | None) -> Wording:
     """The wording for a language code; English for ``None`` and untranslated languages."""
     wordings = _wordings()
     return wordings.get(language or "en", wordings["en"])
+
+
+def counted(number: int, noun: str) -> str:
+    """``number`` and the English ``noun``, plural unless it is one: ``1 page``, ``1,204 pages``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
