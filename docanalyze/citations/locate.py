@@ -31,6 +31,7 @@ from docanalyze.text.tokens import count_cjk
 __all__ = [
     "MIN_CJK_QUOTE_CHARS",
     "MIN_QUOTE_CHARS",
+    "QUOTE_EDGES",
     "Location",
     "PageIndex",
     "is_too_short",
@@ -44,7 +45,8 @@ MIN_CJK_QUOTE_CHARS = 4
 """...unless it has at least this many CJK characters (a CJK character carries about a word)."""
 
 _ELLIPSIS = re.compile(r"\s*[\[(]?\s*\.{3,}\s*[\])]?\s*")
-_EDGES = " \"'.,;:!?()[]"
+QUOTE_EDGES = " \"'.,;:!?()[]"
+"""What is trimmed off a quote or a claim before matching: spaces, quote marks, punctuation."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class PageIndex:
 def quote_parts(quote: str) -> list[str]:
     """The normalized pieces of ``quote`` between its ellipses, without their outer punctuation."""
     text = normalize_for_matching(quote).text
-    parts = (part.strip(_EDGES) for part in _ELLIPSIS.split(text))
+    parts = (part.strip(QUOTE_EDGES) for part in _ELLIPSIS.split(text))
     return [part for part in parts if part]
 
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from docanalyze.citations.locate import PageIndex
+from docanalyze.citations.locate import QUOTE_EDGES, PageIndex
 from docanalyze.citations.normalize import normalize_for_matching
 from docanalyze.citations.pages import CITATION, format_citation, parse_pages
 from docanalyze.citations.verify import (
@@ -68,7 +68,6 @@ _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _SENTENCE_END = re.compile(r"(?:[.!?](?=\s|$)|[。！？])[\"'”’」』)）\]*_]*(?:\s*\0+)*")
 """A sentence's end, with the citations (masked as NULs) right after it."""
 _MARKUP = re.compile(r"[*_`]+")
-_EDGES = " \"'.,;:!?()[]"
 _BLANK_LINES = re.compile(r"\n{3,}")
 _EMPTY_ITEM = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)])?\s*")
 _NOT_PROSE = re.compile(r"^\s*(?:>|\||[-*_]{3,}\s*$|<)")
@@ -118,7 +117,7 @@ def claim_key(text: str) -> str:
     """What a claim's text is compared by: without its bullet, citations, emphasis and outer
     punctuation, normalized for matching (:func:`~.normalize.normalize_for_matching`)."""
     text = CITATION.sub(" ", _BULLET.sub("", text, count=1))
-    return normalize_for_matching(_MARKUP.sub("", text)).text.strip(_EDGES)
+    return normalize_for_matching(_MARKUP.sub("", text)).text.strip(QUOTE_EDGES)
 
 
 def find_claims(markdown: str) -> list[Claim]:
@@ -251,7 +250,7 @@ def _sentences(line: str, citations: list[re.Match[str]]) -> list[tuple[int, int
     for end in [*ends, len(line)]:
         if not plain[start:end].strip():
             continue
-        if spans and not plain[start:end].replace("\0", "").strip(_EDGES):
+        if spans and not plain[start:end].replace("\0", "").strip(QUOTE_EDGES):
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))

@@ -289,9 +289,9 @@ class ModelFeatures:
     Batches API), so a run must not hold requests back waiting for one another.
     ``prompt_caching``: it caches a system prompt marked ``cache_system``. ``thinking``: it
     takes the ``thinking`` and ``effort`` settings of a request. ``sampling``: it takes
-    ``temperature`` (so a model that rejects it must be told). ``citations``,
-    ``structured_output`` and ``pdf_pages``: its API can cite passages, answer in a schema
-    and read PDF pages (declared for the backends to come; nothing asks them yet).
+    ``temperature`` (so a model that rejects it must be told). ``citations``: it is sent the
+    citable pages and points and answers in cited blocks. ``pdf_pages``: it reads page images as
+    PDF pages. ``structured_output``: it can answer in a JSON schema (nothing asks it yet).
     """
 
     backend: str = "custom"

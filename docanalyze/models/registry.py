@@ -64,7 +64,7 @@ def backend_choices() -> tuple[str, ...]:
 
 
 def check_backend(name: str) -> None:
-    """Raise :class:`ConfigError` unless ``--backend name`` is a registered backend or auto."""
+    """Raise :class:`UsageError` unless ``--backend name`` is a registered backend or auto."""
     if name not in backend_choices():
         raise UsageError(f"--backend must be {', '.join(_BACKENDS)} or {AUTO} (got {name!r})")
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from docanalyze.errors import BudgetError
 from docanalyze.models.base import ModelLimits, Stage, Thinking
 from docanalyze.options import Options
-from docanalyze.text.packing import pack_in_order
 
-__all__ = ["Budgets", "StageThinking", "pack_in_order", "plan_budgets"]
+__all__ = ["Budgets", "StageThinking", "plan_budgets"]
 
 SAFETY_MARGIN = 0.05
 """Share of the context window kept free for estimation error, on top of the estimator's own."""

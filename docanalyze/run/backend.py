@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from docanalyze.events import EventHandler, Notice
-from docanalyze.models.anthropic.backend import fallback_notice
 from docanalyze.models.base import Model
 from docanalyze.models.plugin import BackendWiring
-from docanalyze.models.registry import NO_KEY_NOTICE, resolve_backend
+from docanalyze.models.registry import resolve_backend
 from docanalyze.models.wrapper import calibrate, prepare
 from docanalyze.options import Options
 
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
     from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
     from docanalyze.store import RunStore
 
-__all__ = ["NO_KEY_NOTICE", "calibrate_model", "create_model", "fallback_notice", "prepare_model"]
+__all__ = ["calibrate_model", "create_model", "prepare_model"]
 
 
 def create_model(

@@ -14,10 +14,10 @@ from docanalyze.document import Partial
 from docanalyze.errors import BudgetError
 from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, ModelRequest, Refusal, Stage
-from docanalyze.prompting.budgets import pack_in_order
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.run.context import RefusalStop, RefusedPart, RunContext, Step
 from docanalyze.run.grounding import ground_reply, points_text, split_points
+from docanalyze.text.packing import pack_in_order
 from docanalyze.text.spans import split_text
 
 __all__ = [

@@ -26,7 +26,7 @@ from docanalyze.models.base import CitableText, ModelReply, ReplyBlock
 from docanalyze.run.context import RunContext
 from docanalyze.run.grounding import ground_blocks, ground_written
 
-__all__ = ["CheckedReply", "CheckedText", "ReplyCheck", "check_reply", "closing_note"]
+__all__ = ["CheckedReply", "CheckedText", "ReplyCheck", "closing_note"]
 
 
 @dataclass(frozen=True)
@@ -201,12 +201,6 @@ class CheckedReply:
         self._pieces.append(piece)
         if self._on_checked is not None:
             self._on_checked(piece)
-
-
-def check_reply(ctx: RunContext, reply: ModelReply, partials: list[Partial]) -> CheckedText:
-    """Check the citations of ``reply``, the answer to a final request of ``partials``."""
-    checker = CheckedReply(ReplyCheck.of(ctx, partials), expects_blocks=bool(reply.blocks))
-    return checker.finish(reply)
 
 
 def closing_note(ctx: RunContext, citations: Iterable[CheckedCitation]) -> str:
