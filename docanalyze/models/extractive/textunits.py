@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from docanalyze.citations.pages import PAGE_LIST, format_citation as cite_pages, parse_pages
 from docanalyze.document import PAGE_MARKER_RE
 from docanalyze.text.sentences import ends_sentence
 
@@ -58,11 +59,9 @@ MAX_CJK_HEADING_WIDTH = 40
 _SYMBOL_BULLET = re.compile(r"^[-*•·‣▪]\s+")
 _CLAUSE_BREAKS = (", ", "; ", ": ", "，", "；", "：", "、")
 
-_PAGE_LIST = r"\d+(?:\s*[–—-]\s*\d+)?(?:\s*[,，]\s*\d+(?:\s*[–—-]\s*\d+)?)*"
 _CITATION_AT_END = re.compile(
-    rf"\s*[(（]\s*pp?\.\s*(?P<pages>{_PAGE_LIST})\s*[)）]\s*(?P<after>[.。]?)\s*$"
+    rf"\s*[(（]\s*pp?\.\s*(?P<pages>{PAGE_LIST})\s*[)）]\s*(?P<after>[.。]?)\s*$"
 )
-_MAX_RANGE_SPAN = 10_000
 
 
 @dataclass(frozen=True)
@@ -237,25 +236,8 @@ def _bigrams(run: str) -> list[str]:
 
 def format_citation(pages: Iterable[int]) -> str:
     """A page citation: ``(p. 3)``, ``(pp. 3–5)`` or ``(pp. 3, 7–9)``; empty for no pages."""
-    numbers = sorted(set(pages))
-    if not numbers:
-        return ""
-    if len(numbers) == 1:
-        return f"(p. {numbers[0]})"
-    return f"(pp. {', '.join(_page_runs(numbers))})"
-
-
-def _page_runs(numbers: list[int]) -> list[str]:
-    runs: list[str] = []
-    first = previous = numbers[0]
-    for number in [*numbers[1:], None]:
-        if number is not None and number == previous + 1:
-            previous = number
-            continue
-        runs.append(str(first) if first == previous else f"{first}–{previous}")
-        if number is not None:
-            first = previous = number
-    return runs
+    numbers = tuple(sorted(set(pages)))
+    return cite_pages(numbers) if numbers else ""
 
 
 def split_citation(line: str) -> tuple[str, frozenset[int]]:
@@ -265,19 +247,7 @@ def split_citation(line: str) -> tuple[str, frozenset[int]]:
     if not match:
         return line.strip(), frozenset()
     text = line[: match.start()].rstrip() + match.group("after")
-    return text.strip(), frozenset(_parse_pages(match.group("pages")))
-
-
-def _parse_pages(page_list: str) -> set[int]:
-    pages: set[int] = set()
-    for item in re.split(r"\s*[,，]\s*", page_list.strip()):
-        bounds = [int(bound) for bound in re.split(r"\s*[–—-]\s*", item)]
-        low, high = min(bounds), max(bounds)
-        if high - low > _MAX_RANGE_SPAN:
-            pages.update((low, high))
-        else:
-            pages.update(range(low, high + 1))
-    return pages
+    return text.strip(), frozenset(parse_pages(match.group("pages")))
 
 
 def truncate_to_fit(text: str, fits: Callable[[str], bool]) -> str | None:
