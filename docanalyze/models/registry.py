@@ -14,18 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from docanalyze.errors import ConfigError, UsageError
-from docanalyze.models.anthropic.backend import create_claude, load_claude
-from docanalyze.models.anthropic.catalog import CLAUDE_FEATURES
-from docanalyze.models.anthropic.concurrency import DEFAULT_CONCURRENCY
+from docanalyze.models.anthropic.catalog import CLAUDE_FEATURES, DEFAULT_CONCURRENCY
 from docanalyze.models.anthropic.environment import has_api_key
-from docanalyze.models.base import ModelLimits
-from docanalyze.models.extractive.backend import (
-    EXTRACTIVE_FEATURES,
-    NO_KEY_NOTICE,
-    create_extractive,
-    extractive_stand_in,
-)
-from docanalyze.models.plugin import Backend, BackendSettings
+from docanalyze.models.base import Model, ModelLimits
+from docanalyze.models.extractive.features import EXTRACTIVE_FEATURES, NO_KEY_NOTICE
+from docanalyze.models.plugin import Backend, BackendSettings, BackendWiring
 
 __all__ = [
     "AUTO",
@@ -97,22 +90,50 @@ def stand_in_for(settings: BackendSettings) -> ModelLimits | None:
     return None if stand_in is None else stand_in(settings)
 
 
+# Each backend's module is imported when a model is built, not with the registry: the command
+# line's --help and `import docanalyze` stay quick.
+
+
+def _create_claude(settings: BackendSettings, wiring: BackendWiring) -> tuple[Model, list[str]]:
+    from docanalyze.models.anthropic.backend import create_claude
+
+    return create_claude(settings, wiring)
+
+
+def _load_claude() -> None:
+    from docanalyze.models.anthropic.backend import load_claude
+
+    load_claude()
+
+
+def _create_extractive(settings: BackendSettings, wiring: BackendWiring) -> tuple[Model, list[str]]:
+    from docanalyze.models.extractive.backend import create_extractive
+
+    return create_extractive(settings, wiring)
+
+
+def _extractive_stand_in(settings: BackendSettings) -> ModelLimits:
+    from docanalyze.models.extractive.backend import extractive_stand_in
+
+    return extractive_stand_in(settings)
+
+
 register(
     Backend(
         "anthropic",
         CLAUDE_FEATURES,
-        create_claude,
+        _create_claude,
         chosen_by_auto=has_api_key,
-        preload=load_claude,
+        preload=_load_claude,
     )
 )
 register(
     Backend(
         "extractive",
         EXTRACTIVE_FEATURES,
-        create_extractive,
+        _create_extractive,
         chosen_by_auto=lambda env: True,
         auto_notice=NO_KEY_NOTICE,
-        stand_in=extractive_stand_in,
+        stand_in=_extractive_stand_in,
     )
 )

@@ -38,6 +38,7 @@ __all__ = [
     "CACHE_WRITE_1H_FACTOR",
     "CACHE_WRITE_FACTOR",
     "CLAUDE_FEATURES",
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_MIN_CACHE_TOKENS",
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
@@ -54,6 +55,11 @@ __all__ = [
 
 PRICES_CHECKED = "2026-12-01"
 DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_CONCURRENCY = 256
+"""The default ceiling of requests in flight: a 2,000,000-character document's map (about 210
+chunks) in one round. The ceiling is not what keeps a run within its rate limits (the pacing and
+the slow start are); it bounds the connections a run may open."""
+
 CLAUDE_FEATURES = ModelFeatures(
     backend="anthropic",
     streams=True,

@@ -24,12 +24,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_CONCURRENCY", "AdaptiveConcurrency", "ConcurrencyStats", "Slot"]
+from docanalyze.models.anthropic.catalog import DEFAULT_CONCURRENCY
 
-DEFAULT_CONCURRENCY = 256
-"""The default ceiling of requests in flight: a 2,000,000-character document's map (about 210
-chunks) in one round. The ceiling is not what keeps a run within its rate limits (the pacing and
-the slow start are); it bounds the connections a run may open."""
+__all__ = ["DEFAULT_CONCURRENCY", "AdaptiveConcurrency", "ConcurrencyStats", "Slot"]
 
 
 @dataclass(eq=False)

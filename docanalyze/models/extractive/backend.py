@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from docanalyze.models.anthropic.model_api import limits_for
 from docanalyze.models.base import Model
-from docanalyze.models.extractive.model import EXTRACTIVE_FEATURES, ExtractiveModel
+from docanalyze.models.extractive.features import EXTRACTIVE_FEATURES, NO_KEY_NOTICE
+from docanalyze.models.extractive.model import ExtractiveModel
 from docanalyze.models.plugin import BackendSettings, BackendWiring
 
 __all__ = ["EXTRACTIVE_FEATURES", "NO_KEY_NOTICE", "create_extractive", "extractive_stand_in"]
-
-NO_KEY_NOTICE = (
-    "ANTHROPIC_API_KEY is not set: using the offline extractive analyzer; "
-    "set it to analyze with Claude"
-)
 
 
 def extractive_stand_in(settings: BackendSettings) -> ExtractiveModel:

@@ -30,6 +30,7 @@ from docanalyze.models.base import (
     estimate_input_tokens,
 )
 from docanalyze.models.extractive.citing import cited_blocks, material_of
+from docanalyze.models.extractive.features import EXTRACTIVE_FEATURES
 from docanalyze.models.extractive.ranking import centrality
 from docanalyze.models.extractive.relevance import is_relevant, relevance_scores
 from docanalyze.models.extractive.textunits import (
@@ -63,10 +64,6 @@ _BULLET_MARKER = re.compile(r"^(?:[-*•·]\s+|\d{1,3}[.)]\s+)")
 _TRAILING_PUNCTUATION = re.compile(r"[\s.!?。！？;；,，:：]+$")
 _SENTENCE_ENDINGS = ".!?。！？"
 _NON_WORD = re.compile(r"[\W_]+")
-
-EXTRACTIVE_FEATURES = ModelFeatures(backend="extractive", offline=True, citations=True)
-"""Offline: it quotes the document, takes no thinking, sampling or cache settings; given
-citable texts, it cites them (:mod:`docanalyze.models.extractive.citing`)."""
 
 
 @dataclass(frozen=True)
