@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from docanalyze.errors import InputError
+from docanalyze.ingest.sources import DOCUMENT_SUFFIXES
 
 __all__ = [
     "DOCUMENT_SUFFIXES",
@@ -30,9 +31,6 @@ __all__ = [
     "expand_inputs",
     "is_corpus_input",
 ]
-
-DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".markdown", ".text")
-"""The files a folder contributes to a corpus run."""
 
 _GLOB_CHARACTERS = frozenset("*?[")
 

@@ -9,12 +9,14 @@ from typing import Union
 from docanalyze.document import Document
 from docanalyze.errors import InputError
 from docanalyze.ingest import document_from_text, load_document
+from docanalyze.ingest.html import HTML_SUFFIXES
 
-__all__ = ["Source", "resolve_document"]
+__all__ = ["DOCUMENT_SUFFIXES", "Source", "resolve_document"]
 
 Source = Union[str, "os.PathLike[str]", Document]
 
-_DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".markdown", ".text")
+DOCUMENT_SUFFIXES = (".pdf", ".docx", *HTML_SUFFIXES, ".txt", ".md", ".markdown", ".text")
+"""The file endings docanalyze reads (a folder run picks up these files)."""
 
 
 def resolve_document(source: Source, *, password: str | None = None) -> Document:
@@ -42,4 +44,4 @@ def _looks_like_path(text: str) -> bool:
             return True
     except OSError:  # e.g. a long line of text is not a valid file name
         return False
-    return text.lower().endswith(_DOCUMENT_SUFFIXES) or os.sep in text
+    return text.lower().endswith(DOCUMENT_SUFFIXES) or os.sep in text

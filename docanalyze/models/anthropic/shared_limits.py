@@ -71,10 +71,7 @@ class SharedLimits:
     ) -> SharedLimits:
         """Fresh limits at ``caps``, not registered anywhere."""
         rate = RateLimiter(rpm=caps.rpm, input_tpm=caps.input_tpm, output_tpm=caps.output_tpm)
-        concurrency = AdaptiveConcurrency(
-            caps.concurrency, initial=caps.initial_concurrency, headroom=rate.has_headroom
-        )
-        return cls(key, rate, concurrency, loop)
+        return cls(key, rate, _concurrency(caps, rate), loop)
 
     def tighten(self, caps: Caps) -> None:
         """Lower the caps and the ceiling to ``caps``' where they are stricter."""
@@ -143,15 +140,10 @@ class ClientLimits:
         self._registry = registry or REGISTRY
         self._injected: tuple[RequestPacer, SlotLimiter] | None = None
         if rate_limiter is not None or concurrency_limiter is not None:
-            own = SharedLimits.new(key, caps, None)
-            rate = rate_limiter or own.rate
-            self._injected = (
-                rate,
-                concurrency_limiter
-                or AdaptiveConcurrency(
-                    caps.concurrency, initial=caps.initial_concurrency, headroom=rate.has_headroom
-                ),
+            rate = rate_limiter or RateLimiter(
+                rpm=caps.rpm, input_tpm=caps.input_tpm, output_tpm=caps.output_tpm
             )
+            self._injected = (rate, concurrency_limiter or _concurrency(caps, rate))
         self._joined: SharedLimits | None = None
         self._last: SharedLimits | None = None
 
@@ -200,3 +192,10 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 REGISTRY = LimitsRegistry()
 """The process's registry: every :class:`~docanalyze.models.anthropic.model.AnthropicModel` that
 paces itself joins its limits here."""
+
+
+def _concurrency(caps: Caps, rate: RequestPacer) -> AdaptiveConcurrency:
+    """The adaptive concurrency of ``caps``, growing only while ``rate`` has headroom."""
+    return AdaptiveConcurrency(
+        caps.concurrency, initial=caps.initial_concurrency, headroom=rate.has_headroom
+    )
