@@ -139,15 +139,19 @@ def _pdfium_pages(data: bytes, name: str, password: str | None) -> list[PdfPage]
 
 
 def _pdfium_page(document: pdfium.PdfDocument, index: int) -> PdfPage:
-    text = _pdfium_page_text(document, index)
     page = document[index]
     try:
+        text = _pdfium_page_text(page)
         width, height = page.get_size()
+        area = width * height
+        square_inches = area / _POINTS_PER_SQUARE_INCH
+        # A page whose text would be real even under a full-page image needs no look at its images.
+        if not area or not is_scanned_page(text, square_inches, 1.0):
+            return PdfPage(text)
         covered = sum(_area(image.get_bounds()) for image in _images(page))
     finally:
         page.close()
-    area = width * height
-    if not area or not is_scanned_page(text, area / _POINTS_PER_SQUARE_INCH, covered / area):
+    if not is_scanned_page(text, square_inches, covered / area):
         return PdfPage(text)
     return PdfPage(text, _single_page_pdf(document, index))
 
@@ -175,14 +179,12 @@ def _single_page_pdf(document: pdfium.PdfDocument, index: int) -> bytes:
         single.close()
 
 
-def _pdfium_page_text(document: pdfium.PdfDocument, index: int) -> str:
-    page = document[index]
+def _pdfium_page_text(page: pdfium.PdfPage) -> str:
     textpage = page.get_textpage()
     try:
         return str(textpage.get_text_bounded())
     finally:
         textpage.close()
-        page.close()
 
 
 def pypdf_page_texts(data: bytes, name: str, password: str | None = None) -> list[str]:
