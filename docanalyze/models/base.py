@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from docanalyze.models.anthropic.capabilities import Capabilities
 
@@ -25,6 +26,7 @@ __all__ = [
     "Thinking",
     "Usage",
     "citable_tokens",
+    "schema_tokens",
     "estimate_input_tokens",
     "pdf_input_fits",
 ]
@@ -117,7 +119,14 @@ class ModelRequest:
     :attr:`ModelReply.blocks`; for the others the prompt already carries it (with the
     instruction to quote verbatim)."""
 
+    output_schema: Mapping[str, Any] | None = None
+    """A JSON schema the reply's text must follow (a backend whose features declare
+    ``structured_output`` constrains the reply to it; Claude: ``output_config.format``). Sent
+    without ``citable`` text: the API does not combine the two."""
+
     def __post_init__(self) -> None:
+        if self.output_schema is not None and self.citable:
+            raise ValueError("a request with an output schema sends no citable text")
         if len({text.kind for text in self.citable}) > 1:
             raise ValueError("a request's citable texts must be all pages or all points")
 
@@ -131,15 +140,24 @@ def estimate_input_tokens(
     request: ModelRequest, estimate: Callable[[str], int], *, cites: bool
 ) -> int:
     """The input tokens ``request`` is estimated to cost, by ``estimate``: its prompt and system
-    prompt and, sent to a backend that ``cites``, each citable text with its title (and
-    :data:`CITABLE_BLOCK_TOKENS` for the block around them). The one count of a request's input
+    prompt, its output schema (:func:`schema_tokens`) and, sent to a backend that ``cites``,
+    each citable text with its title (and :data:`CITABLE_BLOCK_TOKENS` for the block around them). The one count of a request's input
     for the window check, the rate limiter and the offline usage."""
     tokens = estimate(request.prompt)
     if request.system:
         tokens += estimate(request.system)
     if cites:
         tokens += citable_tokens(estimate, request.citable)
+    if request.output_schema is not None:
+        tokens += schema_tokens(estimate, request.output_schema)
     return tokens
+
+
+def schema_tokens(estimate: Callable[[str], int], schema: Mapping[str, Any]) -> int:
+    """The input tokens an output schema adds to a request, by the model's ``estimate``: its
+    JSON (the API tells the model the format in a system prompt of its own, whose size the
+    Structured outputs page does not give: the schema's JSON stands for it)."""
+    return estimate(json.dumps(schema, ensure_ascii=False))
 
 
 def citable_tokens(estimate: Callable[[str], int], citable: Sequence[CitableText]) -> int:
@@ -291,7 +309,8 @@ class ModelFeatures:
     takes the ``thinking`` and ``effort`` settings of a request. ``sampling``: it takes
     ``temperature`` (so a model that rejects it must be told). ``citations``: it is sent the
     citable pages and points and answers in cited blocks. ``pdf_pages``: it reads page images as
-    PDF pages. ``structured_output``: it can answer in a JSON schema (nothing asks it yet).
+    PDF pages. ``structured_output``: it answers a request with an ``output_schema`` in JSON
+    that follows it (``docanalyze extract`` needs it).
     """
 
     backend: str = "custom"

@@ -9,6 +9,7 @@ from typing import Any
 
 from docanalyze.models.base import Model, ModelReply, ModelRequest, Usage
 from docanalyze.models.plugin import CacheMode
+from docanalyze.models.structured import storable
 from docanalyze.models.wrapper import ModelWrapper
 from docanalyze.store import RunStore
 
@@ -17,8 +18,8 @@ KEY_VERSION = 1
 
 
 def call_key(model: str, request: ModelRequest) -> str:
-    """The hash of everything that decides a reply: the model, the parameters, the prompt and
-    the citable texts sent beside it."""
+    """The hash of everything that decides a reply: the model, the parameters, the prompt, the
+    citable texts sent beside it and the schema the reply must follow."""
     identity = {
         "version": KEY_VERSION,
         "model": request.model or model,
@@ -30,6 +31,8 @@ def call_key(model: str, request: ModelRequest) -> str:
     if request.thinking is not None or request.effort is not None:
         identity["thinking"] = request.thinking
         identity["effort"] = request.effort
+    if request.output_schema is not None:
+        identity["output_schema"] = request.output_schema
     if request.citable:  # a request without citable text keeps the key it always had
         identity["citable"] = [
             [text.kind, text.title, list(text.pages), text.text] for text in request.citable
@@ -42,8 +45,9 @@ def call_key(model: str, request: ModelRequest) -> str:
 class StoredModel(ModelWrapper):
     """Wraps a backend: stored replies are returned without a request, new ones stored at once.
 
-    A refused reply is never stored, so the next run asks for it again; a cut reply is stored
-    with its stop reason (the stage asks again with a larger budget, under another key).
+    A refused reply is never stored, so the next run asks for it again, nor one that ended off
+    its request's output schema (:func:`~docanalyze.models.structured.storable`); a cut reply is
+    stored with its stop reason (the stage asks again with a larger budget, under another key).
 
     ``mode="use"`` reads and writes the store; ``"refresh"`` asks again and overwrites;
     ``"off"`` neither reads nor writes. A reply from the store costs nothing in this run, so it
@@ -81,7 +85,7 @@ class StoredModel(ModelWrapper):
         self.misses += 1
         reply = await self.inner.complete(request, **streaming)
         self.spent = self.spent + reply.usage
-        if not reply.refused:  # a refusal is no answer: a later run asks again
+        if storable(request, reply):  # a refusal or a reply off its schema is no answer
             self.store.put_call(key, request.stage, reply, self.run_id)
         return reply
 

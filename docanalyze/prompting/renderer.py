@@ -6,8 +6,9 @@ runs render exactly what a run sends without building one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from docanalyze.document import Document, Partial
 from docanalyze.models.base import (
@@ -124,13 +125,19 @@ class PromptRenderer:
         max_tokens: int,
         material: tuple[str, ...],
         citable: Sequence[CitableText] = (),
+        *,
+        template: TemplateName | None = None,
+        output_schema: Mapping[str, Any] | None = None,
     ) -> ModelRequest:
         """A request of ``stage`` with this run's settings and its template header's model and
-        temperature; ``max_tokens`` is the text's budget, to which the stage's thinking
-        allowance is added (:mod:`docanalyze.prompting.thinking`). ``citable`` is sent only
-        when the backend cites (:attr:`citing`)."""
-        settings = self.prompts.settings(stage)
-        shared = self.shared.get(stage)
+        temperature (the header of ``template``, when another template than the stage's wrote
+        the prompt: ``extract`` for a map request of records); ``max_tokens`` is the text's
+        budget, to which the stage's thinking allowance is added
+        (:mod:`docanalyze.prompting.thinking`). ``citable`` is sent only when the backend cites
+        (:attr:`citing`); ``output_schema``: the JSON schema the reply must follow."""
+        name = template or stage
+        settings = self.prompts.settings(name)
+        shared = self.shared.get(name)
         thinking = self.budgets.thinking.get(stage)
         allowance = thinking.allowance if thinking is not None else 0
         return ModelRequest(
@@ -148,6 +155,7 @@ class PromptRenderer:
             question=self.question,
             language=self.report_language.code,
             citable=tuple(citable) if self.citing else (),
+            output_schema=output_schema,
         )
 
     def input_estimate(self, request: ModelRequest) -> int:

@@ -64,6 +64,11 @@ class Capabilities:
     rejects_sampling: bool = False
     citations: bool = True
     """Whether the model cites documents and search results (every active model but Haiku 3)."""
+    structured_outputs: bool | None = None
+    """Whether the model answers in a JSON schema (``output_config.format``): True or False as
+    the Models API's ``structured_outputs`` capability says, None when nothing says (the
+    Structured outputs page lists models up to Sonnet 5, Opus 5 and Fable 5; a request is then
+    sent, and the API's answer is the word)."""
     known: bool = True
     """False for a model nobody describes: its settings are sent as asked, unchecked."""
 
@@ -138,7 +143,15 @@ def capabilities_from_api(capabilities: Mapping[str, Any] | None, name: str) -> 
         off_efforts=_UP_TO_HIGH if thinks_by_default else EFFORT_LEVELS,
         rejects_sampling=model_version(name) >= (4, 7),
         citations=bool((capabilities.get("citations") or {}).get("supported", True)),
+        structured_outputs=_supported(capabilities.get("structured_outputs")),
     )
+
+
+def _supported(capability: object) -> bool | None:
+    """A Models API capability's ``supported`` flag, None when the API does not give it."""
+    if not isinstance(capability, Mapping) or "supported" not in capability:
+        return None
+    return bool(capability["supported"])
 
 
 def _is_five_family(name: str) -> bool:

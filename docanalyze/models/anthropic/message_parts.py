@@ -8,6 +8,9 @@ model that answers it (:class:`~docanalyze.models.anthropic.capabilities.Capabil
   Sonnet 5.5, ``disabled`` elsewhere), nothing on a model that does not think unless asked, and,
   on a model that always thinks, nothing but its lowest effort;
 - ``output_config.effort`` only on a model with an effort parameter;
+- ``output_config.format`` (``{"type": "json_schema", "schema": ...}``, the Structured outputs page
+  of the Claude docs) for a request with an :attr:`~ModelRequest.output_schema`: the reply's text
+  is then JSON that follows the schema, unless it was cut or refused;
 - ``temperature`` only when the request sets one and the model accepts sampling parameters.
 
 Only one user message is ever sent: no assistant prefill, no tools, no ``tool_choice``. A request
@@ -91,8 +94,13 @@ def request_params(request: ModelRequest, model: str, rules: Capabilities) -> di
     thinking, effort = _thinking_settings(request, rules)
     if thinking is not None:
         params["thinking"] = thinking
+    output_config: dict[str, Any] = {}
     if effort is not None:
-        params["output_config"] = {"effort": effort}
+        output_config["effort"] = effort
+    if request.output_schema is not None:
+        output_config["format"] = {"type": "json_schema", "schema": dict(request.output_schema)}
+    if output_config:
+        params["output_config"] = output_config
     if request.temperature is not None and not rules.rejects_sampling:  # checked at load time
         params["temperature"] = request.temperature
     return params

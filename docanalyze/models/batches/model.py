@@ -49,6 +49,7 @@ from docanalyze.models.batches.requests import (
     split_batches,
 )
 from docanalyze.models.stored import call_key
+from docanalyze.models.structured import storable
 from docanalyze.models.wrapper import ModelWrapper
 from docanalyze.store import RunStore
 
@@ -279,10 +280,10 @@ class BatchModel(ModelWrapper):
             key, stage = watch.requests[line.custom_id]
             if line.result.type == "succeeded":
                 entry = watch.entries.get(line.custom_id)
-                citable = entry.request.citable if entry is not None else None
-                reply = reply_from_message(line.result.message, duration, citable)
+                asked = entry.request if entry is not None else None  # None: sent by another run
+                reply = reply_from_message(line.result.message, duration, asked.citable if asked else None)
                 replies[line.custom_id] = reply
-                if self.store_replies and not reply.refused:  # a refusal is asked again
+                if self.store_replies and storable(asked, reply):  # a refusal is asked again
                     self._journal().put_call(key, stage, reply, None)
             else:
                 failed[line.custom_id] = result_problem(line.result)
