@@ -1,7 +1,9 @@
 """Prompt templates: the defaults shipped with docanalyze, user overrides, sandboxed rendering.
 
 Three Jinja templates drive an analysis: ``map.j2`` (one chunk of the document), ``reduce.j2``
-(merge partial results) and ``final.j2`` (the report). ``--prompts DIR`` overrides any subset of
+(merge partial results) and ``final.j2`` (the report); ``section.j2`` and ``overview.j2`` write a
+report section by section, and ``extract.j2`` (one chunk's records) and ``resolve.j2`` (records
+worded differently, merged into one) drive ``docanalyze extract``. ``--prompts DIR`` overrides any subset of
 them; the others come from the defaults. Templates render in Jinja's sandbox with undefined
 variables as errors, and the document text is always passed as a value, never rendered as a
 template, so ``{{ ... }}`` in a document comes through literally.
@@ -34,7 +36,7 @@ __all__ = [
     "default_prompts_dir",
 ]
 
-TemplateName = Literal["map", "reduce", "final", "section", "overview"]
+TemplateName = Literal["map", "reduce", "final", "section", "overview", "extract", "resolve"]
 TEMPLATE_NAMES: tuple[TemplateName, ...] = get_args(TemplateName)
 
 RUN_VARIABLES: dict[str, object] = {
@@ -59,6 +61,10 @@ RESERVED_VARIABLES: dict[TemplateName, tuple[str, ...]] = {
     + ("page_count", "chunk_count", *_RUN_NAMES, "vars"),
     "overview": ("digest", "outline", "sections", "max_tokens", "source", "page_count")
     + ("chunk_count", *_RUN_NAMES, "vars"),
+    "extract": ("text", "index", "total", "first_page", "last_page", "source", "page_count")
+    + ("schema", "schema_title", "fields", "key", *_RUN_NAMES, "vars"),
+    "resolve": ("records", "key", "schema", "schema_title", "fields", "source", "page_count")
+    + (*_RUN_NAMES, "vars"),
 }
 """The variables docanalyze passes to each template; ``--var`` may not reuse these names."""
 
