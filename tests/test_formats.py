@@ -20,6 +20,7 @@ from docanalyze.report.formats import (
     format_names,
     output_format,
     register_format,
+    report_format_names,
 )
 from docanalyze.report.result import Report
 from docanalyze.run.pipeline import Pipeline
@@ -54,8 +55,9 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def test_the_registry_holds_md_json_and_html_with_their_suffixes() -> None:
-    assert format_names() == ("md", "json", "html")
-    assert {name: FORMATS[name].suffix for name in format_names()} == {
+    assert format_names() == ("md", "json", "html", "jsonl", "csv")  # jsonl, csv: records only
+    assert report_format_names() == ("md", "json", "html")
+    assert {name: FORMATS[name].suffix for name in report_format_names()} == {
         "md": ".md",
         "json": ".json",
         "html": ".html",

@@ -1,6 +1,6 @@
 """The HTML page in a real browser (headless Chromium): each citation shows its claim's quote,
 on hover (its title) and on focus (its popover), links its page of the PDF beside the page, and
-an unsupported claim is marked.
+an unsupported claim is marked; a table of records shows its quotes and pages the same way.
 
 The page has no JavaScript; the test adds a script to a copy of it that focuses each citation
 and records what the browser then shows, read back from ``--dump-dom``. Without Chromium the
@@ -9,6 +9,7 @@ test is skipped, except in CI (``CI`` set), where ``.ci/run`` installs it and it
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -117,7 +118,7 @@ def shown_in_chromium(page: Path, profile: Path) -> list[dict[str, Any]]:
     marker = 'data-shown="'
     start = result.stdout.index(marker) + len(marker)
     value = result.stdout[start : result.stdout.index('"', start)]
-    return json.loads(value.replace("&quot;", '"').replace("&amp;", "&"))  # type: ignore[no-any-return]
+    return json.loads(html.unescape(value))  # type: ignore[no-any-return]
 
 
 @pytest.mark.timeout(120)
@@ -127,8 +128,8 @@ def test_chromium_shows_each_quote_links_each_page_and_marks_the_unsupported_cla
     pdf = tmp_path / "sample-en.pdf"
     shutil.copyfile(FIXTURES / "sample-en.pdf", pdf)
     page = tmp_path / "report.html"
-    html = lease_report(pdf).to_html(output=page)
-    page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    text = lease_report(pdf).to_html(output=page)
+    page.write_text(text.replace("</body>", PROBE + "</body>"), encoding="utf-8")
 
     shown = shown_in_chromium(page, tmp_path / "profile")
 
@@ -144,3 +145,24 @@ def test_chromium_shows_each_quote_links_each_page_and_marks_the_unsupported_cla
     assert "Corrected: cited p. 5; the quote is on p. 3." in shown[1]["popover"]
     assert "Unsupported" in shown[2]["popover"]
     assert [cite["mark"] for cite in shown] == [None, None, "⚠ unsupported"]
+
+
+@pytest.mark.timeout(120)
+def test_chromium_shows_each_records_quote_and_links_its_page(tmp_path: Path) -> None:
+    from docanalyze.report.formats import table_format
+    from tests.test_record_formats import RECORDS, one_table
+
+    pdf = tmp_path / "sample-en.pdf"
+    shutil.copyfile(FIXTURES / "sample-en.pdf", pdf)
+    page = tmp_path / "records.html"
+    text = table_format("html").render_table_to(one_table(str(pdf)), page)
+    page.write_text(text.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+
+    shown = shown_in_chromium(page, tmp_path / "profile")
+
+    assert [cite["status"] for cite in shown] == ["verified", "corrected", "unsupported"]
+    assert [cite["href"] for cite in shown] == [f"sample-en.pdf#page={n}" for n in (3, 5, 7)]
+    for cite, record in zip(shown, RECORDS):
+        assert f"“{record.quote}”" in cite["title"]  # on hover
+        assert (cite["before"], cite["after"]) == ("none", "block")  # on focus (a click)
+        assert record.quote in cite["popover"]

@@ -6,14 +6,14 @@ The formats themselves (md, json, html) are registered in :mod:`docanalyze.repor
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
 import click
 from rich.console import Console
 
-from docanalyze.report.formats import OutputFormat, format_names
+from docanalyze.report.formats import OutputFormat, report_format_names
 from docanalyze.run.several import SeveralResult
 
 __all__ = [
@@ -26,15 +26,18 @@ __all__ = [
 
 class RegisteredFormat(click.Choice[str]):
     """``--format``'s choices: the formats registered when the option is read, not when the
-    command was built (:data:`docanalyze.report.formats.FORMATS`)."""
+    command was built (:data:`docanalyze.report.formats.FORMATS`). ``names`` lists them: those
+    that render reports (the default), or
+    :func:`~docanalyze.report.formats.table_format_names` for records."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Callable[[], tuple[str, ...]] = report_format_names) -> None:
+        self._names = names
         super().__init__(())
 
     @property
     def choices(self) -> tuple[str, ...]:
-        """The names of the registered formats."""
-        return format_names()
+        """The names of the registered formats this option offers."""
+        return self._names()
 
     @choices.setter
     def choices(self, _value: Any) -> None:

@@ -120,7 +120,7 @@ async def analyze_corpus_async(
     at most ``documents_at_once`` (default: the options') at once; ``admission`` replaces
     that rule.
     """
-    formats.output_format(output_format)
+    formats.report_format(output_format)
     out = Path(output_dir)
     files = await _corpus_files(paths, out)
     if not files:

@@ -25,7 +25,7 @@ from docanalyze.report.figures import format_usd, input_tokens_with_cache
 from docanalyze.report.html_citations import PageLinks, cited_markdown_to_html
 from docanalyze.report.markdown import markdown_to_html
 
-__all__ = ["ShownChunk", "ShownReport", "render_html"]
+__all__ = ["ShownChunk", "ShownReport", "render_html", "template_environment"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -121,11 +121,14 @@ def render_html(
     folder = None if output is None else Path(output).parent
     views = [_report_view(report, number, folder) for number, report in enumerate(reports, 1)]
     page_title = title or " · ".join(view.source for view in views) or "docanalyze"
-    return _environment().get_template(TEMPLATE_NAME).render(title=page_title, reports=views)
+    return (
+        template_environment().get_template(TEMPLATE_NAME).render(title=page_title, reports=views)
+    )
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
+    """The environment of docanalyze's HTML pages (``templates/``, autoescaped)."""
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,

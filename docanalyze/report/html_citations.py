@@ -36,7 +36,7 @@ from docanalyze.citations.pages import CITATION, format_pages, parse_pages
 from docanalyze.citations.verify import UNSUPPORTED_MARK, CheckedCitation
 from docanalyze.report.markdown import markdown_to_html
 
-__all__ = ["PageLinks", "cited_markdown_to_html"]
+__all__ = ["PageLinks", "citation_element", "cited_markdown_to_html"]
 
 _MARK = re.compile(rf"[ \t]*{UNSUPPORTED_MARK}(?:[ \t]*unsupported)?")
 """The mark of an unsupported claim, right after its last citation."""
@@ -160,7 +160,7 @@ class _Placeholders:
         pages = parse_pages(match["pages"])
         href = links.href(match["document"], pages[0])
         element_id = f"{self.id_prefix}-{len(self.elements)}"
-        element = _citation_element(inner.strip(), href, _own(checked, pages), element_id)
+        element = citation_element(inner.strip(), href, _own(checked, pages), element_id)
         return start + 1, end - 1, self._add(element, inner)
 
     def mark(self, line: str, mark: re.Match[str]) -> tuple[int, int, str]:
@@ -208,7 +208,7 @@ def _own(checked: CheckedCitation | None, pages: Sequence[int]) -> CheckedCitati
     return replace(checked, status="corrected", cited_pages=tuple(pages))
 
 
-def _citation_element(
+def citation_element(
     label: str, href: str | None, checked: CheckedCitation | None, element_id: str
 ) -> Markup:
     """A citation's pages, linked, with its quote in a title and a popover."""

@@ -22,7 +22,7 @@ from typing import Literal
 from docanalyze.corpus.files import CorpusFile, expand_inputs, is_corpus_input
 from docanalyze.errors import UsageError
 from docanalyze.options import Options, check_run_shape
-from docanalyze.report.formats import DEFAULT_FORMAT, output_format
+from docanalyze.report.formats import DEFAULT_FORMAT, report_format
 
 __all__ = ["DEFAULT_CORPUS_OUTPUT", "InputConflict", "Mode", "ReportRoute", "route_report"]
 
@@ -150,11 +150,11 @@ def _dry_run(route: ReportRoute, combine: bool) -> ReportRoute:
 
 def _streaming(stream: bool | None, format_name: str, output: Path | None, terminal: bool) -> bool:
     """Stream when asked, or by default when a format that can stream goes to a terminal."""
-    can_stream = output_format(format_name).streams and output is None
+    can_stream = report_format(format_name).streams and output is None
     if stream is None:
         return can_stream and terminal
     if stream and not can_stream:
-        given = [] if output_format(format_name).streams else [f"--format {format_name}"]
+        given = [] if report_format(format_name).streams else [f"--format {format_name}"]
         given += ["-o"] if output is not None else []
         raise InputConflict(f"--stream writes Markdown to stdout: drop {' and '.join(given)}")
     return stream
