@@ -54,6 +54,8 @@ from docanalyze.run.reduce import reduce_until_final_fits
 from docanalyze.run.sections import lay_out_final
 
 if TYPE_CHECKING:
+    from docanalyze.records.result import ExtractResult
+    from docanalyze.records.schema import SchemaSource
     from docanalyze.run.several import SeveralResult
     from docanalyze.store import RunStore
 
@@ -116,6 +118,22 @@ class Pipeline:
         finally:
             if self._client is None:
                 await model.aclose()
+
+    def extract(
+        self, source: Source, schema: SchemaSource, *, key: Sequence[str] = ()
+    ) -> ExtractResult:
+        """The records ``schema`` describes in a document, each cited and checked, merged
+        across chunks (and under ``key``); see :mod:`docanalyze.records`. ``schema`` is a JSON
+        Schema file or dict of one record, or a pydantic model (records then carry instances)."""
+        return run_to_the_end(self.extract_async(source, schema, key=key))
+
+    async def extract_async(
+        self, source: Source, schema: SchemaSource, *, key: Sequence[str] = ()
+    ) -> ExtractResult:
+        """The asynchronous form of :meth:`extract`."""
+        from docanalyze.records.run import extract_source
+
+        return await extract_source(self, source, schema, tuple(key))
 
     def analyze_many(self, sources: Sequence[Source], *, combine: bool = False) -> SeveralResult:
         """Analyze several documents with one model; see :func:`docanalyze.run.several.analyze_many`."""
@@ -365,3 +383,4 @@ def analyze(path_or_text: Source, **options: Any) -> Report:
 async def analyze_async(path_or_text: Source, **options: Any) -> Report:
     """The asynchronous form of :func:`analyze`."""
     return await Pipeline(**options).analyze_async(path_or_text)
+

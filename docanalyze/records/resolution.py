@@ -1,0 +1,153 @@
+"""Resolving records worded differently that are one thing: with the model, bounded.
+
+A :class:`~docanalyze.records.merge.Conflict` holds records merging in code could not make one
+(equal ``--key`` values, or the same passage read twice in an overlap, but fields worded
+differently). Each is asked of the model once with ``resolve.j2``: the reply is one record in
+the schema (structured output), whose pages, quotes and status are its members'
+(:func:`~docanalyze.records.merge.combine`). A conflict too large for one request is resolved
+in halves first, then the two results are resolved together: at most ``2n - 1`` requests for
+``n`` members, in ``log2(n)`` levels, and no member is left out for want of room. A member set
+the model does not resolve (refused, cut twice, off the schema after its re-asks) keeps its
+members as they are, with a notice: nothing is dropped. A request that fails for good stops the
+run (:class:`~docanalyze.run.context.FailureStop`), as a reduce request's does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from docanalyze.errors import BudgetError
+from docanalyze.events import Notice, StageStarted
+from docanalyze.models.structured import parsed_json, schema_problems
+from docanalyze.records.extraction import MAX_INVALID_REASKS, schema_values
+from docanalyze.records.merge import Conflict, combine
+from docanalyze.records.record import Record
+from docanalyze.records.schema import RecordSchema
+from docanalyze.run.context import RunContext, Step
+
+__all__ = ["ResolvedRecords", "resolve_conflicts", "resolve_prompt"]
+
+
+@dataclass(frozen=True)
+class ResolvedRecords:
+    """What resolving gave: the records (one per resolved conflict, the members of the others)
+    and how many conflicts the model resolved and could not."""
+
+    records: tuple[Record, ...]
+    resolved: int
+    unresolved: int
+
+
+def resolve_prompt(
+    ctx: RunContext, schema: RecordSchema, members: Sequence[Record], key: tuple[str, ...]
+) -> tuple[str, int]:
+    """``resolve.j2`` rendered for ``members``, and its estimate."""
+    records = [
+        _Shown(json.dumps(dict(member.fields), ensure_ascii=False), member.pages, member.quote)
+        for member in members
+    ]
+    return ctx.renderer.render("resolve", records=records, **schema_values(schema, key))
+
+
+async def resolve_conflicts(
+    ctx: RunContext, schema: RecordSchema, conflicts: Sequence[Conflict], key: tuple[str, ...]
+) -> ResolvedRecords:
+    """Every conflict resolved concurrently (see the module docstring)."""
+    if not conflicts:
+        return ResolvedRecords((), 0, 0)
+    ctx.emit(StageStarted("reduce", len(conflicts), 1))
+    resolver = _Resolver(ctx, schema, key)
+    outcomes = await asyncio.gather(*(resolver.conflict(conflict) for conflict in conflicts))
+    records = tuple(record for outcome in outcomes for record in outcome)
+    unresolved = sum(len(outcome) > 1 for outcome in outcomes)
+    return ResolvedRecords(records, len(conflicts) - unresolved, unresolved)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A member as ``resolve.j2`` shows it."""
+
+    fields: str
+    pages: tuple[int, ...]
+    quote: str
+
+
+@dataclass
+class _Resolver:
+    ctx: RunContext
+    schema: RecordSchema
+    key: tuple[str, ...]
+
+    async def conflict(self, conflict: Conflict) -> tuple[Record, ...]:
+        step = Step("reduce", 1)
+        merged = await self._members(step, conflict.members)
+        self.ctx.finish(step)
+        return merged
+
+    async def _members(self, step: Step, members: Sequence[Record]) -> tuple[Record, ...]:
+        """One record for ``members``, or the members themselves when that failed."""
+        prompt, tokens = resolve_prompt(self.ctx, self.schema, members, self.key)
+        budgets = self.ctx.budgets
+        max_tokens = budgets.reduce_max_tokens
+        if not budgets.fits(tokens, budgets.output("reduce", max_tokens)):
+            if len(members) <= 2:
+                raise BudgetError(
+                    f"two records of {self.schema.title!r} do not fit one request to be merged "
+                    f"({tokens:,} tokens); raise --context-window or use a larger model"
+                )
+            middle = len(members) // 2
+            halves = await asyncio.gather(
+                self._members(step, members[:middle]), self._members(step, members[middle:])
+            )
+            if len(halves[0]) != 1 or len(halves[1]) != 1:
+                return (*halves[0], *halves[1])
+            return await self._members(step, (*halves[0], *halves[1]))
+        fields = await self._ask(step, prompt, max_tokens)
+        if fields is None:
+            return tuple(members)
+        return (combine(members, fields, resolved=True),)
+
+    async def _ask(self, step: Step, prompt: str, max_tokens: int) -> Mapping[str, Any] | None:
+        """The record the model wrote for ``prompt``; None when it gave none that follows the
+        schema (refused, cut twice, off the schema after its re-asks)."""
+        ctx, schema = self.ctx, self.schema.record_schema()
+        note = ""
+        for attempt in range(MAX_INVALID_REASKS + 2):
+            request = ctx.renderer.stage_request(
+                "reduce",
+                prompt + note,
+                max_tokens,
+                (),
+                template="resolve",
+                output_schema=schema,
+            )
+            reply = await ctx.complete(request, step)  # one that fails for good stops the run
+            if reply.refused:
+                return self._unresolved(f"{reply.model} refused it")
+            if reply.truncated:
+                if attempt or max_tokens * 2 > ctx.model.max_output_tokens:
+                    return self._unresolved("the reply was cut at max_tokens")
+                ctx.reask(step, "max_tokens")
+                max_tokens *= 2
+                continue
+            value = parsed_json(reply.text)
+            wrong = ["the reply is not JSON"] if value is None else schema_problems(schema, value)
+            if not wrong:
+                wrong = self.schema.validate(value)
+            if not wrong:
+                return dict(value)
+            ctx.reask(step, "off-schema")
+            note = "\n\nYour previous reply did not follow the schema:\n" + "\n".join(
+                f"- {problem}" for problem in wrong
+            )
+        return self._unresolved("its replies did not follow the schema")
+
+    def _unresolved(self, why: str) -> None:
+        self.ctx.emit(
+            Notice(f"records worded differently were kept apart, not merged: {why}")
+        )
+        return None
