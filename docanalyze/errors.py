@@ -31,6 +31,7 @@ __all__ = [
     "ModelError",
     "RefusedRun",
     "RequestFailed",
+    "SchemaError",
     "StoreError",
     "TemplateError",
     "UsageError",
@@ -51,6 +52,12 @@ class TemplateError(DocanalyzeError):
 
 class ConfigError(DocanalyzeError):
     """The configuration cannot work: a prices file, a template's settings, a key, a model."""
+
+
+class SchemaError(ConfigError):
+    """A record schema cannot be used: not found, not JSON, not one object record, or with a
+    keyword Claude's structured outputs do not support; the message names the file (or pydantic
+    model), the keyword and where it is (a JSON pointer)."""
 
 
 class UsageError(ConfigError):
