@@ -15,6 +15,7 @@ from .errors import (
     InputError as InputError,
     ModelError as ModelError,
     RefusedRun as RefusedRun,
+    SchemaError as SchemaError,
     StoreError as StoreError,
     TemplateError as TemplateError,
     UsageError as UsageError,
@@ -50,6 +51,20 @@ from .planning.dry_run import (
 from .planning.plan import (
     RunPlan as RunPlan,
     plan_run as plan_run,
+)
+from .records.api import (
+    extract as extract,
+    extract_async as extract_async,
+)
+from .records.record import (
+    Record as Record,
+    RecordTable as RecordTable,
+)
+from .records.result import (
+    ExtractResult as ExtractResult,
+)
+from .records.schema import (
+    RecordSchema as RecordSchema,
 )
 from .report import (
     ChunkResult as ChunkResult,

@@ -22,8 +22,8 @@ from typing import Any
 
 from docanalyze.document import Document
 from docanalyze.ingest import document_from_text
-from docanalyze.ingest.chunking import chunks_to_analyze
 from docanalyze.ingest.boilerplate import without_boilerplate
+from docanalyze.ingest.chunking import chunks_to_analyze
 
 __all__ = ["OBLIGATION_SCHEMA", "PlantedDocument", "PlantedRecord", "planted_document"]
 

@@ -17,6 +17,13 @@ from tests.conftest import PROJECT_ROOT
 PUBLIC_NAMES = [
     "analyze",
     "analyze_async",
+    "extract",
+    "extract_async",
+    "ExtractResult",
+    "Record",
+    "RecordTable",
+    "RecordSchema",
+    "SchemaError",
     "Pipeline",
     "Options",
     "Report",

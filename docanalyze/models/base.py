@@ -26,9 +26,9 @@ __all__ = [
     "Thinking",
     "Usage",
     "citable_tokens",
-    "schema_tokens",
     "estimate_input_tokens",
     "pdf_input_fits",
+    "schema_tokens",
 ]
 
 Stage = Literal["map", "reduce", "final"]

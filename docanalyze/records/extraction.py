@@ -82,6 +82,7 @@ def extract_prompt(
     first_page, last_page = document.page_at(start), document.page_at(max(start, end - 1))
     prompt, tokens = renderer.render(
         "extract",
+        (),
         text=text,
         index=chunk.index + 1,
         total=chunk.total,
@@ -140,8 +141,10 @@ class _ChunkExtractor:
         found, requests = await self._span(
             step, chunk, chunk.start, chunk.end, self.ctx.budgets.map_max_tokens, ""
         )
-        unanswered = (*self.ctx.refusals, *self.ctx.failures)
-        answered = chunk.index not in {part.chunk_index for part in unanswered}
+        unanswered = {part.chunk_index for part in self.ctx.refusals} | {
+            part.chunk_index for part in self.ctx.failures
+        }
+        answered = chunk.index not in unanswered
         if answered:
             self.ctx.finish(step)
         return ChunkRecords(chunk, tuple(found), answered, requests)
@@ -153,7 +156,9 @@ class _ChunkExtractor:
         rendered = extract_prompt(ctx.renderer, self.schema, chunk, start, end, self.key)
         prompt = rendered.prompt + problems
         if not budgets.fits(rendered.tokens, budgets.output("map", max_tokens)):
-            return await self._halves(step, chunk, start, end, max_tokens, "does not fit the window")
+            return await self._halves(
+                step, chunk, start, end, max_tokens, "does not fit the window"
+            )
         request = ctx.renderer.stage_request(
             "map",
             prompt,
@@ -192,13 +197,14 @@ class _ChunkExtractor:
             return [self._found(record, chunk) for record in records], 1
         attempts = problems.count(_PROBLEM_NOTE_START)
         if attempts >= MAX_INVALID_REASKS:
-            error = RequestFailed(
+            off_schema = RequestFailed(
                 f"the replies for chunk {chunk.index + 1} (pages {rendered.first_page}-"
                 f"{rendered.last_page}) did not follow the schema {MAX_INVALID_REASKS + 1} "
-                f"times: {wrong[0]}"
+                f"times: {wrong[0]}",
+                "map",
             )
             pages = rendered.first_page, rendered.last_page
-            ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), error)
+            ctx.record_failure(FailedPart("map", str(off_schema), chunk.index, *pages), off_schema)
             return [], 1
         ctx.reask(step, "off-schema")
         note = problems + _problem_note(wrong)

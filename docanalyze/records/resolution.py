@@ -50,7 +50,7 @@ def resolve_prompt(
         _Shown(json.dumps(dict(member.fields), ensure_ascii=False), member.pages, member.quote)
         for member in members
     ]
-    return ctx.renderer.render("resolve", records=records, **schema_values(schema, key))
+    return ctx.renderer.render("resolve", (), records=records, **schema_values(schema, key))
 
 
 async def resolve_conflicts(
@@ -135,19 +135,19 @@ class _Resolver:
                 max_tokens *= 2
                 continue
             value = parsed_json(reply.text)
-            wrong = ["the reply is not JSON"] if value is None else schema_problems(schema, value)
-            if not wrong:
-                wrong = self.schema.validate(value)
-            if not wrong:
-                return dict(value)
+            if not isinstance(value, dict):
+                wrong = ["the reply is not a JSON object"]
+            else:
+                wrong = schema_problems(schema, value) or self.schema.validate(value)
+            if not wrong and isinstance(value, dict):
+                return value
             ctx.reask(step, "off-schema")
             note = "\n\nYour previous reply did not follow the schema:\n" + "\n".join(
                 f"- {problem}" for problem in wrong
             )
         return self._unresolved("its replies did not follow the schema")
 
-    def _unresolved(self, why: str) -> None:
-        self.ctx.emit(
-            Notice(f"records worded differently were kept apart, not merged: {why}")
-        )
+    def _unresolved(self, why: str) -> Mapping[str, Any] | None:
+        """Say why records were kept apart; None (no merged record)."""
+        self.ctx.emit(Notice(f"records worded differently were kept apart, not merged: {why}"))
         return None

@@ -16,8 +16,8 @@ from dataclasses import replace
 from typing import Protocol
 
 from docanalyze.citations.verify import UnsupportedMode
-from docanalyze.document import Document
 from docanalyze.cost import PriceTable
+from docanalyze.document import Document
 from docanalyze.errors import ConfigError, DocanalyzeError
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
@@ -55,7 +55,10 @@ class ExtractionSetup(Protocol):
     @property
     def on_event(self) -> EventHandler | None: ...
     def create_model(self, events: EventLog) -> tuple[Model, list[str]]: ...
-    def run_context(self, renderer: PromptRenderer, model: Model, events: EventLog) -> RunContext: ...
+    def run_context(
+        self, renderer: PromptRenderer, model: Model, events: EventLog
+    ) -> RunContext: ...
+
 
 __all__ = ["ExtractionSetup", "check_extraction", "extract_records", "extract_source"]
 
@@ -65,7 +68,9 @@ def check_extraction(model: Model, schema: RecordSchema, key: Sequence[str]) -> 
     (the offline analyzer: it needs Claude) or ``key`` names a field the schema lacks."""
     check_key(schema, key)
     if not model.features.structured_output:
-        offline = " (the offline analyzer only quotes the document)" if model.features.offline else ""
+        offline = (
+            " (the offline analyzer only quotes the document)" if model.features.offline else ""
+        )
         raise ConfigError(
             f"docanalyze extract needs a model that answers in a JSON schema, and the "
             f"{model.features.backend} backend does not{offline}: set {API_KEY_ENV} to "

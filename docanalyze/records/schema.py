@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from docanalyze.errors import ConfigError, SchemaError
 from docanalyze.records.record import ADDED_COLUMNS, DOCUMENT_COLUMN
@@ -31,7 +31,14 @@ from docanalyze.records.schema_rules import check_limits, check_rules, for_reque
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-__all__ = ["PAGES_FIELD", "QUOTE_FIELD", "RecordSchema", "SchemaField", "check_key"]
+__all__ = [
+    "PAGES_FIELD",
+    "QUOTE_FIELD",
+    "RecordSchema",
+    "SchemaField",
+    "SchemaSource",
+    "check_key",
+]
 
 PAGES_FIELD = {
     "type": "array",
@@ -49,6 +56,10 @@ QUOTE_FIELD = {
 """The ``quote`` field docanalyze adds to each record of a chunk's reply."""
 _RESERVED = (*ADDED_COLUMNS, DOCUMENT_COLUMN)
 _DEFINITIONS = ("$defs", "definitions")
+
+
+SchemaSource: TypeAlias = "str | Path | Mapping[str, Any] | type"
+"""A record schema as given: a JSON Schema file's path, the schema itself, or a pydantic model."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,7 @@ class RecordSchema:
     model: type | None = None
 
     @classmethod
-    def of(cls, schema: str | Path | Mapping[str, Any] | type) -> RecordSchema:
+    def of(cls, schema: SchemaSource) -> RecordSchema:
         """The record schema of ``schema``: a JSON Schema file's path, a dict, or a pydantic
         ``BaseModel`` subclass; raises :class:`~docanalyze.errors.SchemaError` when it cannot
         be used (see the module docstring)."""

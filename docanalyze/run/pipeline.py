@@ -383,4 +383,3 @@ def analyze(path_or_text: Source, **options: Any) -> Report:
 async def analyze_async(path_or_text: Source, **options: Any) -> Report:
     """The asynchronous form of :func:`analyze`."""
     return await Pipeline(**options).analyze_async(path_or_text)
-

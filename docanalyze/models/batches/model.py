@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import contextvars
 import time
+from collections import Counter
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -280,8 +281,9 @@ class BatchModel(ModelWrapper):
             key, stage = watch.requests[line.custom_id]
             if line.result.type == "succeeded":
                 entry = watch.entries.get(line.custom_id)
-                asked = entry.request if entry is not None else None  # None: sent by another run
-                reply = reply_from_message(line.result.message, duration, asked.citable if asked else None)
+                asked = entry.request if entry else None  # None: sent by another run
+                citable = asked.citable if asked else None
+                reply = reply_from_message(line.result.message, duration, citable)
                 replies[line.custom_id] = reply
                 if self.store_replies and storable(asked, reply):  # a refusal is asked again
                     self._journal().put_call(key, stage, reply, None)
@@ -382,9 +384,7 @@ class BatchModel(ModelWrapper):
 
 def _describe(entries: list[_Entry]) -> str:
     """``12 requests (10 map, 2 reduce)``."""
-    stages: dict[str, int] = {}
-    for entry in entries:
-        stages[entry.request.stage] = stages.get(entry.request.stage, 0) + 1
+    stages = Counter(entry.request.stage for entry in entries)
     noun = "request" if len(entries) == 1 else "requests"
     split = ", ".join(f"{count} {stage}" for stage, count in stages.items())
     return f"{len(entries)} {noun} ({split})"
