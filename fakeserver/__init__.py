@@ -17,6 +17,12 @@ enabled with cited text blocks (``char_location``, ``content_block_location``,
     api = FakeMessagesAPI(citation_errors=CitationErrors(wrong_page_every=10, invent_every=10))
     ...  # one bullet in 10 writes a wrong "(p. N)", one reply in 10 invents an uncited fact
     api.citation_errors_made  # what it did, to check that each error was caught
+
+A request with ``output_config.format`` is checked against the documented rules of structured
+outputs (:mod:`fakeserver.structured_rules`) and answered with JSON that follows its schema,
+filled from the planted ``REC-nnnn`` records it shows (:mod:`fakeserver.structured`);
+``FakeMessagesAPI(record_errors=RecordErrors(wrong_page_every=10, invent_every=10))`` makes
+that model err, and ``api.record_errors_made`` lists what it did.
 """
 
 from fakeserver.batches import BatchFaults
@@ -30,6 +36,7 @@ from fakeserver.recording import RecordedRequest
 from fakeserver.replies import Responder, ScriptedReply, TextPart, echo_responder
 from fakeserver.server import FakeMessagesAPI
 from fakeserver.stats import ServerStats
+from fakeserver.structured import RecordError, RecordErrors, StructuredResponder
 from fakeserver.tokenizer import count_tokens
 
 __all__ = [
@@ -47,11 +54,14 @@ __all__ = [
     "Faults",
     "LatencyPolicy",
     "RateLimits",
+    "RecordError",
+    "RecordErrors",
     "RecordedRequest",
     "RequestPolicy",
     "Responder",
     "ScriptedReply",
     "ServerStats",
+    "StructuredResponder",
     "TextPart",
     "count_tokens",
     "echo_responder",

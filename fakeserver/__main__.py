@@ -19,6 +19,7 @@ from types import FrameType
 from fakeserver.faults import Faults
 from fakeserver.ratelimits import RateLimits
 from fakeserver.server import FakeMessagesAPI
+from fakeserver.structured import RecordErrors
 
 __all__ = ["main"]
 
@@ -46,6 +47,12 @@ _FAULT_FLAGS = (
     ("--fault-slow-stream", "slow_stream", "slow streamed events"),
 )
 """Each fault's flag, its :class:`Faults` field and what it does."""
+_RECORD_ERROR_FLAGS = (
+    ("--record-wrong-page-every", "give one paged record in N a wrong page"),
+    ("--record-invent-every", "invent a record, quoted from nowhere, in one reply in N"),
+    ("--record-enum-case-every", "recase one string enum value in N"),
+)
+"""Each :class:`RecordErrors` flag (structured answers) and what it does."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--slow-event-seconds", type=float, default=0.5, help="gap between slow stream events"
     )
     faults.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
+    records = parser.add_argument_group(
+        "record errors in structured answers (one in N; default: 0, never)"
+    )
+    for flag, what in _RECORD_ERROR_FLAGS:
+        records.add_argument(flag, type=int, default=0, metavar="N", help=what)
+    records.add_argument("--record-seed", type=int, default=0, help="seed of the record errors")
     return parser
 
 
@@ -116,6 +129,17 @@ def rate_limits_from(options: argparse.Namespace) -> RateLimits | None:
     )
 
 
+def record_errors_from(options: argparse.Namespace) -> RecordErrors | None:
+    """The record errors the options ask for, or None when none is asked."""
+    errors = RecordErrors(
+        wrong_page_every=options.record_wrong_page_every,
+        invent_every=options.record_invent_every,
+        enum_case_every=options.record_enum_case_every,
+        seed=options.record_seed,
+    )
+    return errors if errors != RecordErrors(seed=options.record_seed) else None
+
+
 def faults_from(options: argparse.Namespace) -> Faults | None:
     """The faults the options ask for, or None when every probability is 0."""
     faults = Faults(**{field.name: getattr(options, field.name) for field in fields(Faults)})
@@ -128,12 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     try:
         rate_limits, faults = rate_limits_from(options), faults_from(options)
+        record_errors = record_errors_from(options)
     except ValueError as error:
         parser.error(str(error))
     if options.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = {name: getattr(options, name) for name in _SERVER_SETTINGS}
-    api = FakeMessagesAPI(**settings, rate_limits=rate_limits, faults=faults)
+    api = FakeMessagesAPI(
+        **settings, rate_limits=rate_limits, faults=faults, record_errors=record_errors
+    )
     try:
         api.start()
     except OSError as error:

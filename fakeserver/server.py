@@ -35,6 +35,7 @@ from fakeserver.replies import (
 )
 from fakeserver.settings import ServerSettings
 from fakeserver.stats import ServerStats, StatsRecorder
+from fakeserver.structured import RecordError, RecordErrors, StructuredResponder
 from fakeserver.tokenizer import count_tokens
 from fakeserver.transport import LoopbackHTTPServer
 
@@ -88,7 +89,12 @@ class FakeMessagesAPI:
     is answered by a :class:`~fakeserver.citing.CitingResponder`: one cited text block per
     planted fact. ``citation_errors`` (:class:`~fakeserver.citing.CitationErrors`) make that
     model err on demand and quote facts verbatim in replies to plain prompts;
-    :attr:`citation_errors_made` lists the errors it made.
+    :attr:`citation_errors_made` lists the errors it made. A request with
+    ``output_config.format`` (structured outputs, checked against the documented rules) is
+    answered by a :class:`~fakeserver.structured.StructuredResponder`: JSON that follows the
+    schema, filled from the planted ``REC-nnnn`` records; ``record_errors``
+    (:class:`~fakeserver.structured.RecordErrors`) make it err on demand, and
+    :attr:`record_errors_made` lists the errors it made.
     """
 
     def __init__(
@@ -115,6 +121,7 @@ class FakeMessagesAPI:
         token_seconds: float = 0.0,
         reply_share: float | None = None,
         citation_errors: CitationErrors | None = None,
+        record_errors: RecordErrors | None = None,
     ) -> None:
         if stream_chunk_tokens < 1:
             raise ValueError(f"stream_chunk_tokens must be at least 1, got {stream_chunk_tokens}")
@@ -136,14 +143,15 @@ class FakeMessagesAPI:
         )
         self.port = port
         self._log = RequestLog()
-        if responder is not None and citation_errors is not None:
+        if responder is not None and (citation_errors or record_errors) is not None:
             raise ValueError(
-                "pass citation_errors or a responder, not both "
-                "(give your own CitingResponder its CitationErrors)"
+                "pass citation_errors or record_errors, or a responder, not both "
+                "(give your own CitingResponder or StructuredResponder its errors)"
             )
         if responder is None:
             quote = citation_errors is not None
-            responder = CitingResponder(citation_errors, quote_plain_prompts=quote)
+            citing = CitingResponder(citation_errors, quote_plain_prompts=quote)
+            responder = StructuredResponder(record_errors, plain=citing)
         self.responder = responder
         """What answers requests after the scripted replies (before ``reply_share`` padding)."""
         if reply_share is not None:
@@ -284,7 +292,19 @@ class FakeMessagesAPI:
     def citation_errors_made(self) -> list[CitationError]:
         """The citation errors the fake model made so far, oldest first (empty unless the
         responder is a :class:`~fakeserver.citing.CitingResponder` told to err)."""
-        if isinstance(self.responder, CitingResponder):
+        responder = self.responder
+        if isinstance(responder, StructuredResponder):
+            responder = responder.plain
+        if isinstance(responder, CitingResponder):
+            return responder.errors_made
+        return []
+
+    @property
+    def record_errors_made(self) -> list[RecordError]:
+        """The record errors the fake model made in structured answers so far, oldest first
+        (empty unless the responder is a :class:`~fakeserver.structured.StructuredResponder`
+        told to err)."""
+        if isinstance(self.responder, StructuredResponder):
             return self.responder.errors_made
         return []
 

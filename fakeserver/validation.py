@@ -8,6 +8,7 @@ from typing import Any
 
 from fakeserver.citable import citable_sources
 from fakeserver.errors import ApiError
+from fakeserver.structured_rules import check_structured_request
 
 __all__ = [
     "MAX_REQUEST_BYTES",
@@ -80,7 +81,8 @@ def validate_count_tokens_body(body: Mapping[str, Any]) -> None:
 
 
 def validate_messages_body(body: Mapping[str, Any], max_output_tokens: int) -> None:
-    """The fields ``/v1/messages`` needs, with the output limit ``max_output_tokens``."""
+    """The fields ``/v1/messages`` needs, with the output limit ``max_output_tokens``, and the
+    rules of structured outputs (:mod:`fakeserver.structured_rules`)."""
     validate_count_tokens_body(body)
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
@@ -105,6 +107,7 @@ def validate_messages_body(body: Mapping[str, Any], max_output_tokens: int) -> N
         isinstance(stop_sequences, list) and all(isinstance(s, str) for s in stop_sequences)
     ):
         raise ApiError(400, "stop_sequences: Input should be a list of strings")
+    check_structured_request(body)
 
 
 def check_context_window(input_tokens: int, max_tokens: int, context_window: int) -> None:
