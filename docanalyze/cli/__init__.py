@@ -5,6 +5,7 @@ carries progress, notices and the usage line.
 """
 
 from docanalyze.cli import (
+    extract_command as _extract_command,  # noqa: F401  (registers `extract`)
     history_commands as _history_commands,
     plan_command as _plan_command,  # noqa: F401  (registers `plan`)
     prompts_command as _prompts_command,

@@ -79,18 +79,6 @@ _ANALYSIS_OPTIONS = (
     click.option(
         "--chunk-overlap", type=int, help="Characters of overlap [default: 5% of --chunk-size]."
     ),
-    click.option(
-        "--max-tokens",
-        default=Options.max_tokens,
-        show_default=True,
-        help="Token budget of the report.",
-    ),
-    _auto_choice(
-        "--final",
-        FINAL_CHOICES,
-        "Write the report in sections at once (faster), in one request, or auto: sections "
-        "for a long report, one request for a short one or a --question.",
-    ),
     click.option("--context-window", type=int, help="Context window of a model not in the table."),
     click.option(
         "--concurrency",
@@ -136,8 +124,32 @@ _ANALYSIS_OPTIONS = (
 )
 
 
+_REPORT_OPTIONS = (
+    click.option(
+        "--max-tokens",
+        default=Options.max_tokens,
+        show_default=True,
+        help="Token budget of the report.",
+    ),
+    _auto_choice(
+        "--final",
+        FINAL_CHOICES,
+        "Write the report in sections at once (faster), in one request, or auto: sections "
+        "for a long report, one request for a short one or a --question.",
+    ),
+)
+
+
 def analysis_options(command: F) -> F:
     """Add the options that decide what a run sends (model, templates, chunks, budgets, limits)."""
+    for option in reversed((*_ANALYSIS_OPTIONS[:5], *_REPORT_OPTIONS, *_ANALYSIS_OPTIONS[5:])):
+        command = option(command)
+    return command
+
+
+def extraction_options(command: F) -> F:
+    """Add the options that decide what an extraction sends: those of :func:`analysis_options`
+    but the report's (``--max-tokens``, ``--final``)."""
     for option in reversed(_ANALYSIS_OPTIONS):
         command = option(command)
     return command

@@ -1,0 +1,160 @@
+"""``docanalyze extract``: a schema in, the records as a table on stdout, usage on stderr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
+from docanalyze.cli.display import ProgressDisplay
+from docanalyze.cli.outputs import RegisteredFormat, write_text
+from docanalyze.cli.shared_options import BackendChoice, extraction_options
+from docanalyze.cost import format_usd, input_tokens_with_cache
+from docanalyze.options import UNSUPPORTED_CHOICES, Options
+from docanalyze.records.result import ExtractResult
+from docanalyze.report.formats import DEFAULT_TABLE_FORMAT, table_format, table_format_names
+from docanalyze.run.pipeline import Pipeline
+from docanalyze.text.wording import counted
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  docanalyze extract contract.pdf --schema obligation.json           # JSON lines on stdout
+  docanalyze extract contract.pdf --schema obligation.json --format csv -o obligations.csv
+  docanalyze extract contract.pdf --schema obligation.json --key id  # one row per id
+  docanalyze extract contract.pdf --schema obligation.json --format html -o obligations.html
+  docanalyze extract report.pdf --schema risk.json --language zh     # values in Chinese
+  docanalyze extract big.pdf --schema obligation.json --max-cost 1.00 --batch
+
+Every record carries the pages and the quote it was taken from, checked against the pages
+(citation: verified, corrected or unsupported). Needs ANTHROPIC_API_KEY (Claude).
+""",
+)
+@click.argument("path", type=str, metavar="PATH")
+@click.option(
+    "--schema",
+    "schema_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="SCHEMA.json",
+    help="JSON Schema of one record (an object and its fields).",
+)
+@click.option(
+    "--key",
+    "key_fields",
+    multiple=True,
+    metavar="FIELD",
+    help="Merge the records with equal values of these fields across the document, keeping "
+    "every page (repeatable, or comma-separated).",
+)
+@extraction_options
+@click.option(
+    "--backend",
+    type=BackendChoice(),
+    default=Options.backend,
+    show_default=True,
+    help="auto: Claude when ANTHROPIC_API_KEY is set (extract needs Claude).",
+)
+@click.option(
+    "--fallback-model", help="Model for later requests when the primary keeps failing (529/5xx)."
+)
+@click.option(
+    "--format",
+    "format_name",
+    type=RegisteredFormat(table_format_names),
+    default=DEFAULT_TABLE_FORMAT,
+    show_default=True,
+    help="JSON lines, CSV, JSON, a Markdown table, or a standalone HTML page.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the table here.")
+@click.option(
+    "--unsupported",
+    type=click.Choice(UNSUPPORTED_CHOICES),
+    default=Options.unsupported,
+    show_default=True,
+    help="A record whose quote no page holds: keep it, marked unsupported, or drop it.",
+)
+@click.option(
+    "--max-cost",
+    type=float,
+    metavar="USD",
+    help="Stop before the run could cost more (USD); the records so far are kept.",
+)
+@click.option("--no-cache", is_flag=True, help="Neither use nor store replies in the run store.")
+@click.option(
+    "--refresh", is_flag=True, help="Ask again for calls already stored, and store the new replies."
+)
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send the requests through the Message Batches API: half the price, slower.",
+)
+@click.option(
+    "--batch-poll",
+    "batch_poll_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=Options.batch_poll_seconds,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --batch: first interval between checks of a batch (it grows as it waits).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
+@debug_option
+def extract(
+    path: str,
+    schema_path: Path,
+    key_fields: tuple[str, ...],
+    format_name: str,
+    output: Path | None,
+    quiet: bool,
+    **settings: Any,
+) -> None:
+    """Extract the records SCHEMA.json describes from the document at PATH ("-" reads stdin),
+    one row per record, each with its pages, quote and citation check."""
+    no_cache, refresh = settings.pop("no_cache"), settings.pop("refresh")
+    settings["cache"] = "off" if no_cache else "refresh" if refresh else "use"
+    if settings["cache"] == "off":
+        click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
+    options = Options(**settings)
+    chosen = table_format(format_name)
+    key = tuple(name.strip() for given in key_fields for name in given.split(",") if name.strip())
+    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
+    freeze_startup_heap(options.backend)
+    with ProgressDisplay(console) as display:
+        result = Pipeline(options, on_event=display.handle).extract(path, schema_path, key=key)
+    write_text(chosen.render_table_to(result.table, output), output)
+    console.print(summary_line(result), highlight=False, markup=False)
+    if result.stopped:
+        click.echo(f"docanalyze: incomplete: {result.stopped}", err=True)
+    if result.exit_code:
+        click.get_current_context().exit(result.exit_code)
+
+
+def summary_line(result: ExtractResult) -> str:
+    """``docanalyze: 140 records (8 seen twice in an overlap, kept once; ...), citations: ...;
+    44 requests, 141,573 input tokens, 20,177 output tokens, $0.73 (model), 12.0 s``."""
+    counts, usage = result.counts, result.usage
+    merged = [
+        f"{counts.overlap_repeats:,} seen twice where chunks overlap, kept once"
+        if counts.overlap_repeats
+        else "",
+        f"{counts.key_merges:,} merged under --key" if counts.key_merges else "",
+        f"{counts.resolved:,} worded differently, merged by the model" if counts.resolved else "",
+        f"{counts.unresolved:,} left apart" if counts.unresolved else "",
+        f"{counts.unsupported_dropped:,} unsupported dropped" if counts.unsupported_dropped else "",
+    ]
+    detail = "; ".join(part for part in merged if part)
+    citations = result.citations.describe().rstrip(".")
+    cost = "cost unknown" if result.cost is None else f"{format_usd(result.cost)} ({result.model})"
+    stored = f" (+{result.cache_hits:,} from the run store)" if result.cache_hits else ""
+    return (
+        f"docanalyze: {counted(len(result.records), 'record')}"
+        f"{f' ({detail})' if detail else ''}; {citations}; "
+        f"{counted(usage.requests, 'request')}{stored}, "
+        f"{input_tokens_with_cache(usage):,} input tokens, {usage.output_tokens:,} output "
+        f"tokens, {cost}, {result.timings.get('total', 0.0):.1f} s"
+    )
