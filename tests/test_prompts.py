@@ -15,6 +15,7 @@ from docanalyze.prompting.templates import (
     TemplateName,
     default_prompts_dir,
 )
+from docanalyze.records.schema import SchemaField
 from docanalyze.run.sections import OutlineEntry
 
 INJECTION = (
@@ -68,6 +69,31 @@ def context(name: TemplateName, **overrides: object) -> dict[str, object]:
             "page_count": 321,
             "chunk_count": 44,
         },
+        "extract": {
+            "text": "[Page 12]\nThe tenant shall pay the rent monthly.",
+            "index": 5,
+            "total": 17,
+            "first_page": 12,
+            "last_page": 14,
+            "source": "lease-2025.pdf",
+            "page_count": 321,
+            "schema": "{}",
+            "schema_title": "Obligation",
+            "fields": [SchemaField("party", "string", "Who must act.", True)],
+            "key": ["party"],
+        },
+        "resolve": {
+            "records": [
+                {"fields": '{"party": "Tenant"}', "pages": (3,), "quote": "The tenant shall pay"},
+                {"fields": '{"party": "the Tenant"}', "pages": (9,), "quote": "Tenant pays"},
+            ],
+            "key": ["party"],
+            "schema": "{}",
+            "schema_title": "Obligation",
+            "fields": [SchemaField("party", "string", "Who must act.", True)],
+            "source": "lease-2025.pdf",
+            "page_count": 321,
+        },
         "overview": {
             "digest": PARTIALS,
             "outline": [OutlineEntry(1, 1, 100), OutlineEntry(2, 101, 321)],
@@ -91,10 +117,12 @@ def write_templates(directory: Path, **templates: str) -> Path:
 def test_default_dir_holds_the_templates_of_every_stage() -> None:
     directory = default_prompts_dir()
     assert sorted(path.name for path in directory.glob("*.j2")) == [
+        "extract.j2",
         "final.j2",
         "map.j2",
         "overview.j2",
         "reduce.j2",
+        "resolve.j2",
         "section.j2",
     ]
     prompts = PromptSet.load()

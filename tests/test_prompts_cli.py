@@ -32,6 +32,8 @@ def test_list_shows_every_template_from_the_defaults() -> None:
         ["final.j2", "default"],
         ["section.j2", "default"],
         ["overview.j2", "default"],
+        ["extract.j2", "default"],
+        ["resolve.j2", "default"],
     ]
     assert str(default_prompts_dir().resolve() / "map.j2") in lines[0]
 
@@ -136,4 +138,4 @@ def test_the_prompts_help_names_every_template() -> None:
     show = CliRunner().invoke(cli, ["prompts", "show", "--help"]).output
     init = CliRunner().invoke(cli, ["prompts", "init", "--help"]).output
     assert all(name in show for name in TEMPLATE_NAMES), show
-    assert "all five templates" in init and len(TEMPLATE_NAMES) == 5, init
+    assert "all seven templates" in init and len(TEMPLATE_NAMES) == 7, init

@@ -195,6 +195,7 @@ def readme_section(heading: str) -> str:
 
 
 SECTIONS = {
+    "extract": "## Records: `docanalyze extract`",
     "plan": "## Planning a run",
     "runs": "## Durable runs",
     "runs show": "## Durable runs",

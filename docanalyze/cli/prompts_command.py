@@ -95,8 +95,8 @@ Examples:
 @_prompts_option
 @debug_option
 def show_template(name: TemplateName, prompts_dir: Path | None) -> None:
-    """Print the source of template NAME (one of the five: map, reduce, final, section,
-    overview): the one a run would use."""
+    """Print the source of template NAME (one of the seven: map, reduce, final, section,
+    overview, extract, resolve): the one a run would use."""
     click.echo(PromptSet.load(prompts_dir).source(name), nl=False)
 
 
@@ -104,7 +104,7 @@ def show_template(name: TemplateName, prompts_dir: Path | None) -> None:
     "init",
     epilog="""\b
 Examples:
-  docanalyze prompts init my-prompts/          # copy all five templates
+  docanalyze prompts init my-prompts/          # copy all seven templates
   docanalyze prompts init my-prompts/ map      # only map.j2
   docanalyze prompts init my-prompts/ --force  # overwrite copies made before
 """,
