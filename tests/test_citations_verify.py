@@ -8,7 +8,7 @@ from docanalyze.citations.locate import PageIndex, locate
 from docanalyze.citations.markdown import check_report, claim_key, find_claims
 from docanalyze.citations.normalize import normalize_for_matching
 from docanalyze.citations.pages import CITATION, format_citation, parse_pages
-from docanalyze.citations.verify import Citation, VerificationSummary, verify
+from docanalyze.citations.verify import Citation, VerificationSummary, check_citation, verify
 from docanalyze.document import Document, Page
 from docanalyze.run.several import cite_document
 
@@ -324,3 +324,15 @@ def test_a_report_of_several_documents_checks_each_against_its_own() -> None:
         "- 租金按月 (b.pdf, p. 2).",
         "- Other (c.pdf, p. 1) ⚠ unsupported.",
     ]
+
+
+def test_a_quote_said_twice_is_found_where_the_model_read_it() -> None:
+    said = "The supplier shall deliver the audit report every quarter."
+    pages = [Page(number, said if number in (2, 5) else "Nothing here.") for number in range(1, 7)]
+    index = PageIndex.of(pages)
+    anywhere = check_citation(Citation("delivery", (9,), said), index)
+    near = check_citation(Citation("delivery", (9,), said), index, near=(4, 5, 6))
+    cited = check_citation(Citation("delivery", (2,), said), index, near=(4, 5, 6))
+    assert (anywhere.pages, anywhere.status) == ((2,), "corrected")
+    assert (near.pages, near.status) == ((5,), "corrected")
+    assert (cited.pages, cited.status) == ((2,), "verified")  # a cited page still comes first

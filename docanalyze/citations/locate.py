@@ -131,10 +131,15 @@ def is_too_short(parts: Sequence[str]) -> bool:
 
 
 def locate(
-    quote: str, pages: PageIndex | Sequence[Page], cited: Iterable[int] = ()
+    quote: str,
+    pages: PageIndex | Sequence[Page],
+    cited: Iterable[int] = (),
+    near: Iterable[int] = (),
 ) -> Location | None:
-    """Where ``quote`` is in ``pages``, preferring the ``cited`` page numbers; None if it is not
-    there, or is too short to be found away from its cited pages (see the module docstring).
+    """Where ``quote`` is in ``pages``, preferring the ``cited`` page numbers, then the pages
+    ``near`` (those the model was shown: a quote said twice in a document is the one it read);
+    None if it is not there, or is too short to be found away from its cited pages (see the
+    module docstring).
 
     Pass a :class:`PageIndex` to check many quotes against one document.
     """
@@ -148,6 +153,10 @@ def locate(
             return index.location(*span)
     if is_too_short(parts):
         return None
+    for position in index.positions_of(near):
+        span = _find_touching(index, parts, position)
+        if span is not None:
+            return index.location(*span)
     span = _find_anywhere(index, parts)
     return None if span is None else index.location(*span)
 

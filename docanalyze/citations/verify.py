@@ -73,9 +73,13 @@ class CheckedCitation:
     unreadable: bool = False
 
 
-def check_citation(citation: Citation, index: PageIndex) -> CheckedCitation:
-    """``citation`` checked against the pages of ``index`` (see the module docstring)."""
-    location = locate(citation.quote, index, citation.pages) if citation.quote else None
+def check_citation(
+    citation: Citation, index: PageIndex, near: Iterable[int] = ()
+) -> CheckedCitation:
+    """``citation`` checked against the pages of ``index`` (see the module docstring); a quote
+    not on a cited page is looked for on the pages ``near`` first (those the model was shown),
+    then anywhere."""
+    location = locate(citation.quote, index, citation.pages, near) if citation.quote else None
     if location is None:
         unreadable = any(index.pages[at].unreadable for at in index.positions_of(citation.pages))
         return CheckedCitation(

@@ -1,0 +1,181 @@
+"""Issue 23's done-when, end to end: ``docanalyze extract`` through the CLI and the Python API,
+the real SDK over HTTP, and the fake server answering in the schema from the planted records,
+on a 400,000-character document with 120 planted obligations (tests/planted_records.py): some
+inside the overlap of two chunks, some repeated verbatim on two pages, some the same obligation
+worded differently on two pages.
+
+Without ``--key``, every statement of a record is one row (the overlap ones once, the verbatim
+repeats twice, both wordings of a variant); under ``--key id``, one row per obligation, the
+variants merged by the model, every page kept. Every row is on its true page, verified, and
+valid against the schema. A pydantic model gives instances; an unsupported keyword fails
+before any request, naming it."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from pydantic import BaseModel, Field
+
+import docanalyze
+from docanalyze.cli import cli
+from docanalyze.errors import SchemaError
+from fakeserver import FakeMessagesAPI
+from tests.planted_records import OBLIGATION_SCHEMA, PlantedDocument, planted_document
+
+MakeFakeApi = Callable[..., FakeMessagesAPI]
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[PlantedDocument, Path]:
+    """The 400,000-character document, built once for every worker (it takes seconds)."""
+    document = planted_document()
+    shared = tmp_path_factory.getbasetemp().parent / "planted-records.txt"
+    with (shared.parent / "planted-records.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shared.exists():
+            document.write(shared)
+    assert len(shared.read_text(encoding="utf-8")) >= 400_000
+    return document, shared
+
+
+@pytest.fixture
+def claude(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[FakeMessagesAPI], None]]:
+    def point_at(server: FakeMessagesAPI) -> None:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+
+    yield point_at
+
+
+def extract(*args: str) -> tuple[int, list[dict[str, Any]], str]:
+    result = CliRunner().invoke(cli, ["extract", *args], catch_exceptions=False)
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.exit_code, rows, result.stderr
+
+
+def fields_of(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(row[name] for name in ("id", "party", "action", "deadline"))
+
+
+def assert_valid(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        jsonschema.validate(
+            {name: row[name] for name in OBLIGATION_SCHEMA["properties"]}, OBLIGATION_SCHEMA
+        )
+        assert row["citation"] == "verified", row
+        assert row["quote"] and row["pages"], row
+
+
+def test_every_statement_is_one_row_on_its_true_page(
+    planted: tuple[PlantedDocument, Path], make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
+) -> None:
+    document, path = planted
+    server = make_fake_api()
+    claude(server)
+    schema = tmp_path / "obligation.json"
+    schema.write_text(json.dumps(OBLIGATION_SCHEMA), encoding="utf-8")
+    code, rows, err = extract(str(path), "--schema", str(schema))
+    assert code == 0, err
+    assert_valid(rows)
+    found = Counter((fields_of(row), tuple(row["pages"])) for row in rows)
+    expected = Counter(
+        (tuple(record.fields.values()), (page,))
+        for record in document.records
+        for page in record.pages
+    )
+    assert found == expected  # every statement once, on its true page; nothing else
+    assert len(rows) == document.rows_expected(by_key=False) == 140
+    for repeat in document.of_kind("repeat"):  # verbatim on two pages: two rows
+        assert sum(fields_of(row) == tuple(repeat.fields.values()) for row in rows) == 2
+    assert "8 seen twice where chunks overlap, kept once" in err, err
+
+
+def test_under_key_each_obligation_is_one_row_with_every_page(
+    planted: tuple[PlantedDocument, Path], make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
+) -> None:
+    document, path = planted
+    server = make_fake_api()
+    claude(server)
+    schema = tmp_path / "obligation.json"
+    schema.write_text(json.dumps(OBLIGATION_SCHEMA), encoding="utf-8")
+    code, rows, err = extract(str(path), "--schema", str(schema), "--key", "id")
+    assert code == 0, err
+    assert_valid(rows)
+    assert len(rows) == document.rows_expected(by_key=True) == 120
+    by_id = {row["id"]: row for row in rows}
+    assert len(by_id) == 120
+    pages_of: dict[str, set[int]] = {}
+    for record in document.records:
+        pages_of.setdefault(record.fields["id"], set()).update(record.pages)
+    assert {key: set(row["pages"]) for key, row in by_id.items()} == pages_of
+    wordings = {record.fields["id"]: [] for record in document.of_kind("variant")}
+    for record in document.of_kind("variant"):
+        wordings[record.fields["id"]].append(record.fields["action"])
+    for key, actions in wordings.items():
+        assert by_id[key]["action"] in actions and len(actions) == 2  # one of its two wordings
+        assert len(by_id[key]["pages"]) == 2
+    assert "10 worded differently, merged by the model" in err, err
+    resolved = [
+        request for request in server.requests if "describe the same thing" in request.prompt
+    ]
+    assert len(resolved) == 10  # one request per obligation worded differently, no more
+
+
+class Obligation(BaseModel):
+    """One obligation, as a pipeline author writes it."""
+
+    id: str = Field(description="The obligation's number, e.g. OB-017.")
+    party: str
+    action: str
+    deadline: str | None
+
+
+def test_a_pydantic_model_returns_its_instances(
+    make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
+) -> None:
+    claude(make_fake_api())
+    small = planted_document(unique=6, in_overlap=0, repeats=1, variants=1)
+    path = small.write(tmp_path / "small.txt")
+    result = docanalyze.extract(path, Obligation, key=["id"])
+    assert result.complete and len(result.records) == 8
+    instances = result.instances()
+    assert all(isinstance(item, Obligation) for item in instances)
+    assert {item.id for item in instances} == {record.fields["id"] for record in small.records}
+    assert [record.value for record in result.records] == instances
+
+
+class Payment(BaseModel):
+    amount: int = Field(ge=0)
+
+
+@pytest.mark.parametrize("how", ["python", "cli"])
+def test_an_unsupported_keyword_fails_before_any_request_naming_it(
+    how: str, make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
+) -> None:
+    server = make_fake_api()
+    claude(server)
+    path = planted_document(unique=2, in_overlap=0, repeats=0, variants=0).write(tmp_path / "a.txt")
+    if how == "python":
+        with pytest.raises(SchemaError, match=r'"minimum" at /properties/amount'):
+            docanalyze.extract(path, Payment)
+    else:
+        schema = tmp_path / "payment.json"
+        schema.write_text(
+            json.dumps(
+                {"type": "object", "properties": {"amount": {"type": "integer", "minimum": 0}}}
+            ),
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(cli, ["extract", str(path), "--schema", str(schema)])
+        assert result.exit_code != 0
+        assert '"minimum" at /properties/amount' in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert server.requests == []
