@@ -179,3 +179,20 @@ def test_an_unsupported_keyword_fails_before_any_request_naming_it(
         assert '"minimum" at /properties/amount' in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert server.requests == []
+
+
+def test_the_history_shows_an_extraction_and_prints_its_rows_again(
+    make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
+) -> None:
+    claude(make_fake_api())
+    path = planted_document(unique=3, in_overlap=0, repeats=0, variants=0).write(tmp_path / "a.txt")
+    schema = tmp_path / "obligation.json"
+    schema.write_text(json.dumps(OBLIGATION_SCHEMA), encoding="utf-8")
+    code, rows, err = extract(str(path), "--schema", str(schema))
+    assert code == 0 and len(rows) == 3, err
+    listed = CliRunner().invoke(cli, ["runs"]).stdout
+    run_id = listed.splitlines()[1].split()[0]
+    shown = CliRunner().invoke(cli, ["runs", "show", run_id]).stdout
+    assert "records    3 (--report prints them as JSON lines)" in shown, shown
+    again = CliRunner().invoke(cli, ["runs", "show", run_id, "--report"]).stdout
+    assert [json.loads(line) for line in again.splitlines()] == rows

@@ -70,7 +70,8 @@ Examples:
 @format_option("text", "json")
 @debug_option
 def show(run_id: str, print_report: bool, output_format: str) -> None:
-    """Show one run (an id prefix is enough); --report prints its report again."""
+    """Show one run (an id prefix is enough); --report prints its report (an extraction's
+    records, as JSON lines) again."""
     with RunStore() as store:
         record = store.get_run(run_id)
     if print_report:
@@ -79,6 +80,10 @@ def show(run_id: str, print_report: bool, output_format: str) -> None:
                 f"run {record.id} has no report ({record.status}): run the same command again "
                 f"to finish it from the stored replies"
             )
+        if "records" in record.result:  # an extraction: its rows, as JSON lines
+            for row in record.result["records"]:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            return
         report = record.result.get("report", "")
         click.echo(report.rstrip() + "\n", nl=False)
         return
@@ -158,7 +163,10 @@ def _record_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("cost", "unknown" if record.cost is None else format_usd(record.cost)),
         ("took", _took(record)),
     ]
-    if record.result is not None:
+    if record.result is not None and "records" in record.result:
+        rows = len(record.result["records"])
+        lines.append(("records", f"{rows:,} (--report prints them as JSON lines)"))
+    elif record.result is not None:
         lines.append(
             ("report", f"{len(record.result.get('report', '')):,} characters (--report prints it)")
         )
