@@ -49,11 +49,14 @@ one step a page)."""
 
 @dataclass(frozen=True)
 class StageStarted:
-    """A stage began: ``steps`` requests are planned (a reduce ``level`` counts from 1)."""
+    """A stage began: ``steps`` requests are planned (a reduce ``level`` counts from 1).
+    ``label``: what progress calls it, when not its stage's name (an extraction's map stage
+    is ``extract records``)."""
 
     stage: ProgressStage
     steps: int
     level: int = 0
+    label: str | None = None
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,9 @@ class ProgressDisplay:
     def _stage_started(self, event: StageStarted) -> None:
         if self.progress is None:
             return
-        label = f"reduce level {event.level}" if event.stage == "reduce" else event.stage
+        label = event.label or (
+            f"reduce level {event.level}" if event.stage == "reduce" else event.stage
+        )
         source = current_source()
         if source is not None:
             label = f"{source}: {label}"

@@ -59,7 +59,7 @@ async def resolve_conflicts(
     """Every conflict resolved concurrently (see the module docstring)."""
     if not conflicts:
         return ResolvedRecords((), 0, 0)
-    ctx.emit(StageStarted("reduce", len(conflicts), 1))
+    ctx.emit(StageStarted("reduce", len(conflicts), 1, label="resolve records"))
     resolver = _Resolver(ctx, schema, key)
     outcomes = await asyncio.gather(*(resolver.conflict(conflict) for conflict in conflicts))
     records = tuple(record for outcome in outcomes for record in outcome)
