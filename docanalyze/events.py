@@ -74,7 +74,8 @@ class StepFinished:
 class RequestReasked:
     """A reply was no answer and its step asks again: ``reason`` is ``"max_tokens"`` (cut:
     asked with more room, or in two halves), ``"thinking"`` (cut while thinking: more room to
-    think) or ``"refused"`` (asked of the fallback model)."""
+    think), ``"refused"`` (asked of the fallback model) or ``"off-schema"`` (an extraction's
+    reply that ended but does not follow its schema: asked again with what was wrong)."""
 
     stage: Stage
     reason: str
