@@ -46,7 +46,11 @@ from .planning.corpus import (
 )
 from .planning.dry_run import (
     DryRun as DryRun,
+    preview_extraction as preview_extraction,
     preview_prompts as preview_prompts,
+)
+from .planning.extraction import (
+    plan_extraction as plan_extraction,
 )
 from .planning.plan import (
     RunPlan as RunPlan,

@@ -41,6 +41,8 @@ PUBLIC_NAMES = [
     "CorpusPlan",
     "preview_prompts",
     "DryRun",
+    "plan_extraction",
+    "preview_extraction",
     "analyze_corpus",
     "CorpusSummary",
     "Event",

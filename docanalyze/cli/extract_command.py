@@ -11,7 +11,7 @@ from rich.console import Console
 from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
 from docanalyze.cli.display import ProgressDisplay
 from docanalyze.cli.outputs import RegisteredFormat, write_text
-from docanalyze.cli.shared_options import BackendChoice, extraction_options
+from docanalyze.cli.shared_options import BackendChoice, extraction_options, split_fields
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.options import UNSUPPORTED_CHOICES, Options
 from docanalyze.records.result import ExtractResult
@@ -29,6 +29,7 @@ Examples:
   docanalyze extract contract.pdf --schema obligation.json --format html -o obligations.html
   docanalyze extract report.pdf --schema risk.json --language zh     # values in Chinese
   docanalyze extract big.pdf --schema obligation.json --max-cost 1.00 --batch
+  docanalyze extract contract.pdf --schema obligation.json --dry-run  # the request, not sent
 
 Every record carries the pages and the quote it was taken from, checked against the pages
 (citation: verified, corrected or unsupported). Needs ANTHROPIC_API_KEY (Claude).
@@ -103,6 +104,11 @@ Every record carries the pages and the quote it was taken from, checked against 
     help="With --batch: first interval between checks of a batch (it grows as it waits).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the first chunk's request (prompt, budgets, JSON schema) and send nothing.",
+)
 @debug_option
 def extract(
     path: str,
@@ -111,17 +117,21 @@ def extract(
     format_name: str,
     output: Path | None,
     quiet: bool,
+    dry_run: bool,
     **settings: Any,
 ) -> None:
     """Extract the records SCHEMA.json describes from the document at PATH ("-" reads stdin),
     one row per record, each with its pages, quote and citation check."""
+    if dry_run:
+        _print_dry_run(path, schema_path, split_fields(key_fields), output, settings)
+        return
     no_cache, refresh = settings.pop("no_cache"), settings.pop("refresh")
     settings["cache"] = "off" if no_cache else "refresh" if refresh else "use"
     if settings["cache"] == "off":
         click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
     options = Options(**settings)
     chosen = table_format(format_name)
-    key = tuple(name.strip() for given in key_fields for name in given.split(",") if name.strip())
+    key = split_fields(key_fields)
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     freeze_startup_heap(options.backend)
     with ProgressDisplay(console) as display:
@@ -132,6 +142,24 @@ def extract(
         click.echo(f"docanalyze: incomplete: {result.stopped}", err=True)
     if result.exit_code:
         click.get_current_context().exit(result.exit_code)
+
+
+def _print_dry_run(
+    path: str,
+    schema_path: Path,
+    key: tuple[str, ...],
+    output: Path | None,
+    settings: dict[str, Any],
+) -> None:
+    """``--dry-run``: the first chunk's request as a run would send it, on stdout (or ``-o``)."""
+    from docanalyze.planning.dry_run import format_dry_run, preview_extraction
+
+    sent = {name: value for name, value in settings.items() if name not in _CACHE_FLAGS}
+    dry_run = preview_extraction(path, schema_path, key=key, options=Options(**sent))
+    write_text(format_dry_run(dry_run), output)
+
+
+_CACHE_FLAGS = ("no_cache", "refresh")
 
 
 def summary_line(result: ExtractResult) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
 from docanalyze.cli.app import cli, debug_option
-from docanalyze.cli.shared_options import analysis_options, format_option
+from docanalyze.cli.shared_options import analysis_options, format_option, split_fields
 from docanalyze.corpus.files import is_corpus_input
 from docanalyze.exit_codes import EXIT_ERROR
 from docanalyze.options import Options
@@ -28,6 +29,7 @@ Examples:
   docanalyze plan big.pdf --format json | jq .cost
   docanalyze plan docs/ --rpm 4000                    # every document of a folder
   docanalyze plan a.pdf b.txt 'more/**/*.pdf' --format json | jq .per_document
+  docanalyze plan contract.pdf --schema obligation.json --key id  # an extraction's plan
 
 No model is called. --exact uses the free count_tokens endpoint and needs ANTHROPIC_API_KEY;
 for several documents it counts the first ones' map prompts and calibrates the others on them.
@@ -45,10 +47,30 @@ for several documents it counts the first ones' map prompts and calibrates the o
     is_flag=True,
     help="Price the run as report --batch sends it: through the Message Batches API, half off.",
 )
+@click.option(
+    "--schema",
+    "schema_path",
+    type=click.Path(path_type=Path),
+    metavar="SCHEMA.json",
+    help="Plan docanalyze extract with this record schema instead of a report.",
+)
+@click.option(
+    "--key",
+    "key_fields",
+    multiple=True,
+    metavar="FIELD",
+    help="With --schema: the extraction's --key fields (repeatable, or comma-separated).",
+)
 @format_option("text", "json", help="Text for reading, or JSON.")
 @debug_option
 def plan(
-    paths: tuple[str, ...], output_format: str, exact: bool, batch: bool, **settings: Any
+    paths: tuple[str, ...],
+    output_format: str,
+    exact: bool,
+    batch: bool,
+    schema_path: Path | None,
+    key_fields: tuple[str, ...],
+    **settings: Any,
 ) -> None:
     """Show what a report of PATH would cost before running it ("-" reads stdin).
 
@@ -59,13 +81,12 @@ def plan(
     Several PATHs, a folder or a quoted glob (as report takes them) plan the whole run: the
     totals, the cost standard and with --batch, the time with the documents sharing the limits,
     and with --format json a row per document. Exits 1 when a document cannot be planned.
+
+    With --schema, plans docanalyze extract of one document instead: a request per chunk, each
+    prompt with the schema.
     """
     options = Options(**settings, batch=batch)
-    result: RunPlan | CorpusPlan
-    if len(paths) == 1 and not is_corpus_input(paths[0]):
-        result = plan_run(paths[0], options, exact=exact)
-    else:
-        result = plan_corpus(paths, options, exact=exact)
+    result = _planned(paths, options, exact, schema_path, split_fields(key_fields))
     for notice in result.notices:
         click.echo(f"docanalyze: {notice}", err=True)
     if output_format == "json":
@@ -76,3 +97,25 @@ def plan(
         click.echo(format_plan(result), nl=False)
     if isinstance(result, CorpusPlan) and result.failures:
         click.get_current_context().exit(EXIT_ERROR)
+
+
+def _planned(
+    paths: tuple[str, ...],
+    options: Options,
+    exact: bool,
+    schema_path: Path | None,
+    key: tuple[str, ...],
+) -> RunPlan | CorpusPlan:
+    """The plan of an extraction (with ``schema_path``), of a report, or of a corpus."""
+    single = len(paths) == 1 and not is_corpus_input(paths[0])
+    if schema_path is not None:
+        from docanalyze.planning.extraction import plan_extraction
+
+        if not single:
+            raise click.UsageError("plan --schema plans one document: give one PATH")
+        return plan_extraction(paths[0], schema_path, key=key, options=options, exact=exact)
+    if key:
+        raise click.UsageError("--key is an option of an extraction's plan: give --schema too")
+    if single:
+        return plan_run(paths[0], options, exact=exact)
+    return plan_corpus(paths, options, exact=exact)

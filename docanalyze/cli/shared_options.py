@@ -167,6 +167,11 @@ def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
     )
 
 
+def split_fields(given: tuple[str, ...]) -> tuple[str, ...]:
+    """``--key`` values as field names: each given once, or comma-separated."""
+    return tuple(name.strip() for value in given for name in value.split(",") if name.strip())
+
+
 def given_options(ctx: click.Context) -> frozenset[str]:
     """The options of ``ctx``'s command given on the command line, by their long name."""
     return frozenset(

@@ -5,12 +5,17 @@ prompt through the same templates, budgets and template headers as a run. No mod
 no API key is needed and nothing is recorded in the run store. The reduce and final prompts need
 partial results, which only the model's map replies provide: they are shown with stand-ins, the
 offline extractive analyzer's extraction of the first chunks, and say so.
+
+:func:`preview_extraction` does the same for ``docanalyze extract``: the first chunk's
+``extract.j2`` request, with the JSON schema its reply must follow (``output_config.format``).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docanalyze.document import Chunk, Partial
 from docanalyze.ingest.sources import Source, resolve_document
@@ -20,7 +25,7 @@ from docanalyze.models.registry import stand_in_for
 from docanalyze.options import Options
 from docanalyze.prompting.citable import citable_tokens, describe_citable
 from docanalyze.prompting.renderer import PromptRenderer
-from docanalyze.prompting.templates import PromptSet
+from docanalyze.prompting.templates import PromptSet, TemplateName
 from docanalyze.run.grounding import written_points
 from docanalyze.run.map import map_prompt
 from docanalyze.run.prepare import prepare_run
@@ -28,7 +33,10 @@ from docanalyze.run.reduce import final_prompt, points_request, reduce_prompt
 from docanalyze.run.sections import lay_out_final, section_count
 from docanalyze.text.wording import counted
 
-__all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_prompts"]
+if TYPE_CHECKING:
+    from docanalyze.records.schema import SchemaSource
+
+__all__ = ["DryRun", "PromptPreview", "format_dry_run", "preview_extraction", "preview_prompts"]
 
 STAND_IN_CHUNKS = 2
 """How many chunks' extractions stand in for the partial results of the reduce and final steps."""
@@ -54,6 +62,8 @@ class PromptPreview:
     thinking_allowance: int = 0
     citable: str = ""
     """What the request sends beside the prompt as citable content, in a few words."""
+    output_schema: Mapping[str, Any] | None = None
+    """The JSON schema the reply must follow (``output_config.format``), when there is one."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,58 @@ def preview_prompts(source: Source, options: Options | None = None, **overrides:
     )
 
 
+def preview_extraction(
+    source: Source,
+    schema: SchemaSource,
+    *,
+    key: Sequence[str] = (),
+    options: Options | None = None,
+    **overrides: Any,
+) -> DryRun:
+    """The requests an extraction of ``source`` would send first: chunk 1's (one, or its
+    halves when its prompt does not fit), each with the JSON schema of its
+    ``output_config.format``. The schema and key are checked as the run checks them; sends
+    nothing."""
+    from docanalyze.records.extraction import extract_spans
+    from docanalyze.records.run import check_extraction
+    from docanalyze.records.schema import RecordSchema
+
+    record_schema = RecordSchema.of(schema)  # checked before anything is read, as in a run
+    options = replace(options or Options(), **overrides)
+    limits = _planning_limits(options)
+    check_extraction(limits, record_schema, key)
+    prompts = PromptSet.load(options.prompts_dir, options.variables)
+    document = resolve_document(source, password=options.password)
+    prepared = prepare_run(document, options, prompts, limits)
+    chunks, renderer = prepared.chunks, prepared.renderer
+    spans = extract_spans(renderer, record_schema, chunks[0], tuple(key))
+    previews = []
+    for number, span in enumerate(spans, 1):
+        budget = renderer.budgets.map_max_tokens
+        request = renderer.stage_request(
+            "map",
+            span.prompt,
+            budget,
+            (span.text,),
+            template="extract",
+            output_schema=record_schema.request_schema(),
+        )
+        part = f", part {number} of {len(spans)}" if len(spans) > 1 else ""
+        pages = _page_span(span.first_page, span.last_page)
+        title = f"extract: chunk 1 of {len(chunks)}{part} ({pages})"
+        note = f"a run sends one such request per chunk ({counted(len(chunks), 'chunk')})"
+        previews.append(_preview(renderer, request, title, span.tokens, note, "extract"))
+    return DryRun(
+        source=document.source,
+        page_count=document.page_count,
+        chunk_count=len(chunks),
+        model=limits.name,
+        context_window=limits.context_window,
+        request_limit=renderer.budgets.request_limit,
+        previews=previews,
+    )
+
+
 def format_dry_run(dry_run: DryRun) -> str:
     """The dry run as text: a summary line, then each prompt under a header with its settings."""
     summary = (
@@ -130,6 +192,16 @@ def _preview_lines(preview: PromptPreview, request_limit: int) -> list[str]:
         lines.append(f"citable      {preview.citable}")
     if preview.note:
         lines.append(f"note         {preview.note}")
+    if preview.output_schema is not None:
+        schema = json.dumps(dict(preview.output_schema), ensure_ascii=False, indent=2)
+        lines.extend(
+            [
+                'output       output_config.format: {"type": "json_schema", "schema": below}',
+                f"{_RULE} output_config.format.schema {_RULE}",
+                schema,
+                f"{_RULE} end of schema {_RULE}",
+            ]
+        )
     return [*lines, f"{_RULE} prompt {_RULE}", preview.prompt, f"{_RULE} end of prompt {_RULE}"]
 
 
@@ -205,13 +277,18 @@ def _final_preview(
 
 
 def _preview(
-    renderer: PromptRenderer, request: ModelRequest, title: str, tokens: int, note: str
+    renderer: PromptRenderer,
+    request: ModelRequest,
+    title: str,
+    tokens: int,
+    note: str,
+    template: TemplateName | None = None,
 ) -> PromptPreview:
     stage_thinking = renderer.budgets.thinking.get(request.stage)
     return PromptPreview(
         stage=request.stage,
         title=title,
-        template=renderer.prompts.origin(request.stage),
+        template=renderer.prompts.origin(template or request.stage),
         prompt=request.prompt,
         prompt_tokens=tokens,
         max_tokens=request.max_tokens,
@@ -224,6 +301,7 @@ def _preview(
         citable=describe_citable(
             request.citable, citable_tokens(renderer.limits.estimate_tokens, request.citable)
         ),
+        output_schema=request.output_schema,
     )
 
 

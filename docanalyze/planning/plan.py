@@ -5,7 +5,9 @@ prompts, and simulates the reduce with the run's own budgets and packing
 (:func:`docanalyze.run.reduce.pack_partials`), standing in for the replies not yet written
 with text of the size it assumes (see :data:`MAP_OUTPUT_SHARE` and the other shares). Token
 counts come from docanalyze's estimator; with ``exact=True`` the map prompts are counted by the
-API's free ``count_tokens`` endpoint instead.
+API's free ``count_tokens`` endpoint instead. The plan of an extraction
+(:mod:`docanalyze.planning.extraction`) is a :class:`RunPlan` too, with its
+:class:`PlannedExtraction`.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from docanalyze.cost import Prices, PriceTable
 from docanalyze.document import Document
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
-from docanalyze.models.base import Usage
+from docanalyze.models.base import Stage, Usage
 from docanalyze.options import Options
 from docanalyze.planning.model import PlannedModel, described_by_api
 from docanalyze.planning.pace import Pace
 from docanalyze.planning.simulate import (
     FINAL_OUTPUT_SHARE,
     MAP_OUTPUT_SHARE,
+    RECORDS_OUTPUT_SHARE,
     REDUCE_OUTPUT_SHARE,
     StagePlan,
     map_spans,
@@ -41,6 +44,7 @@ __all__ = [
     "MAP_OUTPUT_SHARE",
     "REDUCE_OUTPUT_SHARE",
     "PlanSetup",
+    "PlannedExtraction",
     "PlannedModel",
     "RunPlan",
     "StagePlan",
@@ -48,6 +52,36 @@ __all__ = [
     "plan_run",
     "plan_run_async",
 ]
+
+
+@dataclass(frozen=True)
+class PlannedExtraction:
+    """What a plan of an extraction adds to its :class:`~docanalyze.planning.plan.RunPlan`:
+    the schema (where it came from, its title) and the ``--key`` fields."""
+
+    schema: str
+    title: str
+    key: tuple[str, ...] = ()
+
+    def assumptions(self, budgets: Budgets) -> list[str]:
+        """What the extraction's numbers assume, one sentence each."""
+        return [
+            (
+                f"a chunk's reply (its records, each with its pages and verbatim quote) is "
+                f"{RECORDS_OUTPUT_SHARE:.0%} of its text tokens, at most the map budget "
+                f"({budgets.map_max_tokens:,}); every prompt counts the JSON schema sent in "
+                "output_config.format"
+            ),
+            (
+                "resolve requests are not counted: a run sends them only for records of one "
+                "thing worded differently (equal --key values, or one passage read in two "
+                "overlapping chunks), which only the replies show"
+            ),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema and key as JSON-ready values."""
+        return {"schema": self.schema, "title": self.title, "key": list(self.key)}
 
 
 @dataclass(frozen=True)
@@ -67,6 +101,8 @@ class RunPlan:
     notices: list[str] = field(default_factory=list)
     batch: bool = False
     """Whether the run would go through the Message Batches API: priced at its discount."""
+    extraction: PlannedExtraction | None = None
+    """The schema and key of an extraction's plan (``plan --schema``); None for a report's."""
 
     @property
     def reduce_levels(self) -> int:
@@ -105,27 +141,24 @@ class RunPlan:
     def assumptions(self) -> list[str]:
         """Every assumption behind the numbers, one sentence each."""
         counted = (
-            "map prompts counted by the API's count_tokens endpoint; reduce and final prompts "
-            "estimated"
+            "map prompts counted by the API's count_tokens endpoint"
+            + ("" if self.extraction is not None else "; reduce and final prompts estimated")
             if self.exact
             else "docanalyze's CJK-aware estimate, erring slightly high (--exact counts the "
             "map prompts with the API)"
         )
         return [
             f"input tokens: {counted}",
-            (
-                f"a map reply is {MAP_OUTPUT_SHARE:.0%} of its part's text tokens, at most "
-                f"the map budget ({self.budgets.map_max_tokens:,}); a merge is "
-                f"{REDUCE_OUTPUT_SHARE:.0%} of its partial results, at most the reduce budget "
-                f"({self.budgets.reduce_max_tokens:,}); the report is "
-                f"{FINAL_OUTPUT_SHARE:.0%} of its material, at most --max-tokens "
-                f"({self.budgets.final_max_tokens:,})"
+            *(
+                self.extraction.assumptions(self.budgets)
+                if self.extraction is not None
+                else [self._report_outputs()]
             ),
             (
                 "thinking: "
                 + "; ".join(
                     f"{stage} {self.budgets.thinking[stage].describe()}"
-                    for stage in ("map", "reduce", "final")
+                    for stage in self._thinking_stages
                     if stage in self.budgets.thinking
                 )
                 + "; a stage that thinks is assumed to use its whole thinking allowance, billed "
@@ -142,8 +175,23 @@ class RunPlan:
             ),
         ]
 
+    @property
+    def _thinking_stages(self) -> tuple[Stage, ...]:
+        return ("map",) if self.extraction is not None else ("map", "reduce", "final")
+
+    def _report_outputs(self) -> str:
+        return (
+            f"a map reply is {MAP_OUTPUT_SHARE:.0%} of its part's text tokens, at most "
+            f"the map budget ({self.budgets.map_max_tokens:,}); a merge is "
+            f"{REDUCE_OUTPUT_SHARE:.0%} of its partial results, at most the reduce budget "
+            f"({self.budgets.reduce_max_tokens:,}); the report is "
+            f"{FINAL_OUTPUT_SHARE:.0%} of its material, at most --max-tokens "
+            f"({self.budgets.final_max_tokens:,})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """The plan as JSON-ready values."""
+        """The plan as JSON-ready values (with ``extraction`` for an extraction's plan)."""
+        extraction = {} if self.extraction is None else {"extraction": self.extraction.to_dict()}
         return {
             "source": self.source,
             "model": self.model.name,
@@ -178,6 +226,7 @@ class RunPlan:
             "batch": self.batch,
             "assumptions": self.assumptions,
             "notices": list(self.notices),
+            **extraction,
         }
 
 
@@ -240,6 +289,33 @@ class PlanSetup:
         pace = Pace(options.concurrency, options.rpm, options.input_tpm, options.output_tpm)
         return cls(options, prompts, model, prices, pace)
 
+    def run_plan(
+        self,
+        document: Document,
+        chunk_count: int,
+        budgets: Budgets,
+        stages: list[StagePlan],
+        exact: bool,
+        extraction: PlannedExtraction | None = None,
+    ) -> RunPlan:
+        """The plan of ``document`` made of ``stages``, with this setup's model, prices and pace."""
+        model = self.model
+        return RunPlan(
+            source=document.source,
+            model=model,
+            page_count=document.page_count,
+            chunk_count=chunk_count,
+            budgets=budgets,
+            stages=stages,
+            pace=self.pace,
+            prices=self.prices.get(model.name),
+            prices_checked=self.prices.checked,
+            exact=exact,
+            notices=[] if model.known else [_unknown_model_notice(model)],
+            batch=self.options.batch,
+            extraction=extraction,
+        )
+
 
 async def plan_document(document: Document, setup: PlanSetup, *, exact: bool = False) -> RunPlan:
     """The plan of ``document`` (already read); with ``exact``, its map prompts are counted by
@@ -250,21 +326,7 @@ async def plan_document(document: Document, setup: PlanSetup, *, exact: bool = F
     map_prompts = [span for chunk in chunks for span in map_spans(renderer, chunk)]
     counts = await _exact_counts(map_prompts, options, exact)
     stages = simulate(renderer, setup.pace, map_prompts, counts, len(chunks), options.final)
-    model = setup.model
-    return RunPlan(
-        source=document.source,
-        model=model,
-        page_count=document.page_count,
-        chunk_count=len(chunks),
-        budgets=renderer.budgets,
-        stages=stages,
-        pace=setup.pace,
-        prices=setup.prices.get(model.name),
-        prices_checked=setup.prices.checked,
-        exact=exact,
-        notices=[] if model.known else [_unknown_model_notice(model)],
-        batch=options.batch,
-    )
+    return setup.run_plan(document, len(chunks), renderer.budgets, stages, exact)
 
 
 async def _exact_counts(

@@ -12,8 +12,9 @@ from docanalyze.document import Chunk, Partial, Point
 from docanalyze.errors import BudgetError
 from docanalyze.models.base import pdf_input_fits
 from docanalyze.planning.pace import Pace, PlannedRequest
+from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.renderer import PromptRenderer
-from docanalyze.run.map import MapPrompt, map_prompt, span_middle
+from docanalyze.run.map import MapPrompt, map_prompt, spans_that_fit
 from docanalyze.run.reduce import final_prompt, pack_partials, reduce_prompt
 from docanalyze.run.sections import (
     FINAL_OUTPUT_SHARE,
@@ -25,9 +26,11 @@ from docanalyze.text.tokens import estimate_tokens
 __all__ = [
     "FINAL_OUTPUT_SHARE",
     "MAP_OUTPUT_SHARE",
+    "RECORDS_OUTPUT_SHARE",
     "REDUCE_OUTPUT_SHARE",
     "REQUEST_FRAMING_TOKENS",
     "StagePlan",
+    "map_request",
     "map_spans",
     "simulate",
 ]
@@ -36,6 +39,9 @@ MAP_OUTPUT_SHARE = 0.30
 """A map reply is assumed to be this share of its part's text tokens (at most the map budget)."""
 REDUCE_OUTPUT_SHARE = 0.50
 """A merge is assumed to be this share of its partial results (at most the reduce budget)."""
+RECORDS_OUTPUT_SHARE = 0.30
+"""A chunk's reply is assumed to be this share of its text's tokens (at most the map budget):
+its records restate passages of the text in their fields and quote them verbatim."""
 REQUEST_FRAMING_TOKENS = 8
 """Tokens a request costs on top of its prompt (the Claude client adds as much)."""
 _FILLER_CLAIM = "A key point of this part, with its figures, names and dates"
@@ -92,19 +98,26 @@ class StagePlan:
 def map_spans(renderer: PromptRenderer, chunk: Chunk) -> list[MapPrompt]:
     """The map prompts of ``chunk``: one, or halves when its prompt does not fit (as the run)."""
     budgets = renderer.budgets
-    pending = [(chunk.start, chunk.end)]
-    spans: list[MapPrompt] = []
-    while pending:
-        start, end = pending.pop()
-        rendered = map_prompt(renderer, chunk, start, end)
-        fits = budgets.fits(rendered.tokens, budgets.output("map", budgets.map_max_tokens))
-        if fits and pdf_input_fits(rendered.citable):
-            spans.append(rendered)
-            continue
-        reason = "does not fit the window" if not fits else "exceeds the API's PDF limits"
-        middle = span_middle(renderer.document, chunk, start, end, reason, budgets.map_max_tokens)
-        pending.extend([(middle, end), (start, middle)])
-    return spans
+
+    def problem(rendered: MapPrompt) -> str | None:
+        if not budgets.fits(rendered.tokens, budgets.output("map", budgets.map_max_tokens)):
+            return "does not fit the window"
+        return None if pdf_input_fits(rendered.citable) else "exceeds the API's PDF limits"
+
+    def render(start: int, end: int) -> MapPrompt:
+        return map_prompt(renderer, chunk, start, end)
+
+    return spans_that_fit(renderer.document, chunk, budgets.map_max_tokens, render, problem)
+
+
+def map_request(
+    budgets: Budgets, text: str, prompt_tokens: int, share: float = MAP_OUTPUT_SHARE
+) -> PlannedRequest:
+    """A planned map request of ``prompt_tokens`` on ``text``: a reply of ``share`` of the
+    text's tokens (at most the map budget) and the map stage's whole thinking allowance."""
+    thinking = budgets.allowance("map")
+    output = _share(share, estimate_tokens(text), budgets.map_max_tokens)
+    return PlannedRequest(prompt_tokens, output + thinking, thinking)
 
 
 def simulate(
@@ -120,13 +133,13 @@ def simulate(
     budgets = renderer.budgets
     requests: list[PlannedRequest] = []
     partials: list[Partial] = []
-    thinking = budgets.allowance("map")
     quote = _stand_in_quote(renderer)
     for number, span in enumerate(map_prompts):
-        output = _share(MAP_OUTPUT_SHARE, estimate_tokens(span.text), budgets.map_max_tokens)
         # count_tokens counts the prompt with the pages sent beside it, as the run sends them
         prompt_tokens = counts[number] if counts else span.tokens + REQUEST_FRAMING_TOKENS
-        requests.append(PlannedRequest(prompt_tokens, output + thinking, thinking))
+        request = map_request(budgets, span.text, prompt_tokens)
+        requests.append(request)
+        output = request.output_tokens - request.thinking_tokens
         partials.append(_stand_in(output, span.first_page, span.last_page, quote))
     stages = [StagePlan("map", requests, pace.stage_seconds(requests), counted=counts is not None)]
     level = 0

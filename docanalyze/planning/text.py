@@ -24,7 +24,7 @@ def format_plan(plan: RunPlan) -> str:
         "",
         (
             f"{counted(plan.page_count, 'page')}, {counted(plan.chunk_count, 'chunk')}, "
-            f"{counted(plan.requests, 'request')}, {counted(plan.reduce_levels, 'reduce level')}"
+            f"{counted(plan.requests, 'request')}, {_what(plan)}"
         ),
         "",
         *_stage_table(plan),
@@ -36,6 +36,15 @@ def format_plan(plan: RunPlan) -> str:
         *(f"- {assumption}" for assumption in plan.assumptions),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _what(plan: RunPlan) -> str:
+    """The reduce levels of a report, or the records an extraction asks for."""
+    if plan.extraction is None:
+        return counted(plan.reduce_levels, "reduce level")
+    extraction = plan.extraction
+    key = f", merged by --key {','.join(extraction.key)}" if extraction.key else ""
+    return f"records of {extraction.title} ({extraction.schema}){key}"
 
 
 def format_corpus_plan(plan: CorpusPlan) -> str:

@@ -26,11 +26,12 @@ from docanalyze.errors import RequestFailed
 from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, Refusal, schema_tokens
 from docanalyze.models.structured import parsed_json, schema_problems
+from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.records.merge import Found
 from docanalyze.records.schema import RecordSchema
 from docanalyze.run.context import CostStop, FailedPart, RefusedPart, RunContext, Step
-from docanalyze.run.map import span_middle
+from docanalyze.run.map import span_middle, spans_that_fit
 
 __all__ = [
     "MAX_INVALID_REASKS",
@@ -38,7 +39,9 @@ __all__ = [
     "ExtractPrompt",
     "extract_chunks",
     "extract_prompt",
+    "extract_spans",
     "schema_values",
+    "span_problem",
     "user_fields",
 ]
 
@@ -92,6 +95,29 @@ def extract_prompt(
     )
     tokens += schema_tokens(renderer.limits.estimate_tokens, schema.request_schema())
     return ExtractPrompt(text, first_page, last_page, prompt, tokens)
+
+
+def span_problem(budgets: Budgets, rendered: ExtractPrompt, max_tokens: int) -> str | None:
+    """Why ``rendered`` cannot be sent with ``max_tokens`` of output (its span is then asked in
+    halves), or None when it can."""
+    fits = budgets.fits(rendered.tokens, budgets.output("map", max_tokens))
+    return None if fits else "does not fit the window"
+
+
+def extract_spans(
+    renderer: PromptRenderer, schema: RecordSchema, chunk: Chunk, key: tuple[str, ...] = ()
+) -> list[ExtractPrompt]:
+    """The prompts a run sends first for ``chunk``: one, or those of its halves when it does
+    not fit (:func:`span_problem`), before any reply (a cut reply may split it further)."""
+    max_tokens = renderer.budgets.map_max_tokens
+
+    def render(start: int, end: int) -> ExtractPrompt:
+        return extract_prompt(renderer, schema, chunk, start, end, key)
+
+    def problem(rendered: ExtractPrompt) -> str | None:
+        return span_problem(renderer.budgets, rendered, max_tokens)
+
+    return spans_that_fit(renderer.document, chunk, max_tokens, render, problem)
 
 
 def schema_values(schema: RecordSchema, key: tuple[str, ...]) -> dict[str, object]:
@@ -155,10 +181,9 @@ class _ChunkExtractor:
         ctx, budgets = self.ctx, self.ctx.budgets
         rendered = extract_prompt(ctx.renderer, self.schema, chunk, start, end, self.key)
         prompt = rendered.prompt + problems
-        if not budgets.fits(rendered.tokens, budgets.output("map", max_tokens)):
-            return await self._halves(
-                step, chunk, start, end, max_tokens, "does not fit the window"
-            )
+        unsendable = span_problem(budgets, rendered, max_tokens)
+        if unsendable is not None:
+            return await self._halves(step, chunk, start, end, max_tokens, unsendable)
         request = ctx.renderer.stage_request(
             "map",
             prompt,

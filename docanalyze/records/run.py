@@ -22,7 +22,7 @@ from docanalyze.errors import ConfigError, DocanalyzeError
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.anthropic.environment import API_KEY_ENV
-from docanalyze.models.base import Model
+from docanalyze.models.base import Model, ModelLimits
 from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.prompting.templates import PromptSet
@@ -63,7 +63,7 @@ class ExtractionSetup(Protocol):
 __all__ = ["ExtractionSetup", "check_extraction", "extract_records", "extract_source"]
 
 
-def check_extraction(model: Model, schema: RecordSchema, key: Sequence[str]) -> None:
+def check_extraction(model: ModelLimits, schema: RecordSchema, key: Sequence[str]) -> None:
     """Raise a :class:`ConfigError` before any request when ``model`` cannot answer in a schema
     (the offline analyzer: it needs Claude) or ``key`` names a field the schema lacks."""
     check_key(schema, key)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import BudgetError, RequestFailed
@@ -23,7 +25,9 @@ from docanalyze.run.context import (
 from docanalyze.run.grounding import ground_reply, points_text
 from docanalyze.text.spans import split_point
 
-__all__ = ["MapPrompt", "map_chunks", "map_prompt", "span_middle"]
+__all__ = ["MapPrompt", "map_chunks", "map_prompt", "span_middle", "spans_that_fit"]
+
+Rendered = TypeVar("Rendered")
 
 
 async def map_chunks(
@@ -186,6 +190,30 @@ def span_middle(
             f"{max_tokens} output tokens; raise --context-window or use a larger model"
         )
     return middle
+
+
+def spans_that_fit(
+    document: Document,
+    chunk: Chunk,
+    max_tokens: int,
+    render: Callable[[int, int], Rendered],
+    problem: Callable[[Rendered], str | None],
+) -> list[Rendered]:
+    """The prompts a run sends first for ``chunk``, in document order: ``render(start, end)``
+    of the whole chunk, or of its halves (:func:`span_middle`), cut again while ``problem``
+    says why a prompt cannot be sent (plans and dry runs of both map stages)."""
+    pending = [(chunk.start, chunk.end)]
+    spans: list[Rendered] = []
+    while pending:
+        start, end = pending.pop()
+        rendered = render(start, end)
+        reason = problem(rendered)
+        if reason is None:
+            spans.append(rendered)
+            continue
+        middle = span_middle(document, chunk, start, end, reason, max_tokens)
+        pending.extend([(middle, end), (start, middle)])
+    return spans
 
 
 async def _extract_halves(

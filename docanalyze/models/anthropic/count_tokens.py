@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from docanalyze.errors import ConfigError, ModelError
 from docanalyze.models.anthropic.catalog import capabilities_of
 from docanalyze.models.anthropic.environment import api_key_in, redact
-from docanalyze.models.anthropic.message_parts import user_content
+from docanalyze.models.anthropic.message_parts import output_format, user_content
 from docanalyze.models.base import CitableText, ModelRequest
 
 __all__ = ["MAX_CONCURRENT_COUNTS", "NO_KEY_FOR_EXACT", "count_prompt_tokens", "require_api_key"]
@@ -30,12 +31,14 @@ async def count_prompt_tokens(
     model: str,
     *,
     citable: Sequence[Sequence[CitableText]] = (),
+    output_schema: Mapping[str, Any] | None = None,
     concurrency: int = MAX_CONCURRENT_COUNTS,
     env: Mapping[str, str] | None = None,
 ) -> list[int]:
     """The input tokens of each prompt sent as one user message to ``model``, as the API counts:
     with the citable texts ``citable`` gives it (one sequence per prompt), sent before it as a
-    run sends them (:func:`~docanalyze.models.anthropic.message_parts.user_content`).
+    run sends them (:func:`~docanalyze.models.anthropic.message_parts.user_content`), and with
+    ``output_schema`` as its structured output format (``output_config.format``).
 
     Raises :class:`ConfigError` without ``ANTHROPIC_API_KEY``, and :class:`ModelError` when the
     API refuses a count.
@@ -47,6 +50,9 @@ async def count_prompt_tokens(
 
     gate = asyncio.Semaphore(max(1, min(concurrency, MAX_CONCURRENT_COUNTS)))
     creds = credentials(api_key, missing=NO_KEY_FOR_EXACT, auth_token_allowed=False)
+    extra: dict[str, Any] = {}
+    if output_schema is not None:
+        extra["output_config"] = {"format": output_format(output_schema)}
     async with new_client(creds, timeout=COUNT_TIMEOUT) as client:
 
         async def count(prompt: str, beside: Sequence[CitableText]) -> int:
@@ -55,7 +61,7 @@ async def count_prompt_tokens(
             async with gate:
                 try:
                     result = await client.messages.count_tokens(
-                        model=model, messages=[{"role": "user", "content": content}]
+                        model=model, messages=[{"role": "user", "content": content}], **extra
                     )
                 except anthropic.APIStatusError as error:
                     raise ModelError(_failure(f"HTTP {error.status_code}", api_key)) from None

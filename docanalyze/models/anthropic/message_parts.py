@@ -26,7 +26,7 @@ model that cannot cite reads them as text blocks instead. The reply's text block
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from anthropic.types import (
@@ -54,6 +54,7 @@ __all__ = [
     "MIN_THINKING_BUDGET",
     "POINT_SOURCE",
     "citable_block",
+    "output_format",
     "reply_block",
     "reply_blocks",
     "reply_from_message",
@@ -98,12 +99,17 @@ def request_params(request: ModelRequest, model: str, rules: Capabilities) -> di
     if effort is not None:
         output_config["effort"] = effort
     if request.output_schema is not None:
-        output_config["format"] = {"type": "json_schema", "schema": dict(request.output_schema)}
+        output_config["format"] = output_format(request.output_schema)
     if output_config:
         params["output_config"] = output_config
     if request.temperature is not None and not rules.rejects_sampling:  # checked at load time
         params["temperature"] = request.temperature
     return params
+
+
+def output_format(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``output_config.format`` asking for a reply in JSON that follows ``schema``."""
+    return {"type": "json_schema", "schema": dict(schema)}
 
 
 def user_content(request: ModelRequest, rules: Capabilities) -> str | list[ContentBlockParam]:
