@@ -18,6 +18,7 @@ from docanalyze.models.extractive.relevance import question_terms, relevance_sco
 from docanalyze.models.extractive.textunits import split_citation
 from docanalyze.options import Options
 from docanalyze.prompting.templates import TEMPLATE_NAMES, PromptSet, TemplateName
+from docanalyze.records.schema import SchemaField
 from docanalyze.run.sections import OutlineEntry
 from docanalyze.text.language import LANGUAGE_NAMES, detect_language, language_for, resolve_language
 from fakeserver import FakeMessagesAPI, RecordedRequest
@@ -147,12 +148,32 @@ def built_ins(name: TemplateName, **run: object) -> dict[str, object]:
             "max_tokens": 500,
             "chunk_count": 2,
         },
+        "extract": {
+            "text": "[Page 3]\nThe tenant pays rent of 1,200 EUR.",
+            "index": 1,
+            "total": 2,
+            "first_page": 3,
+            "last_page": 3,
+            "schema": "{}",
+            "schema_title": "Payment",
+            "fields": [SchemaField("payer", "string", "Who pays.", True)],
+            "key": [],
+        },
+        "resolve": {
+            "records": [{"fields": '{"payer": "Tenant"}', "pages": (3,), "quote": "tenant pays"}],
+            "key": ["payer"],
+            "schema": "{}",
+            "schema_title": "Payment",
+            "fields": [SchemaField("payer", "string", "Who pays.", True)],
+        },
     }
     return {"source": "lease.pdf", "page_count": 9, **contexts[name], **run}
 
 
-@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+@pytest.mark.parametrize("name", [name for name in TEMPLATE_NAMES if name != "resolve"])
 def test_default_templates_switch_to_the_question(name: TemplateName) -> None:
+    """Every template that reads the document switches (resolve.j2 merges records already
+    chosen by the question)."""
     prompts = PromptSet.load()
     plain = prompts.render(name, built_ins(name, language="en", language_name="English"))
     asked = prompts.render(
@@ -186,7 +207,7 @@ def test_question_reduce_keeps_every_relevant_point() -> None:
 def test_default_templates_write_in_the_language_name(name: TemplateName) -> None:
     context = built_ins(name, language="zh", language_name="Chinese (简体中文)")
     prompt = PromptSet.load().render(name, context)
-    assert re.search(r"Write (the whole report )?in Chinese \(简体中文\)", prompt)
+    assert re.search(r"Write (the whole report |field values )?in Chinese \(简体中文\)", prompt)
 
 
 @pytest.mark.parametrize("name", ["language", "language_name", "question"])
