@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,10 +86,23 @@ def request_texts(body: Mapping[str, Any]) -> list[str]:
 
 
 def count_request_tokens(body: Mapping[str, Any]) -> int:
-    """Input tokens of a request: system + every message's text + 4 per message + 3."""
+    """Input tokens of a request: system + every message's text + 4 per message + 3, and the
+    format prompt of a structured request (:func:`format_prompt`)."""
     texts = request_texts(body)
     framing = TOKENS_PER_REQUEST + TOKENS_PER_MESSAGE * (len(texts) - 1)
-    return framing + sum(count_tokens(text) for text in texts)
+    return framing + sum(count_tokens(text) for text in texts) + count_tokens(format_prompt(body))
+
+
+def format_prompt(body: Mapping[str, Any]) -> str:
+    """What a structured request adds to its input: "Claude automatically receives an
+    additional system prompt explaining the expected output format", so "your input token count
+    is slightly higher" (https://platform.claude.com/docs/en/build-with-claude/structured-outputs,
+    "Prompt modification and token costs"). Its size is not published: the schema's JSON stands
+    for it. Empty for a request without ``output_config.format`` (or the older ``output_format``)."""
+    config = body.get("output_config")
+    found = config.get("format") if isinstance(config, Mapping) else body.get("output_format")
+    schema = found.get("schema") if isinstance(found, Mapping) else None
+    return json.dumps(schema, ensure_ascii=False) if schema is not None else ""
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
