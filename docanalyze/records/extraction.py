@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from docanalyze.citations.locate import PageIndex
@@ -25,7 +25,7 @@ from docanalyze.document import Chunk
 from docanalyze.errors import RequestFailed
 from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, Refusal, schema_tokens
-from docanalyze.models.structured import parsed_json, schema_problems
+from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.records.merge import Found
 from docanalyze.records.schema import RecordSchema
@@ -109,24 +109,24 @@ async def extract_chunks(
     ctx: RunContext, chunks: list[Chunk], schema: RecordSchema, key: tuple[str, ...] = ()
 ) -> tuple[list[ChunkRecords], bool]:
     """Every chunk's records, concurrently (the model bounds concurrency), in document order,
-    and whether ``--max-cost`` stopped any chunk (its records are then not all here).
+    and whether ``--max-cost`` stopped any request (its chunk's records are then not all here).
 
-    A refused or failed chunk is recorded in ``ctx.refusals`` / ``ctx.failures`` (its
-    :class:`ChunkRecords` is not ``answered``); the caller decides how the run ends."""
+    A refused or failed chunk is recorded in ``ctx.refusals`` / ``ctx.failures``; it, and a
+    chunk a request of which ``--max-cost`` stopped, is not ``answered``, and keeps the records
+    its other requests gave (the other half of a chunk asked in halves). The caller decides how
+    the run ends."""
     ctx.emit(StageStarted("map", len(chunks)))
     index = PageIndex.of(ctx.document.pages)
     extractor = _ChunkExtractor(ctx, schema, key, index)
     outcomes = await asyncio.gather(
         *(extractor.chunk(chunk) for chunk in chunks), return_exceptions=True
     )
-    results: list[ChunkRecords] = []
-    for chunk, outcome in zip(chunks, outcomes):
-        if isinstance(outcome, CostStop):
-            outcome = ChunkRecords(chunk, (), answered=False, requests=0)
-        elif isinstance(outcome, BaseException):
+    for outcome in outcomes:  # raised once every chunk is done: the others' replies are kept
+        if isinstance(outcome, BaseException):
             raise outcome
-        results.append(outcome)
-    return results, any(isinstance(outcome, CostStop) for outcome in outcomes)
+    return [outcome for outcome in outcomes if isinstance(outcome, ChunkRecords)], bool(
+        extractor.cost_stopped
+    )
 
 
 @dataclass
@@ -135,6 +135,8 @@ class _ChunkExtractor:
     schema: RecordSchema
     key: tuple[str, ...]
     index: PageIndex
+    cost_stopped: set[int] = field(default_factory=set)
+    """The chunks a request of which ``--max-cost`` stopped before it was sent."""
 
     async def chunk(self, chunk: Chunk) -> ChunkRecords:
         step = Step("map")
@@ -144,7 +146,7 @@ class _ChunkExtractor:
         unanswered = {part.chunk_index for part in self.ctx.refusals} | {
             part.chunk_index for part in self.ctx.failures
         }
-        answered = chunk.index not in unanswered
+        answered = chunk.index not in unanswered | self.cost_stopped
         if answered:
             self.ctx.finish(step)
         return ChunkRecords(chunk, tuple(found), answered, requests)
@@ -169,6 +171,9 @@ class _ChunkExtractor:
         )
         try:
             reply = await ctx.complete(request, step)
+        except CostStop:  # not sent: the run ends with what the other requests gave
+            self.cost_stopped.add(chunk.index)
+            return [], 0
         except RequestFailed as error:
             pages = rendered.first_page, rendered.last_page
             ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), error)
@@ -226,7 +231,9 @@ class _ChunkExtractor:
         value = parsed_json(reply.text)
         if value is None:
             return [], ["the reply is not JSON"]
-        wrong = schema_problems(self.schema.request_schema(), value)
+        request_schema = self.schema.request_schema()
+        value = canonical_enums(request_schema, value)  # enum values come in any case
+        wrong = schema_problems(request_schema, value)
         if wrong:
             return [], wrong
         records: list[Mapping[str, Any]] = value["records"]

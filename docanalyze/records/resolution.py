@@ -22,7 +22,7 @@ from typing import Any
 
 from docanalyze.errors import BudgetError
 from docanalyze.events import Notice, StageStarted
-from docanalyze.models.structured import parsed_json, schema_problems
+from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
 from docanalyze.records.extraction import MAX_INVALID_REASKS, schema_values
 from docanalyze.records.merge import Conflict, combine
 from docanalyze.records.record import Record
@@ -134,7 +134,7 @@ class _Resolver:
                 ctx.reask(step, "max_tokens")
                 max_tokens *= 2
                 continue
-            value = parsed_json(reply.text)
+            value = canonical_enums(schema, parsed_json(reply.text))
             if not isinstance(value, dict):
                 wrong = ["the reply is not a JSON object"]
             else:
