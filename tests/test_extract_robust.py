@@ -8,9 +8,14 @@ Every test runs ``docanalyze.extract`` against the fake Messages API through the
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -20,16 +25,24 @@ import jsonschema
 import pytest
 
 import docanalyze
-from docanalyze.events import RequestReasked, StepFinished
+from docanalyze.events import RequestReasked, StageStarted, StepFinished
 from docanalyze.models.base import ModelRequest
 from docanalyze.models.structured import canonical_enums
 from docanalyze.records.extraction import MAX_INVALID_REASKS
 from docanalyze.records.result import ExtractResult
 from docanalyze.run.context import CostStop, RunContext
 from docanalyze.store import RunStore
-from fakeserver import FakeMessagesAPI, RecordedRequest, RecordErrors, StructuredResponder
+from fakeserver import (
+    FailMatching,
+    FakeMessagesAPI,
+    RecordedRequest,
+    RecordErrors,
+    StructuredResponder,
+)
+from fakeserver.errors import ApiError
 from fakeserver.replies import ScriptedReply
 from tests.planted_records import OBLIGATION_SCHEMA
+from tests.test_resume import stored_calls
 
 MakeFakeApi = Callable[..., FakeMessagesAPI]
 FILLER = "The inspectors walked the site and recorded the condition of every pump and valve. "
@@ -472,3 +485,272 @@ def test_canonical_enums_follows_refs_unions_arrays_and_leaves_the_ambiguous_alo
         "inner": {"kind": "Cash Payment"},
         "extra": "delivery",
     }
+
+
+# --- 7. --batch --------------------------------------------------------------------------------
+
+
+def test_a_batch_run_gives_the_same_records_at_the_batch_price(
+    serve: Callable[..., FakeMessagesAPI], document: tuple[Path, dict[str, int]]
+) -> None:
+    path, truth = document
+    api = serve()
+    direct = extract(path, cache="off")
+    direct_requests = messages(api)
+    api.clear_requests()
+    batched = extract(path, batch=True, batch_poll_seconds=0.02)
+
+    assert batched.complete and batched.batch and not direct.batch
+    assert batched.rows() == direct.rows()
+    assert_every_record(batched, truth)
+    in_batch = [r for r in api.requests if r.custom_id is not None]
+    assert len(in_batch) == len(direct_requests) == PAGES
+    assert all(r.body["output_config"]["format"]["type"] == "json_schema" for r in in_batch)
+    assert [r.body["output_config"] for r in in_batch] == [
+        r.body["output_config"] for r in direct_requests
+    ]
+    assert not [r for r in api.requests if r.path == "/v1/messages"]  # nothing outside it
+    assert batched.usage.input_tokens == direct.usage.input_tokens
+    assert batched.cost == pytest.approx(direct.cost / 2)
+
+
+def test_a_batch_run_asks_a_cut_reply_again_and_resumes_a_refused_chunk(
+    serve: Callable[..., FakeMessagesAPI], document: tuple[Path, dict[str, int]]
+) -> None:
+    path, truth = document
+    script = Scripted()
+    script.on("REC-0005", cut(record_json(5, id="OB-CUT")))
+    script.on("REC-0009", refusal())
+    api = serve(responder=script)
+    result = extract(path, batch=True, batch_poll_seconds=0.02)
+    assert not result.complete and result.missing_chunks == [4]
+    assert_every_record(result, truth, **{"OB-009": 5, "OB-010": 5})
+    assert [r.body["max_tokens"] for r in messages(api) if "REC-0005" in r.prompt] == [2048, 4096]
+
+    before = len(messages(api))
+    again = extract(path, batch=True, batch_poll_seconds=0.02)
+    assert again.complete
+    assert_every_record(again, truth)
+    assert [RECORD.findall(r.prompt) for r in messages(api)[before:]] == [["REC-0009", "REC-0010"]]
+
+
+# --- 8. resume after a crash -------------------------------------------------------------------
+
+PAID_BEFORE_THE_KILL = 5
+
+
+class Gated:
+    """The fake model answering ``answer_first`` requests, then holding the rest until
+    :attr:`release` (they then fail: the client was killed); :attr:`answered` lists the
+    markers of every answered request."""
+
+    def __init__(self, answer_first: int) -> None:
+        self.model = StructuredResponder()
+        self.answer_first = answer_first
+        self.answered: list[tuple[str, ...]] = []
+        self.hold = True
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, request: RecordedRequest) -> str | ScriptedReply:
+        with self.lock:
+            holding = self.hold and len(self.answered) >= self.answer_first
+            if not holding:
+                self.answered.append(tuple(RECORD.findall(request.prompt)))
+        if holding:
+            self.release.wait(30)
+            raise RuntimeError("held until the client was killed")
+        return self.model(request)
+
+
+def test_a_killed_extraction_resumes_without_asking_any_paid_chunk_again(tmp_path: Path) -> None:
+    truth = write_document(tmp_path / "doc.txt", pages=16)
+    schema = tmp_path / "obligation.json"
+    schema.write_text(json.dumps(OBLIGATION_SCHEMA), encoding="utf-8")
+    output = tmp_path / "records.jsonl"
+    command = [sys.executable, "-m", "docanalyze", "extract", str(tmp_path / "doc.txt")]
+    command += ["--schema", str(schema), "--chunk-size", "1500", "--chunk-overlap", "0"]
+    command += ["--concurrency", "4", "-o", str(output)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env |= {"DOCANALYZE_HOME": str(tmp_path / "home"), "ANTHROPIC_API_KEY": "test-key"}
+    gated = Gated(PAID_BEFORE_THE_KILL)
+    with FakeMessagesAPI(responder=gated) as server:
+        env["ANTHROPIC_BASE_URL"] = server.base_url
+        first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while stored_calls(tmp_path / "home") < PAID_BEFORE_THE_KILL:
+            assert first.poll() is None, first.stderr.read() if first.stderr else ""
+            assert time.monotonic() < deadline, "the first run never stored its replies"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(15)
+        gated.hold = False
+        gated.release.set()
+        paid_in_first = list(gated.answered)
+        second = subprocess.run(
+            command, env=env, check=False, capture_output=True, text=True, timeout=120
+        )
+
+    assert second.returncode == 0, second.stderr
+    assert len(paid_in_first) == PAID_BEFORE_THE_KILL
+    assert len(gated.answered) == len(set(gated.answered)) == 16, "a paid chunk was asked twice"
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert {row["id"]: row["pages"] for row in rows} == {k: [v] for k, v in truth.items()}
+    assert all(row["citation"] == "verified" for row in rows)
+
+
+# --- a request that fails for good; 10. the API key never shows --------------------------------
+
+KEY = "sk-ant-api03-" + "Qv7" * 30 + "-ZZZZ"
+
+
+def everything_stored() -> bytes:
+    with RunStore() as store:
+        folder = store.path.parent
+    return b"".join(path.read_bytes() for path in folder.rglob("*") if path.is_file())
+
+
+def test_a_chunk_failing_for_good_keeps_the_rest_and_no_key_shows_anywhere(
+    make_fake_api: MakeFakeApi,
+    document: tuple[Path, dict[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, truth = document
+    failing = FailMatching("REC-0011")  # page 6, always 500
+    api = make_fake_api(policies=[failing])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+    result = extract(path, max_attempts=2)
+
+    assert failing.failed == 2 and not result.complete and result.missing_chunks == [5]
+    assert_every_record(result, truth, **{"OB-011": 6, "OB-012": 6})
+    assert "gave up on a map request after 2 attempts" in result.failures[0]["error"]
+    shown = json.dumps(result.to_dict()) + repr(result) + (result.stopped or "")
+    assert KEY[:16] not in shown and KEY[-12:] not in shown
+    stored = everything_stored()
+    assert KEY[:16].encode() not in stored and KEY[-12:].encode() not in stored
+    assert b"gave up on a map request" in stored  # the run's row holds the failure
+
+    failing.enabled = False
+    again = extract(path, max_attempts=2)
+    assert again.complete and again.cache_hits == PAGES - 1
+    assert_every_record(again, truth)
+
+
+def test_a_rejected_key_is_an_error_that_does_not_show_it(
+    make_fake_api: MakeFakeApi,
+    document: tuple[Path, dict[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, _ = document
+    api = make_fake_api(api_key="the-right-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+    with pytest.raises(docanalyze.DocanalyzeError) as caught:
+        extract(path)
+    message = str(caught.value) + repr(caught.value)
+    assert "401" in message or "key" in message.lower()
+    assert KEY[:16] not in message and KEY[-12:] not in message
+    stored = everything_stored()
+    assert KEY[:16].encode() not in stored and KEY[-12:].encode() not in stored
+
+
+# --- 11. progress ------------------------------------------------------------------------------
+
+
+def test_progress_never_finishes_more_steps_than_it_announced(
+    serve: Callable[..., FakeMessagesAPI], tmp_path: Path
+) -> None:
+    path = tmp_path / "obligations.txt"
+    truth = write_document(path)
+    reworded = sentence(1001, {**fields_of(1), "action": "hand in report 1"})
+    path.write_text(f"{path.read_text(encoding='utf-8')}\f{FILLER * 4}{reworded}", "utf-8")
+    script = Scripted()
+    script.on("REC-0003", cut(), cut())  # page 2 in halves
+    script.on("REC-0007", ScriptedReply("not json"))  # page 4 asked again once
+    script.on("REC-0009", refusal())  # page 5 refused
+    serve(responder=script)
+    events: list[object] = []
+    result = extract(path, key=["id"], on_event=events.append)
+
+    announced: dict[str, int] = {}
+    finished: dict[str, int] = {}
+    for event in events:
+        if isinstance(event, StageStarted):
+            announced[event.stage] = announced.get(event.stage, 0) + event.steps
+        elif isinstance(event, StepFinished):
+            finished[event.stage] = finished.get(event.stage, 0) + 1
+            assert finished[event.stage] <= announced.get(event.stage, 0), event
+        elif isinstance(event, RequestReasked):
+            assert event.stage in announced, event
+    assert announced == {"map": PAGES + 1, "reduce": 1}
+    assert finished == {"map": PAGES, "reduce": 1}  # every chunk but the refused one
+    reasons = [event.reason for event in events if isinstance(event, RequestReasked)]
+    assert sorted(reasons) == ["max_tokens", "max_tokens", "off-schema"]
+    assert result.missing_chunks == [4] and result.counts.resolved == 1
+    expected = {name: page for name, page in truth.items() if page != 5}
+    merged = {record.fields["id"]: record.pages for record in result.records}
+    assert merged == {name: (page,) for name, page in expected.items()} | {"OB-001": (1, 7)}
+
+
+# --- resolving records worded differently ------------------------------------------------------
+
+
+class FailResolving:
+    """A fake-server policy answering 500 to every resolve request holding ``text`` (one whose
+    schema is one record, not a list of records)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.failed = 0
+
+    def admit(self, exchange: Any) -> None:
+        schema = exchange.body.get("output_config", {}).get("format", {}).get("schema", {})
+        if "records" in schema.get("properties", {}) or self.text not in json.dumps(exchange.body):
+            return
+        self.failed += 1
+        raise ApiError(500, "Internal server error", headers={"x-should-retry": "true"})
+
+
+def test_a_resolve_request_failing_for_good_keeps_the_other_resolutions(
+    make_fake_api: MakeFakeApi,
+    document: tuple[Path, dict[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, truth = document
+    variants = [
+        sentence(1000 + n, {**fields_of(n), "action": f"hand in report {n}"}) for n in (1, 2)
+    ]
+    path.write_text(
+        f"{path.read_text(encoding='utf-8')}\f{FILLER * 2}{' '.join(variants)}", "utf-8"
+    )
+    failing = FailResolving("hand in report 2")
+    api = make_fake_api(policies=[failing])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+    result = extract(path, key=["id"], max_attempts=2)
+
+    assert failing.failed == 2
+    assert not result.complete and result.exit_code == 3 and result.missing_chunks == []
+    assert "failed for good" in (result.stopped or "")
+    assert result.counts.resolved == 1 and result.counts.unresolved == 1
+    rows = {(r.fields["id"], r.fields["action"], r.pages) for r in result.records}
+    assert ("OB-001", "deliver report 1", (1, 7)) in rows  # resolved: one record, both pages
+    assert {row for row in rows if row[0] == "OB-002"} == {
+        ("OB-002", "deliver report 2", (1,)),
+        ("OB-002", "hand in report 2", (7,)),
+    }  # kept apart, not lost
+    assert len(result.records) == len(truth) + 1
+
+
+def test_a_span_cut_however_small_fails_its_chunk_and_keeps_the_others(
+    serve: Callable[..., FakeMessagesAPI], document: tuple[Path, dict[str, int]]
+) -> None:
+    path, truth = document
+    script = Scripted()
+    script.on("REC-0005", *[cut()] * 40)  # page 3: its REC-0005 half is cut every time
+    serve(responder=script)
+    result = extract(path)
+    assert not result.complete and result.exit_code == 3 and result.missing_chunks == [2]
+    assert "cut at max_tokens" in result.failures[0]["error"]
+    assert_every_record(result, truth, **{"OB-005": 3})  # OB-006, the other half, is kept

@@ -3,7 +3,8 @@
 Each chunk is asked once for its records with structured output (the reply is JSON following
 :meth:`RecordSchema.request_schema <docanalyze.records.schema.RecordSchema.request_schema>`).
 A reply is a result only when it is whole: a reply cut at ``max_tokens`` is asked again with
-twice the room when that fits, else in two halves, as the report's map stage does; a reply that
+twice the room when that fits, else in two halves, as the report's map stage does (a span too
+short to cut again fails its chunk, as a request that fails for good does); a reply that
 ended off its schema (not JSON, or a record that breaks the user's schema) is asked again with
 what was wrong, at most :data:`MAX_INVALID_REASKS` times, then its chunk fails (the run ends
 with the other chunks' records, exit 3, and the next run asks only for it). A refused chunk is
@@ -22,7 +23,7 @@ from typing import Any
 from docanalyze.citations.locate import PageIndex
 from docanalyze.citations.verify import Citation, check_citation
 from docanalyze.document import Chunk
-from docanalyze.errors import RequestFailed
+from docanalyze.errors import BudgetError, RequestFailed
 from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, Refusal, schema_tokens
 from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
@@ -193,9 +194,15 @@ class _ChunkExtractor:
             ):
                 found, asked = await self._span(step, chunk, start, end, larger, problems)
                 return found, asked + 1
-            found, asked = await self._halves(
-                step, chunk, start, end, max_tokens, "was cut at max_tokens"
-            )
+            try:
+                found, asked = await self._halves(
+                    step, chunk, start, end, max_tokens, "was cut at max_tokens"
+                )
+            except BudgetError as error:  # too short to cut again: the chunk fails, not the run
+                pages = rendered.first_page, rendered.last_page
+                failed = RequestFailed(str(error), "map")
+                ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), failed)
+                return [], 1
             return found, asked + 1
         records, wrong = self._records(reply)
         if not wrong:
