@@ -754,3 +754,25 @@ def test_a_span_cut_however_small_fails_its_chunk_and_keeps_the_others(
     assert not result.complete and result.exit_code == 3 and result.missing_chunks == [2]
     assert "cut at max_tokens" in result.failures[0]["error"]
     assert_every_record(result, truth, **{"OB-005": 3})  # OB-006, the other half, is kept
+
+
+def test_a_resolve_reply_off_the_schema_is_asked_again_at_most_twice_then_kept_apart(
+    serve: Callable[..., FakeMessagesAPI], document: tuple[Path, dict[str, int]]
+) -> None:
+    path, _ = document
+    variant = sentence(1002, {**fields_of(2), "action": "hand in report 2"})
+    path.write_text(f"{path.read_text(encoding='utf-8')}\f{FILLER * 2}{variant}", "utf-8")
+    script = Scripted()
+    script.on("Write the one record that stands for all of them", *[reply()] * 10)
+    serve(responder=script)
+    events: list[object] = []
+    result = extract(path, key=["id"], on_event=events.append)
+
+    asked = script.asked("Write the one record that stands for all of them")
+    assert len(asked) == MAX_INVALID_REASKS + 1 and len(set(asked)) == len(asked)
+    assert result.complete and result.counts.unresolved == 1
+    assert sorted(r.fields["action"] for r in result.records if r.fields["id"] == "OB-002") == [
+        "deliver report 2",
+        "hand in report 2",
+    ]
+    assert any("kept apart" in notice for notice in result.notices)

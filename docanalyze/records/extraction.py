@@ -39,6 +39,7 @@ __all__ = [
     "ExtractPrompt",
     "extract_chunks",
     "extract_prompt",
+    "problem_note",
     "schema_values",
     "user_fields",
 ]
@@ -219,7 +220,7 @@ class _ChunkExtractor:
             ctx.record_failure(FailedPart("map", str(off_schema), chunk.index, *pages), off_schema)
             return [], 1
         ctx.reask(step, "off-schema")
-        note = problems + _problem_note(wrong)
+        note = problems + problem_note(wrong)
         found, asked = await self._span(step, chunk, start, end, max_tokens, note)
         return found, asked + 1
 
@@ -267,8 +268,8 @@ _CITATION_FIELDS = frozenset({"pages", "quote"})
 _PROBLEM_NOTE_START = "\n\nYour previous reply did not follow the schema:"
 
 
-def _problem_note(problems: list[str]) -> str:
-    """What is appended to a prompt asked again after a reply off the schema (it changes the
-    request, so the store keeps the answers apart)."""
+def problem_note(problems: list[str]) -> str:
+    """What is appended to a prompt asked again after a reply off the schema, each time (it
+    changes the request, so the store keeps the answers apart)."""
     listed = "\n".join(f"- {problem}" for problem in problems)
     return f"{_PROBLEM_NOTE_START}\n{listed}\nReply again with JSON that follows it."

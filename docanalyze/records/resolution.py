@@ -24,7 +24,7 @@ from typing import Any
 from docanalyze.errors import BudgetError
 from docanalyze.events import Notice, StageStarted
 from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
-from docanalyze.records.extraction import MAX_INVALID_REASKS, schema_values
+from docanalyze.records.extraction import MAX_INVALID_REASKS, problem_note, schema_values
 from docanalyze.records.merge import Conflict, combine
 from docanalyze.records.record import Record
 from docanalyze.records.schema import RecordSchema
@@ -129,10 +129,11 @@ class _Resolver:
 
     async def _ask(self, step: Step, prompt: str, max_tokens: int) -> Mapping[str, Any] | None:
         """The record the model wrote for ``prompt``; None when it gave none that follows the
-        schema (refused, cut twice, off the schema after its re-asks)."""
+        schema (refused, cut with twice the room too, off the schema after
+        :data:`MAX_INVALID_REASKS` re-asks)."""
         ctx, schema = self.ctx, self.schema.record_schema()
-        note = ""
-        for attempt in range(MAX_INVALID_REASKS + 2):
+        note, invalid, widened = "", 0, False
+        while True:
             request = ctx.renderer.stage_request(
                 "reduce",
                 prompt + note,
@@ -141,14 +142,14 @@ class _Resolver:
                 template="resolve",
                 output_schema=schema,
             )
-            reply = await ctx.complete(request, step)  # one that fails for good stops the run
+            reply = await ctx.complete(request, step)  # one that fails for good stops it
             if reply.refused:
                 return self._unresolved(f"{reply.model} refused it")
             if reply.truncated:
-                if attempt or max_tokens * 2 > ctx.model.max_output_tokens:
+                if widened or max_tokens * 2 > ctx.model.max_output_tokens:
                     return self._unresolved("the reply was cut at max_tokens")
                 ctx.reask(step, "max_tokens")
-                max_tokens *= 2
+                max_tokens, widened = max_tokens * 2, True
                 continue
             value = canonical_enums(schema, parsed_json(reply.text))
             if not isinstance(value, dict):
@@ -157,11 +158,11 @@ class _Resolver:
                 wrong = schema_problems(schema, value) or self.schema.validate(value)
             if not wrong and isinstance(value, dict):
                 return value
+            if invalid == MAX_INVALID_REASKS:
+                return self._unresolved("its replies did not follow the schema")
+            invalid += 1
             ctx.reask(step, "off-schema")
-            note = "\n\nYour previous reply did not follow the schema:\n" + "\n".join(
-                f"- {problem}" for problem in wrong
-            )
-        return self._unresolved("its replies did not follow the schema")
+            note += problem_note(wrong)
 
     def _unresolved(self, why: str) -> Mapping[str, Any] | None:
         """Say why records were kept apart; None (no merged record)."""
