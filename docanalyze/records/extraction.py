@@ -62,7 +62,8 @@ class ExtractPrompt:
 @dataclass(frozen=True)
 class ChunkRecords:
     """The records of one chunk, as its replies gave them, each with its checked citation;
-    ``answered``: every span of the chunk was answered (not refused, not failed)."""
+    ``answered``: every span of the chunk was answered (not refused, not failed, not stopped
+    by ``--max-cost``); an unanswered chunk keeps the records of its answered spans."""
 
     chunk: Chunk
     found: tuple[Found, ...]
