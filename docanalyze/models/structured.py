@@ -4,6 +4,11 @@ A request with an :attr:`~docanalyze.models.base.ModelRequest.output_schema` is 
 that follows it. A reply that stopped early (cut, refused) may not; one that ended and still does
 not follow it is no answer either: the run store keeps neither as a result (a cut reply is kept
 with its stop reason, so that a resumed run asks again for more, as the stage does).
+
+Structured outputs "don't guarantee the capitalization of string enum and const values"
+(https://platform.claude.com/docs/en/build-with-claude/structured-outputs): a value that is an
+``enum`` or ``const`` string of its schema but for its case is that value
+(:func:`canonical_enums`), before the reply is checked, kept or used.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 
 from docanalyze.models.base import ModelReply, ModelRequest
 
-__all__ = ["parsed_json", "schema_problems", "storable"]
+__all__ = ["canonical_enums", "parsed_json", "schema_problems", "storable"]
 
 
 def parsed_json(text: str) -> Any | None:
@@ -28,7 +33,8 @@ def parsed_json(text: str) -> Any | None:
 
 def schema_problems(schema: Mapping[str, Any], value: Any, limit: int = 3) -> list[str]:
     """Up to ``limit`` messages of how ``value`` breaks ``schema`` (none: it follows it), each
-    naming where (a JSON pointer such as ``/records/2/amount``)."""
+    naming where (a JSON pointer such as ``/records/2/amount``); string ``format`` s are
+    checked too (a date that is no date breaks the schema)."""
     validator = _validator(json.dumps(schema, sort_keys=True))
     problems = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
@@ -48,7 +54,79 @@ def storable(request: ModelRequest | None, reply: ModelReply) -> bool:
     if request is None or request.output_schema is None or reply.truncated:
         return True
     value = parsed_json(reply.text)
-    return value is not None and not schema_problems(request.output_schema, value, limit=1)
+    if value is None:
+        return False
+    value = canonical_enums(request.output_schema, value)
+    return not schema_problems(request.output_schema, value, limit=1)
+
+
+def canonical_enums(schema: Mapping[str, Any], value: Any) -> Any:
+    """``value`` (JSON in ``schema``) with every string that matches one ``enum`` or ``const``
+    string of its place in the schema case-insensitively written as the schema writes it
+    (``"Cash payment"`` for ``"Cash Payment"``), in objects and arrays at any depth (local
+    ``$ref``, ``anyOf``, ``oneOf`` and ``allOf`` followed); everything else as it is."""
+    return _Canonical(schema).value(schema, value)
+
+
+class _Canonical:
+    """Walks a JSON value beside its schema (see :func:`canonical_enums`)."""
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+
+    def value(self, node: Any, value: Any) -> Any:
+        nodes = self._alternatives(node)
+        if isinstance(value, str):
+            return self._string(nodes, value)
+        if isinstance(value, dict):
+            properties: dict[str, Any] = {}
+            for each in nodes:
+                for name, child in (each.get("properties") or {}).items():
+                    properties.setdefault(name, []).append(child)
+            return {
+                name: self.value({"anyOf": properties[name]}, item) if name in properties else item
+                for name, item in value.items()
+            }
+        if isinstance(value, list):
+            items = [each["items"] for each in nodes if isinstance(each.get("items"), Mapping)]
+            return [self.value({"anyOf": items}, item) for item in value]
+        return value
+
+    def _alternatives(self, node: Any, depth: int = 0) -> list[Mapping[str, Any]]:
+        """``node`` and its branches (``anyOf``, ``oneOf``, ``allOf``), ``$ref`` s followed."""
+        if not isinstance(node, Mapping) or depth > 32:
+            return []
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            return self._alternatives(self._target(ref), depth + 1)
+        found = [node]
+        for keyword in ("anyOf", "oneOf", "allOf"):
+            for branch in node.get(keyword) or ():
+                found += self._alternatives(branch, depth + 1)
+        return found
+
+    def _target(self, ref: str) -> Any:
+        target: Any = self.root
+        for part in ref.removeprefix("#").split("/")[1:] if ref.startswith("#") else [None]:
+            if not isinstance(target, Mapping) or part is None:
+                return None
+            target = target.get(part.replace("~1", "/").replace("~0", "~"))
+        return target
+
+    @staticmethod
+    def _string(nodes: list[Mapping[str, Any]], value: str) -> str:
+        written: list[str] = []
+        for node in nodes:
+            enum = node.get("enum")
+            written += [
+                item for item in (enum if isinstance(enum, list) else ()) if isinstance(item, str)
+            ]
+            if isinstance(node.get("const"), str):
+                written.append(node["const"])
+        if value in written:
+            return value
+        matches = {item for item in written if item.casefold() == value.casefold()}
+        return matches.pop() if len(matches) == 1 else value
 
 
 @lru_cache(maxsize=32)
@@ -57,4 +135,4 @@ def _validator(schema_json: str) -> Any:
 
     schema = json.loads(schema_json)
     validator_class = validators.validator_for(schema)
-    return validator_class(schema)
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)

@@ -3,7 +3,8 @@
 Each chunk is asked once for its records with structured output (the reply is JSON following
 :meth:`RecordSchema.request_schema <docanalyze.records.schema.RecordSchema.request_schema>`).
 A reply is a result only when it is whole: a reply cut at ``max_tokens`` is asked again with
-twice the room when that fits, else in two halves, as the report's map stage does; a reply that
+twice the room when that fits, else in two halves, as the report's map stage does (a span too
+short to cut again fails its chunk, as a request that fails for good does); a reply that
 ended off its schema (not JSON, or a record that breaks the user's schema) is asked again with
 what was wrong, at most :data:`MAX_INVALID_REASKS` times, then its chunk fails (the run ends
 with the other chunks' records, exit 3, and the next run asks only for it). A refused chunk is
@@ -16,16 +17,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from docanalyze.citations.locate import PageIndex
 from docanalyze.citations.verify import Citation, check_citation
 from docanalyze.document import Chunk
-from docanalyze.errors import RequestFailed
+from docanalyze.errors import BudgetError, RequestFailed
 from docanalyze.events import StageStarted
 from docanalyze.models.base import ModelReply, Refusal, schema_tokens
-from docanalyze.models.structured import parsed_json, schema_problems
+from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
 from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.records.merge import Found
@@ -40,6 +41,7 @@ __all__ = [
     "extract_chunks",
     "extract_prompt",
     "extract_spans",
+    "problem_note",
     "schema_values",
     "span_problem",
     "user_fields",
@@ -63,7 +65,8 @@ class ExtractPrompt:
 @dataclass(frozen=True)
 class ChunkRecords:
     """The records of one chunk, as its replies gave them, each with its checked citation;
-    ``answered``: every span of the chunk was answered (not refused, not failed)."""
+    ``answered``: every span of the chunk was answered (not refused, not failed, not stopped
+    by ``--max-cost``); an unanswered chunk keeps the records of its answered spans."""
 
     chunk: Chunk
     found: tuple[Found, ...]
@@ -135,24 +138,24 @@ async def extract_chunks(
     ctx: RunContext, chunks: list[Chunk], schema: RecordSchema, key: tuple[str, ...] = ()
 ) -> tuple[list[ChunkRecords], bool]:
     """Every chunk's records, concurrently (the model bounds concurrency), in document order,
-    and whether ``--max-cost`` stopped any chunk (its records are then not all here).
+    and whether ``--max-cost`` stopped any request (its chunk's records are then not all here).
 
-    A refused or failed chunk is recorded in ``ctx.refusals`` / ``ctx.failures`` (its
-    :class:`ChunkRecords` is not ``answered``); the caller decides how the run ends."""
-    ctx.emit(StageStarted("map", len(chunks)))
+    A refused or failed chunk is recorded in ``ctx.refusals`` / ``ctx.failures``; it, and a
+    chunk a request of which ``--max-cost`` stopped, is not ``answered``, and keeps the records
+    its other requests gave (the other half of a chunk asked in halves). The caller decides how
+    the run ends."""
+    ctx.emit(StageStarted("map", len(chunks), label="extract records"))
     index = PageIndex.of(ctx.document.pages)
     extractor = _ChunkExtractor(ctx, schema, key, index)
     outcomes = await asyncio.gather(
         *(extractor.chunk(chunk) for chunk in chunks), return_exceptions=True
     )
-    results: list[ChunkRecords] = []
-    for chunk, outcome in zip(chunks, outcomes):
-        if isinstance(outcome, CostStop):
-            outcome = ChunkRecords(chunk, (), answered=False, requests=0)
-        elif isinstance(outcome, BaseException):
+    for outcome in outcomes:  # raised once every chunk is done: the others' replies are kept
+        if isinstance(outcome, BaseException):
             raise outcome
-        results.append(outcome)
-    return results, any(isinstance(outcome, CostStop) for outcome in outcomes)
+    return [outcome for outcome in outcomes if isinstance(outcome, ChunkRecords)], bool(
+        extractor.cost_stopped
+    )
 
 
 @dataclass
@@ -161,6 +164,8 @@ class _ChunkExtractor:
     schema: RecordSchema
     key: tuple[str, ...]
     index: PageIndex
+    cost_stopped: set[int] = field(default_factory=set)
+    """The chunks a request of which ``--max-cost`` stopped before it was sent."""
 
     async def chunk(self, chunk: Chunk) -> ChunkRecords:
         step = Step("map")
@@ -170,7 +175,7 @@ class _ChunkExtractor:
         unanswered = {part.chunk_index for part in self.ctx.refusals} | {
             part.chunk_index for part in self.ctx.failures
         }
-        answered = chunk.index not in unanswered
+        answered = chunk.index not in unanswered | self.cost_stopped
         if answered:
             self.ctx.finish(step)
         return ChunkRecords(chunk, tuple(found), answered, requests)
@@ -194,6 +199,9 @@ class _ChunkExtractor:
         )
         try:
             reply = await ctx.complete(request, step)
+        except CostStop:  # not sent: the run ends with what the other requests gave
+            self.cost_stopped.add(chunk.index)
+            return [], 0
         except RequestFailed as error:
             pages = rendered.first_page, rendered.last_page
             ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), error)
@@ -213,9 +221,15 @@ class _ChunkExtractor:
             ):
                 found, asked = await self._span(step, chunk, start, end, larger, problems)
                 return found, asked + 1
-            found, asked = await self._halves(
-                step, chunk, start, end, max_tokens, "was cut at max_tokens"
-            )
+            try:
+                found, asked = await self._halves(
+                    step, chunk, start, end, max_tokens, "was cut at max_tokens"
+                )
+            except BudgetError as error:  # too short to cut again: the chunk fails, not the run
+                pages = rendered.first_page, rendered.last_page
+                failed = RequestFailed(str(error), "map")
+                ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), failed)
+                return [], 1
             return found, asked + 1
         records, wrong = self._records(reply)
         if not wrong:
@@ -232,7 +246,7 @@ class _ChunkExtractor:
             ctx.record_failure(FailedPart("map", str(off_schema), chunk.index, *pages), off_schema)
             return [], 1
         ctx.reask(step, "off-schema")
-        note = problems + _problem_note(wrong)
+        note = problems + problem_note(wrong)
         found, asked = await self._span(step, chunk, start, end, max_tokens, note)
         return found, asked + 1
 
@@ -251,7 +265,9 @@ class _ChunkExtractor:
         value = parsed_json(reply.text)
         if value is None:
             return [], ["the reply is not JSON"]
-        wrong = schema_problems(self.schema.request_schema(), value)
+        request_schema = self.schema.request_schema()
+        value = canonical_enums(request_schema, value)  # enum values come in any case
+        wrong = schema_problems(request_schema, value)
         if wrong:
             return [], wrong
         records: list[Mapping[str, Any]] = value["records"]
@@ -265,7 +281,8 @@ class _ChunkExtractor:
         pages = tuple(page for page in record.get("pages") or () if isinstance(page, int))
         quote = str(record.get("quote") or "").strip() or None
         claim = json.dumps(fields, ensure_ascii=False)
-        check = check_citation(Citation(claim, pages, quote), self.index)
+        shown = range(chunk.first_page, chunk.last_page + 1)  # a repeat is the one it read
+        check = check_citation(Citation(claim, pages, quote), self.index, near=shown)
         return Found(fields, chunk.index, check)
 
 
@@ -278,8 +295,8 @@ _CITATION_FIELDS = frozenset({"pages", "quote"})
 _PROBLEM_NOTE_START = "\n\nYour previous reply did not follow the schema:"
 
 
-def _problem_note(problems: list[str]) -> str:
-    """What is appended to a prompt asked again after a reply off the schema (it changes the
-    request, so the store keeps the answers apart)."""
+def problem_note(problems: list[str]) -> str:
+    """What is appended to a prompt asked again after a reply off the schema, each time (it
+    changes the request, so the store keeps the answers apart)."""
     listed = "\n".join(f"- {problem}" for problem in problems)
     return f"{_PROBLEM_NOTE_START}\n{listed}\nReply again with JSON that follows it."

@@ -8,8 +8,9 @@ the schema (structured output), whose pages, quotes and status are its members'
 in halves first, then the two results are resolved together: at most ``2n - 1`` requests for
 ``n`` members, in ``log2(n)`` levels, and no member is left out for want of room. A member set
 the model does not resolve (refused, cut twice, off the schema after its re-asks) keeps its
-members as they are, with a notice: nothing is dropped. A request that fails for good stops the
-run (:class:`~docanalyze.run.context.FailureStop`), as a reduce request's does.
+members as they are, with a notice: nothing is dropped. A request that fails for good, or
+``--max-cost``, stops its conflict (its members are kept) and ends the run incomplete once the
+other conflicts are resolved.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from typing import Any
 
 from docanalyze.errors import BudgetError
 from docanalyze.events import Notice, StageStarted
-from docanalyze.models.structured import parsed_json, schema_problems
-from docanalyze.records.extraction import MAX_INVALID_REASKS, schema_values
+from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
+from docanalyze.records.extraction import MAX_INVALID_REASKS, problem_note, schema_values
 from docanalyze.records.merge import Conflict, combine
 from docanalyze.records.record import Record
 from docanalyze.records.schema import RecordSchema
-from docanalyze.run.context import RunContext, Step
+from docanalyze.run.context import CostStop, PartStop, RunContext, Step
 
 __all__ = ["ResolvedRecords", "resolve_conflicts", "resolve_prompt"]
 
@@ -40,6 +41,9 @@ class ResolvedRecords:
     records: tuple[Record, ...]
     resolved: int
     unresolved: int
+    stop: CostStop | PartStop | None = None
+    """What stopped resolving (``--max-cost``, a request that failed for good); the
+    conflicts it stopped keep their members, the others their resolution."""
 
 
 def resolve_prompt(
@@ -56,15 +60,27 @@ def resolve_prompt(
 async def resolve_conflicts(
     ctx: RunContext, schema: RecordSchema, conflicts: Sequence[Conflict], key: tuple[str, ...]
 ) -> ResolvedRecords:
-    """Every conflict resolved concurrently (see the module docstring)."""
+    """Every conflict resolved concurrently (see the module docstring). A conflict that
+    ``--max-cost`` or a request failing for good stopped keeps its members; the others are
+    resolved all the same, and :attr:`ResolvedRecords.stop` says what stopped."""
     if not conflicts:
         return ResolvedRecords((), 0, 0)
     ctx.emit(StageStarted("reduce", len(conflicts), 1, label="resolve records"))
     resolver = _Resolver(ctx, schema, key)
-    outcomes = await asyncio.gather(*(resolver.conflict(conflict) for conflict in conflicts))
-    records = tuple(record for outcome in outcomes for record in outcome)
-    unresolved = sum(len(outcome) > 1 for outcome in outcomes)
-    return ResolvedRecords(records, len(conflicts) - unresolved, unresolved)
+    outcomes = await asyncio.gather(
+        *(resolver.conflict(conflict) for conflict in conflicts), return_exceptions=True
+    )
+    records: list[Record] = []
+    stop: CostStop | PartStop | None = None
+    for conflict, outcome in zip(conflicts, outcomes):
+        if isinstance(outcome, (CostStop, PartStop)):
+            stop = stop or outcome
+            outcome = tuple(conflict.members)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        records += outcome
+    unresolved = sum(not isinstance(outcome, tuple) or len(outcome) > 1 for outcome in outcomes)
+    return ResolvedRecords(tuple(records), len(conflicts) - unresolved, unresolved, stop)
 
 
 @dataclass(frozen=True)
@@ -113,10 +129,11 @@ class _Resolver:
 
     async def _ask(self, step: Step, prompt: str, max_tokens: int) -> Mapping[str, Any] | None:
         """The record the model wrote for ``prompt``; None when it gave none that follows the
-        schema (refused, cut twice, off the schema after its re-asks)."""
+        schema (refused, cut with twice the room too, off the schema after
+        :data:`MAX_INVALID_REASKS` re-asks)."""
         ctx, schema = self.ctx, self.schema.record_schema()
-        note = ""
-        for attempt in range(MAX_INVALID_REASKS + 2):
+        note, invalid, widened = "", 0, False
+        while True:
             request = ctx.renderer.stage_request(
                 "reduce",
                 prompt + note,
@@ -125,27 +142,27 @@ class _Resolver:
                 template="resolve",
                 output_schema=schema,
             )
-            reply = await ctx.complete(request, step)  # one that fails for good stops the run
+            reply = await ctx.complete(request, step)  # one that fails for good stops it
             if reply.refused:
                 return self._unresolved(f"{reply.model} refused it")
             if reply.truncated:
-                if attempt or max_tokens * 2 > ctx.model.max_output_tokens:
+                if widened or max_tokens * 2 > ctx.model.max_output_tokens:
                     return self._unresolved("the reply was cut at max_tokens")
                 ctx.reask(step, "max_tokens")
-                max_tokens *= 2
+                max_tokens, widened = max_tokens * 2, True
                 continue
-            value = parsed_json(reply.text)
+            value = canonical_enums(schema, parsed_json(reply.text))
             if not isinstance(value, dict):
                 wrong = ["the reply is not a JSON object"]
             else:
                 wrong = schema_problems(schema, value) or self.schema.validate(value)
             if not wrong and isinstance(value, dict):
                 return value
+            if invalid == MAX_INVALID_REASKS:
+                return self._unresolved("its replies did not follow the schema")
+            invalid += 1
             ctx.reask(step, "off-schema")
-            note = "\n\nYour previous reply did not follow the schema:\n" + "\n".join(
-                f"- {problem}" for problem in wrong
-            )
-        return self._unresolved("its replies did not follow the schema")
+            note += problem_note(wrong)
 
     def _unresolved(self, why: str) -> Mapping[str, Any] | None:
         """Say why records were kept apart; None (no merged record)."""

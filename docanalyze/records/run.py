@@ -33,7 +33,7 @@ from docanalyze.records.resolution import resolve_conflicts
 from docanalyze.records.result import ExtractCounts, ExtractResult
 from docanalyze.records.schema import RecordSchema, SchemaSource, check_key
 from docanalyze.run.backend import prepare_model
-from docanalyze.run.context import CostStop, EventLog, PartStop, RunContext
+from docanalyze.run.context import CostStop, EventLog, RunContext
 from docanalyze.run.incomplete import cost_stop_note, failure_note, refusal_note
 from docanalyze.run.prepare import prepare_run
 from docanalyze.run.record import RunRecorder
@@ -157,14 +157,13 @@ async def _recorded(
     records, resolved, unresolved = list(merged.records), 0, 0
     conflicts: Sequence[Conflict] = merged.conflicts
     if stopped is None:
-        try:
-            outcome = await resolve_conflicts(ctx, schema, conflicts, key)
-            records += outcome.records
-            resolved, unresolved = outcome.resolved, outcome.unresolved
-            conflicts = ()
-        except CostStop:
+        outcome = await resolve_conflicts(ctx, schema, conflicts, key)
+        records += outcome.records
+        resolved, unresolved = outcome.resolved, outcome.unresolved
+        conflicts = ()
+        if isinstance(outcome.stop, CostStop):
             stopped = _cost_note(ctx)
-        except PartStop:
+        elif outcome.stop is not None:
             stopped = failure_note(ctx.failures)
     records += [member for conflict in conflicts for member in conflict.members]
     unresolved += len(conflicts)
