@@ -14,7 +14,8 @@ obligation), the rows whose pages are right, the invented records and how many a
 unsupported, the requests, input and output tokens and cost (the server's own counts at the
 model's price), and the wall time. Beside it, what the model's records say before docanalyze
 checks and merges them (as a script that concatenates every chunk's JSON would report): the
-duplicates and the wrong pages it would keep.
+duplicates it would keep (records seen twice where chunks overlap; under ``--key``, also the
+repeats and the rewordings of one obligation) and the pages it would get wrong.
 """
 
 from __future__ import annotations
@@ -73,14 +74,13 @@ def measure(
         result = docanalyze.extract(path, OBLIGATION_SCHEMA, key=key, cache="off")
         wall = time.monotonic() - started
         sent = [r for r in server.requests if r.path == "/v1/messages" and r.status == 200]
-        made = server.record_errors_made
     usage = Usage(
         requests=len(sent),
         input_tokens=sum(r.input_tokens for r in sent),
         output_tokens=sum(r.output_tokens for r in sent),
     )
     cost = PriceTable.from_catalog().cost(DEFAULT_MODEL, usage) or 0.0
-    return _score(name, result, planted, key, made, usage, cost, wall)
+    return _score(name, result, planted, key, usage, cost, wall)
 
 
 def _score(
@@ -88,7 +88,6 @@ def _score(
     result: ExtractResult,
     planted: PlantedDocument,
     key: list[str],
-    made: list[object],
     usage: Usage,
     cost: float,
     wall: float,
@@ -128,9 +127,7 @@ def _score(
         pages_right,
         invented,
         marked,
-        result.counts.found
-        - sum(len(r.pages) for r in planted.records)
-        - sum(getattr(error, "kind", "") == "invented" for error in made),
+        result.counts.overlap_repeats + result.counts.key_merges + result.counts.resolved,
         raw_pages,
         usage.requests,
         usage,
