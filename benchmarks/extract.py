@@ -92,19 +92,19 @@ def _score(
     cost: float,
     wall: float,
 ) -> Run:
-    truth: Counter[tuple[object, ...]] = Counter()
+    truth: Counter[object] = Counter()
     true_pages: dict[object, set[int]] = {}
-    for record in planted.records:
-        identity = record.fields["id"] if key else tuple(record.fields.values())
-        true_pages.setdefault(identity, set()).update(record.pages)
+    for statement in planted.records:
+        known: object = statement.fields["id"] if key else tuple(statement.fields.values())
+        true_pages.setdefault(known, set()).update(statement.pages)
         if not key:
-            truth[identity] += len(record.pages)
+            truth[known] += len(statement.pages)
     if key:
         truth = Counter(true_pages.keys())
-    rows = Counter()
+    rows: Counter[object] = Counter()
     pages_right = invented = marked = 0
     for record in result.records:
-        identity = record.fields.get("id") if key else tuple(record.fields.values())
+        identity: object = record.fields.get("id") if key else tuple(record.fields.values())
         if identity not in true_pages:
             invented += 1
             marked += record.status == "unsupported"

@@ -25,6 +25,7 @@ from docanalyze.prompting.templates import (
     PromptSet,
     TemplateName,
 )
+from docanalyze.records.schema import SchemaField
 from docanalyze.run.sections import OutlineEntry
 from fakeserver import FakeMessagesAPI, RecordedRequest
 from tests.fakes import citing, is_map, part_text
@@ -94,6 +95,11 @@ def full_context(name: TemplateName) -> dict[str, object]:
         "question": None,
         "language": "zh",
         "language_name": "Chinese (简体中文)",
+        "schema": "{}",
+        "schema_title": "Obligation",
+        "fields": [SchemaField("party", "string", "Who must act.", True)],
+        "key": [],
+        "records": [{"fields": '{"party": "the Customer"}', "pages": (2,), "quote": "shall pay"}],
     }
     return {key: value for key, value in values.items() if key in RESERVED_VARIABLES[name]}
 
