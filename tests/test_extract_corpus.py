@@ -165,6 +165,27 @@ def test_ray_without_a_folder_is_a_usage_error(
     assert not api.requests
 
 
+@pytest.mark.parametrize("into_folder", [False, True])
+def test_without_a_key_it_says_in_one_line_that_it_needs_claude_and_reads_nothing(
+    tmp_path: Path, schema_file: Path, into_folder: bool
+) -> None:
+    write_documents(tmp_path / "docs")
+    out = tmp_path / "out"
+    folder = ["-o", str(out)] if into_folder else []
+
+    code, stdout, err = invoke(
+        "extract", str(tmp_path / "docs"), "--schema", str(schema_file), *folder
+    )
+
+    assert code == 1 and not stdout
+    assert err.strip().splitlines() == [
+        "Error: docanalyze extract needs a model that answers in a JSON schema, and the "
+        "extractive backend does not (the offline analyzer only quotes the document): set "
+        "ANTHROPIC_API_KEY to extract with Claude"
+    ]
+    assert not out.exists()
+
+
 # --- into a folder: a table each, the combined table, the index, resume ---------------------
 
 

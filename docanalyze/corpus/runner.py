@@ -136,8 +136,8 @@ async def analyze_corpus_async(
     files = await corpus_files(paths, out)
     if not files:
         raise InputError("no documents to analyze: give folders, globs or files")
-    make_folder(out)
-    async with model_session(pipeline) as (model, events):
+    async with model_session(pipeline, work.check) as (model, events):
+        make_folder(out)
         at_most = documents_at_once or pipeline.options.documents_at_once
         gauge = gauge or gauge_of(model)
         gate = admission or admission_for(model, at_most, gauge=gauge)
@@ -157,6 +157,9 @@ class ReportWork:
     """A report per file, in the format ``output_format``."""
 
     output_format: str = formats.DEFAULT_FORMAT
+
+    def check(self, model: Model) -> None:
+        """Any model writes a report."""
 
     def settings(self, pipeline: DocumentPipeline, model: Model) -> str:
         """:func:`settings_fingerprint`."""

@@ -35,6 +35,11 @@ class FileWork(Protocol):
         """The name of the format of each file's output."""
         ...
 
+    def check(self, model: Model) -> None:
+        """Raise a :class:`~docanalyze.errors.DocanalyzeError` before any file is read when
+        ``model`` cannot do the work."""
+        ...
+
     def settings(self, pipeline: DocumentPipeline, model: Model) -> str:
         """The fingerprint of what shapes an output: a resume keeps only those made alike."""
         ...

@@ -84,11 +84,14 @@ class ExtractWork:
     schema: RecordSchema
     key: tuple[str, ...] = ()
 
+    def check(self, model: Model) -> None:
+        """A :class:`~docanalyze.errors.ConfigError` when ``model`` cannot extract
+        (:func:`~docanalyze.records.run.check_extraction`)."""
+        check_extraction(model, self.schema, self.key)
+
     def settings(self, pipeline: DocumentPipeline, model: Model) -> str:
         """The fingerprint of the run's settings, the schema, key and ``--unsupported`` among
-        them; a :class:`~docanalyze.errors.ConfigError` first, before any file is read, when
-        ``model`` cannot extract (:func:`~docanalyze.records.run.check_extraction`)."""
-        check_extraction(model, self.schema, self.key)
+        them."""
         shaping = {
             "schema": dict(self.schema.schema),
             "key": list(self.key),

@@ -10,6 +10,7 @@ the first column (:data:`~docanalyze.records.record.DOCUMENT_COLUMN`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -129,8 +130,8 @@ async def extract_many(
     if not sources:
         raise InputError("no documents to extract records from: give one or more paths")
     record_schema, fields = RecordSchema.of(schema), tuple(key)
-    async with model_session(pipeline) as (model, events):
-        check_extraction(model, record_schema, fields)
+    check = functools.partial(check_extraction, schema=record_schema, key=fields)
+    async with model_session(pipeline, check) as (model, events):
         memory = InMemory(lambda source: _ExtractJob(source, record_schema, fields))
         gate = admission or admission_for(model, pipeline.options.documents_at_once)
         await DocumentRunner(memory, InProcess(pipeline, model, events), gate).run(sources)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -318,14 +318,19 @@ class DocumentRunner(Generic[Item, Result]):
 
 
 @asynccontextmanager
-async def model_session(pipeline: DocumentPipeline) -> AsyncIterator[tuple[Model, EventLog]]:
-    """The model of a run of several documents and the run's event log (its notices emitted);
-    the model is closed at the end when the pipeline built it."""
+async def model_session(
+    pipeline: DocumentPipeline, check: Callable[[Model], None] | None = None
+) -> AsyncIterator[tuple[Model, EventLog]]:
+    """The model of a run of several documents and the run's event log (its notices emitted,
+    once ``check`` let the model do the run's work); the model is closed at the end when the
+    pipeline built it."""
     events = EventLog(pipeline.on_event)
     model, notices = pipeline.create_model(events)
-    for message in notices:
-        events.emit(Notice(message))
     try:
+        if check is not None:
+            check(model)
+        for message in notices:
+            events.emit(Notice(message))
         yield model, events
     finally:
         if pipeline.owns_model:
