@@ -178,11 +178,12 @@ def test_without_a_key_it_says_in_one_line_that_it_needs_claude_and_reads_nothin
     )
 
     assert code == 1 and not stdout
-    assert err.strip().splitlines() == [
+    needs_claude = (
         "Error: docanalyze extract needs a model that answers in a JSON schema, and the "
         "extractive backend does not (the offline analyzer only quotes the document): set "
         "ANTHROPIC_API_KEY to extract with Claude"
-    ]
+    )
+    assert err.strip().splitlines() == [needs_claude]
     assert not out.exists()
 
 
