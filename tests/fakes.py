@@ -158,15 +158,17 @@ class GatedResponder:
     :attr:`hold` to False to answer everything again (the resumed run).
     """
 
-    def __init__(self, answer_first: int) -> None:
+    def __init__(self, answer_first: int, answer: Responder | None = None) -> None:
         self.answer_first = answer_first
+        self.answer = answer
+        """What answers a request let through (default: the facts its prompt names)."""
         self.answered: list[str] = []
         self.hold = True
         self.release = threading.Event()
         self.lock = threading.Lock()
 
-    def __call__(self, request: object) -> str:
-        prompt: str = request.prompt  # type: ignore[attr-defined]
+    def __call__(self, request: RecordedRequest) -> str | ScriptedReply:
+        prompt = request.prompt
         with self.lock:
             holding = self.hold and len(self.answered) >= self.answer_first
             if not holding:
@@ -174,7 +176,7 @@ class GatedResponder:
         if holding:
             self.release.wait(30)
             raise RuntimeError("held until the client was killed")
-        return facts_in_prompt(prompt)
+        return facts_in_prompt(prompt) if self.answer is None else self.answer(request)
 
 
 # --- fake-server responders and citable content -----------------------------------------

@@ -10,11 +10,12 @@ from rich.console import Console
 
 from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
 from docanalyze.cli.display import ProgressDisplay
+from docanalyze.cli.extract_corpus_command import run_extract_many
+from docanalyze.cli.extract_lines import summary_line
 from docanalyze.cli.outputs import RegisteredFormat, write_text
 from docanalyze.cli.shared_options import BackendChoice, extraction_options, split_fields
-from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.options import UNSUPPORTED_CHOICES, Options
-from docanalyze.records.result import ExtractResult
+from docanalyze.records.route import route_extract
 from docanalyze.report.formats import DEFAULT_TABLE_FORMAT, table_format, table_format_names
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.text.wording import counted
@@ -30,12 +31,14 @@ Examples:
   docanalyze extract report.pdf --schema risk.json --language zh     # values in Chinese
   docanalyze extract big.pdf --schema obligation.json --max-cost 1.00 --batch
   docanalyze extract contract.pdf --schema obligation.json --dry-run  # the request, not sent
+  docanalyze extract a.pdf b.pdf 'contracts/**/*.pdf' --schema obligation.json  # one table
+  docanalyze extract contracts/ --schema obligation.json -o records/ --ray  # a table each
 
 Every record carries the pages and the quote it was taken from, checked against the pages
 (citation: verified, corrected or unsupported). Needs ANTHROPIC_API_KEY (Claude).
 """,
 )
-@click.argument("path", type=str, metavar="PATH")
+@click.argument("paths", nargs=-1, required=True, type=str, metavar="PATH...")
 @click.option(
     "--schema",
     "schema_path",
@@ -103,6 +106,15 @@ Every record carries the pages and the quote it was taken from, checked against 
     metavar="SECONDS",
     help="With --batch: first interval between checks of a batch (it grows as it waits).",
 )
+@click.option(
+    "--ray",
+    "on_ray",
+    is_flag=True,
+    help="With -o DIR: run the documents on Ray (the cluster at RAY_ADDRESS, or a local Ray).",
+)
+@click.option(
+    "--ray-address", metavar="ADDRESS", help="With --ray: the cluster to join (not RAY_ADDRESS)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or usage on stderr.")
 @click.option(
     "--dry-run",
@@ -111,19 +123,25 @@ Every record carries the pages and the quote it was taken from, checked against 
 )
 @debug_option
 def extract(
-    path: str,
+    paths: tuple[str, ...],
     schema_path: Path,
     key_fields: tuple[str, ...],
     format_name: str,
     output: Path | None,
     quiet: bool,
+    on_ray: bool,
+    ray_address: str | None,
     dry_run: bool,
     **settings: Any,
 ) -> None:
     """Extract the records SCHEMA.json describes from the document at PATH ("-" reads stdin),
-    one row per record, each with its pages, quote and citation check."""
+    one row per record, each with its pages, quote and citation check.
+
+    Several PATHs, folders or quoted globs: the table of them all on stdout, the document's
+    name first; with -o DIR, a table per document (mirroring the folders), DIR/records.SUFFIX
+    of them all and DIR/index.jsonl: re-running resumes."""
     if dry_run:
-        _print_dry_run(path, schema_path, split_fields(key_fields), output, settings)
+        _print_dry_run(paths, schema_path, split_fields(key_fields), output, settings)
         return
     no_cache, refresh = settings.pop("no_cache"), settings.pop("refresh")
     settings["cache"] = "off" if no_cache else "refresh" if refresh else "use"
@@ -133,9 +151,21 @@ def extract(
     chosen = table_format(format_name)
     key = split_fields(key_fields)
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
+    route = route_extract(
+        paths,
+        schema_path,
+        options,
+        key=key,
+        output=output,
+        output_format=format_name,
+        on_ray=on_ray,
+        ray_address=ray_address,
+    )
+    if route.mode != "single":
+        return run_extract_many(route, console)
     freeze_startup_heap(options.backend)
     with ProgressDisplay(console) as display:
-        result = Pipeline(options, on_event=display.handle).extract(path, schema_path, key=key)
+        result = Pipeline(options, on_event=display.handle).extract(paths[0], schema_path, key=key)
     write_text(chosen.render_table_to(result.table, output), output)
     console.print(summary_line(result), highlight=False, markup=False)
     if result.stopped:
@@ -145,44 +175,23 @@ def extract(
 
 
 def _print_dry_run(
-    path: str,
+    paths: tuple[str, ...],
     schema_path: Path,
     key: tuple[str, ...],
     output: Path | None,
     settings: dict[str, Any],
 ) -> None:
     """``--dry-run``: the first chunk's request as a run would send it, on stdout (or ``-o``)."""
+    from docanalyze.corpus.files import expand_inputs
     from docanalyze.planning.dry_run import format_dry_run, preview_extraction
 
     sent = {name: value for name, value in settings.items() if name not in _CACHE_FLAGS}
-    dry_run = preview_extraction(path, schema_path, key=key, options=Options(**sent))
+    files = [paths[0]] if paths == ("-",) else [file.path for file in expand_inputs(paths)]
+    dry_run = preview_extraction(files[0], schema_path, key=key, options=Options(**sent))
     write_text(format_dry_run(dry_run), output)
+    if len(files) > 1:
+        more = counted(len(files) - 1, "more document")
+        click.echo(f"docanalyze: the request of {files[0]}; {more} not shown", err=True)
 
 
 _CACHE_FLAGS = ("no_cache", "refresh")
-
-
-def summary_line(result: ExtractResult) -> str:
-    """``docanalyze: 140 records (8 seen twice in an overlap, kept once; ...), citations: ...;
-    44 requests, 141,573 input tokens, 20,177 output tokens, $0.73 (model), 12.0 s``."""
-    counts, usage = result.counts, result.usage
-    merged = [
-        f"{counts.overlap_repeats:,} seen twice where chunks overlap, kept once"
-        if counts.overlap_repeats
-        else "",
-        f"{counts.key_merges:,} merged under --key" if counts.key_merges else "",
-        f"{counts.resolved:,} worded differently, merged by the model" if counts.resolved else "",
-        f"{counts.unresolved:,} left apart" if counts.unresolved else "",
-        f"{counts.unsupported_dropped:,} unsupported dropped" if counts.unsupported_dropped else "",
-    ]
-    detail = "; ".join(part for part in merged if part)
-    citations = result.citations.describe().rstrip(".")
-    cost = "cost unknown" if result.cost is None else f"{format_usd(result.cost)} ({result.model})"
-    stored = f" (+{result.cache_hits:,} from the run store)" if result.cache_hits else ""
-    return (
-        f"docanalyze: {counted(len(result.records), 'record')}"
-        f"{f' ({detail})' if detail else ''}; {citations}; "
-        f"{counted(usage.requests, 'request')}{stored}, "
-        f"{input_tokens_with_cache(usage):,} input tokens, {usage.output_tokens:,} output "
-        f"tokens, {cost}, {result.timings.get('total', 0.0):.1f} s"
-    )

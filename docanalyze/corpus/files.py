@@ -65,11 +65,15 @@ def is_corpus_input(path: str) -> bool:
     return _is_glob(path) and not os.path.isfile(path)
 
 
-def expand_inputs(paths: Sequence[str], *, exclude: Path | None = None) -> list[CorpusFile]:
+def expand_inputs(
+    paths: Sequence[str], *, exclude: Path | None = None, reserved: Iterable[str] = ()
+) -> list[CorpusFile]:
     """The files of ``paths`` (each once), with their reports' places; ``exclude`` (the output
-    folder) is never walked. Raises :class:`InputError` for a folder or glob without a document."""
+    folder) is never walked, and no report takes a ``reserved`` stem (one the run writes
+    itself: it gets ``-2``). Raises :class:`InputError` for a folder or glob without a
+    document."""
     files: list[CorpusFile] = []
-    taken: set[str] = set()
+    taken = {stem.lower() for stem in reserved}
     seen: set[str] = set()
     for given in paths:
         found = list(_files_of(given, exclude))

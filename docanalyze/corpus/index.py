@@ -58,6 +58,8 @@ class IndexEntry:
     worker: str | None = None
     """Where the file was analyzed on a Ray cluster (node and worker process); None otherwise."""
     estimated: bool = False
+    records: int | None = None
+    """How many records the file's table holds (``docanalyze extract``); None for a report."""
 
     @property
     def exit_code(self) -> int:
@@ -66,10 +68,13 @@ class IndexEntry:
 
     def to_json(self) -> str:
         """The line: every field and ``exit_code``, ``worker`` only on a Ray run, ``estimated``
-        only when true (an offline run)."""
+        only when true (an offline run), ``records`` only for records."""
         fields = asdict(self)
         worker, estimated = fields.pop("worker"), fields.pop("estimated")
+        records = fields.pop("records")
         fields["exit_code"] = self.exit_code
+        if records is not None:
+            fields["records"] = records
         if worker is not None:
             fields["worker"] = worker
         if estimated:

@@ -23,13 +23,16 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Any
 
 from docanalyze.corpus.files import CorpusFile, expand_inputs
+from docanalyze.corpus.folder import file_hash, make_folder, write_atomically
 from docanalyze.corpus.index import INDEX_NAME, CorpusIndex, IndexEntry, report_entry
 from docanalyze.corpus.progress import FileDone, FileHandler, eta_seconds
+from docanalyze.corpus.work import FileTarget, FileWork, failed_entry
 from docanalyze.errors import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
@@ -43,6 +46,7 @@ from docanalyze.run.admission import Admission, Gauge, admission_for, gauge_of
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
 from docanalyze.run.documents import (
+    DocumentJob,
     DocumentPipeline,
     DocumentRunner,
     ExecutorFactory,
@@ -57,10 +61,14 @@ __all__ = [
     "FileHandler",
     "FileJob",
     "FileTarget",
+    "FileWork",
     "FolderSink",
+    "ReportWork",
     "analyze_corpus",
     "analyze_corpus_async",
     "analyze_file",
+    "corpus_files",
+    "failed_entry",
     "settings_fingerprint",
 ]
 
@@ -108,6 +116,7 @@ async def analyze_corpus_async(
     executor: ExecutorFactory = InProcess,
     gauge: Gauge | None = None,
     admission: Admission | None = None,
+    work: FileWork | None = None,
 ) -> CorpusSummary:
     """Analyze every file of ``paths`` (folders, globs, files; or the files that
     :func:`docanalyze.corpus.files.expand_inputs` made of them) into ``output_dir``.
@@ -118,19 +127,21 @@ async def analyze_corpus_async(
     names a format of :mod:`docanalyze.report.formats`. Files start as the limits have room
     (:func:`~docanalyze.run.admission.admission_for`: the model's limiters, or ``gauge``'s),
     at most ``documents_at_once`` (default: the options') at once; ``admission`` replaces
-    that rule.
+    that rule. ``work`` replaces what is done with each file (default: :class:`ReportWork`,
+    its report in ``output_format``).
     """
-    formats.report_format(output_format)
+    if work is None:
+        work = ReportWork(formats.report_format(output_format).name)
     out = Path(output_dir)
-    files = await _corpus_files(paths, out)
+    files = await corpus_files(paths, out)
     if not files:
         raise InputError("no documents to analyze: give folders, globs or files")
-    _make_folder(out)
-    async with model_session(pipeline) as (model, events):
+    async with model_session(pipeline, work.check) as (model, events):
+        make_folder(out)
         at_most = documents_at_once or pipeline.options.documents_at_once
         gauge = gauge or gauge_of(model)
         gate = admission or admission_for(model, at_most, gauge=gauge)
-        sink = FolderSink(pipeline, model, out, output_format, on_file, len(files), gauge)
+        sink = FolderSink(pipeline, model, out, work, on_file, len(files), gauge)
         runner = DocumentRunner(sink, executor(pipeline, model, events), gate)
         try:
             await runner.run(files)
@@ -142,14 +153,25 @@ async def analyze_corpus_async(
 
 
 @dataclass(frozen=True)
-class FileTarget:
-    """Where a file's report goes and what its index entry records of the run."""
+class ReportWork:
+    """A report per file, in the format ``output_format``."""
 
-    out: Path
-    report_path: PurePosixPath
-    output_format: str
-    digest: str | None
-    settings: str
+    output_format: str = formats.DEFAULT_FORMAT
+
+    def check(self, model: Model) -> None:
+        """Any model writes a report."""
+
+    def settings(self, pipeline: DocumentPipeline, model: Model) -> str:
+        """:func:`settings_fingerprint`."""
+        return settings_fingerprint(pipeline, model)
+
+    def job(self, file: CorpusFile, target: FileTarget) -> FileJob:
+        """Analyze the file into its report."""
+        return FileJob(file, target)
+
+    def outputs(self, report: str) -> tuple[str, ...]:
+        """The report."""
+        return (report,)
 
 
 async def analyze_file(
@@ -161,20 +183,18 @@ async def analyze_file(
 ) -> IndexEntry:
     """Read and analyze ``file`` with ``model``, write its report (atomically); its entry.
     A file that cannot be analyzed is a ``failed`` entry, never an exception."""
-    base = IndexEntry(
-        file=file.path, status="failed", sha256=target.digest, settings=target.settings
-    )
     outcome = await analyze_source(pipeline, model, events, file.path)
+    base = failed_entry(file.path, target, str(outcome.error))
     if outcome.report is None:
-        return _with_error(base, str(outcome.error))
+        return base
     relative = str(target.report_path)
     text = formats.output_format(target.output_format).render_to(
         outcome.report, target.out / relative
     )
     try:
-        await asyncio.to_thread(_write_atomically, target.out / relative, text)
+        await asyncio.to_thread(write_atomically, target.out / relative, text)
     except OSError as error:
-        return _with_error(base, f"cannot write {target.out / relative}: {error.strerror}")
+        return replace(base, error=f"cannot write {target.out / relative}: {error.strerror}")
     stopped = None if outcome.error is None else str(outcome.error)
     return report_entry(base, outcome.report, relative, stopped)
 
@@ -195,11 +215,7 @@ class FileJob:
 
     def lost(self, why: str) -> IndexEntry:
         """The ``failed`` entry of a file whose work never came back."""
-        target = self.target
-        base = IndexEntry(
-            file=self.file.path, status="failed", sha256=target.digest, settings=target.settings
-        )
-        return _with_error(base, why)
+        return failed_entry(self.file.path, self.target, why)
 
 
 class FolderSink:
@@ -213,18 +229,18 @@ class FolderSink:
         pipeline: DocumentPipeline,
         model: Model,
         out: Path,
-        output_format: str,
+        work: FileWork,
         on_file: FileHandler | None,
         total: int,
         gauge: Gauge | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.out = out
-        self.suffix = formats.output_format(output_format).suffix
-        self.output_format = output_format
+        self.work = work
+        self.suffix = formats.output_format(work.output_format).suffix
         self.on_file = on_file
         self.index = CorpusIndex(out / INDEX_NAME)
-        self.settings = settings_fingerprint(pipeline, model)
+        self.settings = work.settings(pipeline, model)
         self.summary = CorpusSummary(
             out, out / INDEX_NAME, total=total, offline=model.features.offline
         )
@@ -232,17 +248,17 @@ class FolderSink:
         self.in_flight = 0
         self.gauge = gauge
 
-    async def job(self, position: int, file: CorpusFile) -> FileJob | None:
+    async def job(self, position: int, file: CorpusFile) -> DocumentJob[IndexEntry] | None:
         """The file's job, or None when an earlier run did it (then it is counted as done)."""
         report_path = file.report_path(self.suffix)
-        digest = await asyncio.to_thread(_file_hash, file.path)
+        digest = await asyncio.to_thread(file_hash, file.path)
         previous = self.index.previous.get(file.path)
         if previous is not None and self._done_before(previous, digest, str(report_path)):
             self._done(previous, skipped=True)
             return None
         self.in_flight += 1
-        target = FileTarget(self.out, report_path, self.output_format, digest, self.settings)
-        return FileJob(file, target)
+        target = FileTarget(self.out, report_path, self.work.output_format, digest, self.settings)
+        return self.work.job(file, target)
 
     def take(self, position: int, entry: IndexEntry) -> None:
         """Append the entry of a file analyzed to the index, and count it."""
@@ -285,7 +301,7 @@ class FolderSink:
             and entry.sha256 == digest
             and entry.settings == self.settings
             and entry.report == report
-            and (self.out / report).is_file()
+            and all((self.out / output).is_file() for output in self.work.outputs(report))
         )
 
     def _count(self, entry: IndexEntry, skipped: bool) -> None:
@@ -315,19 +331,28 @@ analyze_corpus.__doc__ = """Analyze every file of ``paths`` into ``output_dir``,
 the arguments of :func:`analyze_corpus_async`."""
 
 
-async def _corpus_files(paths: Sequence[str] | Sequence[CorpusFile], out: Path) -> list[CorpusFile]:
+async def corpus_files(
+    paths: Sequence[str] | Sequence[CorpusFile], out: Path, reserved: Iterable[str] = ()
+) -> list[CorpusFile]:
+    """The files of ``paths`` (folders, globs, files; or files expanded already), never those
+    of ``out``; no file's output takes a ``reserved`` stem (see
+    :func:`~docanalyze.corpus.files.expand_inputs`)."""
     given = [path for path in paths if isinstance(path, str)]
     if not given:
         return [file for file in paths if isinstance(file, CorpusFile)]
     if "-" in given:
         raise ConfigError('"-" (stdin) cannot be part of a folder or glob run: give files')
-    return await asyncio.to_thread(expand_inputs, given, exclude=out)
+    return await asyncio.to_thread(expand_inputs, given, exclude=out, reserved=reserved)
 
 
-def settings_fingerprint(pipeline: DocumentPipeline, model: Model) -> str:
-    """A hash of what shapes a report: the model, the templates, the variables and budgets."""
+def settings_fingerprint(
+    pipeline: DocumentPipeline, model: Model, extra: Mapping[str, Any] | None = None
+) -> str:
+    """A hash of what shapes a report: the model, the templates, the variables and budgets
+    (and ``extra``: what else shapes the output, such as a record schema)."""
     options = pipeline.options
     shaping = {
+        **(extra or {}),
         "model": model.name,
         "templates": {name: pipeline.prompts.source(name) for name in TEMPLATE_NAMES},
         "variables": options.variables,
@@ -343,38 +368,3 @@ def settings_fingerprint(pipeline: DocumentPipeline, model: Model) -> str:
     }
     encoded = json.dumps(shaping, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(encoded).hexdigest()[:16]
-
-
-def _with_error(base: IndexEntry, error: str) -> IndexEntry:
-    return IndexEntry(
-        file=base.file, status="failed", sha256=base.sha256, settings=base.settings, error=error
-    )
-
-
-def _file_hash(path: str) -> str | None:
-    """The sha256 of the file's bytes, or None when it cannot be read (reading will say why)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` through a temporary file: the report is whole, or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, target)
-
-
-def _make_folder(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file: the reports of several documents need a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"cannot create the output folder {out}: {error.strerror}") from error

@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import ray
@@ -37,12 +38,14 @@ from docanalyze.ray.limiter import (
     ClusterRateLimiter,
     start_rate_limiter,
 )
-from docanalyze.report.formats import DEFAULT_FORMAT
+from docanalyze.records.corpus import CorpusRecords, extract_corpus_async
+from docanalyze.records.schema import SchemaSource
+from docanalyze.report.formats import DEFAULT_FORMAT, DEFAULT_TABLE_FORMAT
 from docanalyze.run import admission
 from docanalyze.run.backend import create_model
 from docanalyze.run.blocking import to_the_end
 from docanalyze.run.context import EventLog
-from docanalyze.run.documents import DocumentJob, DocumentPipeline
+from docanalyze.run.documents import DocumentJob, DocumentPipeline, ExecutorFactory
 from docanalyze.run.pipeline import Pipeline
 
 __all__ = [
@@ -52,6 +55,9 @@ __all__ = [
     "analyze_on_ray",
     "analyze_on_ray_async",
     "connect",
+    "extract_on_ray",
+    "extract_on_ray_async",
+    "on_cluster",
     "start_workers",
 ]
 
@@ -73,6 +79,25 @@ def connect(address: str | None = None) -> None:
         ray.init(address=target, log_to_driver=False)
 
 
+@asynccontextmanager
+async def on_cluster(
+    options: Options, address: str | None = None
+) -> AsyncIterator[tuple[ExecutorFactory, ClusterGauge]]:
+    """The executor of a corpus run on the Ray cluster at ``address`` (see :func:`connect`)
+    and the gauge of its one limiter; the workers and the limiter are stopped at the end."""
+    check_run_shape(options, on_ray=True)
+    connect(address)
+    limiter = start_rate_limiter(
+        options.rpm, options.input_tpm, options.output_tpm, options.concurrency
+    )
+    workers = start_workers(options, limiter)
+    try:
+        yield functools.partial(RayExecutor, workers=workers), ClusterGauge(limiter)
+    finally:
+        for actor in [*workers, limiter]:
+            ray.kill(actor)
+
+
 async def analyze_on_ray_async(
     options: Options,
     paths: Sequence[str] | Sequence[CorpusFile],
@@ -89,31 +114,56 @@ async def analyze_on_ray_async(
     re-run resumes, with or without Ray.
 
     :func:`analyze_on_ray` takes the same arguments and runs to the end before it returns."""
-    check_run_shape(options, on_ray=True)
-    connect(address)
-    limiter = start_rate_limiter(
-        options.rpm, options.input_tpm, options.output_tpm, options.concurrency
-    )
-    workers = start_workers(options, limiter)
-    pipeline = Pipeline(options, on_event=on_event)
-    try:
+    async with on_cluster(options, address) as (executor, gauge):
         return await analyze_corpus_async(
-            pipeline,
+            Pipeline(options, on_event=on_event),
             paths,
             output_dir,
             output_format=output_format,
             on_file=on_file,
-            executor=functools.partial(RayExecutor, workers=workers),
-            gauge=ClusterGauge(limiter),
+            executor=executor,
+            gauge=gauge,
         )
-    finally:
-        for actor in [*workers, limiter]:
-            ray.kill(actor)
 
 
 analyze_on_ray = to_the_end(analyze_on_ray_async)
 analyze_on_ray.__doc__ = """Analyze every document of ``paths`` on the Ray cluster into
 ``output_dir``, to the end: the arguments of :func:`analyze_on_ray_async`."""
+
+
+async def extract_on_ray_async(
+    options: Options,
+    paths: Sequence[str] | Sequence[CorpusFile],
+    output_dir: str | os.PathLike[str],
+    schema: SchemaSource,
+    *,
+    key: Sequence[str] = (),
+    output_format: str = DEFAULT_TABLE_FORMAT,
+    on_file: FileHandler | None = None,
+    address: str | None = None,
+    on_event: Any = None,
+) -> CorpusRecords:
+    """Extract the records ``schema`` describes from every document of ``paths`` on the Ray
+    cluster into ``output_dir``: the same tables, combined table and ``index.jsonl`` as
+    :func:`docanalyze.records.corpus.extract_corpus` on one machine (a re-run resumes, with
+    or without Ray). :func:`extract_on_ray` runs it to the end."""
+    async with on_cluster(options, address) as (executor, gauge):
+        return await extract_corpus_async(
+            Pipeline(options, on_event=on_event),
+            paths,
+            output_dir,
+            schema,
+            key=key,
+            output_format=output_format,
+            on_file=on_file,
+            executor=executor,
+            gauge=gauge,
+        )
+
+
+extract_on_ray = to_the_end(extract_on_ray_async)
+extract_on_ray.__doc__ = """Extract the records of every document of ``paths`` on the Ray
+cluster into ``output_dir``, to the end: the arguments of :func:`extract_on_ray_async`."""
 
 
 class RayExecutor:

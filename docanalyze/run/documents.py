@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from docanalyze.cost import PriceTable
 from docanalyze.document import Chunk, Document, Partial
 from docanalyze.errors import DocanalyzeError, IncompleteRun
 from docanalyze.events import EventHandler, Notice
@@ -67,6 +68,7 @@ __all__ = [
     "current_source",
     "input_name",
     "model_session",
+    "read_source",
     "running",
 ]
 
@@ -84,6 +86,8 @@ class DocumentPipeline(Protocol):
 
     options: Options
     prompts: PromptSet
+    prices: PriceTable
+    batch_priced: bool
     on_event: EventHandler | None
 
     @property
@@ -167,17 +171,22 @@ async def analyze_source(
     started = time.monotonic()
     with running(source):
         try:
-            async with reading():
-                document = await asyncio.to_thread(
-                    resolve_document, source, password=pipeline.options.password
-                )
-            text_read(len(document.text))
+            document = await read_source(source, pipeline.options.password)
             report = await pipeline.analyze_document(document, model, events, started)
         except IncompleteRun as stop:
             return DocumentOutcome(input_name(source), stop.report, stop)
         except DocanalyzeError as error:
             return DocumentOutcome(input_name(source), error=error)
     return DocumentOutcome(input_name(source), report)
+
+
+async def read_source(source: Source, password: str | None) -> Document:
+    """Read ``source`` in a run of several documents: as a reader is free, its text then
+    counted against the run's ceiling of text held (:mod:`docanalyze.run.admission`)."""
+    async with reading():
+        document = await asyncio.to_thread(resolve_document, source, password=password)
+    text_read(len(document.text))
+    return document
 
 
 class DocumentJob(Protocol[Result_co]):
@@ -309,14 +318,19 @@ class DocumentRunner(Generic[Item, Result]):
 
 
 @asynccontextmanager
-async def model_session(pipeline: DocumentPipeline) -> AsyncIterator[tuple[Model, EventLog]]:
-    """The model of a run of several documents and the run's event log (its notices emitted);
-    the model is closed at the end when the pipeline built it."""
+async def model_session(
+    pipeline: DocumentPipeline, check: Callable[[Model], None] | None = None
+) -> AsyncIterator[tuple[Model, EventLog]]:
+    """The model of a run of several documents and the run's event log (its notices emitted,
+    once ``check`` let the model do the run's work); the model is closed at the end when the
+    pipeline built it."""
     events = EventLog(pipeline.on_event)
     model, notices = pipeline.create_model(events)
-    for message in notices:
-        events.emit(Notice(message))
     try:
+        if check is not None:
+            check(model)
+        for message in notices:
+            events.emit(Notice(message))
         yield model, events
     finally:
         if pipeline.owns_model:

@@ -56,6 +56,7 @@ from docanalyze.run.sections import lay_out_final
 if TYPE_CHECKING:
     from docanalyze.records.result import ExtractResult
     from docanalyze.records.schema import SchemaSource
+    from docanalyze.records.several import SeveralRecords
     from docanalyze.run.several import SeveralResult
     from docanalyze.store import RunStore
 
@@ -134,6 +135,20 @@ class Pipeline:
         from docanalyze.records.run import extract_source
 
         return await extract_source(self, source, schema, tuple(key))
+
+    def extract_many(
+        self, sources: Sequence[Source], schema: SchemaSource, *, key: Sequence[str] = ()
+    ) -> SeveralRecords:
+        """Each document's records, and a table of them all: :mod:`docanalyze.records.several`."""
+        return run_to_the_end(self.extract_many_async(sources, schema, key=key))
+
+    async def extract_many_async(
+        self, sources: Sequence[Source], schema: SchemaSource, *, key: Sequence[str] = ()
+    ) -> SeveralRecords:
+        """The asynchronous form of :meth:`extract_many`."""
+        from docanalyze.records.several import extract_many
+
+        return await extract_many(self, sources, schema, key)
 
     def analyze_many(self, sources: Sequence[Source], *, combine: bool = False) -> SeveralResult:
         """Analyze several documents with one model; see :func:`docanalyze.run.several.analyze_many`."""

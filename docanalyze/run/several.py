@@ -13,8 +13,9 @@ document an event belongs to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from docanalyze.errors import (
     EXIT_ERROR,
@@ -31,6 +32,7 @@ from docanalyze.run.admission import DOCUMENTS_AT_ONCE, Admission, admission_for
 from docanalyze.run.combine import analyze_combined, cite_document
 from docanalyze.run.context import EventLog
 from docanalyze.run.documents import (
+    DocumentJob,
     DocumentOutcome,
     DocumentPipeline,
     DocumentRunner,
@@ -46,6 +48,7 @@ __all__ = [
     "DOCUMENTS_AT_ONCE",
     "DocumentFailure",
     "DocumentPipeline",
+    "InMemory",
     "SeveralResult",
     "analyze_many",
     "cite_document",
@@ -53,6 +56,8 @@ __all__ = [
     "running",
     "several_result",
 ]
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -129,10 +134,10 @@ async def analyze_many(
     async with model_session(pipeline) as (model, events):
         if combine:
             return several_result(await analyze_combined(pipeline, sources, model, events))
-        memory = _InMemory()
+        memory = InMemory(_ReportJob)
         gate = admission or admission_for(model, pipeline.options.documents_at_once)
         await DocumentRunner(memory, InProcess(pipeline, model, events), gate).run(sources)
-    return several_result(memory.outcomes())
+    return several_result(memory.results())
 
 
 @dataclass(frozen=True)
@@ -151,16 +156,19 @@ class _ReportJob:
 
 
 @dataclass
-class _InMemory:
-    """The in-memory sink: each document's outcome by input position."""
+class InMemory(Generic[Result]):
+    """The in-memory sink: each source's job is ``job_of`` it, each result kept by input
+    position."""
 
-    kept: dict[int, DocumentOutcome] = field(default_factory=dict)
+    job_of: Callable[[Source], DocumentJob[Result]]
+    kept: dict[int, Result] = field(default_factory=dict)
 
-    async def job(self, position: int, source: Source) -> _ReportJob:
-        return _ReportJob(source)
+    async def job(self, position: int, source: Source) -> DocumentJob[Result]:
+        return self.job_of(source)
 
-    def take(self, position: int, outcome: DocumentOutcome) -> None:
-        self.kept[position] = outcome
+    def take(self, position: int, result: Result) -> None:
+        self.kept[position] = result
 
-    def outcomes(self) -> list[DocumentOutcome]:
-        return [outcome for _, outcome in sorted(self.kept.items())]
+    def results(self) -> list[Result]:
+        """The results, in input order."""
+        return [result for _, result in sorted(self.kept.items())]
