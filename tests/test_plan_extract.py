@@ -215,3 +215,18 @@ def test_an_unsupported_keyword_fails_plan_and_dry_run_naming_it(
         plan_extraction(str(document), BAD_SCHEMA)
     with pytest.raises(SchemaError, match="minimum"):
         preview_extraction(str(document), BAD_SCHEMA)
+
+
+def test_dry_run_of_a_folder_shows_its_first_documents_request(
+    tmp_path: Path, document_text: str
+) -> None:
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(document_text, encoding="utf-8")
+    schema = tmp_path / "obligation.json"
+    schema.write_text(json.dumps(OBLIGATION_SCHEMA), encoding="utf-8")
+    code, out, err = invoke("extract", str(folder), "--schema", str(schema), "--dry-run")
+    assert code == 0, err
+    assert '"records"' in out and "a.txt" in out
+    assert "1 more document not shown" in err, err
