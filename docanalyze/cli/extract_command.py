@@ -8,12 +8,18 @@ from typing import Any
 import click
 from rich.console import Console
 
-from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
+from docanalyze.cli.app import cli, debug_option, freeze_startup_heap
 from docanalyze.cli.display import ProgressDisplay
 from docanalyze.cli.extract_corpus_command import run_extract_many
 from docanalyze.cli.extract_lines import summary_line
 from docanalyze.cli.outputs import RegisteredFormat, write_text
-from docanalyze.cli.shared_options import BackendChoice, extraction_options, split_fields
+from docanalyze.cli.shared_options import (
+    BackendChoice,
+    cache_setting,
+    extraction_options,
+    split_fields,
+    stored_reply_options,
+)
 from docanalyze.options import UNSUPPORTED_CHOICES, Options
 from docanalyze.records.route import route_extract
 from docanalyze.report.formats import DEFAULT_TABLE_FORMAT, table_format, table_format_names
@@ -88,24 +94,7 @@ Every record carries the pages and the quote it was taken from, checked against 
     metavar="USD",
     help="Stop before the run could cost more (USD); the records so far are kept.",
 )
-@click.option("--no-cache", is_flag=True, help="Neither use nor store replies in the run store.")
-@click.option(
-    "--refresh", is_flag=True, help="Ask again for calls already stored, and store the new replies."
-)
-@click.option(
-    "--batch",
-    is_flag=True,
-    help="Send the requests through the Message Batches API: half the price, slower.",
-)
-@click.option(
-    "--batch-poll",
-    "batch_poll_seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    default=Options.batch_poll_seconds,
-    show_default=True,
-    metavar="SECONDS",
-    help="With --batch: first interval between checks of a batch (it grows as it waits).",
-)
+@stored_reply_options
 @click.option(
     "--ray",
     "on_ray",
@@ -140,16 +129,10 @@ def extract(
     Several PATHs, folders or quoted globs: the table of them all on stdout, the document's
     name first; with -o DIR, a table per document (mirroring the folders), DIR/records.SUFFIX
     of them all and DIR/index.jsonl: re-running resumes."""
+    options, key = Options(**cache_setting(settings)), split_fields(key_fields)
     if dry_run:
-        _print_dry_run(paths, schema_path, split_fields(key_fields), output, settings)
-        return
-    no_cache, refresh = settings.pop("no_cache"), settings.pop("refresh")
-    settings["cache"] = "off" if no_cache else "refresh" if refresh else "use"
-    if settings["cache"] == "off":
-        click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
-    options = Options(**settings)
+        return _print_dry_run(paths, schema_path, key, output, options)
     chosen = table_format(format_name)
-    key = split_fields(key_fields)
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     route = route_extract(
         paths,
@@ -179,19 +162,15 @@ def _print_dry_run(
     schema_path: Path,
     key: tuple[str, ...],
     output: Path | None,
-    settings: dict[str, Any],
+    options: Options,
 ) -> None:
     """``--dry-run``: the first chunk's request as a run would send it, on stdout (or ``-o``)."""
     from docanalyze.corpus.files import expand_inputs
     from docanalyze.planning.dry_run import format_dry_run, preview_extraction
 
-    sent = {name: value for name, value in settings.items() if name not in _CACHE_FLAGS}
     files = [paths[0]] if paths == ("-",) else [file.path for file in expand_inputs(paths)]
-    dry_run = preview_extraction(files[0], schema_path, key=key, options=Options(**sent))
+    dry_run = preview_extraction(files[0], schema_path, key=key, options=options)
     write_text(format_dry_run(dry_run), output)
     if len(files) > 1:
         more = counted(len(files) - 1, "more document")
         click.echo(f"docanalyze: the request of {files[0]}; {more} not shown", err=True)
-
-
-_CACHE_FLAGS = ("no_cache", "refresh")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from docanalyze.cli.app import NOT_RESUMABLE_KEY, cli, debug_option, freeze_startup_heap
+from docanalyze.cli.app import cli, debug_option, freeze_startup_heap
 from docanalyze.cli.corpus_command import run_corpus_command
 from docanalyze.cli.display import (
     ProgressDisplay,
@@ -23,7 +23,13 @@ from docanalyze.cli.outputs import (
     write_several_to_dir,
     write_text,
 )
-from docanalyze.cli.shared_options import BackendChoice, analysis_options, given_options
+from docanalyze.cli.shared_options import (
+    BackendChoice,
+    analysis_options,
+    cache_setting,
+    given_options,
+    stored_reply_options,
+)
 from docanalyze.cost import format_usd, input_tokens_with_cache
 from docanalyze.errors import IncompleteRun
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
@@ -114,26 +120,7 @@ Without ANTHROPIC_API_KEY the offline extractive analyzer is used.
     help="Write the report while it is written [default: when stdout is a terminal, "
     "with --format md and no -o].",
 )
-@click.option("--no-cache", is_flag=True, help="Neither use nor store replies in the run store.")
-@click.option(
-    "--refresh",
-    is_flag=True,
-    help="Ask again for calls already stored, and store the new replies.",
-)
-@click.option(
-    "--batch",
-    is_flag=True,
-    help="Send the requests through the Message Batches API: half the price, slower.",
-)
-@click.option(
-    "--batch-poll",
-    "batch_poll_seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    default=Options.batch_poll_seconds,
-    show_default=True,
-    metavar="SECONDS",
-    help="With --batch: first interval between checks of a batch (it grows as it waits).",
-)
+@stored_reply_options
 @click.option(
     "--ray",
     "on_ray",
@@ -167,10 +154,7 @@ def report(
     A PATH that is a folder (its documents, recursively) or a quoted glob ('docs/**/*.pdf') writes
     a report per file under -o (mirroring the folders) and -o/index.jsonl; re-running resumes.
     """
-    no_cache, refresh = settings.pop("no_cache"), settings.pop("refresh")
-    settings["cache"] = "off" if no_cache else "refresh" if refresh else "use"
-    if settings["cache"] == "off":
-        click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
+    cache_setting(settings)
     shape = {name: settings.pop(name) for name in ("combine", "dry_run", "on_ray", "ray_address")}
     try:
         route = route_report(

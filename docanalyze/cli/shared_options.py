@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from docanalyze.cli.app import NOT_RESUMABLE_KEY
 from docanalyze.models.anthropic.capabilities import EFFORT_LEVELS
 from docanalyze.models.registry import backend_choices
 from docanalyze.options import FINAL_CHOICES, THINKING_CHOICES, Options
@@ -181,3 +182,47 @@ def given_options(ctx: click.Context) -> frozenset[str]:
         and param.name is not None
         and ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
     )
+
+
+_STORED_REPLY_OPTIONS = (
+    click.option(
+        "--no-cache", is_flag=True, help="Neither use nor store replies in the run store."
+    ),
+    click.option(
+        "--refresh",
+        is_flag=True,
+        help="Ask again for calls already stored, and store the new replies.",
+    ),
+    click.option(
+        "--batch",
+        is_flag=True,
+        help="Send the requests through the Message Batches API: half the price, slower.",
+    ),
+    click.option(
+        "--batch-poll",
+        "batch_poll_seconds",
+        type=click.FloatRange(min=0, min_open=True),
+        default=Options.batch_poll_seconds,
+        show_default=True,
+        metavar="SECONDS",
+        help="With --batch: first interval between checks of a batch (it grows as it waits).",
+    ),
+)
+
+
+def stored_reply_options(command: F) -> F:
+    """Add ``--no-cache``, ``--refresh``, ``--batch`` and ``--batch-poll``: how a paid run
+    keeps its replies and sends its requests (read them with :func:`cache_setting`)."""
+    for option in reversed(_STORED_REPLY_OPTIONS):
+        command = option(command)
+    return command
+
+
+def cache_setting(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with ``--no-cache``/``--refresh`` turned into :class:`Options`' ``cache``;
+    a run that stores nothing is marked so that Ctrl-C does not promise a resume."""
+    no_cache, refresh = settings.pop("no_cache"), settings.pop("refresh")
+    settings["cache"] = "off" if no_cache else "refresh" if refresh else "use"
+    if no_cache:
+        click.get_current_context().meta[NOT_RESUMABLE_KEY] = True
+    return settings
