@@ -1,7 +1,7 @@
 """The planted records a request lets the fake model see, read from its user messages.
 
 Tests and fixtures plant one sentence per record: a marker ``REC-nnnn`` followed by
-``name: value`` pairs separated by ``; ``, ending with a period, e.g.
+``name: value`` pairs separated by ``; ``, ending with a period (or ``。``), e.g.
 ``Record REC-0007 id: OB-7; party: Acme Corp; deadline: 2027-03-01.`` The fake model finds them
 in the text of the user messages (text blocks, and the text of documents and search results),
 each on the page of the last "[Page N]" marker before it in its message (docanalyze marks pages
@@ -23,6 +23,8 @@ __all__ = ["RECORD", "PlantedRecord", "field_key", "planted_records"]
 RECORD = re.compile(r"REC-\d{4}")
 """How the tests and fixtures spell a planted record's marker."""
 _SEPARATORS = re.compile(r"[\s_-]+")
+_CLOSING_QUOTES = "\"'”’」』"
+"""Quote marks a quoted record sentence ends with (after its period), left out of its last value."""
 
 
 def field_key(name: str) -> str:
@@ -71,7 +73,7 @@ def _records_in(text: str) -> Iterator[PlantedRecord]:
         marker = RECORD.search(sentence)
         if marker is None:
             continue
-        pairs = sentence[marker.end() :].strip().removesuffix(".")
+        pairs = sentence[marker.end() :].strip().rstrip(_CLOSING_QUOTES).rstrip(".。")
         yield PlantedRecord(
             marker.group(),
             sentence,

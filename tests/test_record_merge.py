@@ -227,3 +227,18 @@ def test_nothing_is_dropped_or_counted_twice(seed: int) -> None:
         settled = len(merged.records) + sum(len(c.members) for c in merged.conflicts)
         assert settled + merged.overlap_repeats + merged.key_merges == len(inputs)
         assert merged.records == ordered(merged.records)
+
+
+def test_an_unsupported_record_is_never_merged_by_key() -> None:
+    """Its quote was found nowhere: merged with a checked record, its fields would pass for
+    checked ones (e.g. a wrong amount chosen by the model, shown as verified)."""
+    checked = found(OBLIGATION, chunk=0, span=(100, 140), page=2)
+    invented = found({**OBLIGATION, "action": "pay 900 EUR"}, chunk=3, span=None, page=9)
+    same_but_unsupported = found(OBLIGATION, chunk=5, span=None, page=12)
+    merged = merge_records([checked, invented, same_but_unsupported], key=["id"])
+    assert not merged.conflicts and merged.key_merges == 0
+    assert sorted(record.status for record in merged.records) == [
+        "unsupported",
+        "unsupported",
+        "verified",
+    ]

@@ -19,7 +19,8 @@ Each chunk's reply gives records; each record's quote has been checked against t
    non-empty values describe the same thing. With equal other fields they are merged in code
    (counted in ``key_merges``); otherwise all of them (records merged in code included) are one
    :class:`Conflict` with ``reason="key"``. An overlap conflict whose members all have that key
-   joins it. A record missing a key value is never merged by key.
+   joins it. A record missing a key value is never merged by key, nor an unsupported one (its
+   quote was found nowhere: merged, its fields would pass for checked ones).
 5. **Nothing is dropped.** Every found record ends in exactly one output record (alone or
    merged, see :func:`combine`) or among one conflict's members.
 """
@@ -291,7 +292,9 @@ def _merge_keys(
     left: list[Conflict] = []
     merges = 0
     for unit in units:
-        value = _key_of(_members(unit), key)
+        members = _members(unit)
+        supported = all(member.status != "unsupported" for member in members)
+        value = _key_of(members, key) if supported else None
         if value is None:
             _keep(unit, kept, left)
         else:

@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from docanalyze.errors import BudgetError
 from docanalyze.events import Notice, StageStarted
+from docanalyze.models.base import schema_tokens
 from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
 from docanalyze.records.extraction import MAX_INVALID_REASKS, problem_note, schema_values
-from docanalyze.records.merge import Conflict, combine
+from docanalyze.records.merge import Conflict, combine, normalized_value
 from docanalyze.records.record import Record
 from docanalyze.records.schema import RecordSchema
 from docanalyze.run.context import CostStop, PartStop, RunContext, Step
@@ -49,12 +49,18 @@ class ResolvedRecords:
 def resolve_prompt(
     ctx: RunContext, schema: RecordSchema, members: Sequence[Record], key: tuple[str, ...]
 ) -> tuple[str, int]:
-    """``resolve.j2`` rendered for ``members``, and its estimate."""
+    """``resolve.j2`` rendered for ``members``, and its estimate (with the schema it is sent
+    with)."""
     records = [
         _Shown(json.dumps(dict(member.fields), ensure_ascii=False), member.pages, member.quote)
         for member in members
     ]
-    return ctx.renderer.render("resolve", (), records=records, **schema_values(schema, key))
+    prompt, tokens = ctx.renderer.render(
+        "resolve", (), records=records, **schema_values(schema, key)
+    )
+    return prompt, tokens + schema_tokens(
+        ctx.renderer.limits.estimate_tokens, schema.record_schema()
+    )
 
 
 async def resolve_conflicts(
@@ -111,10 +117,11 @@ class _Resolver:
         max_tokens = budgets.reduce_max_tokens
         if not budgets.fits(tokens, budgets.output("reduce", max_tokens)):
             if len(members) <= 2:
-                raise BudgetError(
+                self._unresolved(
                     f"two records of {self.schema.title!r} do not fit one request to be merged "
-                    f"({tokens:,} tokens); raise --context-window or use a larger model"
+                    f"({tokens:,} tokens; raise --context-window to merge them)"
                 )
+                return tuple(members)
             middle = len(members) // 2
             halves = await asyncio.gather(
                 self._members(step, members[:middle]), self._members(step, members[middle:])
@@ -122,15 +129,17 @@ class _Resolver:
             if len(halves[0]) != 1 or len(halves[1]) != 1:
                 return (*halves[0], *halves[1])
             return await self._members(step, (*halves[0], *halves[1]))
-        fields = await self._ask(step, prompt, max_tokens)
+        fields = await self._ask(step, prompt, max_tokens, members)
         if fields is None:
             return tuple(members)
         return (combine(members, fields, resolved=True),)
 
-    async def _ask(self, step: Step, prompt: str, max_tokens: int) -> Mapping[str, Any] | None:
+    async def _ask(
+        self, step: Step, prompt: str, max_tokens: int, members: Sequence[Record]
+    ) -> Mapping[str, Any] | None:
         """The record the model wrote for ``prompt``; None when it gave none that follows the
-        schema (refused, cut with twice the room too, off the schema after
-        :data:`MAX_INVALID_REASKS` re-asks)."""
+        schema and takes every value from ``members`` (:func:`_unfaithful`): refused, cut with
+        twice the room too, or off after :data:`MAX_INVALID_REASKS` re-asks."""
         ctx, schema = self.ctx, self.schema.record_schema()
         note, invalid, widened = "", 0, False
         while True:
@@ -144,10 +153,12 @@ class _Resolver:
             )
             reply = await ctx.complete(request, step)  # one that fails for good stops it
             if reply.refused:
-                return self._unresolved(f"{reply.model} refused it")
+                self._unresolved(f"{reply.model} refused it")
+                return None
             if reply.truncated:
                 if widened or max_tokens * 2 > ctx.model.max_output_tokens:
-                    return self._unresolved("the reply was cut at max_tokens")
+                    self._unresolved("the reply was cut at max_tokens")
+                    return None
                 ctx.reask(step, "max_tokens")
                 max_tokens, widened = max_tokens * 2, True
                 continue
@@ -156,15 +167,31 @@ class _Resolver:
                 wrong = ["the reply is not a JSON object"]
             else:
                 wrong = schema_problems(schema, value) or self.schema.validate(value)
+                wrong = wrong or _unfaithful(value, members, self.key)
             if not wrong and isinstance(value, dict):
                 return value
             if invalid == MAX_INVALID_REASKS:
-                return self._unresolved("its replies did not follow the schema")
+                self._unresolved("its replies did not follow the schema")
+                return None
             invalid += 1
             ctx.reask(step, "off-schema")
             note += problem_note(wrong)
 
-    def _unresolved(self, why: str) -> Mapping[str, Any] | None:
-        """Say why records were kept apart; None (no merged record)."""
+    def _unresolved(self, why: str) -> None:
+        """Say why records were kept apart."""
         self.ctx.emit(Notice(f"records worded differently were kept apart, not merged: {why}"))
-        return None
+
+
+def _unfaithful(
+    fields: Mapping[str, Any], members: Sequence[Record], key: Sequence[str]
+) -> list[str]:
+    """What in a resolved record no member says (none: each field's value is one of the
+    members', the key fields' the value they share): its values are the members' checked ones,
+    so the record may carry their quotes."""
+    wrong = []
+    for name, value in fields.items():
+        said = {normalized_value(member.fields.get(name)) for member in members}
+        if normalized_value(value) not in said:
+            shared = " (the key the records share)" if name in key else ""
+            wrong.append(f"/{name}: {value!r} is not the value of any of the records{shared}")
+    return wrong[:3]
