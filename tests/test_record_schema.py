@@ -79,6 +79,9 @@ def refused(schema: Any) -> str:
         ({"allOf": [{"$ref": "#/$defs/Kind"}]}, '"allOf" with "$ref"'),
         ({"$ref": "https://example.com/kind.json"}, '"$ref": "https://example.com/kind.json"'),
         ({"not": {"type": "string"}}, '"not"'),
+        ({"type": "string", "pattern": "^(?=OB)OB-\\d+$"}, '"pattern": "^(?=OB)OB-\\\\d+$"'),
+        ({"type": "string", "pattern": "(a)\\1"}, '"pattern": "(a)\\\\1"'),
+        ({"type": "string", "pattern": "\\bOB"}, '"pattern": "\\\\bOB"'),
     ],
 )
 def test_each_unsupported_keyword_is_refused_naming_it_and_where(
@@ -272,3 +275,8 @@ def test_loading_a_schema_imports_neither_pydantic_nor_jsonschema_early() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
     )
     assert ran.stdout.strip() == "[]"
+
+
+def test_a_pattern_within_the_regex_subset_is_taken() -> None:
+    schema = with_property("id", {"type": "string", "pattern": "^OB-\\d{1,3}$|a\\\\b"})
+    assert RecordSchema.of(schema).request_schema()

@@ -9,7 +9,8 @@ https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/_
   ``const``; ``anyOf`` and ``allOf`` ("``allOf`` with ``$ref`` not supported"); ``$ref`` and
   ``$defs``/``definitions`` ("external ``$ref`` not supported"); ``default``; ``required`` and
   ``additionalProperties`` ("must be set to ``false`` for objects"); the string formats of
-  :data:`SUPPORTED_FORMATS`; ``minItems`` of 0 or 1 only; ``pattern``; ``description`` and
+  :data:`SUPPORTED_FORMATS`; ``minItems`` of 0 or 1 only; ``pattern`` without a backreference,
+  lookahead, lookbehind or word boundary ("Regex limitations"); ``description`` and
   ``title`` (which the SDK keeps).
 - Not supported [SO]: recursive schemas; complex types within enums; external ``$ref``;
   "Numerical constraints (such as ``minimum``, ``maximum``, ``multipleOf``)" (so also
@@ -31,6 +32,8 @@ https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/_
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -137,9 +140,23 @@ def _check_node(node: Mapping[str, Any], at: str, origin: str) -> None:
             raise _fail(origin, f'{name} with "$ref"', at, f"{unsupported}; use the $ref alone")
         if keyword == "items" and not isinstance(value, Mapping):
             raise _fail(origin, name, at, f"{unsupported} unless it is one schema")
+        if keyword == "pattern" and isinstance(value, str):
+            for excluded, what in _REGEX_EXCLUDED:
+                if excluded.search(value.replace("\\\\", "")):  # an escaped backslash
+                    problem = f"uses {what}, which Claude's structured outputs do not support"
+                    raise _fail(origin, f"{name}: {json.dumps(value)}", at, problem)
         if keyword == "$ref" and not str(value).startswith("#"):
             problem = f'is external, which {unsupported.removeprefix("is ")}; put it in "$defs"'
             raise _fail(origin, f'{name}: "{value}"', at, problem)
+
+
+_REGEX_EXCLUDED = (
+    (re.compile(r"\\[1-9]|\\k<"), "a backreference"),
+    (re.compile(r"\(\?<?[=!]"), "a lookahead or lookbehind"),
+    (re.compile(r"\\[bB]"), "a word boundary (\\b, \\B)"),
+)
+"""What a ``pattern`` may not use ([SO], "Regex limitations": backreferences, lookahead and
+lookbehind assertions, word boundaries)."""
 
 
 def _resolve(root: Mapping[str, Any], ref: str) -> str | None:
