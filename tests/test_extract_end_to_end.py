@@ -227,3 +227,26 @@ def test_an_erring_model_loses_no_statement_and_every_error_is_caught(
     assert len(result.records) - len(real) == len(invented)
     corrected = {record.quote.split()[1] for record in real if record.status == "corrected"}
     assert corrected and corrected <= wrong  # only wrong pages were corrected
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder", "dry run of a folder"])
+def test_an_output_that_cannot_be_written_is_refused_before_any_request(
+    where: str, make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
+) -> None:
+    server = make_fake_api()
+    claude(server)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    path = planted_document(unique=2, in_overlap=0, repeats=0, variants=0).write(folder / "a.txt")
+    schema = tmp_path / "obligation.json"
+    schema.write_text(json.dumps(OBLIGATION_SCHEMA), encoding="utf-8")
+    arguments = {
+        "missing folder": [str(path), "-o", str(tmp_path / "nowhere" / "out.jsonl")],
+        "a folder": [str(path), "-o", str(tmp_path)],
+        "dry run of a folder": [str(folder), "-o", str(tmp_path / "out"), "--dry-run"],
+    }[where]
+    result = CliRunner().invoke(cli, ["extract", *arguments, "--schema", str(schema)])
+    assert result.exit_code == 2, result.output
+    first, *rest = result.stderr.strip().splitlines()
+    assert first.startswith("Error: ") and rest == ["Try 'docanalyze extract --help' for help."]
+    assert server.requests == [] and not (tmp_path / "out").exists()

@@ -20,8 +20,9 @@ from docanalyze.cli.shared_options import (
     split_fields,
     stored_reply_options,
 )
+from docanalyze.errors import UsageError
 from docanalyze.options import UNSUPPORTED_CHOICES, Options
-from docanalyze.records.route import route_extract
+from docanalyze.records.route import check_table_file, route_extract
 from docanalyze.report.formats import DEFAULT_TABLE_FORMAT, table_format, table_format_names
 from docanalyze.run.pipeline import Pipeline
 from docanalyze.text.wording import counted
@@ -165,10 +166,14 @@ def _print_dry_run(
     options: Options,
 ) -> None:
     """``--dry-run``: the first chunk's request as a run would send it, on stdout (or ``-o``)."""
-    from docanalyze.corpus.files import expand_inputs
+    from docanalyze.corpus.files import expand_inputs, is_corpus_input
     from docanalyze.planning.dry_run import format_dry_run, preview_extraction
 
     files = [paths[0]] if paths == ("-",) else [file.path for file in expand_inputs(paths)]
+    if output is not None and (len(paths) > 1 or is_corpus_input(paths[0])):
+        raise UsageError("--dry-run of several documents prints the first one's: drop -o")
+    if output is not None:
+        check_table_file(output)
     dry_run = preview_extraction(files[0], schema_path, key=key, options=options)
     write_text(format_dry_run(dry_run), output)
     if len(files) > 1:

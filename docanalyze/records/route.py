@@ -21,7 +21,7 @@ from docanalyze.errors import UsageError
 from docanalyze.options import Options, check_run_shape
 from docanalyze.report.formats import DEFAULT_TABLE_FORMAT
 
-__all__ = ["ExtractMode", "ExtractRoute", "route_extract"]
+__all__ = ["ExtractMode", "ExtractRoute", "check_table_file", "route_extract"]
 
 ExtractMode = Literal["single", "several", "folder"]
 
@@ -65,6 +65,8 @@ def route_extract(
     if len(paths) == 1 and not is_corpus_input(paths[0]):
         if on_ray:
             raise UsageError("--ray runs folders, globs or several files: give them, with -o DIR")
+        if output is not None:
+            check_table_file(output)
         return route
     if output is None:
         if on_ray:
@@ -79,3 +81,12 @@ def route_extract(
     if "-" in paths:
         raise UsageError('"-" (stdin) cannot be written into a folder: give files, or drop -o')
     return replace(route, mode="folder")
+
+
+def check_table_file(output: Path) -> None:
+    """Raise a :class:`UsageError` before any request when the table could not be written to
+    ``output`` (a folder, or in a folder that does not exist)."""
+    if output.is_dir():
+        raise UsageError(f"-o {output} is a folder: for one document, -o names the table's file")
+    if not output.parent.is_dir():
+        raise UsageError(f"-o {output}: the folder {output.parent} does not exist; create it first")
