@@ -250,3 +250,12 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_request(
     first, *rest = result.stderr.strip().splitlines()
     assert first.startswith("Error: ") and rest == ["Try 'docanalyze extract --help' for help."]
     assert server.requests == [] and not (tmp_path / "out").exists()
+
+
+def test_the_extractive_backend_chosen_with_a_key_set_says_to_drop_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    path = planted_document(unique=1, in_overlap=0, repeats=0, variants=0).write(tmp_path / "a.txt")
+    with pytest.raises(docanalyze.ConfigError, match="drop --backend extractive to extract with"):
+        docanalyze.extract(path, OBLIGATION_SCHEMA, backend="extractive")

@@ -21,7 +21,7 @@ from docanalyze.document import Document
 from docanalyze.errors import ConfigError, DocanalyzeError
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
-from docanalyze.models.anthropic.environment import API_KEY_ENV
+from docanalyze.models.anthropic.environment import API_KEY_ENV, has_api_key
 from docanalyze.models.base import Model, ModelLimits
 from docanalyze.options import Options
 from docanalyze.prompting.renderer import PromptRenderer
@@ -71,10 +71,14 @@ def check_extraction(model: ModelLimits, schema: RecordSchema, key: Sequence[str
         offline = (
             " (the offline analyzer only quotes the document)" if model.features.offline else ""
         )
+        fix = (
+            f"drop --backend {model.features.backend} to extract with Claude"
+            if has_api_key()
+            else f"set {API_KEY_ENV} to extract with Claude"
+        )
         raise ConfigError(
             f"docanalyze extract needs a model that answers in a JSON schema, and the "
-            f"{model.features.backend} backend does not{offline}: set {API_KEY_ENV} to "
-            f"extract with Claude"
+            f"{model.features.backend} backend does not{offline}: {fix}"
         )
     if model.rules_of(model.name).structured_outputs is False:
         raise ConfigError(
