@@ -110,7 +110,10 @@ def _score(
             marked += record.status == "unsupported"
             continue
         rows[identity] += 1
-        pages_right += set(record.pages) <= true_pages[identity] and bool(record.pages)
+        if key:  # one row per obligation: every page it is stated on
+            pages_right += set(record.pages) == true_pages[identity]
+        else:  # one row per statement: its one page
+            pages_right += len(record.pages) == 1 and record.pages[0] in true_pages[identity]
     recall = sum(min(rows[identity], count) for identity, count in truth.items())
     duplicates = sum(max(0, rows[identity] - count) for identity, count in truth.items())
     raw_pages = sum(
@@ -141,9 +144,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = planted.write(Path(folder) / "obligations.txt")
         os.environ["DOCANALYZE_HOME"] = folder
+        statements = sum(len(record.pages) for record in planted.records)
         print(
-            f"{len(planted.text):,} characters, 100 pages, {len(planted.records)} planted "
-            f"statements of 120 obligations; model {DEFAULT_MODEL}, {LATENCY:g} s latency"
+            f"{len(planted.text):,} characters, 100 pages, {statements} planted statements "
+            f"({len(planted.records)} sentences, {statements - len(planted.records)} of them "
+            f"said on two pages) of 120 obligations; model {DEFAULT_MODEL}, {LATENCY:g} s latency"
         )
         runs = [
             measure("faultless", path, planted, None, []),
