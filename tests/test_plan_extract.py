@@ -154,16 +154,35 @@ def test_plan_with_a_schema_prints_text_and_json(files: tuple[Path, Path, Path])
     assert result["extraction"] == {"schema": str(schema), "title": "Obligation", "key": ["id"]}
 
 
-def test_plan_key_needs_a_schema_and_a_schema_one_document(
+def test_plan_key_needs_a_schema_and_names_an_unknown_field(
     files: tuple[Path, Path, Path],
 ) -> None:
     document, schema, _ = files
     code, _, err = invoke("plan", str(document), "--key", "id")
     assert code == 2 and "give --schema too" in err
-    code, _, err = invoke("plan", str(document), str(document), "--schema", str(schema))
-    assert code == 2 and "one PATH" in err
     code, _, err = invoke("plan", str(document), "--schema", str(schema), "--key", "owner")
     assert code == 1 and "owner" in err
+
+
+def test_a_folder_plan_with_a_schema_plans_each_documents_extraction(
+    files: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    document, schema, bad = files
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(document.read_text(encoding="utf-8"), encoding="utf-8")
+    one = plan_extraction(document, OBLIGATION_SCHEMA, key=["id"])
+    code, out, err = invoke(
+        "plan", str(folder), "--schema", str(schema), "--key", "id", "--format", "json"
+    )
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["documents"] == 2 and plan["requests"] == 2 * one.requests
+    assert plan["input_tokens"] == pytest.approx(2 * one.input_tokens, rel=0.01)  # its name aside
+    assert any("resolve requests are not counted" in line for line in plan["assumptions"])
+    code, _, err = invoke("plan", str(folder), "--schema", str(bad))
+    assert code == 1 and '"minimum"' in err
 
 
 def test_dry_run_shows_the_prompt_and_its_schema_and_sends_nothing(

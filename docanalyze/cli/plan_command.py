@@ -112,7 +112,7 @@ def _planned(
         from docanalyze.planning.extraction import plan_extraction
 
         if not single:
-            raise click.UsageError("plan --schema plans one document: give one PATH")
+            return plan_corpus(paths, options, exact=exact, schema=schema_path, key=key)
         return plan_extraction(paths[0], schema_path, key=key, options=options, exact=exact)
     if key:
         raise click.UsageError("--key is an option of an extraction's plan: give --schema too")

@@ -18,6 +18,7 @@ import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from docanalyze.corpus.files import expand_inputs
@@ -27,9 +28,12 @@ from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Usage
 from docanalyze.options import Options
+from docanalyze.planning.extraction import plan_extraction_document
 from docanalyze.planning.model import PlannedModel
 from docanalyze.planning.pace import SLOW_START_SLOTS, CorpusTime, Pace, corpus_time
 from docanalyze.planning.plan import PlanSetup, RunPlan, StagePlan, plan_document
+from docanalyze.records.run import check_extraction
+from docanalyze.records.schema import RecordSchema, SchemaSource
 
 __all__ = ["CALIBRATION_DOCUMENTS", "CorpusPlan", "PlanFailure", "plan_corpus", "plan_corpus_async"]
 
@@ -134,7 +138,7 @@ class CorpusPlan:
             "longest document; the API's own rate limits are not known before a run (give "
             "them as --rpm, --input-tpm, --output-tpm)"
         )
-        return [counted if self.exact else first[0], *first[1:4], _cost_assumption(), time]
+        return [counted if self.exact else first[0], *first[1:-2], _cost_assumption(), time]
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready values, with a row per document."""
@@ -179,14 +183,21 @@ def plan_corpus(
     *,
     prices: PriceTable | None = None,
     exact: bool = False,
+    schema: SchemaSource | None = None,
+    key: Sequence[str] = (),
     **overrides: Any,
 ) -> CorpusPlan:
     """Plan a run of every document of ``paths`` (files, folders, globs: as ``report`` takes
     them); no model is called. Options as for :class:`docanalyze.Pipeline`. With ``exact``, the
     first documents' map prompts are counted by the API (needs ``ANTHROPIC_API_KEY``) and the
-    others' estimates calibrated on them. Raises :class:`~docanalyze.errors.InputError` when a
-    folder or glob has no document."""
-    return asyncio.run(plan_corpus_async(paths, options, prices=prices, exact=exact, **overrides))
+    others' estimates calibrated on them. With ``schema`` (and ``key``), each document's plan is
+    its extraction's (:func:`~docanalyze.planning.extraction.plan_extraction`). Raises
+    :class:`~docanalyze.errors.InputError` when a folder or glob has no document."""
+    return asyncio.run(
+        plan_corpus_async(
+            paths, options, prices=prices, exact=exact, schema=schema, key=key, **overrides
+        )
+    )
 
 
 async def plan_corpus_async(
@@ -195,25 +206,31 @@ async def plan_corpus_async(
     *,
     prices: PriceTable | None = None,
     exact: bool = False,
+    schema: SchemaSource | None = None,
+    key: Sequence[str] = (),
     **overrides: Any,
 ) -> CorpusPlan:
     """The asynchronous form of :func:`plan_corpus`."""
     options = replace(options or Options(), **overrides)
+    record_schema = None if schema is None else RecordSchema.of(schema)
     files = expand_inputs(paths)
     table = prices if prices is not None else PriceTable.default()
     setup = await PlanSetup.load(options, table, exact)
+    if record_schema is not None:
+        check_extraction(setup.model, record_schema, key)
+    plan_file = partial(_plan_file, setup=setup, schema=record_schema, key=tuple(key))
     plans: list[RunPlan] = []
     failures: list[PlanFailure] = []
     counted = estimated = 0
     for file in files:
         try:
-            plan = await _plan_file(file.path, setup, exact and len(plans) < CALIBRATION_DOCUMENTS)
+            plan = await plan_file(file.path, exact=exact and len(plans) < CALIBRATION_DOCUMENTS)
         except DocanalyzeError as error:
             failures.append(PlanFailure(file.path, str(error)))
             continue
         if plan.exact:
             counted += plan.stages[0].input_tokens
-            estimated += (await _plan_file(file.path, setup, False)).stages[0].input_tokens
+            estimated += (await plan_file(file.path, exact=False)).stages[0].input_tokens
         elif exact and estimated:
             plan = _calibrated(plan, counted / estimated, setup.pace)
         plans.append(plan)
@@ -234,9 +251,18 @@ async def plan_corpus_async(
     )
 
 
-async def _plan_file(path: str, setup: PlanSetup, exact: bool) -> RunPlan:
-    """Read ``path``, plan it, and let its text go."""
+async def _plan_file(
+    path: str,
+    *,
+    setup: PlanSetup,
+    exact: bool,
+    schema: RecordSchema | None,
+    key: tuple[str, ...],
+) -> RunPlan:
+    """Read ``path``, plan its report (or, with ``schema``, its extraction), let its text go."""
     document = await asyncio.to_thread(resolve_document, path, password=setup.options.password)
+    if schema is not None:
+        return await plan_extraction_document(document, setup, schema, key, exact=exact)
     return await plan_document(document, setup, exact=exact)
 
 
