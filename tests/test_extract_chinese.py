@@ -109,3 +109,41 @@ def test_wrong_pages_in_a_chinese_document_are_corrected(
     assert {r.fields["id"]: r.pages for r in result.records} == {
         name: (page,) for name, page in truth.items()
     }
+
+
+def overlap_document(path: Path, chunk_size: int, overlap: int) -> str:
+    """Chinese pages of short paragraphs and one record, a paragraph of its own, placed where
+    two neighbouring chunks overlap (tried at each paragraph break until the chunks of the
+    document hold it in both); returns the record's sentence."""
+    from docanalyze.ingest import document_from_text
+    from docanalyze.ingest.boilerplate import without_boilerplate
+    from docanalyze.ingest.chunking import chunks_to_analyze
+
+    record = sentence(7)
+    pages = ["\n\n".join([FILLER] * 6) for _ in range(4)]
+    for page in range(len(pages)):
+        paragraphs = pages[page].split("\n\n")
+        for at in range(1, len(paragraphs)):
+            candidate = pages.copy()
+            candidate[page] = "\n\n".join([*paragraphs[:at], record, *paragraphs[at:]])
+            text = "\f".join(candidate)
+            document = without_boilerplate(document_from_text(text, "义务.txt"))
+            where = document.text.find(record)
+            chunks = chunks_to_analyze(document, chunk_size=chunk_size, chunk_overlap=overlap)
+            holding = [c for c in chunks if c.start <= where and where + len(record) <= c.end]
+            if len(holding) == 2:
+                path.write_text(text, encoding="utf-8")
+                return record
+    raise AssertionError("no overlap holds the record")
+
+
+def test_a_chinese_record_in_the_overlap_of_two_chunks_is_one_row(
+    chinese: Callable[..., tuple[FakeMessagesAPI, Path, dict[str, int]]], tmp_path: Path
+) -> None:
+    chinese()
+    path = tmp_path / "重叠.txt"
+    overlap_document(path, chunk_size=400, overlap=120)
+    result = docanalyze.extract(path, SCHEMA, chunk_size=400, chunk_overlap=120)
+    (row,) = result.records
+    assert row.fields == fields_of(7) and row.status == "verified"
+    assert len(row.chunks) == 2 and result.counts.overlap_repeats == 1
