@@ -120,7 +120,7 @@ def preview_extraction(
     halves when its prompt does not fit), each with the JSON schema of its
     ``output_config.format``. The schema and key are checked as the run checks them; sends
     nothing."""
-    from docanalyze.records.extraction import extract_spans
+    from docanalyze.records.extraction import extract_request, extract_spans
     from docanalyze.records.run import check_extraction
     from docanalyze.records.schema import RecordSchema
 
@@ -135,15 +135,7 @@ def preview_extraction(
     spans = extract_spans(renderer, record_schema, chunks[0], tuple(key))
     previews = []
     for number, span in enumerate(spans, 1):
-        budget = renderer.budgets.map_max_tokens
-        request = renderer.stage_request(
-            "map",
-            span.prompt,
-            budget,
-            (span.text,),
-            template="extract",
-            output_schema=record_schema.request_schema(),
-        )
+        request = extract_request(renderer, record_schema, span, renderer.budgets.map_max_tokens)
         part = f", part {number} of {len(spans)}" if len(spans) > 1 else ""
         pages = _page_span(span.first_page, span.last_page)
         title = f"extract: chunk 1 of {len(chunks)}{part} ({pages})"
