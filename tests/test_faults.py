@@ -18,7 +18,15 @@ import docanalyze
 from docanalyze.cli import cli
 from docanalyze.errors import FailedRun, ModelError
 from docanalyze.store import RunStore
-from fakeserver import ApiError, Exchange, FailMatching, FakeMessagesAPI, Faults, RecordedRequest
+from fakeserver import (
+    ApiError,
+    Exchange,
+    FailMatching,
+    FakeMessagesAPI,
+    Faults,
+    RecordedRequest,
+    ScriptedReply,
+)
 
 PAGES = 16
 
@@ -214,6 +222,28 @@ def test_a_chunk_that_fails_for_good_ends_with_its_partial_report_and_the_next_r
     assert asked and all("FACT-0005" in r.prompt for r in asked)
     with RunStore() as store:
         assert store.list_runs(1)[0].status == "complete"
+
+
+def test_a_map_span_cut_however_small_fails_its_chunk_and_keeps_the_others(
+    make_fake_api, tmp_path: Path, monkeypatch
+) -> None:
+    def cut_on_page_5(request: RecordedRequest) -> str | ScriptedReply:
+        if "FACT-0005" in request.prompt:  # page 5 is cut at max_tokens, however small
+            return ScriptedReply(facts_only(request), stop_reason="max_tokens")
+        return facts_only(request)
+
+    server = make_fake_api(responder=cut_on_page_5)
+    facts = write_document(tmp_path / "doc.txt")
+    with pytest.raises(FailedRun) as caught:
+        analyze(server, tmp_path / "doc.txt", monkeypatch)
+    [failure] = caught.value.failures
+    report = caught.value.report
+    assert failure["stage"] == "map" and failure["first_page"] <= 5 <= failure["last_page"]
+    assert "was cut at max_tokens even for" in str(failure["error"])
+    assert not report.complete and report.exit_code == 3
+    assert report.missing_chunks == [failure["chunk"] - 1]
+    kept = set(re.findall(r"FACT-\d+", report.text))
+    assert "FACT-0005" not in kept and kept >= facts - {"FACT-0004", "FACT-0005", "FACT-0006"}
 
 
 @pytest.mark.parametrize("where", ["every request", "one chunk's request"])

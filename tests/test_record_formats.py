@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -230,6 +231,15 @@ def test_a_combined_table_shows_the_document_first(name: str, tmp_path: Path) ->
         assert header[0] == "document" and [row[0] for row in rows] == ["docs/a.pdf", "docs/b.pdf"]
         hrefs = [cite["href"] for cite in cites.cites]
         assert [href.rsplit("/", 1)[-1] for href in hrefs] == ["a.pdf#page=1", "b.pdf#page=2"]
+
+
+def test_the_rows_of_a_combined_table_show_the_document_first_even_when_a_record_has_none() -> None:
+    record = RECORDS[0]
+    table = RecordTable(FIELDS, (record, replace(record, document="docs/b.pdf")), ("a", "b"))
+    rows = table.rows()
+    assert [next(iter(row)) for row in rows] == ["document", "document"]
+    assert [row["document"] for row in rows] == [None, "docs/b.pdf"]
+    assert list(one_table().rows()[0]) == list(COLUMNS), "one document: no document column"
 
 
 def a_report(tmp_path: Path) -> Report:

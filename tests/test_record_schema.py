@@ -15,6 +15,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from docanalyze.errors import ConfigError, SchemaError
+from docanalyze.models.structured import ref_target
 from docanalyze.records.schema import RecordSchema, check_key
 from docanalyze.records.schema_rules import MAX_OPTIONAL
 from tests.conftest import PROJECT_ROOT
@@ -112,6 +113,16 @@ def test_a_recursive_schema_is_refused() -> None:
 
 def test_a_ref_that_points_nowhere_is_refused() -> None:
     assert "points nowhere" in refused(with_property("x", {"$ref": "#/$defs/Missing"}))
+    assert "points nowhere" in refused(with_property("x", {"$ref": "#Address"}))  # an anchor
+
+
+def test_ref_target_follows_local_json_pointers_only() -> None:
+    root = {"$defs": {"a/b": {"type": "string"}, "c~d": {"enum": ["X"]}}, "properties": {}}
+    assert ref_target(root, "#") is root
+    assert ref_target(root, "#/$defs/a~1b") == {"type": "string"}
+    assert ref_target(root, "#/$defs/c~0d") == {"enum": ["X"]}
+    for nowhere in ("#/$defs/missing", "#/properties/x/type", "#a", "other.json#/$defs/a~1b"):
+        assert ref_target(root, nowhere) is None, nowhere
 
 
 def test_a_pydantic_constraint_is_refused_naming_the_model_and_the_field() -> None:

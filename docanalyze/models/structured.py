@@ -20,7 +20,7 @@ from typing import Any
 
 from docanalyze.models.base import ModelReply, ModelRequest
 
-__all__ = ["canonical_enums", "parsed_json", "schema_problems", "storable"]
+__all__ = ["canonical_enums", "parsed_json", "ref_target", "schema_problems", "storable"]
 
 
 def parsed_json(text: str) -> Any | None:
@@ -29,6 +29,21 @@ def parsed_json(text: str) -> Any | None:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def ref_target(root: Mapping[str, Any], ref: str) -> Any | None:
+    """What the local ``$ref`` ``ref`` (a JSON pointer after ``#``, such as
+    ``#/$defs/Address``) points to in ``root``; None when it is no local pointer (an external
+    ``$ref``, an anchor) or points nowhere."""
+    if not ref.startswith("#") or ref[1:2] not in ("", "/"):
+        return None
+    target: Any = root
+    for part in ref[1:].split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(target, Mapping) or part not in target:
+            return None
+        target = target[part]
+    return target
 
 
 def schema_problems(schema: Mapping[str, Any], value: Any, limit: int = 3) -> list[str]:
@@ -98,20 +113,12 @@ class _Canonical:
             return []
         ref = node.get("$ref")
         if isinstance(ref, str):
-            return self._alternatives(self._target(ref), depth + 1)
+            return self._alternatives(ref_target(self.root, ref), depth + 1)
         found = [node]
         for keyword in ("anyOf", "oneOf", "allOf"):
             for branch in node.get(keyword) or ():
                 found += self._alternatives(branch, depth + 1)
         return found
-
-    def _target(self, ref: str) -> Any:
-        target: Any = self.root
-        for part in ref.removeprefix("#").split("/")[1:] if ref.startswith("#") else [None]:
-            if not isinstance(target, Mapping) or part is None:
-                return None
-            target = target.get(part.replace("~1", "/").replace("~0", "~"))
-        return target
 
     @staticmethod
     def _string(nodes: list[Mapping[str, Any]], value: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from docanalyze.document import Chunk, Partial
+from docanalyze.document import Chunk, Document, Partial
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.base import ModelLimits, ModelRequest, Stage
 from docanalyze.models.extractive.model import extract_sentences
@@ -78,6 +78,26 @@ class DryRun:
     request_limit: int
     previews: list[PromptPreview]
 
+    @classmethod
+    def of(
+        cls,
+        document: Document,
+        chunk_count: int,
+        limits: ModelLimits,
+        renderer: PromptRenderer,
+        previews: list[PromptPreview],
+    ) -> DryRun:
+        """The dry run of ``document`` in ``chunk_count`` chunks, with ``previews``."""
+        return cls(
+            source=document.source,
+            page_count=document.page_count,
+            chunk_count=chunk_count,
+            model=limits.name,
+            context_window=limits.context_window,
+            request_limit=renderer.budgets.request_limit,
+            previews=previews,
+        )
+
 
 def preview_prompts(source: Source, options: Options | None = None, **overrides: Any) -> DryRun:
     """The prompts a run on ``source`` would send first: map (chunk 1), one reduce step, final.
@@ -97,15 +117,7 @@ def preview_prompts(source: Source, options: Options | None = None, **overrides:
         _reduce_preview(renderer, stand_ins, len(chunks)),
         *_final_previews(renderer, stand_ins, len(chunks), options.final),
     ]
-    return DryRun(
-        source=document.source,
-        page_count=document.page_count,
-        chunk_count=len(chunks),
-        model=limits.name,
-        context_window=limits.context_window,
-        request_limit=renderer.budgets.request_limit,
-        previews=previews,
-    )
+    return DryRun.of(document, len(chunks), limits, renderer, previews)
 
 
 def preview_extraction(
@@ -120,7 +132,7 @@ def preview_extraction(
     halves when its prompt does not fit), each with the JSON schema of its
     ``output_config.format``. The schema and key are checked as the run checks them; sends
     nothing."""
-    from docanalyze.records.extraction import extract_spans
+    from docanalyze.records.extraction import extract_request, extract_spans
     from docanalyze.records.run import check_extraction
     from docanalyze.records.schema import RecordSchema
 
@@ -135,29 +147,13 @@ def preview_extraction(
     spans = extract_spans(renderer, record_schema, chunks[0], tuple(key))
     previews = []
     for number, span in enumerate(spans, 1):
-        budget = renderer.budgets.map_max_tokens
-        request = renderer.stage_request(
-            "map",
-            span.prompt,
-            budget,
-            (span.text,),
-            template="extract",
-            output_schema=record_schema.request_schema(),
-        )
+        request = extract_request(renderer, record_schema, span, renderer.budgets.map_max_tokens)
         part = f", part {number} of {len(spans)}" if len(spans) > 1 else ""
         pages = _page_span(span.first_page, span.last_page)
         title = f"extract: chunk 1 of {len(chunks)}{part} ({pages})"
         note = f"a run sends one such request per chunk ({counted(len(chunks), 'chunk')})"
         previews.append(_preview(renderer, request, title, span.tokens, note, "extract"))
-    return DryRun(
-        source=document.source,
-        page_count=document.page_count,
-        chunk_count=len(chunks),
-        model=limits.name,
-        context_window=limits.context_window,
-        request_limit=renderer.budgets.request_limit,
-        previews=previews,
-    )
+    return DryRun.of(document, len(chunks), limits, renderer, previews)
 
 
 def format_dry_run(dry_run: DryRun) -> str:

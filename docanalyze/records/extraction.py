@@ -3,11 +3,12 @@
 Each chunk is asked once for its records with structured output (the reply is JSON following
 :meth:`RecordSchema.request_schema <docanalyze.records.schema.RecordSchema.request_schema>`).
 A reply is a result only when it is whole: a reply cut at ``max_tokens`` is asked again with
-twice the room when that fits, else in two halves, as the report's map stage does (a span too
-short to cut again fails its chunk, as a request that fails for good does); a reply that
-ended off its schema (not JSON, or a record that breaks the user's schema) is asked again with
-what was wrong, at most :data:`MAX_INVALID_REASKS` times, then its chunk fails (the run ends
-with the other chunks' records, exit 3, and the next run asks only for it). A refused chunk is
+twice the room when that fits, else in two halves, by the code the report's map stage uses
+(:class:`~docanalyze.run.spans.ChunkAsker`; a span too short to cut again fails its chunk, as
+a request that fails for good does); a reply that ended off its schema (not JSON, or a record
+that breaks the user's schema) is asked again with what was wrong, at most
+:data:`MAX_INVALID_REASKS` times, then its chunk fails (the run ends with the other chunks'
+records, exit 3, and the next run asks only for it). A refused chunk is
 recorded as refused. Every record's quote is checked against the pages at once
 (:func:`~docanalyze.citations.verify.check_citation`).
 """
@@ -17,22 +18,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from docanalyze.citations.locate import PageIndex
 from docanalyze.citations.verify import Citation, check_citation
 from docanalyze.document import Chunk
-from docanalyze.errors import BudgetError, RequestFailed
+from docanalyze.errors import RequestFailed
 from docanalyze.events import StageStarted
-from docanalyze.models.base import ModelReply, Refusal, schema_tokens
+from docanalyze.models.base import ModelReply, ModelRequest, schema_tokens
 from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
-from docanalyze.prompting.budgets import Budgets
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.records.merge import Found
 from docanalyze.records.schema import RecordSchema
-from docanalyze.run.context import CostStop, FailedPart, RefusedPart, RunContext, Step
-from docanalyze.run.map import span_middle, spans_that_fit
+from docanalyze.run.context import RunContext
+from docanalyze.run.spans import AskAgain, ChunkAsker, Span, span_problem, spans_that_fit
 
 __all__ = [
     "MAX_INVALID_REASKS",
@@ -40,10 +40,10 @@ __all__ = [
     "ExtractPrompt",
     "extract_chunks",
     "extract_prompt",
+    "extract_request",
     "extract_spans",
     "problem_note",
     "schema_values",
-    "span_problem",
     "user_fields",
 ]
 
@@ -100,18 +100,30 @@ def extract_prompt(
     return ExtractPrompt(text, first_page, last_page, prompt, tokens)
 
 
-def span_problem(budgets: Budgets, rendered: ExtractPrompt, max_tokens: int) -> str | None:
-    """Why ``rendered`` cannot be sent with ``max_tokens`` of output (its span is then asked in
-    halves), or None when it can."""
-    fits = budgets.fits(rendered.tokens, budgets.output("map", max_tokens))
-    return None if fits else "does not fit the window"
+def extract_request(
+    renderer: PromptRenderer,
+    schema: RecordSchema,
+    rendered: ExtractPrompt,
+    max_tokens: int,
+    note: str = "",
+) -> ModelRequest:
+    """The map request of ``rendered`` (``note``, what was wrong with earlier replies, added to
+    its prompt), its reply in :meth:`RecordSchema.request_schema` (runs and dry runs alike)."""
+    return renderer.stage_request(
+        "map",
+        rendered.prompt + note,
+        max_tokens,
+        (rendered.text,),
+        template="extract",
+        output_schema=schema.request_schema(),
+    )
 
 
 def extract_spans(
     renderer: PromptRenderer, schema: RecordSchema, chunk: Chunk, key: tuple[str, ...] = ()
 ) -> list[ExtractPrompt]:
     """The prompts a run sends first for ``chunk``: one, or those of its halves when it does
-    not fit (:func:`span_problem`), before any reply (a cut reply may split it further)."""
+    not fit (:func:`~docanalyze.run.spans.span_problem`), before any reply (a cut reply may split it further)."""
     max_tokens = renderer.budgets.map_max_tokens
 
     def render(start: int, end: int) -> ExtractPrompt:
@@ -145,120 +157,57 @@ async def extract_chunks(
     its other requests gave (the other half of a chunk asked in halves). The caller decides how
     the run ends."""
     ctx.emit(StageStarted("map", len(chunks), label="extract records"))
-    index = PageIndex.of(ctx.document.pages)
-    extractor = _ChunkExtractor(ctx, schema, key, index)
-    outcomes = await asyncio.gather(
-        *(extractor.chunk(chunk) for chunk in chunks), return_exceptions=True
-    )
+    stage = _RecordsStage(ctx.renderer, schema, key, PageIndex.of(ctx.document.pages))
+    askers = [ChunkAsker(ctx, stage, chunk, cost_stop_ends_run=False) for chunk in chunks]
+    outcomes = await asyncio.gather(*(asker.ask() for asker in askers), return_exceptions=True)
+    found: list[list[Found]] = []
     for outcome in outcomes:  # raised once every chunk is done: the others' replies are kept
         if isinstance(outcome, BaseException):
             raise outcome
-    return [outcome for outcome in outcomes if isinstance(outcome, ChunkRecords)], bool(
-        extractor.cost_stopped
-    )
+        found.append(outcome)
+    records = [
+        ChunkRecords(asker.chunk, tuple(each), asker.answered, asker.requests)
+        for asker, each in zip(askers, found, strict=True)
+    ]
+    return records, any(asker.cost_stopped for asker in askers)
 
 
-@dataclass
-class _ChunkExtractor:
-    ctx: RunContext
+@dataclass(frozen=True)
+class _RecordsStage:
+    """The records' map stage of a span (:class:`~docanalyze.run.spans.SpanStage`): a reply is
+    its records, each with its checked citation, once it follows the schema; a reply off the
+    schema is asked again with what was wrong, at most :data:`MAX_INVALID_REASKS` times."""
+
+    renderer: PromptRenderer
     schema: RecordSchema
     key: tuple[str, ...]
     index: PageIndex
-    cost_stopped: set[int] = field(default_factory=set)
-    """The chunks a request of which ``--max-cost`` stopped before it was sent."""
 
-    async def chunk(self, chunk: Chunk) -> ChunkRecords:
-        step = Step("map")
-        found, requests = await self._span(
-            step, chunk, chunk.start, chunk.end, self.ctx.budgets.map_max_tokens, ""
+    def render(self, span: Span) -> ExtractPrompt:
+        return extract_prompt(
+            self.renderer, self.schema, span.chunk, span.start, span.end, self.key
         )
-        unanswered = {part.chunk_index for part in self.ctx.refusals} | {
-            part.chunk_index for part in self.ctx.failures
-        }
-        answered = chunk.index not in unanswered | self.cost_stopped
-        if answered:
-            self.ctx.finish(step)
-        return ChunkRecords(chunk, tuple(found), answered, requests)
 
-    async def _span(
-        self, step: Step, chunk: Chunk, start: int, end: int, max_tokens: int, problems: str
-    ) -> tuple[list[Found], int]:
-        ctx, budgets = self.ctx, self.ctx.budgets
-        rendered = extract_prompt(ctx.renderer, self.schema, chunk, start, end, self.key)
-        prompt = rendered.prompt + problems
-        unsendable = span_problem(budgets, rendered, max_tokens)
-        if unsendable is not None:
-            return await self._halves(step, chunk, start, end, max_tokens, unsendable)
-        request = ctx.renderer.stage_request(
-            "map",
-            prompt,
-            max_tokens,
-            (rendered.text,),
-            template="extract",
-            output_schema=self.schema.request_schema(),
-        )
-        try:
-            reply = await ctx.complete(request, step)
-        except CostStop:  # not sent: the run ends with what the other requests gave
-            self.cost_stopped.add(chunk.index)
-            return [], 0
-        except RequestFailed as error:
-            pages = rendered.first_page, rendered.last_page
-            ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), error)
-            return [], 1
-        if reply.refused:
-            refusal = reply.refusal or Refusal()
-            part = RefusedPart("map", rendered.first_page, rendered.last_page, refusal, chunk.index)
-            ctx.record_refusal(replace(part, model=reply.model))
-            return [], 1
-        if reply.truncated:
-            ctx.reask(step, "max_tokens")
-            larger = max_tokens * 2
-            if (
-                max_tokens == budgets.map_max_tokens
-                and budgets.fits(rendered.tokens, budgets.output("map", larger))
-                and budgets.output("map", larger) <= ctx.model.max_output_tokens
-            ):
-                found, asked = await self._span(step, chunk, start, end, larger, problems)
-                return found, asked + 1
-            try:
-                found, asked = await self._halves(
-                    step, chunk, start, end, max_tokens, "was cut at max_tokens"
-                )
-            except BudgetError as error:  # too short to cut again: the chunk fails, not the run
-                pages = rendered.first_page, rendered.last_page
-                failed = RequestFailed(str(error), "map")
-                ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), failed)
-                return [], 1
-            return found, asked + 1
+    def problem(self, rendered: ExtractPrompt, max_tokens: int) -> str | None:
+        return span_problem(self.renderer.budgets, rendered, max_tokens)
+
+    def request(self, rendered: ExtractPrompt, max_tokens: int, note: str) -> ModelRequest:
+        return extract_request(self.renderer, self.schema, rendered, max_tokens, note)
+
+    def results(
+        self, span: Span, rendered: ExtractPrompt, reply: ModelReply, note: str
+    ) -> list[Found] | AskAgain | RequestFailed:
         records, wrong = self._records(reply)
         if not wrong:
-            return [self._found(record, chunk) for record in records], 1
-        attempts = problems.count(_PROBLEM_NOTE_START)
-        if attempts >= MAX_INVALID_REASKS:
-            off_schema = RequestFailed(
-                f"the replies for chunk {chunk.index + 1} (pages {rendered.first_page}-"
+            return [self._found(record, span.chunk) for record in records]
+        if note.count(_PROBLEM_NOTE_START) >= MAX_INVALID_REASKS:
+            return RequestFailed(
+                f"the replies for chunk {span.chunk.index + 1} (pages {rendered.first_page}-"
                 f"{rendered.last_page}) did not follow the schema {MAX_INVALID_REASKS + 1} "
                 f"times: {wrong[0]}",
                 "map",
             )
-            pages = rendered.first_page, rendered.last_page
-            ctx.record_failure(FailedPart("map", str(off_schema), chunk.index, *pages), off_schema)
-            return [], 1
-        ctx.reask(step, "off-schema")
-        note = problems + problem_note(wrong)
-        found, asked = await self._span(step, chunk, start, end, max_tokens, note)
-        return found, asked + 1
-
-    async def _halves(
-        self, step: Step, chunk: Chunk, start: int, end: int, max_tokens: int, reason: str
-    ) -> tuple[list[Found], int]:
-        middle = span_middle(self.ctx.document, chunk, start, end, reason, max_tokens)
-        (first, asked_first), (second, asked_second) = await asyncio.gather(
-            self._span(step, chunk, start, middle, max_tokens, ""),
-            self._span(step, chunk, middle, end, max_tokens, ""),
-        )
-        return [*first, *second], asked_first + asked_second
+        return AskAgain("off-schema", problem_note(wrong))
 
     def _records(self, reply: ModelReply) -> tuple[list[Mapping[str, Any]], list[str]]:
         """The records of ``reply`` and what is wrong with it (nothing: it is a result)."""

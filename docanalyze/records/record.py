@@ -52,11 +52,12 @@ class Record:
         """The record's quotes as one text (empty when it has none)."""
         return QUOTE_JOINER.join(self.quotes)
 
-    def row(self, columns: tuple[str, ...]) -> dict[str, Any]:
+    def row(self, columns: tuple[str, ...], combined: bool = False) -> dict[str, Any]:
         """The record as one row: its fields named in ``columns`` (missing: None), then
-        :data:`ADDED_COLUMNS`, after :data:`DOCUMENT_COLUMN` when the record has a document."""
+        :data:`ADDED_COLUMNS`, after :data:`DOCUMENT_COLUMN` when the record has a document or
+        is in a ``combined`` table of several documents (None when it has none)."""
         row: dict[str, Any] = {}
-        if self.document is not None:
+        if combined or self.document is not None:
             row[DOCUMENT_COLUMN] = self.document
         row.update({name: self.fields.get(name) for name in columns})
         row["pages"] = list(self.pages)
@@ -93,10 +94,5 @@ class RecordTable:
     def rows(self) -> list[dict[str, Any]]:
         """Every record as a row with :attr:`columns` (a record without a document, in a
         combined table, has None there)."""
-        rows = []
-        for record in self.records:
-            row = record.row(self.fields)
-            if self.combined:
-                row = {DOCUMENT_COLUMN: record.document, **row}
-            rows.append(row)
-        return rows
+        combined = self.combined
+        return [record.row(self.fields, combined) for record in self.records]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from docanalyze.errors import ConfigError, SchemaError
+from docanalyze.models.structured import ref_target
 from docanalyze.records.record import ADDED_COLUMNS, DOCUMENT_COLUMN
 from docanalyze.records.schema_rules import check_limits, check_rules, for_request, pointer
 
@@ -252,11 +253,9 @@ def _checked(schema: Any, origin: str) -> Validator:
 def _target(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
     """``node``, or what its local ``$ref`` points to."""
     ref = node.get("$ref")
-    if not isinstance(ref, str):
+    target = ref_target(root, ref) if isinstance(ref, str) else None
+    if not isinstance(target, Mapping):
         return node
-    target: Any = root
-    for part in ref[1:].split("/")[1:]:
-        target = target[part.replace("~1", "/").replace("~0", "~")]
     return {**target, **{key: value for key, value in node.items() if key != "$ref"}}
 
 

@@ -38,6 +38,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from docanalyze.errors import SchemaError
+from docanalyze.models.structured import ref_target
 
 __all__ = [
     "ANNOTATIONS",
@@ -159,19 +160,6 @@ _REGEX_EXCLUDED = (
 lookbehind assertions, word boundaries)."""
 
 
-def _resolve(root: Mapping[str, Any], ref: str) -> str | None:
-    """The pointer a local ``$ref`` names, or None when nothing is there."""
-    at, node = ref[1:], root
-    if at and not at.startswith("/"):
-        return None  # an anchor, not a pointer
-    for part in at.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return at
-
-
 def _check_refs(root: Mapping[str, Any], origin: str) -> None:
     """Every ``$ref`` points into the schema, and none makes it recursive [SO]: a ``$ref`` whose
     target holds (through more ``$ref``) the ``$ref`` itself."""
@@ -179,10 +167,9 @@ def _check_refs(root: Mapping[str, Any], origin: str) -> None:
     for node, at in _nodes(root):
         ref = node.get("$ref")
         if isinstance(ref, str):
-            target = _resolve(root, ref)
-            if target is None:
+            if ref_target(root, ref) is None:
                 raise _fail(origin, f'"$ref": "{ref}"', at, "points nowhere in the schema")
-            refs.append((at, ref, target))
+            refs.append((at, ref, ref[1:]))
     inside = {
         at: [where for where, _, _ in refs if where == target or where.startswith(target + "/")]
         for at, _, target in refs

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from dataclasses import dataclass
 
-from docanalyze.document import Chunk, Document, Partial
-from docanalyze.errors import BudgetError, RequestFailed
+from docanalyze.document import Chunk, Partial
 from docanalyze.events import Notice, StageStarted
-from docanalyze.models.base import CitableText, ModelReply, Refusal, pdf_input_fits
+from docanalyze.models.base import CitableText, ModelReply, ModelRequest, pdf_input_fits
 from docanalyze.prompting.citable import page_citables
 from docanalyze.prompting.renderer import PromptRenderer
 from docanalyze.report.result import ChunkResult
-from docanalyze.run.context import (
-    FailedPart,
-    FailureStop,
-    RefusalStop,
-    RefusedPart,
-    RunContext,
-    Step,
-)
+from docanalyze.run.context import FailureStop, RefusalStop, RunContext
 from docanalyze.run.grounding import ground_reply, points_text
-from docanalyze.text.spans import split_point
+from docanalyze.run.spans import ChunkAsker, Span, span_middle, span_problem, spans_that_fit
 
+# span_middle and spans_that_fit are docanalyze.run.spans', named here for the planners
 __all__ = ["MapPrompt", "map_chunks", "map_prompt", "span_middle", "spans_that_fit"]
-
-Rendered = TypeVar("Rendered")
 
 
 async def map_chunks(
@@ -52,16 +41,10 @@ async def map_chunks(
 
 
 async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[Partial]]:
-    """Extract ``chunk``: one step of the map stage, finished unless a part of it was refused."""
-    step = Step("map")
-    parts = await _extract_span(
-        ctx, step, chunk, chunk.start, chunk.end, ctx.budgets.map_max_tokens
-    )
-    unanswered = {part.chunk_index for part in ctx.refusals} | {
-        part.chunk_index for part in ctx.failures
-    }
-    if chunk.index not in unanswered:
-        ctx.finish(step)
+    """Extract ``chunk``: one step of the map stage, finished unless a part of it was refused
+    or failed (:class:`~docanalyze.run.spans.ChunkAsker`: split or given more room until no
+    reply is cut)."""
+    parts = await ChunkAsker(ctx, _MapStage(ctx), chunk).ask()
     result = ChunkResult(
         index=chunk.index,
         first_page=chunk.first_page,
@@ -74,54 +57,34 @@ async def _map_chunk(ctx: RunContext, chunk: Chunk) -> tuple[ChunkResult, list[P
     return result, [part for part, _ in parts]
 
 
-async def _extract_span(
-    ctx: RunContext, step: Step, chunk: Chunk, start: int, end: int, max_tokens: int
-) -> list[tuple[Partial, str]]:
-    """Extract ``document.text[start:end]``; returns the partials with the model that wrote each.
+@dataclass(frozen=True)
+class _MapStage:
+    """The report's map stage of a span (:class:`~docanalyze.run.spans.SpanStage`): its
+    extraction, with the model that wrote it, kept at once (:meth:`RunContext.record_extraction`)."""
 
-    A span whose prompt does not fit the window is split in two. A reply whose text was cut at
-    ``max_tokens`` is asked again once with twice the budget when that fits, and otherwise in
-    two halves, so no extraction is ever lost to truncation (a reply cut while the model was
-    still thinking gets more room for thinking instead: :meth:`RunContext.complete`). A refused
-    span is recorded (:meth:`RunContext.record_refusal`) and yields no extraction, as does a
-    span whose request failed for good (:meth:`RunContext.record_failure`).
-    """
-    rendered = map_prompt(ctx.renderer, chunk, start, end)
-    text, prompt, prompt_tokens = rendered.text, rendered.prompt, rendered.tokens
-    budgets = ctx.budgets
-    if not budgets.fits(prompt_tokens, budgets.output("map", max_tokens)):
-        return await _extract_halves(
-            ctx, step, chunk, start, end, max_tokens, "does not fit the window"
+    ctx: RunContext
+
+    def render(self, span: Span) -> MapPrompt:
+        return map_prompt(self.ctx.renderer, span.chunk, span.start, span.end)
+
+    def problem(self, rendered: MapPrompt, max_tokens: int) -> str | None:
+        unsendable = span_problem(self.ctx.budgets, rendered, max_tokens)
+        if unsendable is None and not pdf_input_fits(rendered.citable):
+            return "exceeds the API's PDF limits"
+        return unsendable
+
+    def request(self, rendered: MapPrompt, max_tokens: int, note: str) -> ModelRequest:
+        prompt = rendered.prompt + note
+        return self.ctx.renderer.stage_request(
+            "map", prompt, max_tokens, (rendered.text,), rendered.citable
         )
-    if not pdf_input_fits(rendered.citable):
-        return await _extract_halves(
-            ctx, step, chunk, start, end, max_tokens, "exceeds the API's PDF limits"
-        )
-    request = ctx.renderer.stage_request("map", prompt, max_tokens, (text,), rendered.citable)
-    try:
-        reply = await ctx.complete(request, step)
-    except RequestFailed as error:
-        pages = rendered.first_page, rendered.last_page
-        ctx.record_failure(FailedPart("map", str(error), chunk.index, *pages), error)
-        return []
-    if reply.refused:
-        refusal = reply.refusal or Refusal()
-        part = RefusedPart("map", rendered.first_page, rendered.last_page, refusal, chunk.index)
-        ctx.record_refusal(replace(part, model=reply.model))
-        return []
-    if not reply.truncated:
+
+    def results(
+        self, span: Span, rendered: MapPrompt, reply: ModelReply, note: str
+    ) -> list[tuple[Partial, str]]:
         partial = _partial(reply, rendered)
-        ctx.record_extraction(chunk.index, start, end, partial, reply.model)
+        self.ctx.record_extraction(span.chunk.index, span.start, span.end, partial, reply.model)
         return [(partial, reply.model)]
-    ctx.reask(step, "max_tokens")
-    larger = max_tokens * 2
-    if (
-        max_tokens == budgets.map_max_tokens
-        and budgets.fits(prompt_tokens, budgets.output("map", larger))
-        and budgets.output("map", larger) <= ctx.model.max_output_tokens
-    ):
-        return await _extract_span(ctx, step, chunk, start, end, larger)
-    return await _extract_halves(ctx, step, chunk, start, end, max_tokens, "was cut at max_tokens")
 
 
 @dataclass(frozen=True)
@@ -175,59 +138,3 @@ def _notice_if_text_sent_twice(ctx: RunContext, chunk: Chunk) -> None:
                 f"request pays for its text twice; leave the text out when citable is true"
             )
         )
-
-
-def span_middle(
-    document: Document, chunk: Chunk, start: int, end: int, reason: str, max_tokens: int
-) -> int:
-    """Where to cut ``document.text[start:end]`` of ``chunk`` in two (runs and plans alike);
-    a :class:`BudgetError` saying ``reason`` when the span is too short to cut."""
-    middle = split_point(document.text, start, end)
-    if middle is None:
-        raise BudgetError(
-            f"the extraction of chunk {chunk.index + 1} (pages {chunk.first_page}-"
-            f"{chunk.last_page}) {reason} even for {end - start} characters with "
-            f"{max_tokens} output tokens; raise --context-window or use a larger model"
-        )
-    return middle
-
-
-def spans_that_fit(
-    document: Document,
-    chunk: Chunk,
-    max_tokens: int,
-    render: Callable[[int, int], Rendered],
-    problem: Callable[[Rendered], str | None],
-) -> list[Rendered]:
-    """The prompts a run sends first for ``chunk``, in document order: ``render(start, end)``
-    of the whole chunk, or of its halves (:func:`span_middle`), cut again while ``problem``
-    says why a prompt cannot be sent (plans and dry runs of both map stages)."""
-    pending = [(chunk.start, chunk.end)]
-    spans: list[Rendered] = []
-    while pending:
-        start, end = pending.pop()
-        rendered = render(start, end)
-        reason = problem(rendered)
-        if reason is None:
-            spans.append(rendered)
-            continue
-        middle = span_middle(document, chunk, start, end, reason, max_tokens)
-        pending.extend([(middle, end), (start, middle)])
-    return spans
-
-
-async def _extract_halves(
-    ctx: RunContext,
-    step: Step,
-    chunk: Chunk,
-    start: int,
-    end: int,
-    max_tokens: int,
-    reason: str,
-) -> list[tuple[Partial, str]]:
-    middle = span_middle(ctx.document, chunk, start, end, reason, max_tokens)
-    halves = await asyncio.gather(
-        _extract_span(ctx, step, chunk, start, middle, max_tokens),
-        _extract_span(ctx, step, chunk, middle, end, max_tokens),
-    )
-    return [*halves[0], *halves[1]]
