@@ -75,3 +75,19 @@ def make_fake_api() -> Iterator[Callable[..., FakeMessagesAPI]]:
 def fake_api(make_fake_api: Callable[..., FakeMessagesAPI]) -> FakeMessagesAPI:
     """A started fake Messages API with default settings; point a client at ``fake_api.base_url``."""
     return make_fake_api()
+
+
+@pytest.fixture
+def serve(
+    make_fake_api: Callable[..., FakeMessagesAPI], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., FakeMessagesAPI]:
+    """``serve(**settings)`` starts a fake API (as :func:`make_fake_api`) and points the SDK at
+    it with a test key."""
+
+    def start(**settings: Any) -> FakeMessagesAPI:
+        api = make_fake_api(**settings)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-extract")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+        return api
+
+    return start

@@ -110,21 +110,6 @@ def document(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     return path, write_document(path)
 
 
-@pytest.fixture
-def serve(
-    make_fake_api: MakeFakeApi, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., FakeMessagesAPI]:
-    """Start a fake API and point the SDK at it."""
-
-    def start(**settings: Any) -> FakeMessagesAPI:
-        api = make_fake_api(**settings)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-extract")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
-        return api
-
-    return start
-
-
 def extract(path: Path, **options: Any) -> ExtractResult:
     return docanalyze.extract(path, OBLIGATION_SCHEMA, **{**OPTIONS, **options})
 

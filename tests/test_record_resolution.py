@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from fakeserver import FakeMessagesAPI, ScriptedReply
-from tests.test_extract_robust import (  # noqa: F401  (serve: the fixture)
+from tests.test_extract_robust import (
     FILLER,
     Scripted,
     extract,
     fields_of,
     sentence,
-    serve,
 )
 
 RESOLVE = "describe the same thing"
