@@ -167,9 +167,12 @@ class ChunkAsker(Generic[Prompt, Result]):
             ):
                 return await self._span(start, end, larger, note)
             try:
-                return await self._halves(start, end, max_tokens, "was cut at max_tokens")
+                middle = span_middle(
+                    ctx.document, self.chunk, start, end, "was cut at max_tokens", max_tokens
+                )
             except BudgetError as error:  # too short to cut again: the chunk fails, not the run
                 return self._fail(rendered, RequestFailed(str(error), "map"))
+            return await self._both_halves(start, middle, end, max_tokens)
         outcome = self.stage.results(span, rendered, reply, note)
         if isinstance(outcome, RequestFailed):
             return self._fail(rendered, outcome)
@@ -180,6 +183,11 @@ class ChunkAsker(Generic[Prompt, Result]):
 
     async def _halves(self, start: int, end: int, max_tokens: int, reason: str) -> list[Result]:
         middle = span_middle(self.ctx.document, self.chunk, start, end, reason, max_tokens)
+        return await self._both_halves(start, middle, end, max_tokens)
+
+    async def _both_halves(
+        self, start: int, middle: int, end: int, max_tokens: int
+    ) -> list[Result]:
         first, second = await asyncio.gather(
             self._span(start, middle, max_tokens, ""), self._span(middle, end, max_tokens, "")
         )
