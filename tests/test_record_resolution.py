@@ -95,3 +95,41 @@ def test_two_records_too_large_to_merge_are_kept_apart_with_their_paid_records(
     assert result.counts.unresolved == 1
     assert any("do not fit one request" in notice for notice in result.notices)
     assert not [request for request in api.requests if "Read every record" in request.prompt]
+
+
+def test_a_resolved_value_is_written_as_its_record_writes_it(tmp_path: Path, serve: Any) -> None:
+    path = tmp_path / "two.txt"
+    two_wordings(path)
+    model = Scripted()
+    model.on(RESOLVE, invented(1, id="ob-001", action="DELIVER THE AUDIT REPORT."))
+    serve(responder=model)
+    result = extract(path, key=["id"])
+    (row,) = [record for record in result.records if record.fields["id"] == "OB-001"]
+    assert row.resolved and row.fields["action"] == "deliver the audit report"
+
+
+def test_three_wordings_too_large_for_one_request_take_no_request_for_a_lone_record(
+    tmp_path: Path, serve: Any
+) -> None:
+    """Halves of one record and of two: the lone record is not sent, and the two results are
+    resolved together (two requests of two records each), one row in the end."""
+    path = tmp_path / "three.txt"
+    wordings = ("deliver report 1", "hand in report 1", "submit report 1")
+    pages = [
+        FILLER * 3 + sentence(1, {**fields_of(1), "action": action}) + " " + FILLER * 3
+        for action in wordings
+    ]
+    path.write_text("\f".join(pages), encoding="utf-8")
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "resolve.j2").write_text(
+        "Merge these. {% for r in records %}RECORD {{ r.fields }} {{ 'pad ' * 1200 }}{% endfor %}",
+        encoding="utf-8",
+    )
+    model = Scripted()
+    model.on("Merge these", *(invented(1, action=wordings[1]) for _ in range(4)))
+    serve(responder=model)
+    result = extract(path, key=["id"], prompts_dir=prompts, context_window=8000, max_tokens=500)
+    assert [prompt.count("RECORD ") for prompt in model.asked("Merge these")] == [2, 2]
+    (row,) = result.records
+    assert row.resolved and row.fields["action"] == wordings[1] and row.pages == (1, 2, 3)

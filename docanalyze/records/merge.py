@@ -46,6 +46,7 @@ __all__ = [
     "normalized_value",
     "ordered",
     "record_of",
+    "same_fields",
 ]
 
 
@@ -115,7 +116,7 @@ def _normalized_fields(record: Record, names: Iterable[str]) -> tuple[Hashable, 
     return tuple(normalized_value(record.fields.get(name)) for name in names)
 
 
-def _same_fields(records: Sequence[Record], leave_out: Sequence[str] = ()) -> bool:
+def same_fields(records: Sequence[Record], leave_out: Sequence[str] = ()) -> bool:
     """Whether ``records`` have equal normalized fields (a missing field counts as null)."""
     names = sorted({name for record in records for name in record.fields} - set(leave_out))
     first = _normalized_fields(records[0], names)
@@ -242,7 +243,7 @@ def _merge_overlaps(records: Sequence[Record]) -> tuple[list[Record], list[Confl
     pairs = _overlapping_pairs(records)
     same = _Groups(records)
     for _, i, j in pairs:
-        if _same_fields((records[i], records[j])):
+        if same_fields((records[i], records[j])):
             same.join(i, j)
     for i, j in _unsupported_repeats(records):
         same.join(i, j)
@@ -304,7 +305,7 @@ def _merge_keys(
             _keep(group[0], kept, left)
             continue
         members = ordered(member for unit in group for member in _members(unit))
-        if all(isinstance(unit, Record) for unit in group) and _same_fields(members, key):
+        if all(isinstance(unit, Record) for unit in group) and same_fields(members, key):
             kept.append(_combined(members))
             merges += len(members) - 1
         else:

@@ -25,7 +25,7 @@ from docanalyze.events import Notice, StageStarted
 from docanalyze.models.base import schema_tokens
 from docanalyze.models.structured import canonical_enums, parsed_json, schema_problems
 from docanalyze.records.extraction import MAX_INVALID_REASKS, problem_note, schema_values
-from docanalyze.records.merge import Conflict, combine, normalized_value
+from docanalyze.records.merge import Conflict, combine, normalized_value, same_fields
 from docanalyze.records.record import Record
 from docanalyze.records.schema import RecordSchema
 from docanalyze.run.context import CostStop, PartStop, RunContext, Step
@@ -111,12 +111,17 @@ class _Resolver:
         return merged
 
     async def _members(self, step: Step, members: Sequence[Record]) -> tuple[Record, ...]:
-        """One record for ``members``, or the members themselves when that failed."""
+        """One record for ``members``, or the members themselves when that failed. A lone
+        record needs nothing; records already alike are one in code (no request)."""
+        if len(members) == 1:
+            return tuple(members)
+        if same_fields(members):
+            return (combine(members, members[0].fields, resolved=False),)
         prompt, tokens = resolve_prompt(self.ctx, self.schema, members, self.key)
         budgets = self.ctx.budgets
         max_tokens = budgets.reduce_max_tokens
         if not budgets.fits(tokens, budgets.output("reduce", max_tokens)):
-            if len(members) <= 2:
+            if len(members) == 2:
                 self._unresolved(
                     f"two records of {self.schema.title!r} do not fit one request to be merged "
                     f"({tokens:,} tokens; raise --context-window to merge them)"
@@ -163,15 +168,18 @@ class _Resolver:
                 max_tokens, widened = max_tokens * 2, True
                 continue
             value = canonical_enums(schema, parsed_json(reply.text))
+            invented: list[str] = []
             if not isinstance(value, dict):
                 wrong = ["the reply is not a JSON object"]
             else:
                 wrong = schema_problems(schema, value) or self.schema.validate(value)
-                wrong = wrong or _unfaithful(value, members, self.key)
+                invented = [] if wrong else _unfaithful(value, members, self.key)
+                wrong = wrong or invented
             if not wrong and isinstance(value, dict):
-                return value
+                return _members_values(value, members)
             if invalid == MAX_INVALID_REASKS:
-                self._unresolved("its replies did not follow the schema")
+                why = "values none of the records has" if invented else "JSON off the schema"
+                self._unresolved(f"its replies gave {why}")
                 return None
             invalid += 1
             ctx.reask(step, "off-schema")
@@ -195,3 +203,21 @@ def _unfaithful(
             shared = " (the key the records share)" if name in key else ""
             wrong.append(f"/{name}: {value!r} is not the value of any of the records{shared}")
     return wrong[:3]
+
+
+def _members_values(fields: Mapping[str, Any], members: Sequence[Record]) -> dict[str, Any]:
+    """``fields`` (faithful: :func:`_unfaithful` found nothing) with each value written as the
+    first member that has it writes it, so that a merged record holds only checked text (not
+    ``ob-1`` for ``OB-1``, nor ``resign`` for ``re-sign``)."""
+    written = {}
+    for name, value in fields.items():
+        wanted = normalized_value(value)
+        written[name] = next(
+            (
+                member.fields.get(name)
+                for member in members
+                if normalized_value(member.fields.get(name)) == wanted
+            ),
+            value,
+        )
+    return written
