@@ -250,7 +250,8 @@ def test_missing_key_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as raised:
         AnthropicModel(MODEL)
     assert str(raised.value) == (
-        "ANTHROPIC_API_KEY is not set: set it to analyze with Claude, or use --backend extractive"
+        "ANTHROPIC_API_KEY is not set: set it to use Claude (docanalyze report runs without it "
+        "too, with --backend extractive; docanalyze extract needs Claude)"
     )
 
 

@@ -61,7 +61,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NO_KEY_MESSAGE = (
-    "ANTHROPIC_API_KEY is not set: set it to analyze with Claude, or use --backend extractive"
+    "ANTHROPIC_API_KEY is not set: set it to use Claude (docanalyze report runs without it "
+    "too, with --backend extractive; docanalyze extract needs Claude)"
 )
 DEFAULT_RETRY_POLICY = RetryPolicy()
 DEFAULT_STALL_TIMEOUT = 60.0
