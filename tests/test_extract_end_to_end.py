@@ -262,3 +262,18 @@ def test_the_extractive_backend_chosen_with_a_key_set_says_to_drop_it(
     path = planted_document(unique=1, in_overlap=0, repeats=0, variants=0).write(tmp_path / "a.txt")
     with pytest.raises(docanalyze.ConfigError, match="drop --backend extractive to extract with"):
         docanalyze.extract(path, OBLIGATION_SCHEMA, backend="extractive")
+
+
+def test_a_missing_file_among_several_is_an_error_before_any_request(
+    make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
+) -> None:
+    server = make_fake_api()
+    claude(server)
+    path = planted_document(unique=2, in_overlap=0, repeats=0, variants=0).write(tmp_path / "a.txt")
+    schema = tmp_path / "obligation.json"
+    schema.write_text(json.dumps(OBLIGATION_SCHEMA), encoding="utf-8")
+    missing = tmp_path / "missing.txt"
+    result = CliRunner().invoke(cli, ["extract", str(path), str(missing), "--schema", str(schema)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {missing} does not exist: check the path"
+    assert server.requests == []

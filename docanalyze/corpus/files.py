@@ -71,7 +71,7 @@ def expand_inputs(
     """The files of ``paths`` (each once), with their reports' places; ``exclude`` (the output
     folder) is never walked, and no report takes a ``reserved`` stem (one the run writes
     itself: it gets ``-2``). Raises :class:`InputError` for a folder or glob without a
-    document."""
+    document, and for a file that does not exist (before any work is paid for)."""
     files: list[CorpusFile] = []
     taken = {stem.lower() for stem in reserved}
     seen: set[str] = set()
@@ -104,6 +104,8 @@ def _files_of(given: str, exclude: Path | None) -> Iterator[tuple[str, PurePosix
         for path in sorted(glob.glob(given, recursive=True)):
             if os.path.isfile(path):
                 yield path, _inside_out(_relative(path, base))
+    elif given != "-" and not os.path.exists(given):
+        raise InputError(f"{given} does not exist: check the path")  # before any work is paid
     else:
         yield given, _inside_out(Path(given).name or "stdin")
 
