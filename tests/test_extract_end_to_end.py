@@ -232,7 +232,9 @@ def test_an_erring_model_loses_no_statement_and_every_error_is_caught(
     assert corrected and corrected <= wrong  # only wrong pages were corrected
 
 
-@pytest.mark.parametrize("where", ["missing folder", "a folder", "dry run of a folder"])
+@pytest.mark.parametrize(
+    "where", ["missing folder", "a folder", "dry run of a folder", "the document itself"]
+)
 def test_an_output_that_cannot_be_written_is_refused_before_any_request(
     where: str, make_fake_api: MakeFakeApi, claude: Any, tmp_path: Path
 ) -> None:
@@ -247,12 +249,15 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_request(
         "missing folder": [str(path), "-o", str(tmp_path / "nowhere" / "out.jsonl")],
         "a folder": [str(path), "-o", str(tmp_path)],
         "dry run of a folder": [str(folder), "-o", str(tmp_path / "out"), "--dry-run"],
+        "the document itself": [str(path), "-o", str(path)],
     }[where]
+    written = path.read_text(encoding="utf-8")
     result = CliRunner().invoke(cli, ["extract", *arguments, "--schema", str(schema)])
     assert result.exit_code == 2, result.output
     first, *rest = result.stderr.strip().splitlines()
     assert first.startswith("Error: ") and rest == ["Try 'docanalyze extract --help' for help."]
     assert server.requests == [] and not (tmp_path / "out").exists()
+    assert path.read_text(encoding="utf-8") == written
 
 
 def test_the_extractive_backend_chosen_with_a_key_set_says_to_drop_it(

@@ -173,7 +173,7 @@ def _print_dry_run(
     if output is not None and (len(paths) > 1 or is_corpus_input(paths[0])):
         raise UsageError("--dry-run of several documents prints the first one's: drop -o")
     if output is not None:
-        check_table_file(output)
+        check_table_file(output, files)
     dry_run = preview_extraction(files[0], schema_path, key=key, options=options)
     write_text(format_dry_run(dry_run), output)
     if len(files) > 1:

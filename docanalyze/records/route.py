@@ -12,6 +12,8 @@ cannot go together:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -66,7 +68,7 @@ def route_extract(
         if on_ray:
             raise UsageError("--ray runs folders, globs or several files: give them, with -o DIR")
         if output is not None:
-            check_table_file(output)
+            check_table_file(output, paths)
         return route
     if output is None:
         if on_ray:
@@ -83,9 +85,14 @@ def route_extract(
     return replace(route, mode="folder")
 
 
-def check_table_file(output: Path) -> None:
+def check_table_file(output: Path, inputs: Sequence[str] = ()) -> None:
     """Raise a :class:`UsageError` before any request when the table could not be written to
-    ``output`` (a folder, or in a folder that does not exist)."""
+    ``output`` (a folder, or in a folder that does not exist), or would overwrite one of the
+    ``inputs``."""
+    if output.exists() and any(
+        path != "-" and os.path.exists(path) and os.path.samefile(path, output) for path in inputs
+    ):
+        raise UsageError(f"-o {output} is the document itself: give the table another file")
     if output.is_dir():
         raise UsageError(f"-o {output} is a folder: for one document, -o names the table's file")
     if not output.parent.is_dir():
