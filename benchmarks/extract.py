@@ -1,7 +1,7 @@
 """What ``docanalyze extract`` finds, and what it costs, on a 400,000-character document.
 
 Run: ``python benchmarks/extract.py`` (about a minute). It builds the planted document of the
-extraction tests (tests/planted_records.py: 100 pages, 120 planted obligations: 92 stated once,
+extraction tests (tests/planted_records.py: 100 pages, 120 planted obligations: 100 stated once,
 8 of them where two chunks overlap, 10 stated verbatim on two pages, 10 stated on two pages in
 different words; 140 statements) and extracts it with docanalyze's defaults against a fresh
 fake Messages API that follows the default model's rules (0.3 s latency), faultless and erring

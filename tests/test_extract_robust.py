@@ -376,6 +376,8 @@ def test_a_run_stopped_by_max_cost_keeps_its_records_and_the_next_run_pays_only_
 
     assert not stopped.complete and stopped.exit_code == 3
     assert "--max-cost" in (stopped.stopped or "")
+    assert "The records of the other chunks are kept" in (stopped.stopped or "")
+    assert "No final report" not in (stopped.stopped or "")
     paid = len(messages(api))
     assert 0 < paid < PAGES and len(stopped.missing_chunks) == PAGES - paid
     answered_pages = {

@@ -62,6 +62,9 @@ class ExtractionSetup(Protocol):
 
 __all__ = ["ExtractionSetup", "check_extraction", "extract_records", "extract_source"]
 
+RECORDS_KEPT = "The records of the other chunks are kept"
+"""What an incomplete extraction's note says it wrote (its table is of the chunks answered)."""
+
 
 def check_extraction(model: ModelLimits, schema: RecordSchema, key: Sequence[str]) -> None:
     """Raise a :class:`ConfigError` before any request when ``model`` cannot answer in a schema
@@ -168,13 +171,17 @@ async def _recorded(
         if isinstance(outcome.stop, CostStop):
             stopped = _cost_note(ctx)
         elif outcome.stop is not None:
-            stopped = failure_note(ctx.failures)
+            stopped = failure_note(ctx.failures, RECORDS_KEPT)
     records += [member for conflict in conflicts for member in conflict.members]
     unresolved += len(conflicts)
     timings["resolve"] = time.monotonic() - mark
     await ctx.wait_for_requests_in_flight()
     if stopped is None and (ctx.refusals or ctx.failures):
-        stopped = refusal_note(ctx.refusals) if ctx.refusals else failure_note(ctx.failures)
+        stopped = (
+            refusal_note(ctx.refusals, RECORDS_KEPT)
+            if ctx.refusals
+            else failure_note(ctx.failures, RECORDS_KEPT)
+        )
     kept, dropped = _unsupported(ordered(records), pipeline.options.unsupported)
     table = RecordTable(
         schema.field_names,
@@ -224,7 +231,7 @@ def _result(
 def _cost_note(ctx: RunContext) -> str:
     budget = ctx.cost_budget
     assert budget is not None, "only a cost budget stops a run"
-    return cost_stop_note(budget.limit, budget.spent)
+    return cost_stop_note(budget.limit, budget.spent, RECORDS_KEPT)
 
 
 def _unsupported(

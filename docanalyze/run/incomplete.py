@@ -26,6 +26,9 @@ __all__ = [
     "stop_message",
 ]
 
+NO_FINAL_REPORT = "No final report was written"
+"""What an incomplete report's note says the run did not write."""
+
 
 @dataclass(frozen=True)
 class PartialWork:
@@ -100,11 +103,12 @@ def refusal_message(work: PartialWork, refusals: list[RefusedPart]) -> str:
     )
 
 
-def refusal_note(refusals: list[RefusedPart]) -> str:
-    """Why a refused run's report is incomplete, for its INCOMPLETE note."""
+def refusal_note(refusals: list[RefusedPart], kept: str = NO_FINAL_REPORT) -> str:
+    """Why a refused run's report is incomplete, for its INCOMPLETE note (``kept``: what the
+    run wrote instead, for a run that is no report)."""
     return (
-        f"the model refused {_refused_list(refusals)}. No final report was written: run again to "
-        "ask for the refused parts again, or pass --fallback-model to ask another model"
+        f"the model refused {_refused_list(refusals)}. {kept}: run again to ask for the refused "
+        "parts again, or pass --fallback-model to ask another model"
     )
 
 
@@ -126,11 +130,12 @@ def failure_message(work: PartialWork, failures: list[FailedPart]) -> str:
     )
 
 
-def failure_note(failures: list[FailedPart]) -> str:
-    """Why a run with failed requests is incomplete, for its INCOMPLETE note."""
+def failure_note(failures: list[FailedPart], kept: str = NO_FINAL_REPORT) -> str:
+    """Why a run with failed requests is incomplete, for its INCOMPLETE note (``kept``: as for
+    :func:`refusal_note`)."""
     return (
-        f"{_failed_list(failures)}. No final report was written: run again to ask for the "
-        "failed parts again; the replies obtained are stored and not asked for again"
+        f"{_failed_list(failures)}. {kept}: run again to ask for the failed parts again; the "
+        "replies obtained are stored and not asked for again"
     )
 
 
@@ -147,12 +152,12 @@ def _failed_list(failures: list[FailedPart]) -> str:
     return "; ".join(parts)
 
 
-def cost_stop_note(limit: float, spent: float) -> str:
-    """Why a run stopped by ``--max-cost`` is incomplete, for its INCOMPLETE note."""
+def cost_stop_note(limit: float, spent: float, kept: str = NO_FINAL_REPORT) -> str:
+    """Why a run stopped by ``--max-cost`` is incomplete, for its INCOMPLETE note (``kept``: as
+    for :func:`refusal_note`)."""
     return (
         f"the run stopped before exceeding --max-cost {format_usd(limit)}, after spending "
-        f"{format_usd(spent)}. No final report was written: run again with a higher --max-cost "
-        "to finish"
+        f"{format_usd(spent)}. {kept}: run again with a higher --max-cost to finish"
     )
 
 
