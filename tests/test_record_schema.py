@@ -138,7 +138,18 @@ def test_a_pydantic_constraint_is_refused_naming_the_model_and_the_field() -> No
 def test_too_many_optional_fields_are_refused() -> None:
     schema = copy.deepcopy(OBLIGATION)
     schema["properties"].update({f"note{n}": {"type": "string"} for n in range(MAX_OPTIONAL)})
-    assert f"more than the {MAX_OPTIONAL}" in refused(schema)
+    message = refused(schema)
+    assert f"more than the {MAX_OPTIONAL}" in message
+    assert "the first at /properties/" in message and "records" not in message  # the user's
+
+
+def test_a_keyword_on_a_definition_itself_names_no_field() -> None:
+    schema = with_property("code", {"$ref": "#/$defs/Code"})
+    schema["$defs"] = {**schema.get("$defs", {}), "Code": {"type": "string", "pattern": "(?=A)"}}
+    message = refused(schema)
+    assert (
+        '"pattern": "(?=A)" at /$defs/Code uses a lookahead' in message and "field" not in message
+    )
 
 
 def test_file_errors_name_the_file(tmp_path: Path) -> None:

@@ -84,6 +84,8 @@ def field_path(at: str) -> str:
     """The fields a JSON pointer is in, e.g. ``address.city`` for
     ``/properties/address/properties/city`` (``Address.city`` under ``/$defs/Address``)."""
     parts = [part.replace("~1", "/").replace("~0", "~") for part in at.split("/")[1:]]
+    if len(parts) == 2 and parts[0] in _DEFINITIONS:
+        return ""  # a definition itself, not a field
     names, position = [], 0
     while position < len(parts) - 1:
         if parts[position] in ("properties", *_DEFINITIONS):
@@ -207,6 +209,7 @@ def check_limits(request: Mapping[str, Any], origin: str) -> None:
                 if isinstance(child, Mapping)
                 and ("anyOf" in child or isinstance(child.get("type"), list))
             ]
+    optional, unions = [_in_record(at) for at in optional], [_in_record(at) for at in unions]
     if len(optional) > MAX_OPTIONAL:
         raise SchemaError(
             f'{origin}: {len(optional)} optional fields (not in "required"; the first at '
@@ -219,6 +222,13 @@ def check_limits(request: Mapping[str, Any], origin: str) -> None:
             f"{unions[0]}), more than the {MAX_UNIONS} Claude's structured outputs allow; "
             "give more of them one type"
         )
+
+
+def _in_record(at: str) -> str:
+    """A pointer into the schema as sent (the records wrapped in a list), as a pointer into the
+    user's record schema."""
+    sent = "/properties/records/items"
+    return at.removeprefix(sent) or "/" if at.startswith(sent) else at
 
 
 def check_rules(schema: Mapping[str, Any], origin: str) -> None:
