@@ -270,7 +270,8 @@ def test_report_format_offers_only_the_formats_of_reports(tmp_path: Path) -> Non
     assert "[md|json|html]" in result.stdout
     note = a_report(tmp_path).source
     result = CliRunner().invoke(cli, ["report", note, "--format", "jsonl"])
-    assert result.exit_code == 2 and "'jsonl' is not one of 'md', 'json', 'html'" in result.stderr
+    assert result.exit_code == 2
+    assert "--format jsonl is for records (docanalyze extract), not reports" in result.stderr
 
 
 def test_a_format_of_reports_only_is_a_config_error_for_records() -> None:

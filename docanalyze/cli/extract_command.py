@@ -76,7 +76,7 @@ Every record carries the pages and the quote it was taken from, checked against 
 @click.option(
     "--format",
     "format_name",
-    type=RegisteredFormat(table_format_names),
+    type=RegisteredFormat(table_format_names, table_format),
     default=DEFAULT_TABLE_FORMAT,
     show_default=True,
     help="JSON lines, CSV, JSON, a Markdown table, or a standalone HTML page.",

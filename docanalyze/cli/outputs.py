@@ -13,7 +13,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from docanalyze.report.formats import OutputFormat, report_format_names
+from docanalyze.errors import ConfigError
+from docanalyze.report.formats import OutputFormat, format_names, report_format, report_format_names
 from docanalyze.run.several import SeveralResult
 
 __all__ = [
@@ -30,9 +31,24 @@ class RegisteredFormat(click.Choice[str]):
     that render reports (the default), or
     :func:`~docanalyze.report.formats.table_format_names` for records."""
 
-    def __init__(self, names: Callable[[], tuple[str, ...]] = report_format_names) -> None:
+    def __init__(
+        self,
+        names: Callable[[], tuple[str, ...]] = report_format_names,
+        check: Callable[[str], object] = report_format,
+    ) -> None:
         self._names = names
+        self._check = check
         super().__init__(())
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """``value`` if this option offers it; a registered format it does not offer (``csv``
+        for a report) fails with the core's hint, saying which command it is for."""
+        if isinstance(value, str) and value in format_names() and value not in self.choices:
+            try:
+                self._check(value)
+            except ConfigError as error:
+                self.fail(str(error), param, ctx)
+        return super().convert(value, param, ctx)
 
     @property
     def choices(self) -> tuple[str, ...]:
