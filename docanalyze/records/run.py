@@ -18,7 +18,7 @@ from typing import Protocol
 from docanalyze.citations.verify import UnsupportedMode
 from docanalyze.cost import PriceTable
 from docanalyze.document import Document
-from docanalyze.errors import ConfigError, DocanalyzeError
+from docanalyze.errors import ConfigError
 from docanalyze.events import EventHandler, Notice
 from docanalyze.ingest.sources import Source, resolve_document
 from docanalyze.models.anthropic.environment import API_KEY_ENV, has_api_key
@@ -119,19 +119,15 @@ async def extract_records(
     schema: RecordSchema,
     key: tuple[str, ...],
 ) -> ExtractResult:
-    """Extract ``document``'s records with ``model`` (the caller owns and closes it), recorded
-    in the run store like a report's run."""
+    """Extract ``document``'s records with ``model`` (the caller owns and closes it, and has
+    checked it with :func:`check_extraction`), recorded in the run store like a report's run."""
     started = time.monotonic()
-    check_extraction(model, schema, key)
     recorder = RunRecorder(pipeline.options, document, model, injected=not pipeline.owns_model)
     try:
-        result = await _recorded(pipeline, recorder, document, model, events, schema, key)
-    except DocanalyzeError as error:
-        recorder.ended_without_report("failed", str(error))
-        raise
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        recorder.ended_without_report("interrupted")
-        raise
+        result = await recorder.recording(
+            _recorded(pipeline, recorder, document, model, events, schema, key),
+            lambda result: result.stopped,
+        )
     finally:
         recorder.close()
     result.timings["total"] = time.monotonic() - started
@@ -194,7 +190,6 @@ async def _recorded(
     )
     result = _result(pipeline, ctx, events, document, table, key, counts, chunk_records)
     result.complete, result.stopped, result.timings = stopped is None, stopped, timings
-    _record(recorder, result)
     return result
 
 
@@ -250,18 +245,3 @@ def _with_value(schema: RecordSchema, record: Record) -> Record:
     if schema.model is None:
         return record
     return replace(record, value=schema.instance(record.fields))
-
-
-def _record(recorder: RunRecorder, result: ExtractResult) -> None:
-    """Record how the run ended in the run store, with its rows."""
-    result.run_id, result.cache_hits = recorder.run_id, recorder.cache_hits
-    recorder.store.finish_run(
-        recorder.run_id,
-        "complete" if result.complete else "incomplete",
-        requests=result.usage.requests,
-        cached=result.cache_hits,
-        usage=result.usage,
-        cost=result.cost,
-        error=result.stopped,
-        result=result.to_dict(),
-    )

@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from docanalyze.document import Document
 from docanalyze.errors import DocanalyzeError, FailedRun, IncompleteRun, RefusedRun
 from docanalyze.models.base import Model, Usage
 from docanalyze.models.stored import StoredModel
 from docanalyze.options import Options
-from docanalyze.report.result import Report
 from docanalyze.store import RunStore
 
-__all__ = ["RunRecorder"]
+__all__ = ["RecordedResult", "RunRecorder"]
+
+
+class RecordedResult(Protocol):
+    """What the run store keeps of a run's result (a :class:`Report`, or an extraction's
+    records): its usage, cost, whether it is complete, and its JSON form; the run's id and
+    store hits are written back to it."""
+
+    run_id: str | None
+    cache_hits: int
+    usage: Usage
+    cost: float | None
+    complete: bool
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+Result = TypeVar("Result", bound=RecordedResult)
 
 
 class RunRecorder:
@@ -46,19 +62,22 @@ class RunRecorder:
     def cache_hits(self) -> int:
         return self.stored.hits if self.stored is not None else 0
 
-    def finished(self, report: Report, status: str = "complete", error: str | None = None) -> None:
-        """Record a run that produced a report (complete, or stopped with partial work)."""
-        report.run_id = self.run_id
-        report.cache_hits = self.cache_hits
+    def finished(
+        self, result: RecordedResult, status: str = "complete", error: str | None = None
+    ) -> None:
+        """Record a run that produced its result (a report, or records: complete, or stopped
+        with partial work)."""
+        result.run_id = self.run_id
+        result.cache_hits = self.cache_hits
         self.store.finish_run(
             self.run_id,
             status,
-            requests=report.usage.requests,
+            requests=result.usage.requests,
             cached=self.cache_hits,
-            usage=report.usage,
-            cost=report.cost,
+            usage=result.usage,
+            cost=result.cost,
             error=error,
-            result=report.to_dict(),
+            result=result.to_dict(),
         )
 
     def ended_without_report(self, status: str, error: str | None = None) -> None:
@@ -74,10 +93,13 @@ class RunRecorder:
             error=error,
         )
 
-    async def recording(self, run: Awaitable[Report]) -> Report:
+    async def recording(
+        self, run: Awaitable[Result], why: Callable[[Result], str | None] = lambda _: None
+    ) -> Result:
         """Await ``run`` and record how it ended: complete, stopped early with a partial report
         (``--max-cost``, a refusal), failed, or interrupted (Ctrl-C). Every paid reply is in the
-        store already; the error, if any, is raised again."""
+        store already; the error, if any, is raised again. A result that says itself it is
+        incomplete (records) is recorded so, with ``why(result)``."""
         try:
             report = await run
         except IncompleteRun as stop:
@@ -90,7 +112,7 @@ class RunRecorder:
         except (asyncio.CancelledError, KeyboardInterrupt):
             self.ended_without_report("interrupted")
             raise
-        self.finished(report, "complete" if report.complete else "incomplete")
+        self.finished(report, "complete" if report.complete else "incomplete", why(report))
         return report
 
     def close(self) -> None:
