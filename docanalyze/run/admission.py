@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from docanalyze.document import Document
 from docanalyze.models.base import Model
 from docanalyze.models.batches.gathering import Gathering
+from docanalyze.run.wakeup import Wakeup
 
 if TYPE_CHECKING:
     from docanalyze.models.anthropic.pacer import RequestPacer, SlotLimiter
@@ -134,29 +135,18 @@ class _Gate:
 
     def __init__(self, text_ceiling: int | None, poll: float) -> None:
         self.held = TextHeld(TEXT_CEILING if text_ceiling is None else text_ceiling)
-        self.poll = poll
-        self._changed: asyncio.Event | None = None
-
-    async def _wait(self) -> None:
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        self._changed.clear()
-        try:
-            await asyncio.wait_for(self._changed.wait(), self.poll)
-        except asyncio.TimeoutError:
-            pass
+        self.wakeup = Wakeup(poll)
 
     def done(self, size: int) -> None:
         """A document is done: its text and place are free."""
         self.held.remove(size)
-        if self._changed is not None:
-            self._changed.set()
+        self.wakeup.wake()
 
     def resize(self, old: int, new: int) -> None:
         """A document was read: count its text instead of its estimate."""
         self.held.resize(old, new)
-        if new < old and self._changed is not None:
-            self._changed.set()
+        if new < old:
+            self.wakeup.wake()
 
 
 class DocumentsAtOnce(_Gate):
@@ -176,7 +166,7 @@ class DocumentsAtOnce(_Gate):
     async def admit(self, size: int) -> None:
         """Wait for a free place and room for the text."""
         while self.held.documents >= self.limit or not self.held.fits(size):
-            await self._wait()
+            await self.wakeup.wait()
         self.held.add(size)
 
 
@@ -258,7 +248,7 @@ class ByHeadroom(_Gate):
     async def admit(self, size: int) -> None:
         """Wait until the limits have room for one more document and its text fits."""
         while not self._may_start(size):
-            await self._wait()
+            await self.wakeup.wait()
         self.held.add(size)
 
     def _may_start(self, size: int) -> bool:

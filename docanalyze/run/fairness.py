@@ -11,7 +11,6 @@ small ones never wait behind it. A document alone has them all.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from docanalyze.models.base import Model, ModelReply, ModelRequest
 from docanalyze.models.wrapper import ModelWrapper
 from docanalyze.run.admission import POLL_SECONDS, Gauge
+from docanalyze.run.wakeup import Wakeup
 
 __all__ = ["FairShares"]
 
@@ -28,9 +28,8 @@ class FairShares:
 
     def __init__(self, gauge: Gauge, *, poll: float = POLL_SECONDS) -> None:
         self.gauge = gauge
-        self.poll = poll
         self.documents = 0
-        self._changed: asyncio.Event | None = None
+        self.wakeup = Wakeup(poll)
 
     def share(self) -> int:
         """Requests one document may have out (in flight or waiting for the limiter) now."""
@@ -50,18 +49,11 @@ class FairShares:
     async def turn(self, document: _SharedModel) -> None:
         """Wait until ``document`` may send one more request."""
         while document.out >= self.share():
-            if self._changed is None:
-                self._changed = asyncio.Event()
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), self.poll)
-            except asyncio.TimeoutError:
-                pass
+            await self.wakeup.wait()
 
     def changed(self) -> None:
         """A request came back, or a document ended: the waiting ones look again."""
-        if self._changed is not None:
-            self._changed.set()
+        self.wakeup.wake()
 
 
 class _SharedModel(ModelWrapper):
