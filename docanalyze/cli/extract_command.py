@@ -10,7 +10,6 @@ from rich.console import Console
 
 from docanalyze.cli.app import cli, debug_option, freeze_startup_heap
 from docanalyze.cli.display import ProgressDisplay
-from docanalyze.cli.extract_corpus_command import run_extract_many
 from docanalyze.cli.extract_lines import summary_line
 from docanalyze.cli.outputs import RegisteredFormat, write_text
 from docanalyze.cli.shared_options import (
@@ -146,6 +145,8 @@ def extract(
         ray_address=ray_address,
     )
     if route.mode != "single":
+        from docanalyze.cli.extract_corpus_command import run_extract_many  # loaded to run many
+
         return run_extract_many(route, console)
     freeze_startup_heap(options.backend)
     with ProgressDisplay(console) as display:

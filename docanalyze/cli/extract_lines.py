@@ -4,11 +4,14 @@ cost, and a folder run's records, documents and files."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from docanalyze.cost import format_usd, input_tokens_with_cache
-from docanalyze.records.corpus import CorpusRecords
-from docanalyze.records.result import ExtractResult
 from docanalyze.text.wording import counted
+
+if TYPE_CHECKING:
+    from docanalyze.records.corpus import CorpusRecords
+    from docanalyze.records.result import ExtractResult
 
 __all__ = ["records_line", "summary_line"]
 

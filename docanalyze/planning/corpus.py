@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docanalyze.corpus.files import expand_inputs
 from docanalyze.cost import Prices, PriceTable
@@ -28,12 +28,12 @@ from docanalyze.ingest.sources import resolve_document
 from docanalyze.models.anthropic.catalog import BATCH_DISCOUNT
 from docanalyze.models.base import Usage
 from docanalyze.options import Options
-from docanalyze.planning.extraction import plan_extraction_document
 from docanalyze.planning.model import PlannedModel
 from docanalyze.planning.pace import SLOW_START_SLOTS, CorpusTime, Pace, corpus_time
 from docanalyze.planning.plan import PlanSetup, RunPlan, StagePlan, plan_document
-from docanalyze.records.run import check_extraction
-from docanalyze.records.schema import RecordSchema, SchemaSource
+
+if TYPE_CHECKING:
+    from docanalyze.records.schema import RecordSchema, SchemaSource
 
 __all__ = ["CALIBRATION_DOCUMENTS", "CorpusPlan", "PlanFailure", "plan_corpus", "plan_corpus_async"]
 
@@ -212,11 +212,13 @@ async def plan_corpus_async(
 ) -> CorpusPlan:
     """The asynchronous form of :func:`plan_corpus`."""
     options = replace(options or Options(), **overrides)
-    record_schema = None if schema is None else RecordSchema.of(schema)
+    record_schema = None if schema is None else _checked_schema(schema)
     files = expand_inputs(paths)
     table = prices if prices is not None else PriceTable.default()
     setup = await PlanSetup.load(options, table, exact)
     if record_schema is not None:
+        from docanalyze.records.run import check_extraction
+
         check_extraction(setup.model, record_schema, key)
     plan_file = partial(_plan_file, setup=setup, schema=record_schema, key=tuple(key))
     plans: list[RunPlan] = []
@@ -262,8 +264,17 @@ async def _plan_file(
     """Read ``path``, plan its report (or, with ``schema``, its extraction), let its text go."""
     document = await asyncio.to_thread(resolve_document, path, password=setup.options.password)
     if schema is not None:
+        from docanalyze.planning.extraction import plan_extraction_document
+
         return await plan_extraction_document(document, setup, schema, key, exact=exact)
     return await plan_document(document, setup, exact=exact)
+
+
+def _checked_schema(schema: SchemaSource) -> RecordSchema:
+    """``schema`` read and checked before anything else (records are loaded only for it)."""
+    from docanalyze.records.schema import RecordSchema
+
+    return RecordSchema.of(schema)
 
 
 def _calibrated(plan: RunPlan, ratio: float, pace: Pace) -> RunPlan:
