@@ -141,7 +141,10 @@ class _Filler:
         return MISSING if raw is None else self.coerce(raw, prop)
 
     def coerce(self, raw: str, prop: Any) -> Any:
-        """``raw`` as a value of ``prop``, or MISSING when it cannot be one."""
+        """``raw`` as a value of ``prop``, or MISSING when it cannot be one (the word ``null``
+        is null where the schema allows it)."""
+        if raw.strip().lower() == "null" and self.nullable(prop):
+            return None
         for branch in self.branches(prop):
             value = self._coerce_one(raw, branch)
             if value is not MISSING:

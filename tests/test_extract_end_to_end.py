@@ -282,3 +282,26 @@ def test_a_missing_file_among_several_is_an_error_before_any_request(
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: {missing} does not exist: check the path"
     assert server.requests == []
+
+
+def test_the_readme_extraction_of_the_bundled_obligations(
+    make_fake_api: MakeFakeApi, claude: Any, fixtures_dir: Path
+) -> None:
+    """``docanalyze extract fixtures/obligations.txt --schema fixtures/obligation.schema.json
+    --key id`` against the fake server, as "Trying it without Claude" shows it."""
+    claude(make_fake_api())
+    code, rows, err = extract(
+        str(fixtures_dir / "obligations.txt"),
+        "--schema",
+        str(fixtures_dir / "obligation.schema.json"),
+        "--key",
+        "id",
+    )
+    assert code == 0, err
+    assert [(row["id"], row["pages"], row["deadline"]) for row in rows] == [
+        ("OB-001", [1, 3], "2027-03-31"),
+        ("OB-002", [1, 3], None),
+        ("OB-003", [2], "2027-06-30"),
+    ]
+    assert all(row["citation"] == "verified" for row in rows)
+    assert "1 worded differently, merged by the model" in err
